@@ -1,0 +1,614 @@
+//! Checks of items: spaces, functions, builtins, enums and configuration blocks.
+
+use std::collections::{HashMap, HashSet};
+
+use super::expr::{Const, Cx, Mode, VarKind};
+use super::types::{ItemRef, Ty};
+use super::{Checked, Domain, LetInfo, ParamInfo, RequireInfo, SpaceInfo};
+use crate::diag::{Code, Diagnostic, FileId, Sink, Span};
+use crate::syntax::ast::{self, BuiltinKind, Config, ExprKind, Item, Member};
+
+/// Checks every item of every file; returns the root file's spaces.
+pub(super) fn check_items(checked: &Checked, sink: &mut Sink) -> Vec<SpaceInfo> {
+    let mut call_graph: HashMap<ItemRef, Vec<(ItemRef, Span)>> = HashMap::new();
+    let mut spaces = Vec::new();
+    for (f, file) in checked.program.files.iter().enumerate() {
+        let fid = FileId(f as u32);
+        let top_configs: Vec<&Config> = file.items.iter().filter_map(|i| if let Item::Config(c) = i { Some(c) } else { None }).collect();
+        let space_items: Vec<&ast::Space> = file.items.iter().filter_map(|i| if let Item::Space(s) = i { Some(s) } else { None }).collect();
+        if !top_configs.is_empty() && space_items.len() != 1 {
+            let msg = if space_items.is_empty() { "configuration block outside any space" } else { "configuration block with several spaces in the file" };
+            for c in &top_configs {
+                sink.push(
+                    Diagnostic::error(Code::ConfigBlock, format!("`{}` {msg}", c.keyword()), c.span(), "belongs to no single space")
+                        .with_help("a top-level `data`, `train`, `objective` or `pipeline` applies to the one space of its file; move it inside a space"),
+                );
+            }
+        }
+        for (index, item) in file.items.iter().enumerate() {
+            let me = ItemRef { file: fid, index };
+            match item {
+                Item::Fn(def) => {
+                    let mut cx = Cx::new(checked, fid, sink);
+                    for p in &def.params {
+                        let ty = cx.resolve_type(fid, &p.ty);
+                        if let Some(d) = &p.default {
+                            cx.expr(d, Some(&ty), Mode { symbols: true, ..Mode::default() });
+                        }
+                        cx.bind(&p.name, ty, VarKind::FnParam);
+                    }
+                    let ret = def.ret.as_ref().map(|t| cx.resolve_type(fid, t)).unwrap_or(Ty::Module);
+                    let graph = matches!(ret, Ty::Module);
+                    let mode = Mode { domains: true, graph, ..Mode::default() };
+                    cx.expr(&def.body, Some(&ret), mode);
+                    call_graph.insert(me, std::mem::take(&mut cx.calls));
+                }
+                Item::Builtin(b) => check_builtin(checked, fid, b, sink),
+                Item::Enum(e) => check_enum(checked, fid, e, sink),
+                Item::Space(s) => {
+                    let configs = if space_items.len() == 1 { top_configs.clone() } else { Vec::new() };
+                    let info = check_space(checked, fid, s, &configs, sink, &mut call_graph, me);
+                    if fid == checked.program.root {
+                        spaces.push(info);
+                    }
+                }
+                Item::Import(_) | Item::Config(_) => {}
+            }
+        }
+    }
+    report_recursion(checked, &call_graph, sink);
+    let failed = sink.has_errors();
+    for s in &mut spaces {
+        s.has_errors |= failed;
+    }
+    spaces
+}
+
+fn check_builtin(checked: &Checked, fid: FileId, b: &ast::Builtin, sink: &mut Sink) {
+    let mut cx = Cx::new(checked, fid, sink);
+    for p in &b.params {
+        let ty = cx.resolve_type(fid, &p.ty);
+        if let Some(d) = &p.default {
+            cx.expr(d, Some(&ty), Mode { symbols: true, ..Mode::default() });
+        }
+        cx.bind(&p.name, ty, VarKind::FnParam);
+    }
+    if let Some(t) = &b.ty {
+        cx.resolve_type(fid, t);
+    }
+    if b.kind == BuiltinKind::Module {
+        cx.bind(&ast::Ident { name: "width".into(), span: b.name.span }, Ty::Int, VarKind::FnParam);
+    }
+    if let Some(w) = &b.out_width {
+        cx.expr(w, Some(&Ty::Int), Mode::default());
+    }
+    for r in &b.requires {
+        cx.expr(&r.cond, Some(&Ty::Bool), Mode::default());
+    }
+}
+
+fn check_enum(checked: &Checked, fid: FileId, e: &ast::EnumDef, sink: &mut Sink) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut cx = Cx::new(checked, fid, sink);
+    for v in &e.variants {
+        if let Some(prev) = seen.insert(&v.name.name, v.name.span) {
+            cx.err(
+                Diagnostic::error(Code::DuplicateDefinition, format!("variant `{}` is defined twice", v.name.name), v.name.span, "defined again here")
+                    .with_label(prev, "first defined here")
+                    .with_help("remove or rename one of them"),
+            );
+        }
+        for p in &v.params {
+            cx.resolve_type(fid, &p.ty);
+        }
+    }
+}
+
+/// Names a space-level expression mentions (an over-approximation of its dependencies).
+fn free_names(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
+    match &e.kind {
+        ExprKind::Name(id) => out.push((id.name.clone(), id.span)),
+        ExprKind::Unary(_, a) | ExprKind::Optional(a) | ExprKind::Residual(a) => free_names(a, out),
+        ExprKind::Member(a, _) => free_names(a, out),
+        ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => {
+            free_names(a, out);
+            free_names(b, out);
+        }
+        ExprKind::Call(_, args) => args.iter().for_each(|a| free_names(&a.value, out)),
+        ExprKind::If(c, t, o) => {
+            free_names(c, out);
+            free_names(t, out);
+            if let Some(o) = o {
+                free_names(o, out);
+            }
+        }
+        ExprKind::Block(stmts) => {
+            for s in stmts {
+                match s {
+                    ast::Stmt::Let(l) => free_names(&l.value, out),
+                    ast::Stmt::Require(r) => free_names(&r.cond, out),
+                    ast::Stmt::Expr(e) => free_names(e, out),
+                }
+            }
+        }
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Data => {}
+    }
+}
+
+enum Decl<'a> {
+    Param(&'a ast::Param),
+    Let(&'a ast::Let),
+}
+
+impl Decl<'_> {
+    fn name(&self) -> &ast::Ident {
+        match self {
+            Decl::Param(p) => &p.name,
+            Decl::Let(l) => &l.name,
+        }
+    }
+    fn expr(&self) -> &ast::Expr {
+        match self {
+            Decl::Param(p) => &p.domain,
+            Decl::Let(l) => &l.value,
+        }
+    }
+}
+
+fn text_of(checked: &Checked, span: Span) -> String {
+    let text = &checked.program.sources.get(span.file).text;
+    let s = text.get(span.start..span.end).unwrap_or("");
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_space(
+    checked: &Checked,
+    fid: FileId,
+    space: &ast::Space,
+    top_configs: &[&Config],
+    sink: &mut Sink,
+    call_graph: &mut HashMap<ItemRef, Vec<(ItemRef, Span)>>,
+    me: ItemRef,
+) -> SpaceInfo {
+    let errors_before = sink.diagnostics().iter().filter(|d| d.is_error()).count();
+    let mut info = SpaceInfo {
+        name: space.name.name.clone(),
+        file: fid,
+        span: space.span,
+        params: Vec::new(),
+        lets: Vec::new(),
+        requires: Vec::new(),
+        graph: None,
+        objectives: Vec::new(),
+        stages: Vec::new(),
+        has_errors: false,
+    };
+    // Declarations, with duplicates reported.
+    let mut decls: Vec<Decl> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for m in &space.members {
+        let d = match m {
+            Member::Param(p) => Decl::Param(p),
+            Member::Let(l) => Decl::Let(l),
+            _ => continue,
+        };
+        if let Some(&prev) = by_name.get(&d.name().name) {
+            let prev_span = decls[prev].name().span;
+            sink.push(
+                Diagnostic::error(Code::DuplicateDefinition, format!("`{}` is defined twice", d.name().name), d.name().span, "defined again here")
+                    .with_label(prev_span, "first defined here")
+                    .with_help("rename one of them"),
+            );
+            continue;
+        }
+        by_name.insert(d.name().name.clone(), decls.len());
+        decls.push(d);
+    }
+    // Order declarations by dependency; report cycles.
+    let deps: Vec<Vec<(usize, Span)>> = decls
+        .iter()
+        .map(|d| {
+            let mut names = Vec::new();
+            free_names(d.expr(), &mut names);
+            names.into_iter().filter_map(|(n, s)| by_name.get(&n).map(|&i| (i, s))).collect()
+        })
+        .collect();
+    let (order, cyclic) = topo_order(&deps);
+    for &i in &cyclic {
+        let d = &decls[i];
+        let via: Vec<String> = deps[i].iter().filter(|(j, _)| cyclic.contains(j)).map(|(j, _)| format!("`{}`", decls[*j].name().name)).collect();
+        let span = deps[i].iter().find(|(j, _)| cyclic.contains(j)).map_or(d.name().span, |(_, s)| *s);
+        sink.push(
+            Diagnostic::error(Code::DependencyCycle, format!("`{}` depends on itself", d.name().name), span, format!("`{}` uses {} here", d.name().name, via.join(", ")))
+                .with_label(d.name().span, "defined here")
+                .with_help("break the cycle: a dependent value must be computable from independent hyperparameters"),
+        );
+    }
+
+    let mut cx = Cx::new(checked, fid, sink);
+    let mut types: HashMap<usize, Ty> = HashMap::new();
+    // Bind everything first (so later references resolve), with types filled in as known.
+    for &i in order.iter().chain(cyclic.iter()) {
+        let d = &decls[i];
+        let ty = if cyclic.contains(&i) {
+            Ty::Unknown
+        } else {
+            check_decl(&mut cx, d, &mut info, checked)
+        };
+        types.insert(i, ty.clone());
+        let kind = if matches!(d, Decl::Param(_)) { VarKind::Param } else { VarKind::SpaceLet };
+        // Bind in frame 0 without shadowing warnings among space names.
+        cx.frames[0].push(super::expr::Var { name: d.name().name.clone(), ty, span: d.name().span, kind, used: false });
+    }
+    // Reset use marks set while checking declarations against each other? No: a param used
+    // by a let is used.
+
+    // Constraints.
+    for m in &space.members {
+        if let Member::Require(r) = m {
+            cx.saw_metric = false;
+            let mode = Mode { static_metrics: true, ..Mode::default() };
+            cx.expr(&r.cond, Some(&Ty::Bool), mode);
+            info.requires.push(RequireInfo { cond: r.cond.clone(), text: text_of(checked, r.cond.span), uses_metrics: cx.saw_metric, span: r.span.to(r.cond.span).with_end(r.cond.span.end) });
+        }
+    }
+    // The graph.
+    let graphs: Vec<&ast::GraphDef> = space.members.iter().filter_map(|m| if let Member::Graph(g) = m { Some(g) } else { None }).collect();
+    match graphs.as_slice() {
+        [] => cx.err(
+            Diagnostic::error(Code::GraphCount, format!("space `{}` has no graph", space.name.name), space.name.span, "no `graph { ... }`")
+                .with_help("add `graph { ... }` describing the network"),
+        ),
+        [g, rest @ ..] => {
+            for extra in rest {
+                cx.err(
+                    Diagnostic::error(Code::GraphCount, format!("space `{}` has more than one graph", space.name.name), extra.span, "second graph")
+                        .with_label(g.span, "first graph")
+                        .with_help("a space has one graph; express alternatives with `choice` or `if` inside it"),
+                );
+            }
+            cx.calls.clear();
+            cx.expr(&g.body, Some(&Ty::Module), Mode { domains: true, graph: true, ..Mode::default() });
+            call_graph.insert(me, std::mem::take(&mut cx.calls));
+            info.graph = Some(g.body.clone());
+        }
+    }
+    // Configuration blocks: inside the space and at top level.
+    let mut seen: HashMap<&'static str, Span> = HashMap::new();
+    let inner = space.members.iter().filter_map(|m| if let Member::Config(c) = m { Some(c) } else { None });
+    for c in inner.chain(top_configs.iter().copied()) {
+        if let Some(prev) = seen.insert(c.keyword(), c.span()) {
+            cx.err(
+                Diagnostic::error(Code::ConfigBlock, format!("`{}` is given twice", c.keyword()), c.span(), "second block")
+                    .with_label(prev, "first block")
+                    .with_help("merge the two blocks"),
+            );
+            continue;
+        }
+        check_config(&mut cx, c, &mut info);
+    }
+    // Unused hyperparameters.
+    let unused: Vec<(String, Span)> = cx.frames[0].iter().filter(|v| v.kind == VarKind::Param && !v.used).map(|v| (v.name.clone(), v.span)).collect();
+    for (name, span) in unused {
+        cx.err(
+            Diagnostic::warning(Code::UnusedParam, format!("hyperparameter `{name}` is never used"), span, "declared here")
+                .with_help("use it in the graph or in `train`, or remove it: it multiplies the size of the space for nothing"),
+        );
+    }
+    drop(cx);
+    info.has_errors = sink.diagnostics().iter().filter(|d| d.is_error()).count() > errors_before;
+    info
+}
+
+/// Checks one `param` or `let`, records it in `info`, and returns its type.
+fn check_decl(cx: &mut Cx, d: &Decl, info: &mut SpaceInfo, checked: &Checked) -> Ty {
+    match d {
+        Decl::Param(p) => {
+            let declared = p.ty.as_ref().map(|t| cx.resolve_type(cx.file, t));
+            let call_name = match &p.domain.kind {
+                ExprKind::Call(callee, _) => match &callee.kind {
+                    ExprKind::Name(id) => Some(id.name.as_str()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let is_domain = matches!(call_name, Some("choice" | "range" | "uniform" | "log_uniform"));
+            if !is_domain {
+                cx.err(
+                    Diagnostic::error(Code::NotADomain, format!("`param {}` needs a domain", p.name.name), p.domain.span, "not a domain")
+                        .with_help(format!("write `param {} = choice(...)`, `range(lo, hi)`, `uniform(lo, hi)` or `log_uniform(lo, hi)`; use `let` for a computed value", p.name.name)),
+                );
+            }
+            let mode = Mode { domains: true, symbols: true, ..Mode::default() };
+            let ty = cx.expr(&p.domain, declared.as_ref(), mode);
+            let ty = match declared {
+                Some(Ty::AnyEnum) => ty,
+                Some(t) if t != Ty::Unknown => t,
+                _ => ty,
+            };
+            let domain = if is_domain { domain_of(cx, &p.domain) } else { None };
+            info.params.push(ParamInfo { name: p.name.name.clone(), span: p.name.span, ty: ty.clone(), domain, domain_text: text_of(checked, p.domain.span) });
+            ty
+        }
+        Decl::Let(l) => {
+            let declared = l.ty.as_ref().map(|t| cx.resolve_type(cx.file, t));
+            let ty = cx.expr(&l.value, declared.as_ref(), Mode { symbols: declared.is_some(), ..Mode::default() });
+            if let Some(c) = cx.const_eval(&l.value) {
+                if !matches!(c, Const::Sym(_)) {
+                    cx.consts.insert(l.name.name.clone(), c);
+                }
+            }
+            info.lets.push(LetInfo { name: l.name.name.clone(), value: l.value.clone(), text: text_of(checked, l.value.span) });
+            declared.filter(|t| *t != Ty::Unknown).unwrap_or(ty)
+        }
+    }
+}
+
+/// The domain of a param whose declaration type-checked as a domain call.
+fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
+    let ExprKind::Call(callee, args) = &e.kind else { return None };
+    let ExprKind::Name(id) = &callee.kind else { return None };
+    if id.name == "choice" {
+        return (!args.is_empty()).then(|| Domain::Choice(args.iter().map(|a| a.value.clone()).collect()));
+    }
+    let names: &[&str] = if id.name == "range" { &["lo", "hi", "step"] } else { &["lo", "hi", "q"] };
+    let mut vals: [Option<(f64, Span, bool)>; 3] = [None, None, None];
+    let mut positional = 0;
+    for a in args {
+        let slot = match &a.name {
+            Some(n) => names.iter().position(|x| *x == n.name)?,
+            None => {
+                positional += 1;
+                positional - 1
+            }
+        };
+        if slot >= 3 {
+            return None;
+        }
+        match cx.const_eval(&a.value) {
+            Some(c @ (Const::Int(_) | Const::Float(_))) => vals[slot] = Some((c.as_f64()?, a.value.span, matches!(c, Const::Int(_)))),
+            _ => {
+                cx.err(
+                    Diagnostic::error(Code::DomainNotAllowed, format!("the bounds of `{}` must be constant", id.name), a.value.span, "not a constant")
+                        .with_help("write numbers, or `let` names bound to numbers"),
+                );
+                return None;
+            }
+        }
+    }
+    let (lo, lo_span, _) = vals[0]?;
+    let (hi, hi_span, _) = vals[1]?;
+    let bad = |cx: &mut Cx, msg: String, span: Span, label: &str, help: &str| {
+        cx.err(Diagnostic::error(Code::BadDomain, msg, span, label).with_help(help.to_string()));
+    };
+    if lo > hi {
+        bad(cx, format!("`{}` has its lower bound above its upper bound", id.name), lo_span.to(hi_span), "lo > hi", "swap the bounds: `lo` comes first");
+        return None;
+    }
+    if id.name == "range" {
+        let step = vals[2].map_or(1.0, |v| v.0);
+        if step <= 0.0 {
+            bad(cx, "`range` step must be positive".into(), vals[2].map_or(e.span, |v| v.1), "step <= 0", "use a step of 1 or more");
+            return None;
+        }
+        for (v, s, is_int) in vals.iter().flatten() {
+            if !is_int {
+                bad(cx, "`range` takes integers".into(), *s, "not an integer", "use `uniform(lo, hi)` for a continuous range");
+                let _ = v;
+                return None;
+            }
+        }
+        return Some(Domain::IntRange { lo: lo as i64, hi: hi as i64, step: step as i64 });
+    }
+    let log = id.name == "log_uniform";
+    if log && lo <= 0.0 {
+        bad(cx, "`log_uniform` needs a positive lower bound".into(), lo_span, "lo <= 0", "a log scale starts above zero: try `log_uniform(1e-5, ...)`");
+        return None;
+    }
+    if lo == hi {
+        bad(cx, format!("`{}` has equal bounds", id.name), lo_span.to(hi_span), "empty interval", "use `choice(x)` for a fixed value, or widen the bounds");
+        return None;
+    }
+    let q = vals[2].map(|v| v.0);
+    if let Some(qv) = q {
+        if qv <= 0.0 {
+            bad(cx, "the quantum `q` must be positive".into(), vals[2].map_or(e.span, |v| v.1), "q <= 0", "use a positive step such as `q = 0.05`");
+            return None;
+        }
+    }
+    Some(Domain::Float { lo, hi, log, q })
+}
+
+fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
+    match c {
+        Config::Data(e, _) => {
+            let ok = matches!(&e.kind, ExprKind::Call(callee, _) if matches!(&callee.kind, ExprKind::Name(id)
+                if cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Dataset))));
+            if !ok {
+                cx.err(
+                    Diagnostic::error(Code::UnknownStrategy, "`data` must call a data source", e.span, "not a data source")
+                        .with_help(format!("data sources: {}", builtin_names(cx, BuiltinKind::Dataset))),
+                );
+            }
+            cx.expr(e, None, Mode { config: Some(BuiltinKind::Dataset), ..Mode::default() });
+        }
+        Config::Train(fields, _) => {
+            const FIELDS: &[(&str, Ty)] = &[
+                ("steps", Ty::Int),
+                ("batch", Ty::Int),
+                ("warmup", Ty::Int),
+                ("eval_every", Ty::Int),
+                ("eval_batches", Ty::Int),
+                ("seed", Ty::Int),
+                ("grad_clip", Ty::Float),
+                ("max_seconds", Ty::Float),
+                ("optimizer", Ty::Unknown),
+            ];
+            let mut seen: HashMap<&str, Span> = HashMap::new();
+            for f in fields {
+                if let Some(prev) = seen.insert(&f.name.name, f.name.span) {
+                    cx.err(Diagnostic::error(Code::DuplicateArgument, format!("`{}` is given twice", f.name.name), f.name.span, "given again").with_label(prev, "first given here").with_help("give each field once"));
+                }
+                match FIELDS.iter().find(|(n, _)| *n == f.name.name) {
+                    Some(("optimizer", _)) => {
+                        let ok = matches!(&f.value.kind, ExprKind::Call(callee, _) if matches!(&callee.kind, ExprKind::Name(id)
+                            if cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Optimizer))));
+                        if !ok {
+                            cx.err(
+                                Diagnostic::error(Code::UnknownStrategy, "`optimizer` must call an optimizer", f.value.span, "not an optimizer")
+                                    .with_help(format!("optimizers: {}", builtin_names(cx, BuiltinKind::Optimizer))),
+                            );
+                        }
+                        cx.expr(&f.value, None, Mode { config: Some(BuiltinKind::Optimizer), ..Mode::default() });
+                    }
+                    Some((_, ty)) => {
+                        cx.expr(&f.value, Some(ty), Mode::default());
+                    }
+                    None => {
+                        let names: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
+                        let help = match super::suggest(&f.name.name, names.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("`train` takes {}", names.join(", ")),
+                        };
+                        cx.err(Diagnostic::error(Code::UnknownArgument, format!("`train` has no field `{}`", f.name.name), f.name.span, "unknown field").with_help(help));
+                        cx.expr(&f.value, None, Mode::default());
+                    }
+                }
+            }
+        }
+        Config::Objective(goals, _) => {
+            let mut seen: HashSet<&str> = HashSet::new();
+            for g in goals {
+                check_metric_name(cx, &g.metric);
+                if !seen.insert(&g.metric.name) {
+                    cx.err(Diagnostic::error(Code::DuplicateArgument, format!("objective `{}` is listed twice", g.metric.name), g.metric.span, "listed again").with_help("list each metric once"));
+                }
+            }
+            info.objectives = goals.clone();
+        }
+        Config::Pipeline(stages, _) => {
+            for s in stages {
+                match cx.checked.lookup(cx.file, &s.strategy.name).map(|r| (r, cx.checked.item(r))) {
+                    Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Strategy => {
+                        let params: Vec<(String, Ty, bool)> = b.params.iter().map(|p| (p.name.name.clone(), cx.resolve_type(r.file, &p.ty), p.default.is_some())).collect();
+                        cx.check_args(&params, &s.args, s.span, &format!("strategy `{}`", s.strategy.name), Mode::default());
+                    }
+                    _ => {
+                        let all = builtin_list(cx, BuiltinKind::Strategy);
+                        let help = match super::suggest(&s.strategy.name, all.iter().map(String::as_str)) {
+                            Some(x) => format!("did you mean `{x}`?"),
+                            None => format!("strategies: {}", all.join(", ")),
+                        };
+                        cx.err(Diagnostic::error(Code::UnknownStrategy, format!("unknown strategy `{}`", s.strategy.name), s.strategy.span, "not a strategy").with_help(help));
+                    }
+                }
+                match &s.filter {
+                    Some(ast::Filter::Top(n, m)) => {
+                        cx.expr(n, Some(&Ty::Int), Mode::default());
+                        if let Some(Const::Int(k)) = cx.const_eval(n) {
+                            if k <= 0 {
+                                cx.err(Diagnostic::error(Code::BadDomain, "`keep top` needs a positive count", n.span, "keeps nothing").with_help("keep at least one candidate"));
+                            }
+                        }
+                        check_metric_name(cx, m);
+                    }
+                    Some(ast::Filter::Best(Some(m), _)) => check_metric_name(cx, m),
+                    Some(ast::Filter::Fraction(f, span, m)) => {
+                        if !(*f > 0.0 && *f <= 100.0) {
+                            cx.err(Diagnostic::error(Code::BadDomain, format!("`keep {f}%` keeps nothing or more than everything"), *span, "not in (0, 100]").with_help("give a percentage above 0 and at most 100"));
+                        }
+                        check_metric_name(cx, m);
+                    }
+                    Some(ast::Filter::Where(e)) => {
+                        cx.expr(e, Some(&Ty::Bool), Mode { measured_metrics: true, static_metrics: true, ..Mode::default() });
+                    }
+                    Some(ast::Filter::Pareto(span)) => {
+                        if info.objectives.len() < 2 && !matches!(c, Config::Objective(..)) {
+                            // Checked once all blocks are read; see below.
+                            let _ = span;
+                        }
+                    }
+                    Some(ast::Filter::Best(None, _)) | None => {}
+                }
+            }
+            info.stages = stages.clone();
+        }
+    }
+}
+
+fn check_metric_name(cx: &mut Cx, m: &ast::Ident) {
+    let ok = cx.checked.lookup(cx.file, &m.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Metric));
+    if !ok {
+        let all = builtin_list(cx, BuiltinKind::Metric);
+        let help = match super::suggest(&m.name, all.iter().map(String::as_str)) {
+            Some(x) => format!("did you mean `{x}`?"),
+            None => format!("metrics: {}", all.join(", ")),
+        };
+        cx.err(Diagnostic::error(Code::UnknownStrategy, format!("unknown metric `{}`", m.name), m.span, "not a metric").with_help(help));
+    }
+}
+
+fn builtin_list(cx: &Cx, kind: BuiltinKind) -> Vec<String> {
+    let mut v: Vec<String> = cx.checked.scopes[cx.file.0 as usize]
+        .names
+        .iter()
+        .filter(|(_, r)| matches!(cx.checked.item(**r), Item::Builtin(b) if b.kind == kind))
+        .map(|(n, _)| n.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn builtin_names(cx: &Cx, kind: BuiltinKind) -> String {
+    builtin_list(cx, kind).iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Kahn's algorithm: declarations in an order where dependencies come first, and the ones
+/// on or behind a cycle.
+fn topo_order(deps: &[Vec<(usize, Span)>]) -> (Vec<usize>, Vec<usize>) {
+    let n = deps.len();
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    loop {
+        let mut progressed = false;
+        for i in 0..n {
+            if !done[i] && deps[i].iter().all(|(j, _)| done[*j] || *j == usize::MAX) {
+                done[i] = true;
+                order.push(i);
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    let cyclic = (0..n).filter(|i| !done[*i]).collect();
+    (order, cyclic)
+}
+
+fn report_recursion(checked: &Checked, graph: &HashMap<ItemRef, Vec<(ItemRef, Span)>>, sink: &mut Sink) {
+    // A function is recursive when it can reach itself.
+    let mut fns: Vec<&ItemRef> = graph.keys().filter(|r| matches!(checked.item(**r), Item::Fn(_))).collect();
+    fns.sort();
+    for &start in &fns {
+        let mut stack: Vec<ItemRef> = graph.get(start).map(|c| c.iter().map(|(r, _)| *r).collect()).unwrap_or_default();
+        let mut seen: HashSet<ItemRef> = HashSet::new();
+        while let Some(r) = stack.pop() {
+            if r == *start {
+                let Item::Fn(def) = checked.item(*start) else { break };
+                let span = graph[start].first().map_or(def.name.span, |(_, s)| *s);
+                sink.push(
+                    Diagnostic::error(Code::DependencyCycle, format!("function `{}` calls itself", def.name.name), span, "recursive call")
+                        .with_label(def.name.span, "defined here")
+                        .with_help("functions are expanded at every call site, so recursion never ends; use `repeat n { ... }` instead"),
+                );
+                break;
+            }
+            if seen.insert(r) {
+                if let Some(next) = graph.get(&r) {
+                    stack.extend(next.iter().map(|(x, _)| *x));
+                }
+            }
+        }
+    }
+}

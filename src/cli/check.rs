@@ -1,0 +1,126 @@
+//! `nasc check FILE`: diagnostics, then a summary of every space.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use super::{ColorChoice, MessageFormat};
+use crate::diag::Sink;
+use crate::space::summary::{format_count, Size, Summary};
+use crate::{check, render, space};
+
+/// Everything `nasc check` computes for one file.
+pub struct CheckOutput {
+    /// The loaded files, for rendering.
+    pub sources: crate::source::SourceMap,
+    /// The diagnostics, sorted.
+    pub diagnostics: Vec<crate::diag::Diagnostic>,
+    /// The summaries of the spaces without errors.
+    pub summaries: Vec<Summary>,
+}
+
+/// Checks `text` named `name`, resolving imports in `dir`.
+pub fn check_source(name: &str, text: String, dir: Option<std::path::PathBuf>) -> CheckOutput {
+    let mut sink = Sink::default();
+    let program = check::load(name, text, dir, &mut sink);
+    let checked = check::check(program, &mut sink);
+    let summaries = space::summary::analyze(&checked, &mut sink);
+    CheckOutput { sources: checked.program.sources, diagnostics: sink.into_sorted(), summaries }
+}
+
+/// Renders the summary of a space as text.
+pub fn render_summary(s: &Summary, file: &str) -> String {
+    let mut out = format!("space {} ({file})\n", s.name);
+    let width = s.params.iter().chain(s.inline.iter()).map(|h| h.path.len()).max().unwrap_or(0).max(12);
+    if !s.params.is_empty() {
+        out.push_str(&format!("\nhyperparameters ({})\n", s.params.len()));
+        for h in &s.params {
+            out.push_str(&format!("  {:<width$}  {}  [{}]\n", h.path, h.domain, h.size));
+        }
+    }
+    if !s.inline.is_empty() {
+        out.push_str(&format!("\ninline hyperparameters ({}; `[i]` marks one per repetition)\n", s.inline.len()));
+        for h in &s.inline {
+            out.push_str(&format!("  {:<width$}  {}  [{}]\n", h.path, h.domain, h.size));
+        }
+    }
+    if !s.lets.is_empty() {
+        out.push_str(&format!("\ndependent values ({})\n", s.lets.len()));
+        for (n, t) in &s.lets {
+            out.push_str(&format!("  {n} = {t}\n"));
+        }
+    }
+    if !s.constraints.is_empty() {
+        out.push_str(&format!("\nconstraints ({})\n", s.constraints.len()));
+        for (t, metric) in &s.constraints {
+            let note = if *metric { "on architecture metrics: checked when sampling, not counted" } else { "on hyperparameters: counted exactly" };
+            out.push_str(&format!("  require {t}  ({note})\n"));
+        }
+    }
+    out.push_str("\narchitectures: ");
+    match &s.size {
+        Size::Finite(n) => out.push_str(&format_count(n)),
+        Size::Infinite { continuous, discrete } => out.push_str(&format!(
+            "infinite (continuous: {}); discrete part: {}",
+            continuous.join(", "),
+            format_count(discrete)
+        )),
+        Size::Unavailable(why) => out.push_str(&format!("unknown ({why})")),
+    }
+    out.push('\n');
+    out
+}
+
+/// Runs `nasc check`.
+pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
+    let (name, text, dir) = if path == Path::new("-") {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("error: cannot read standard input: {e}");
+            return 2;
+        }
+        ("<stdin>".to_string(), text, std::env::current_dir().ok())
+    } else {
+        match std::fs::read_to_string(path) {
+            Ok(t) => (
+                path.display().to_string(),
+                t,
+                Some(path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf)),
+            ),
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                return 2;
+            }
+        }
+    };
+    let out = check_source(&name, text, dir);
+    let has_errors = out.diagnostics.iter().any(|d| d.is_error());
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    match format {
+        MessageFormat::Json => {
+            for d in &out.diagnostics {
+                let _ = writeln!(stdout, "{}", render::json(d, &out.sources));
+            }
+        }
+        MessageFormat::Human => {
+            let use_color = match color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => std::io::stderr().is_terminal(),
+            };
+            for d in &out.diagnostics {
+                eprint!("{}", render::human(d, &out.sources, 100, use_color));
+            }
+            for s in &out.summaries {
+                let _ = write!(stdout, "{}", render_summary(s, &name));
+            }
+            let errors = out.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = out.diagnostics.len() - errors;
+            if errors > 0 || warnings > 0 {
+                eprintln!("{errors} error{}, {warnings} warning{}", if errors == 1 { "" } else { "s" }, if warnings == 1 { "" } else { "s" });
+            }
+        }
+    }
+    i32::from(has_errors)
+}
+

@@ -1,0 +1,5 @@
+//! The `nasc` command.
+
+fn main() {
+    std::process::exit(nasc::cli::main());
+}

@@ -1,0 +1,187 @@
+//! Cuts source text into items (and a space body into members) for error recovery.
+//!
+//! The scanner knows just enough of the lexical syntax (strings, comments, brackets) to
+//! find the keywords that start an item at bracket depth zero. Each piece is then parsed on
+//! its own, so a syntax error stays inside the item that holds it.
+
+const ITEM_KEYWORDS: &[&str] = &[
+    "import", "space", "fn", "builtin", "enum", "data", "train", "objective", "pipeline",
+];
+const MEMBER_KEYWORDS: &[&str] = &[
+    "param", "let", "require", "graph", "data", "train", "objective", "pipeline",
+];
+
+/// Byte ranges of the items of `text`; stray text before the first item is its own range.
+pub fn split_items(text: &str) -> Vec<(usize, usize)> {
+    split(text, 0, text.len(), ITEM_KEYWORDS)
+}
+
+/// Byte ranges of the members of a space body `chunk[start..end]`.
+pub fn split_members(chunk: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
+    split(chunk, start, end, MEMBER_KEYWORDS)
+}
+
+/// The index of the bracket closing the one at `open`, if any.
+pub fn matching_close(text: &str, open: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0i64;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block(bytes, i),
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b')' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_string(bytes: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+        if bytes[i] == b'\\' {
+            i += 1;
+        }
+        i += 1;
+    }
+    (i + 1).min(bytes.len())
+}
+
+fn skip_line(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && bytes[i] != b'\n' {
+        i += 1;
+    }
+    i
+}
+
+fn skip_block(bytes: &[u8], mut i: usize) -> usize {
+    i += 2;
+    while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+        i += 1;
+    }
+    (i + 2).min(bytes.len())
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn split(text: &str, start: usize, end: usize, keywords: &[&str]) -> Vec<(usize, usize)> {
+    let bytes = &text.as_bytes()[..end];
+    let mut starts = Vec::new();
+    let mut depth = 0i64;
+    let mut i = start;
+    let mut saw_content = false;
+    while i < end {
+        let b = bytes[i];
+        match b {
+            b'"' => {
+                saw_content = true;
+                i = skip_string(bytes, i);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = skip_line(bytes, i);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = skip_block(bytes, i);
+                continue;
+            }
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth = (depth - 1).max(0),
+            _ => {}
+        }
+        if depth == 0 && is_ident(b) && (i == 0 || !is_ident(bytes[i - 1])) {
+            let word_end = (i..end).find(|&j| !is_ident(bytes[j])).unwrap_or(end);
+            let word = &text[i..word_end];
+            if keywords.contains(&word) {
+                if starts.is_empty() && saw_content {
+                    starts.push(start_of_content(text, start));
+                }
+                starts.push(i);
+            } else {
+                saw_content = true;
+            }
+            i = word_end;
+            continue;
+        }
+        if !b.is_ascii_whitespace() && b != b';' {
+            saw_content = true;
+        }
+        i += 1;
+    }
+    if starts.is_empty() && saw_content {
+        starts.push(start_of_content(text, start));
+    }
+    let mut ranges = Vec::with_capacity(starts.len());
+    for (k, &s) in starts.iter().enumerate() {
+        let e = starts.get(k + 1).copied().unwrap_or(end);
+        ranges.push((s, e));
+    }
+    ranges
+}
+
+/// The first byte at or after `start` that is not whitespace or a comment.
+fn start_of_content(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+        } else if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            i = skip_line(bytes, i);
+        } else if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            i = skip_block(bytes, i);
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_top_level_keywords_only() {
+        let text = "import a.*\nspace s { param x = choice(1) data = d() }\nfn f() { }";
+        let items = split_items(text);
+        assert_eq!(items.len(), 3);
+        assert!(text[items[1].0..items[1].1].starts_with("space s"));
+        assert!(text[items[2].0..].starts_with("fn f"));
+    }
+
+    #[test]
+    fn stray_text_is_its_own_item() {
+        let text = "garbage here\nspace s { }";
+        let items = split_items(text);
+        assert_eq!(items.len(), 2);
+        assert_eq!(&text[items[0].0..items[0].1], "garbage here\n");
+    }
+
+    #[test]
+    fn keywords_in_strings_and_comments_do_not_split() {
+        let text = "space s { } // fn x\n/* space */ data = d(\"fn\")";
+        assert_eq!(split_items(text).len(), 2);
+    }
+
+    #[test]
+    fn closing_bracket_is_found() {
+        assert_eq!(matching_close("{ ( } ) }", 0), Some(6));
+        assert_eq!(matching_close("{ \"}\" }", 0), Some(6));
+    }
+}

@@ -1,0 +1,146 @@
+// The prelude: every name here is visible in every `.nas` file without an import.
+// Native blocks are declared with `builtin`: the checker knows their signatures and shape
+// rules, the model stage maps each to a burn module.
+
+/// An activation function of a feed-forward block.
+enum activation { relu, gelu, silu, tanh, swiglu }
+
+/// How a classifier pools the sequence into one vector.
+enum pooling { mean, first }
+
+/// The acquisition function of Bayesian optimisation.
+enum acquisition { ei, ucb }
+
+/// A generated sequence task.
+enum synthetic_task { copy, reverse, sort }
+
+/// Token embedding: token ids to vectors of `dim` features.
+builtin module embedding(vocab: int, dim: int) -> dim {
+    require vocab > 0 and dim > 0
+}
+
+/// Position information added to the token vectors.
+builtin module positions(kind: position_kind = learned, max_len: int = 4096)
+
+/// How positions enter the model.
+enum position_kind { learned, sinusoidal, rotary, none }
+
+/// A dense layer to `out` features.
+builtin module linear(out: int, bias: bool = true) -> out {
+    require out > 0
+}
+
+/// Zeroes a fraction `rate` of activations while training.
+builtin module dropout(rate: float = 0.1) {
+    require rate >= 0.0 and rate < 1.0
+}
+
+/// Layer normalisation over the features.
+builtin module layer_norm(eps: float = 0.00001)
+
+/// Root-mean-square normalisation over the features.
+builtin module rms_norm(eps: float = 0.000001)
+
+/// An element-wise activation.
+builtin module act(kind: activation)
+
+/// Passes its input through unchanged.
+builtin module identity()
+
+/// Language-model head: features to logits over `vocab` tokens.
+builtin module lm_head(vocab: int, tied: bool = false) -> vocab
+
+/// Classification head: pools the sequence, then features to logits over `classes`.
+builtin module classifier(classes: int, pool: pooling = mean) -> classes {
+    require classes >= 2
+}
+
+/// Random search: `samples` architectures drawn uniformly per decision.
+builtin strategy random(samples: int, steps: int = 100)
+
+/// Every architecture of a finite space, up to `limit`.
+builtin strategy grid(steps: int = 100, limit: int = 1000)
+
+/// Tree-structured Parzen estimator.
+builtin strategy tpe(trials: int, steps: int = 100, startup: int = 10)
+
+/// Bayesian optimisation with a Gaussian-process surrogate.
+builtin strategy bo(trials: int, steps: int = 100, acquisition: acquisition = ei)
+
+/// Regularised (aging) evolution.
+builtin strategy evolution(population: int, generations: int, steps: int = 100, mutation: float = 0.1)
+
+/// Successive halving over training steps.
+builtin strategy successive_halving(min_steps: int, max_steps: int, eta: int = 3)
+
+/// Hyperband over training steps.
+builtin strategy hyperband(max_steps: int, eta: int = 3)
+
+/// DARTS-style supernet over one choice, scored by masked validation accuracy.
+builtin strategy darts(over: path, epochs: int = 3)
+
+/// Trains the survivors once more, for `steps`.
+builtin strategy final(steps: int)
+
+/// AdamW.
+builtin optimizer adamw(lr: float, weight_decay: float = 0.01, beta1: float = 0.9, beta2: float = 0.999)
+
+/// Adam.
+builtin optimizer adam(lr: float, beta1: float = 0.9, beta2: float = 0.999)
+
+/// Stochastic gradient descent.
+builtin optimizer sgd(lr: float, momentum: float = 0.0)
+
+/// A character-level corpus shipped with nasc (`tiny_shakespeare`).
+builtin dataset text_corpus(name: string, context: int = 128, split: float = 0.9)
+
+/// A word-level corpus fetched at set-up (`ptb`).
+builtin dataset word_corpus(name: string, context: int = 64)
+
+/// Text classification (`imdb`, `rotten_tomatoes`).
+builtin dataset text_classification(name: string, max_len: int = 256, test_split: float = 0.1)
+
+/// Long Range Arena ListOps, generated.
+builtin dataset listops(length: int = 500, examples: int = 10000)
+
+/// A generated sequence task.
+builtin dataset synthetic(task: synthetic_task, length: int = 64, vocab: int = 32)
+
+/// An image classification set (`cifar10`).
+builtin dataset images(name: string)
+
+/// Trainable parameters of the architecture.
+builtin metric params: int static
+
+/// Floating-point operations per example.
+builtin metric flops: int static
+
+/// Activation memory per example, in bytes.
+builtin metric activation_memory: int static
+
+/// Loss on the training batches.
+builtin metric train_loss: float measured
+
+/// Loss on the validation split.
+builtin metric val_loss: float measured
+
+/// Perplexity on the validation split.
+builtin metric val_perplexity: float measured
+
+/// Accuracy on the validation split.
+builtin metric val_accuracy: float measured
+
+/// Bits per character on the validation split.
+builtin metric bits_per_char: float measured
+
+/// Measured inference latency per batch.
+builtin metric latency_ms: float measured
+
+/// Training throughput.
+builtin metric tokens_per_s: float measured
+
+/// Peak memory while training.
+builtin metric peak_mem_bytes: int measured
+
+/// Wall-clock time of the trial.
+builtin metric wall_s: float measured

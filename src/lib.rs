@@ -12,3 +12,5 @@ pub mod source;
 pub mod space;
 pub mod stdlib;
 pub mod syntax;
+
+pub use cli::check::{check_source, render_summary, CheckOutput};

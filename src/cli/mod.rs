@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error.
 
-mod check;
+pub mod check;
 
 use clap::{Parser, Subcommand, ValueEnum};
 

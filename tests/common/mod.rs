@@ -1,0 +1,57 @@
+//! Helpers shared by the integration tests: one function per area, so tests do not
+//! depend on internal APIs.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+/// Checks the file at `path` and renders what `nasc check` shows: every diagnostic (miette,
+/// unicode, no colour, 100 columns) followed by the summary of each space.
+pub fn check_file(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("test file is readable");
+    let name = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path).display().to_string();
+    let out = nasc::check_source(&name, text, path.parent().map(Path::to_path_buf));
+    let mut s = String::new();
+    for d in &out.diagnostics {
+        s.push_str(&nasc::render::human(d, &out.sources, 100, false));
+        s.push('\n');
+    }
+    for summary in &out.summaries {
+        s.push_str(&nasc::render_summary(summary, &name));
+    }
+    s
+}
+
+/// Checks source text given inline (imports resolve against the crate root).
+pub fn check(src: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    let out = nasc::check_source("test.nas", src.to_string(), Some(dir));
+    let mut s = String::new();
+    for d in &out.diagnostics {
+        s.push_str(&format!("{} {}: {}\n", if d.is_error() { "error" } else { "warning" }, d.code, d.message));
+    }
+    for summary in &out.summaries {
+        s.push_str(&nasc::render_summary(summary, "test.nas"));
+    }
+    s
+}
+
+/// The codes of the diagnostics for `src`.
+pub fn codes(src: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    let out = nasc::check_source("test.nas", src.to_string(), Some(dir));
+    out.diagnostics.iter().map(|d| d.code.to_string()).collect()
+}
+
+/// The exact architecture count of the only space in `src`, as a decimal string (the
+/// discrete part for infinite spaces), or `None` when it has errors.
+pub fn count(src: &str) -> Option<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    let out = nasc::check_source("test.nas", src.to_string(), Some(dir));
+    let s = out.summaries.first()?;
+    match &s.size {
+        nasc::space::summary::Size::Finite(n) => Some(n.to_string()),
+        nasc::space::summary::Size::Infinite { discrete, .. } => Some(discrete.to_string()),
+        nasc::space::summary::Size::Unavailable(_) => None,
+    }
+}

@@ -179,7 +179,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error with `code`, a headline and a primary label.
-    pub fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn error(
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: if code.as_str().starts_with('W') {
@@ -198,7 +203,12 @@ impl Diagnostic {
     }
 
     /// A warning; the same as [`Diagnostic::error`] for a `W` code.
-    pub fn warning(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn warning(
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         let mut d = Diagnostic::error(code, message, span, label);
         d.severity = Severity::Warning;
         d
@@ -252,8 +262,18 @@ impl Sink {
     /// Takes the diagnostics out, sorted by file and position, duplicates removed.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
         self.diags.sort_by(|a, b| {
-            (a.primary.span.file, a.primary.span.start, a.primary.span.end, a.code)
-                .cmp(&(b.primary.span.file, b.primary.span.start, b.primary.span.end, b.code))
+            (
+                a.primary.span.file,
+                a.primary.span.start,
+                a.primary.span.end,
+                a.code,
+            )
+                .cmp(&(
+                    b.primary.span.file,
+                    b.primary.span.start,
+                    b.primary.span.end,
+                    b.code,
+                ))
         });
         self.diags.dedup();
         self.diags

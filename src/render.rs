@@ -42,7 +42,10 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -56,7 +59,8 @@ impl miette::Diagnostic for Report<'_> {
             (s, e.clamp(s, len) - s)
         };
         let (s, l) = clamp(self.diag.primary.span.start, self.diag.primary.span.end);
-        let primary = LabeledSpan::new_primary_with_span(Some(self.diag.primary.message.clone()), (s, l));
+        let primary =
+            LabeledSpan::new_primary_with_span(Some(self.diag.primary.message.clone()), (s, l));
         let rest = self.diag.secondary.iter().map(move |lab| {
             let (s, l) = clamp(lab.span.start, lab.span.end);
             LabeledSpan::new_with_span(Some(lab.message.clone()), (s, l))
@@ -72,8 +76,14 @@ pub fn human(diag: &Diagnostic, sources: &SourceMap, width: usize, color: bool) 
         diag,
         source: NamedSource::new(file.name.clone(), file.text.clone()),
     };
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false);
     let mut out = String::new();
     if handler.render_report(&mut out, &report).is_err() {
         out = format!("{}: nas::{}: {}\n", file.name, diag.code, diag.message);

@@ -13,7 +13,10 @@ const FILES: &[(&str, &str)] = &[
 
 /// The text of standard-library module `name` (`transformer` for `std.transformer`).
 pub fn get(name: &str) -> Option<&'static str> {
-    FILES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+    FILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }
 
 /// The names of all standard-library modules.

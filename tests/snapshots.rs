@@ -7,14 +7,21 @@ use std::path::Path;
 
 fn snapshot(path: &Path) -> String {
     let src = std::fs::read_to_string(path).expect("readable");
-    format!("--- source\n{src}\n--- output\n{}", common::check_file(path))
+    format!(
+        "--- source\n{src}\n--- output\n{}",
+        common::check_file(path)
+    )
 }
 
 #[test]
 fn examples() {
     insta::glob!("../examples", "*.nas", |path| {
         let out = common::check_file(path);
-        assert!(!out.contains("× "), "example {} has errors:\n{out}", path.display());
+        assert!(
+            !out.contains("× "),
+            "example {} has errors:\n{out}",
+            path.display()
+        );
         insta::assert_snapshot!(snapshot(path));
     });
 }
@@ -23,9 +30,17 @@ fn examples() {
 fn ui() {
     insta::glob!("ui", "*.nas", |path| {
         let src = std::fs::read_to_string(path).expect("readable");
-        assert!(src.starts_with("//"), "{} must start with a comment saying what it tests", path.display());
+        assert!(
+            src.starts_with("//"),
+            "{} must start with a comment saying what it tests",
+            path.display()
+        );
         let out = common::check_file(path);
-        assert!(out.contains("nas::"), "{} reports no diagnostic", path.display());
+        assert!(
+            out.contains("nas::"),
+            "{} reports no diagnostic",
+            path.display()
+        );
         insta::assert_snapshot!(snapshot(path));
     });
 }

@@ -85,11 +85,34 @@ pub(super) struct Cx<'a> {
     pub consts: HashMap<String, Const>,
 }
 
-const BUILTIN_FNS: &[&str] = &["choice", "range", "uniform", "log_uniform", "min", "max", "abs", "concat", "add", "int", "float", "log2", "sqrt"];
+const BUILTIN_FNS: &[&str] = &[
+    "choice",
+    "range",
+    "uniform",
+    "log_uniform",
+    "min",
+    "max",
+    "abs",
+    "concat",
+    "add",
+    "int",
+    "float",
+    "log2",
+    "sqrt",
+];
 
 impl<'a> Cx<'a> {
     pub fn new(checked: &'a Checked, file: FileId, sink: &'a mut Sink) -> Self {
-        Cx { checked, file, sink, frames: vec![Vec::new()], deps: Vec::new(), calls: Vec::new(), saw_metric: false, consts: HashMap::new() }
+        Cx {
+            checked,
+            file,
+            sink,
+            frames: vec![Vec::new()],
+            deps: Vec::new(),
+            calls: Vec::new(),
+            saw_metric: false,
+            consts: HashMap::new(),
+        }
     }
 
     pub fn err(&mut self, d: Diagnostic) {
@@ -103,31 +126,56 @@ impl<'a> Cx<'a> {
                 if prev.kind != VarKind::Input {
                     let prev_span = prev.span;
                     self.err(
-                        Diagnostic::warning(Code::Shadowing, format!("`{}` shadows an earlier definition", name.name), name.span, "this definition hides the earlier one")
-                            .with_label(prev_span, "first defined here")
-                            .with_help("rename one of them; uses below this point see only the new one"),
+                        Diagnostic::warning(
+                            Code::Shadowing,
+                            format!("`{}` shadows an earlier definition", name.name),
+                            name.span,
+                            "this definition hides the earlier one",
+                        )
+                        .with_label(prev_span, "first defined here")
+                        .with_help(
+                            "rename one of them; uses below this point see only the new one",
+                        ),
                     );
                 }
             }
         }
-        let var = Var { name: name.name.clone(), ty, span: name.span, kind, used: false };
+        let var = Var {
+            name: name.name.clone(),
+            ty,
+            span: name.span,
+            kind,
+            used: false,
+        };
         if let Some(frame) = self.frames.last_mut() {
             frame.push(var);
         }
     }
 
     fn lookup_var(&self, name: &str) -> Option<&Var> {
-        self.frames.iter().rev().flat_map(|f| f.iter().rev()).find(|v| v.name == name)
+        self.frames
+            .iter()
+            .rev()
+            .flat_map(|f| f.iter().rev())
+            .find(|v| v.name == name)
     }
 
     fn use_var(&mut self, name: &str) -> Option<(Ty, VarKind)> {
-        let var = self.frames.iter_mut().rev().flat_map(|f| f.iter_mut().rev()).find(|v| v.name == name)?;
+        let var = self
+            .frames
+            .iter_mut()
+            .rev()
+            .flat_map(|f| f.iter_mut().rev())
+            .find(|v| v.name == name)?;
         var.used = true;
         Some((var.ty.clone(), var.kind))
     }
 
     fn visible_var_names(&self) -> Vec<String> {
-        self.frames.iter().flat_map(|f| f.iter().map(|v| v.name.clone())).collect()
+        self.frames
+            .iter()
+            .flat_map(|f| f.iter().map(|v| v.name.clone()))
+            .collect()
     }
 
     /// Resolves a type annotation as seen from `file`.
@@ -142,14 +190,26 @@ impl<'a> Cx<'a> {
             "tensor" => Ty::Tensor,
             "path" => Ty::Path,
             name => match self.checked.lookup(file, name) {
-                Some(r) if matches!(self.checked.item(r), Item::Enum(_)) => Ty::Enum(r, name.to_string()),
+                Some(r) if matches!(self.checked.item(r), Item::Enum(_)) => {
+                    Ty::Enum(r, name.to_string())
+                }
                 _ => {
-                    let builtins = ["int", "float", "bool", "string", "enum", "module", "tensor", "path"];
+                    let builtins = [
+                        "int", "float", "bool", "string", "enum", "module", "tensor", "path",
+                    ];
                     let help = match super::suggest(name, builtins.iter().copied()) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => "types are int, float, bool, string, enum, module, tensor, path, or the name of an enum".to_string(),
                     };
-                    self.err(Diagnostic::error(Code::UnknownType, format!("unknown type `{name}`"), t.span, "not a type").with_help(help));
+                    self.err(
+                        Diagnostic::error(
+                            Code::UnknownType,
+                            format!("unknown type `{name}`"),
+                            t.span,
+                            "not a type",
+                        )
+                        .with_help(help),
+                    );
                     Ty::Unknown
                 }
             },
@@ -171,7 +231,11 @@ impl<'a> Cx<'a> {
             (Ty::Int, Ty::Float) => true,
             (Ty::Sym(_) | Ty::Enum(..), Ty::AnyEnum) => true,
             (Ty::Sym(syms), Ty::Enum(r, _)) => self.enum_def(*r).is_some_and(|e| {
-                syms.iter().all(|s| e.variants.iter().any(|v| v.name.name == *s && v.params.iter().all(|p| p.default.is_some())))
+                syms.iter().all(|s| {
+                    e.variants
+                        .iter()
+                        .any(|v| v.name.name == *s && v.params.iter().all(|p| p.default.is_some()))
+                })
             }),
             (Ty::Sym(a), Ty::Sym(b)) => a.is_subset(b) || b.is_subset(a),
             (Ty::Enum(a, _), Ty::Enum(b, _)) => a == b,
@@ -187,17 +251,35 @@ impl<'a> Cx<'a> {
         let mut help = format!("{what} must be {}", article(expected));
         if let (Ty::Sym(syms), Ty::Enum(r, name)) = (found, expected) {
             if let Some(e) = self.enum_def(*r) {
-                let bad: Vec<&String> = syms.iter().filter(|s| !e.variants.iter().any(|v| v.name.name == **s)).collect();
-                let variants: Vec<String> = e.variants.iter().map(|v| format!("`{}`", v.name.name)).collect();
+                let bad: Vec<&String> = syms
+                    .iter()
+                    .filter(|s| !e.variants.iter().any(|v| v.name.name == **s))
+                    .collect();
+                let variants: Vec<String> = e
+                    .variants
+                    .iter()
+                    .map(|v| format!("`{}`", v.name.name))
+                    .collect();
                 help = format!(
                     "{} {} not a variant of `{name}`, whose variants are {}",
-                    bad.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "),
+                    bad.iter()
+                        .map(|b| format!("`{b}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     if bad.len() == 1 { "is" } else { "are" },
                     variants.join(", ")
                 );
             }
         }
-        self.err(Diagnostic::error(Code::TypeMismatch, format!("expected {expected}, found {found}"), span, format!("this is {}", article(found))).with_help(help));
+        self.err(
+            Diagnostic::error(
+                Code::TypeMismatch,
+                format!("expected {expected}, found {found}"),
+                span,
+                format!("this is {}", article(found)),
+            )
+            .with_help(help),
+        );
     }
 
     /// Checks `e` where a value of type `expected` (if any) is needed.
@@ -219,7 +301,10 @@ impl<'a> Cx<'a> {
             ExprKind::Name(id) => self.name(id, expected, mode),
             ExprKind::Member(base, field) => self.member(base, field, e.span, expected, mode),
             ExprKind::Unary(op, inner) => {
-                let sub = Mode { symbols: false, ..mode };
+                let sub = Mode {
+                    symbols: false,
+                    ..mode
+                };
                 match op {
                     UnOp::Neg => {
                         let t = self.expr(inner, None, sub);
@@ -238,7 +323,14 @@ impl<'a> Cx<'a> {
             ExprKind::Binary(op, lhs, rhs) => self.binary(*op, lhs, rhs, e.span, mode),
             ExprKind::Call(callee, args) => self.call(callee, args, e.span, expected, mode),
             ExprKind::If(cond, then, other) => {
-                self.expr(cond, Some(&Ty::Bool), Mode { symbols: false, ..mode });
+                self.expr(
+                    cond,
+                    Some(&Ty::Bool),
+                    Mode {
+                        symbols: false,
+                        ..mode
+                    },
+                );
                 let t = self.expr(then, expected, mode);
                 match other {
                     Some(o) => {
@@ -247,9 +339,14 @@ impl<'a> Cx<'a> {
                             Some(j) => j,
                             None => {
                                 self.err(
-                                    Diagnostic::error(Code::TypeMismatch, format!("`if` branches differ: {t} and {f}"), o.span, format!("this is {}", article(&f)))
-                                        .with_label(then.span, format!("this is {}", article(&t)))
-                                        .with_help("both branches of an `if` must have the same type"),
+                                    Diagnostic::error(
+                                        Code::TypeMismatch,
+                                        format!("`if` branches differ: {t} and {f}"),
+                                        o.span,
+                                        format!("this is {}", article(&f)),
+                                    )
+                                    .with_label(then.span, format!("this is {}", article(&t)))
+                                    .with_help("both branches of an `if` must have the same type"),
                                 );
                                 Ty::Unknown
                             }
@@ -258,18 +355,41 @@ impl<'a> Cx<'a> {
                     None if t.is_graph() => Ty::Module,
                     None => {
                         self.err(
-                            Diagnostic::error(Code::TypeMismatch, "`if` without `else` has no value", e.span, format!("the branch is {}", article(&t)))
-                                .with_help("add an `else` branch; only graph fragments may leave it out"),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                "`if` without `else` has no value",
+                                e.span,
+                                format!("the branch is {}", article(&t)),
+                            )
+                            .with_help(
+                                "add an `else` branch; only graph fragments may leave it out",
+                            ),
                         );
                         Ty::Unknown
                     }
                 }
             }
             ExprKind::Repeat(count, body) => {
-                let t = self.expr(count, Some(&Ty::Int), Mode { graph: false, symbols: false, ..mode });
+                let t = self.expr(
+                    count,
+                    Some(&Ty::Int),
+                    Mode {
+                        graph: false,
+                        symbols: false,
+                        ..mode
+                    },
+                );
                 if let Some(Const::Int(n)) = self.const_eval(count) {
                     if n < 0 {
-                        self.err(Diagnostic::error(Code::BadRepeat, format!("`repeat` count is negative ({n})"), count.span, "negative count").with_help("a repeat count must be zero or more"));
+                        self.err(
+                            Diagnostic::error(
+                                Code::BadRepeat,
+                                format!("`repeat` count is negative ({n})"),
+                                count.span,
+                                "negative count",
+                            )
+                            .with_help("a repeat count must be zero or more"),
+                        );
                     }
                 }
                 let _ = t;
@@ -282,7 +402,14 @@ impl<'a> Cx<'a> {
             }
             ExprKind::Block(stmts) => {
                 if mode.graph || expected == Some(&Ty::Module) {
-                    self.graph_block(stmts, e.span, Mode { graph: true, ..mode })
+                    self.graph_block(
+                        stmts,
+                        e.span,
+                        Mode {
+                            graph: true,
+                            ..mode
+                        },
+                    )
                 } else {
                     self.value_block(stmts, e.span, expected, mode)
                 }
@@ -291,7 +418,11 @@ impl<'a> Cx<'a> {
     }
 
     fn graph_body(&mut self, body: &ast::Expr, mode: Mode) {
-        let m = Mode { graph: true, symbols: false, ..mode };
+        let m = Mode {
+            graph: true,
+            symbols: false,
+            ..mode
+        };
         let t = self.expr(body, None, m);
         if !matches!(t, Ty::Module | Ty::Unknown) {
             self.expect(&t, &Ty::Module, body.span, "the body");
@@ -301,18 +432,35 @@ impl<'a> Cx<'a> {
     /// A block in a graph: `let`s, modules applied in order, tensors that replace the flow.
     pub fn graph_block(&mut self, stmts: &[Stmt], span: Span, mode: Mode) -> Ty {
         self.frames.push(Vec::new());
-        let input = ast::Ident { name: "input".to_string(), span };
+        let input = ast::Ident {
+            name: "input".to_string(),
+            span,
+        };
         self.bind(&input, Ty::Tensor, VarKind::Input);
         for stmt in stmts {
             match stmt {
                 Stmt::Let(l) => {
                     let declared = l.ty.as_ref().map(|t| self.resolve_type(self.file, t));
-                    let t = self.expr(&l.value, declared.as_ref(), Mode { symbols: declared.is_some(), ..mode });
+                    let t = self.expr(
+                        &l.value,
+                        declared.as_ref(),
+                        Mode {
+                            symbols: declared.is_some(),
+                            ..mode
+                        },
+                    );
                     self.bind(&l.name, declared.unwrap_or(t), VarKind::Local);
                 }
                 Stmt::Require(r) => self.err(
-                    Diagnostic::error(Code::DomainNotAllowed, "`require` is not allowed inside a graph", r.span, "constraint inside a block")
-                        .with_help("move the constraint to the space, next to the `param`s it constrains"),
+                    Diagnostic::error(
+                        Code::DomainNotAllowed,
+                        "`require` is not allowed inside a graph",
+                        r.span,
+                        "constraint inside a block",
+                    )
+                    .with_help(
+                        "move the constraint to the space, next to the `param`s it constrains",
+                    ),
                 ),
                 Stmt::Expr(e) => {
                     let t = self.expr(e, None, mode);
@@ -339,22 +487,43 @@ impl<'a> Cx<'a> {
                     self.bind(&l.name, t, VarKind::Local);
                 }
                 Stmt::Require(r) => self.err(
-                    Diagnostic::error(Code::DomainNotAllowed, "`require` is not allowed inside a block", r.span, "constraint inside a block")
-                        .with_help("move the constraint to the space"),
+                    Diagnostic::error(
+                        Code::DomainNotAllowed,
+                        "`require` is not allowed inside a block",
+                        r.span,
+                        "constraint inside a block",
+                    )
+                    .with_help("move the constraint to the space"),
                 ),
                 Stmt::Expr(e) => {
                     let t = self.expr(e, if i + 1 == stmts.len() { expected } else { None }, mode);
                     if i + 1 == stmts.len() {
                         result = Some(t);
                     } else {
-                        self.err(Diagnostic::error(Code::TypeMismatch, "a value block holds one value", e.span, "this value is discarded").with_help("bind intermediate values with `let`"));
+                        self.err(
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                "a value block holds one value",
+                                e.span,
+                                "this value is discarded",
+                            )
+                            .with_help("bind intermediate values with `let`"),
+                        );
                     }
                 }
             }
         }
         self.pop_frame();
         result.unwrap_or_else(|| {
-            self.err(Diagnostic::error(Code::TypeMismatch, "empty block has no value", span, "empty block").with_help("write the value inside the braces"));
+            self.err(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    "empty block has no value",
+                    span,
+                    "empty block",
+                )
+                .with_help("write the value inside the braces"),
+            );
             Ty::Unknown
         })
     }
@@ -392,10 +561,17 @@ impl<'a> Cx<'a> {
                     self.calls.push((r, id.span));
                     return Ty::Module;
                 }
-                Item::Builtin(b) if b.kind == BuiltinKind::Module && b.params.iter().all(|p| p.default.is_some()) => return Ty::Module,
+                Item::Builtin(b)
+                    if b.kind == BuiltinKind::Module
+                        && b.params.iter().all(|p| p.default.is_some()) =>
+                {
+                    return Ty::Module
+                }
                 Item::Builtin(b) if b.kind == BuiltinKind::Metric && mode.measured_metrics => {
                     let ty = b.ty.clone();
-                    return ty.map(|t| self.resolve_type(r.file, &t)).unwrap_or(Ty::Float);
+                    return ty
+                        .map(|t| self.resolve_type(r.file, &t))
+                        .unwrap_or(Ty::Float);
                 }
                 _ => {}
             }
@@ -411,7 +587,15 @@ impl<'a> Cx<'a> {
             Some(s) => format!("did you mean `{s}`?"),
             None => "declare it with `param` or `let`, or import it".to_string(),
         };
-        self.err(Diagnostic::error(Code::UnknownName, format!("unknown name `{}`", id.name), id.span, "not defined").with_help(help));
+        self.err(
+            Diagnostic::error(
+                Code::UnknownName,
+                format!("unknown name `{}`", id.name),
+                id.span,
+                "not defined",
+            )
+            .with_help(help),
+        );
         Ty::Unknown
     }
 
@@ -419,12 +603,19 @@ impl<'a> Cx<'a> {
     fn variant_type(&self, name: &str, expected: Option<&Ty>) -> Option<Ty> {
         if let Some(Ty::Enum(r, ename)) = expected {
             let e = self.enum_def(*r)?;
-            return e.variants.iter().any(|v| v.name.name == name).then(|| Ty::Enum(*r, ename.clone()));
+            return e
+                .variants
+                .iter()
+                .any(|v| v.name.name == name)
+                .then(|| Ty::Enum(*r, ename.clone()));
         }
         let mut found: Vec<(String, ItemRef)> = self.checked.scopes[self.file.0 as usize]
             .names
             .iter()
-            .filter(|(_, r)| self.enum_def(**r).is_some_and(|e| e.variants.iter().any(|v| v.name.name == name)))
+            .filter(|(_, r)| {
+                self.enum_def(**r)
+                    .is_some_and(|e| e.variants.iter().any(|v| v.name.name == name))
+            })
             .map(|(n, r)| (n.clone(), *r))
             .collect();
         found.sort();
@@ -435,7 +626,14 @@ impl<'a> Cx<'a> {
         None
     }
 
-    fn member(&mut self, base: &ast::Expr, field: &ast::Ident, span: Span, expected: Option<&Ty>, mode: Mode) -> Ty {
+    fn member(
+        &mut self,
+        base: &ast::Expr,
+        field: &ast::Ident,
+        span: Span,
+        expected: Option<&Ty>,
+        mode: Mode,
+    ) -> Ty {
         if matches!(base.kind, ExprKind::Data) {
             const FIELDS: &[&str] = &["vocab", "context", "classes", "features", "length"];
             if FIELDS.contains(&field.name.as_str()) {
@@ -443,9 +641,24 @@ impl<'a> Cx<'a> {
             }
             let help = match super::suggest(&field.name, FIELDS.iter().copied()) {
                 Some(s) => format!("did you mean `data.{s}`?"),
-                None => format!("the data source provides {}", FIELDS.iter().map(|f| format!("`data.{f}`")).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "the data source provides {}",
+                    FIELDS
+                        .iter()
+                        .map(|f| format!("`data.{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
-            self.err(Diagnostic::error(Code::UnknownName, format!("the data source has no field `{}`", field.name), field.span, "unknown field").with_help(help));
+            self.err(
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!("the data source has no field `{}`", field.name),
+                    field.span,
+                    "unknown field",
+                )
+                .with_help(help),
+            );
             return Ty::Unknown;
         }
         if expected == Some(&Ty::Path) {
@@ -459,14 +672,30 @@ impl<'a> Cx<'a> {
         Ty::Unknown
     }
 
-    fn binary(&mut self, op: BinOp, lhs: &ast::Expr, rhs: &ast::Expr, span: Span, mode: Mode) -> Ty {
-        let sub = Mode { symbols: false, ..mode };
+    fn binary(
+        &mut self,
+        op: BinOp,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        span: Span,
+        mode: Mode,
+    ) -> Ty {
+        let sub = Mode {
+            symbols: false,
+            ..mode
+        };
         match op {
             BinOp::Seq => {
                 let l = self.expr(lhs, None, Mode { graph: true, ..sub });
                 let r = self.expr(rhs, None, Mode { graph: true, ..sub });
                 match (&l, &r) {
-                    (Ty::Unknown, _) | (_, Ty::Unknown) => if matches!(l, Ty::Tensor) { Ty::Tensor } else { Ty::Module },
+                    (Ty::Unknown, _) | (_, Ty::Unknown) => {
+                        if matches!(l, Ty::Tensor) {
+                            Ty::Tensor
+                        } else {
+                            Ty::Module
+                        }
+                    }
                     (Ty::Module, Ty::Module) => Ty::Module,
                     (Ty::Tensor, Ty::Module) => Ty::Tensor,
                     _ => {
@@ -475,7 +704,16 @@ impl<'a> Cx<'a> {
                         } else {
                             "`>>` sequences modules: `module >> module` or `tensor >> module`"
                         };
-                        self.err(Diagnostic::error(Code::BadSequence, format!("cannot sequence {l} >> {r}"), span, "invalid `>>`").with_label(rhs.span, format!("this is {}", article(&r))).with_help(help));
+                        self.err(
+                            Diagnostic::error(
+                                Code::BadSequence,
+                                format!("cannot sequence {l} >> {r}"),
+                                span,
+                                "invalid `>>`",
+                            )
+                            .with_label(rhs.span, format!("this is {}", article(&r)))
+                            .with_help(help),
+                        );
                         Ty::Unknown
                     }
                 }
@@ -486,10 +724,32 @@ impl<'a> Cx<'a> {
                 Ty::Bool
             }
             BinOp::Eq | BinOp::Ne => {
-                let l = self.expr(lhs, None, Mode { symbols: true, ..sub });
-                let r = self.expr(rhs, Some(&l).filter(|t| matches!(t, Ty::Enum(..))), Mode { symbols: true, ..sub });
+                let l = self.expr(
+                    lhs,
+                    None,
+                    Mode {
+                        symbols: true,
+                        ..sub
+                    },
+                );
+                let r = self.expr(
+                    rhs,
+                    Some(&l).filter(|t| matches!(t, Ty::Enum(..))),
+                    Mode {
+                        symbols: true,
+                        ..sub
+                    },
+                );
                 if join(&l, &r).is_none() {
-                    self.err(Diagnostic::error(Code::TypeMismatch, format!("cannot compare {l} with {r}"), span, "comparison of different types").with_help("both sides of `==` must have the same type"));
+                    self.err(
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("cannot compare {l} with {r}"),
+                            span,
+                            "comparison of different types",
+                        )
+                        .with_help("both sides of `==` must have the same type"),
+                    );
                 }
                 Ty::Bool
             }
@@ -508,7 +768,12 @@ impl<'a> Cx<'a> {
                 let r = self.expr(rhs, None, sub);
                 for (t, e) in [(&l, lhs), (&r, rhs)] {
                     if !t.is_numeric() {
-                        self.expect(t, &Ty::Float, e.span, format!("an operand of `{}`", op.as_str()).as_str());
+                        self.expect(
+                            t,
+                            &Ty::Float,
+                            e.span,
+                            format!("an operand of `{}`", op.as_str()).as_str(),
+                        );
                         return Ty::Unknown;
                     }
                 }
@@ -516,9 +781,14 @@ impl<'a> Cx<'a> {
                     if let Some(c) = self.const_eval(rhs) {
                         if c.as_f64() == Some(0.0) {
                             self.err(
-                                Diagnostic::error(Code::DivisionByZero, "division by zero", rhs.span, "this is zero")
-                                    .with_label(lhs.span, "divided here")
-                                    .with_help("the divisor of `/` and `%` must not be zero"),
+                                Diagnostic::error(
+                                    Code::DivisionByZero,
+                                    "division by zero",
+                                    rhs.span,
+                                    "this is zero",
+                                )
+                                .with_label(lhs.span, "divided here")
+                                .with_help("the divisor of `/` and `%` must not be zero"),
                             );
                         }
                     }
@@ -534,9 +804,24 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn call(&mut self, callee: &ast::Expr, args: &[ast::Arg], span: Span, expected: Option<&Ty>, mode: Mode) -> Ty {
+    fn call(
+        &mut self,
+        callee: &ast::Expr,
+        args: &[ast::Arg],
+        span: Span,
+        expected: Option<&Ty>,
+        mode: Mode,
+    ) -> Ty {
         let ExprKind::Name(id) = &callee.kind else {
-            self.err(Diagnostic::error(Code::UnknownFunction, "only named functions and modules can be called", callee.span, "not a name").with_help("call a function, module or builtin by its name"));
+            self.err(
+                Diagnostic::error(
+                    Code::UnknownFunction,
+                    "only named functions and modules can be called",
+                    callee.span,
+                    "not a name",
+                )
+                .with_help("call a function, module or builtin by its name"),
+            );
             return Ty::Unknown;
         };
         let name = id.name.as_str();
@@ -544,9 +829,21 @@ impl<'a> Cx<'a> {
             return self.builtin_fn(id, args, span, expected, mode);
         }
         if let Some(Ty::Enum(r, ename)) = expected {
-            if let Some(v) = self.enum_def(*r).and_then(|e| e.variants.iter().find(|v| v.name.name == name)) {
+            if let Some(v) = self
+                .enum_def(*r)
+                .and_then(|e| e.variants.iter().find(|v| v.name.name == name))
+            {
                 let params = self.param_types(r.file, &v.params);
-                self.check_args(&params, args, span, &format!("variant `{name}`"), Mode { symbols: false, ..mode });
+                self.check_args(
+                    &params,
+                    args,
+                    span,
+                    &format!("variant `{name}`"),
+                    Mode {
+                        symbols: false,
+                        ..mode
+                    },
+                );
                 return Ty::Enum(*r, ename.clone());
             }
         }
@@ -555,8 +852,21 @@ impl<'a> Cx<'a> {
                 Item::Fn(f) => {
                     self.calls.push((r, id.span));
                     let params = self.param_types(r.file, &f.params);
-                    self.check_args(&params, args, span, &format!("`{name}`"), Mode { symbols: false, ..mode });
-                    return f.ret.as_ref().map(|t| self.resolve_type(r.file, t)).unwrap_or(Ty::Module);
+                    self.check_args(
+                        &params,
+                        args,
+                        span,
+                        &format!("`{name}`"),
+                        Mode {
+                            symbols: false,
+                            ..mode
+                        },
+                    );
+                    return f
+                        .ret
+                        .as_ref()
+                        .map(|t| self.resolve_type(r.file, t))
+                        .unwrap_or(Ty::Module);
                 }
                 Item::Builtin(b) => {
                     let params = self.param_types(r.file, &b.params);
@@ -573,7 +883,15 @@ impl<'a> Cx<'a> {
                             BuiltinKind::Dataset => "data sources belong in `data = ...`",
                             BuiltinKind::Module => "",
                         };
-                        self.err(Diagnostic::error(Code::DomainNotAllowed, format!("{} `{name}` is not allowed here", b.kind.as_str()), id.span, format!("a {}", b.kind.as_str())).with_help(help));
+                        self.err(
+                            Diagnostic::error(
+                                Code::DomainNotAllowed,
+                                format!("{} `{name}` is not allowed here", b.kind.as_str()),
+                                id.span,
+                                format!("a {}", b.kind.as_str()),
+                            )
+                            .with_help(help),
+                        );
                     }
                     if b.kind == BuiltinKind::Metric {
                         self.saw_metric = true;
@@ -583,39 +901,103 @@ impl<'a> Cx<'a> {
                                     .with_help(format!("filter on it in the pipeline instead: `|> keep where {name} < ...`")),
                             );
                         }
-                        self.check_args(&params, args, span, &format!("`{name}`"), Mode { symbols: false, ..mode });
-                        return b.ty.clone().map(|t| self.resolve_type(r.file, &t)).unwrap_or(Ty::Float);
+                        self.check_args(
+                            &params,
+                            args,
+                            span,
+                            &format!("`{name}`"),
+                            Mode {
+                                symbols: false,
+                                ..mode
+                            },
+                        );
+                        return b
+                            .ty
+                            .clone()
+                            .map(|t| self.resolve_type(r.file, &t))
+                            .unwrap_or(Ty::Float);
                     }
-                    self.check_args(&params, args, span, &format!("`{name}`"), Mode { symbols: false, ..mode });
+                    self.check_args(
+                        &params,
+                        args,
+                        span,
+                        &format!("`{name}`"),
+                        Mode {
+                            symbols: false,
+                            ..mode
+                        },
+                    );
                     return Ty::Module;
                 }
                 Item::Enum(_) | Item::Space(_) | Item::Import(_) | Item::Config(_) => {}
             }
         }
         if let Some(Ty::Enum(r, ename)) = self.variant_type(name, None) {
-            if let Some(v) = self.enum_def(r).and_then(|e| e.variants.iter().find(|v| v.name.name == name)) {
+            if let Some(v) = self
+                .enum_def(r)
+                .and_then(|e| e.variants.iter().find(|v| v.name.name == name))
+            {
                 let params = self.param_types(r.file, &v.params);
-                self.check_args(&params, args, span, &format!("variant `{name}`"), Mode { symbols: false, ..mode });
+                self.check_args(
+                    &params,
+                    args,
+                    span,
+                    &format!("variant `{name}`"),
+                    Mode {
+                        symbols: false,
+                        ..mode
+                    },
+                );
                 return Ty::Enum(r, ename);
             }
         }
         if let Some(Ty::Enum(r, ename)) = expected {
-            let variants: Vec<String> = self.enum_def(*r).map(|e| e.variants.iter().map(|v| format!("`{}`", v.name.name)).collect()).unwrap_or_default();
+            let variants: Vec<String> = self
+                .enum_def(*r)
+                .map(|e| {
+                    e.variants
+                        .iter()
+                        .map(|v| format!("`{}`", v.name.name))
+                        .collect()
+                })
+                .unwrap_or_default();
             self.err(
-                Diagnostic::error(Code::UnknownName, format!("`{name}` is not a variant of `{ename}`"), id.span, "unknown variant")
-                    .with_help(format!("the variants of `{ename}` are {}", variants.join(", "))),
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!("`{name}` is not a variant of `{ename}`"),
+                    id.span,
+                    "unknown variant",
+                )
+                .with_help(format!(
+                    "the variants of `{ename}` are {}",
+                    variants.join(", ")
+                )),
             );
             for a in args {
                 self.expr(&a.value, None, mode);
             }
             return Ty::Unknown;
         }
-        let scope_names: Vec<String> = self.checked.scopes[self.file.0 as usize].names.keys().cloned().chain(BUILTIN_FNS.iter().map(|s| s.to_string())).collect();
+        let scope_names: Vec<String> = self.checked.scopes[self.file.0 as usize]
+            .names
+            .keys()
+            .cloned()
+            .chain(BUILTIN_FNS.iter().map(|s| s.to_string()))
+            .collect();
         let help = match super::suggest(name, scope_names.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "define it with `fn`, or import it (`import std.transformer.{ attention }`)".to_string(),
+            None => "define it with `fn`, or import it (`import std.transformer.{ attention }`)"
+                .to_string(),
         };
-        self.err(Diagnostic::error(Code::UnknownFunction, format!("unknown function or module `{name}`"), id.span, "not defined").with_help(help));
+        self.err(
+            Diagnostic::error(
+                Code::UnknownFunction,
+                format!("unknown function or module `{name}`"),
+                id.span,
+                "not defined",
+            )
+            .with_help(help),
+        );
         for a in args {
             self.expr(&a.value, None, mode);
         }
@@ -624,11 +1006,27 @@ impl<'a> Cx<'a> {
 
     /// The parameters of a callee with resolved types: (name, type, has default).
     fn param_types(&mut self, file: FileId, params: &[ast::FnParam]) -> Vec<(String, Ty, bool)> {
-        params.iter().map(|p| (p.name.name.clone(), self.resolve_type(file, &p.ty), p.default.is_some())).collect()
+        params
+            .iter()
+            .map(|p| {
+                (
+                    p.name.name.clone(),
+                    self.resolve_type(file, &p.ty),
+                    p.default.is_some(),
+                )
+            })
+            .collect()
     }
 
     /// Checks call arguments against a signature: arity, keywords, duplicates and types.
-    pub fn check_args(&mut self, params: &[(String, Ty, bool)], args: &[ast::Arg], span: Span, callee: &str, mode: Mode) {
+    pub fn check_args(
+        &mut self,
+        params: &[(String, Ty, bool)],
+        args: &[ast::Arg],
+        span: Span,
+        callee: &str,
+        mode: Mode,
+    ) {
         let mut given: Vec<Option<Span>> = vec![None; params.len()];
         let mut positional = 0;
         for arg in args {
@@ -638,8 +1036,17 @@ impl<'a> Cx<'a> {
                     positional += 1;
                     if i >= params.len() {
                         self.err(
-                            Diagnostic::error(Code::Arity, format!("{callee} takes {} argument{}, but more were given", params.len(), plural(params.len())), arg.value.span, "extra argument")
-                                .with_help(signature_help(callee, params)),
+                            Diagnostic::error(
+                                Code::Arity,
+                                format!(
+                                    "{callee} takes {} argument{}, but more were given",
+                                    params.len(),
+                                    plural(params.len())
+                                ),
+                                arg.value.span,
+                                "extra argument",
+                            )
+                            .with_help(signature_help(callee, params)),
                         );
                         self.expr(&arg.value, None, mode);
                         continue;
@@ -649,22 +1056,42 @@ impl<'a> Cx<'a> {
                 Some(kw) => match params.iter().position(|p| p.0 == kw.name) {
                     Some(i) => i,
                     None => {
-                        let help = match super::suggest(&kw.name, params.iter().map(|p| p.0.as_str())) {
-                            Some(s) => format!("did you mean `{s}`? {}", signature_help(callee, params)),
-                            None => signature_help(callee, params),
-                        };
-                        self.err(Diagnostic::error(Code::UnknownArgument, format!("{callee} has no argument `{}`", kw.name), kw.span, "unknown argument").with_help(help));
+                        let help =
+                            match super::suggest(&kw.name, params.iter().map(|p| p.0.as_str())) {
+                                Some(s) => format!(
+                                    "did you mean `{s}`? {}",
+                                    signature_help(callee, params)
+                                ),
+                                None => signature_help(callee, params),
+                            };
+                        self.err(
+                            Diagnostic::error(
+                                Code::UnknownArgument,
+                                format!("{callee} has no argument `{}`", kw.name),
+                                kw.span,
+                                "unknown argument",
+                            )
+                            .with_help(help),
+                        );
                         self.expr(&arg.value, None, mode);
                         continue;
                     }
                 },
             };
-            let arg_span = arg.name.as_ref().map_or(arg.value.span, |n| n.span.to(arg.value.span));
+            let arg_span = arg
+                .name
+                .as_ref()
+                .map_or(arg.value.span, |n| n.span.to(arg.value.span));
             if let Some(prev) = given[slot] {
                 self.err(
-                    Diagnostic::error(Code::DuplicateArgument, format!("argument `{}` is given twice", params[slot].0), arg_span, "given again here")
-                        .with_label(prev, "first given here")
-                        .with_help("give each argument once"),
+                    Diagnostic::error(
+                        Code::DuplicateArgument,
+                        format!("argument `{}` is given twice", params[slot].0),
+                        arg_span,
+                        "given again here",
+                    )
+                    .with_label(prev, "first given here")
+                    .with_help("give each argument once"),
                 );
             }
             given[slot] = Some(arg_span);
@@ -672,16 +1099,41 @@ impl<'a> Cx<'a> {
             let symbols = matches!(want, Ty::Enum(..) | Ty::AnyEnum);
             self.expr(&arg.value, Some(&want), Mode { symbols, ..mode });
         }
-        let missing: Vec<&str> = params.iter().zip(&given).filter(|(p, g)| !p.2 && g.is_none()).map(|(p, _)| p.0.as_str()).collect();
+        let missing: Vec<&str> = params
+            .iter()
+            .zip(&given)
+            .filter(|(p, g)| !p.2 && g.is_none())
+            .map(|(p, _)| p.0.as_str())
+            .collect();
         if !missing.is_empty() {
             self.err(
-                Diagnostic::error(Code::Arity, format!("{callee} is missing argument{} {}", plural(missing.len()), missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")), span, "missing arguments")
-                    .with_help(signature_help(callee, params)),
+                Diagnostic::error(
+                    Code::Arity,
+                    format!(
+                        "{callee} is missing argument{} {}",
+                        plural(missing.len()),
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    span,
+                    "missing arguments",
+                )
+                .with_help(signature_help(callee, params)),
             );
         }
     }
 
-    fn builtin_fn(&mut self, id: &ast::Ident, args: &[ast::Arg], span: Span, expected: Option<&Ty>, mode: Mode) -> Ty {
+    fn builtin_fn(
+        &mut self,
+        id: &ast::Ident,
+        args: &[ast::Arg],
+        span: Span,
+        expected: Option<&Ty>,
+        mode: Mode,
+    ) -> Ty {
         let name = id.name.as_str();
         let is_domain = matches!(name, "choice" | "range" | "uniform" | "log_uniform");
         if is_domain && !mode.domains {
@@ -693,23 +1145,51 @@ impl<'a> Cx<'a> {
         match name {
             "choice" => {
                 if args.is_empty() {
-                    self.err(Diagnostic::error(Code::EmptyChoice, "`choice` needs at least one alternative", span, "empty choice").with_help("list the alternatives: `choice(64, 128)`"));
+                    self.err(
+                        Diagnostic::error(
+                            Code::EmptyChoice,
+                            "`choice` needs at least one alternative",
+                            span,
+                            "empty choice",
+                        )
+                        .with_help("list the alternatives: `choice(64, 128)`"),
+                    );
                     return expected.cloned().unwrap_or(Ty::Unknown);
                 }
                 let mut ty: Option<Ty> = None;
                 let mut seen: Vec<(Const, Span)> = Vec::new();
                 for a in args {
                     if let Some(n) = &a.name {
-                        self.err(Diagnostic::error(Code::UnknownArgument, "`choice` takes no keyword arguments", n.span, "keyword argument").with_help("list the alternatives positionally"));
+                        self.err(
+                            Diagnostic::error(
+                                Code::UnknownArgument,
+                                "`choice` takes no keyword arguments",
+                                n.span,
+                                "keyword argument",
+                            )
+                            .with_help("list the alternatives positionally"),
+                        );
                     }
-                    let t = self.expr(&a.value, expected, Mode { symbols: true, ..mode });
+                    let t = self.expr(
+                        &a.value,
+                        expected,
+                        Mode {
+                            symbols: true,
+                            ..mode
+                        },
+                    );
                     if let Some(c) = self.const_eval(&a.value) {
                         if let Some((_, prev)) = seen.iter().find(|(p, _)| *p == c) {
                             let prev = *prev;
                             self.err(
-                                Diagnostic::error(Code::EmptyChoice, "`choice` lists the same alternative twice", a.value.span, "repeated alternative")
-                                    .with_label(prev, "first listed here")
-                                    .with_help("remove the repetition; each alternative counts once"),
+                                Diagnostic::error(
+                                    Code::EmptyChoice,
+                                    "`choice` lists the same alternative twice",
+                                    a.value.span,
+                                    "repeated alternative",
+                                )
+                                .with_label(prev, "first listed here")
+                                .with_help("remove the repetition; each alternative counts once"),
                             );
                         }
                         seen.push((c, a.value.span));
@@ -719,7 +1199,15 @@ impl<'a> Cx<'a> {
                         Some(prev) => match join(&prev, &t) {
                             Some(j) => Some(j),
                             None => {
-                                self.err(Diagnostic::error(Code::TypeMismatch, format!("`choice` mixes {prev} and {t}"), a.value.span, format!("this is {}", article(&t))).with_help("all alternatives of a choice must have one type"));
+                                self.err(
+                                    Diagnostic::error(
+                                        Code::TypeMismatch,
+                                        format!("`choice` mixes {prev} and {t}"),
+                                        a.value.span,
+                                        format!("this is {}", article(&t)),
+                                    )
+                                    .with_help("all alternatives of a choice must have one type"),
+                                );
                                 Some(Ty::Unknown)
                             }
                         },
@@ -737,11 +1225,26 @@ impl<'a> Cx<'a> {
             }
             "min" | "max" => {
                 if args.len() < 2 {
-                    self.err(Diagnostic::error(Code::Arity, format!("`{name}` needs at least two arguments"), span, "too few arguments").with_help(format!("`{name}(a, b, ...)`")));
+                    self.err(
+                        Diagnostic::error(
+                            Code::Arity,
+                            format!("`{name}` needs at least two arguments"),
+                            span,
+                            "too few arguments",
+                        )
+                        .with_help(format!("`{name}(a, b, ...)`")),
+                    );
                 }
                 let mut ty = Ty::Int;
                 for a in args {
-                    let t = self.expr(&a.value, None, Mode { symbols: false, ..mode });
+                    let t = self.expr(
+                        &a.value,
+                        None,
+                        Mode {
+                            symbols: false,
+                            ..mode
+                        },
+                    );
                     if !t.is_numeric() {
                         self.expect(&t, &Ty::Float, a.value.span, "an argument of `min`/`max`");
                     }
@@ -755,7 +1258,14 @@ impl<'a> Cx<'a> {
                 let params = vec![("x".to_string(), Ty::Float, false)];
                 let mut arg_ty = Ty::Float;
                 if args.len() == 1 && args[0].name.is_none() {
-                    arg_ty = self.expr(&args[0].value, None, Mode { symbols: false, ..mode });
+                    arg_ty = self.expr(
+                        &args[0].value,
+                        None,
+                        Mode {
+                            symbols: false,
+                            ..mode
+                        },
+                    );
                     if !arg_ty.is_numeric() {
                         self.expect(&arg_ty, &Ty::Float, args[0].value.span, "the argument");
                     }
@@ -771,22 +1281,69 @@ impl<'a> Cx<'a> {
             _ => {
                 // `concat` and `add` join tensors of a graph.
                 if !mode.graph {
-                    self.err(Diagnostic::error(Code::DomainNotAllowed, format!("`{name}` joins tensors and is only allowed in a graph"), span, "outside a graph").with_help("use it inside `graph { ... }`"));
+                    self.err(
+                        Diagnostic::error(
+                            Code::DomainNotAllowed,
+                            format!("`{name}` joins tensors and is only allowed in a graph"),
+                            span,
+                            "outside a graph",
+                        )
+                        .with_help("use it inside `graph { ... }`"),
+                    );
                 }
                 if args.len() < 2 {
-                    self.err(Diagnostic::error(Code::Arity, format!("`{name}` joins at least two tensors"), span, "too few tensors").with_help(format!("`{name}(a, b)` where `a` and `b` are tensors bound with `let`")));
+                    self.err(
+                        Diagnostic::error(
+                            Code::Arity,
+                            format!("`{name}` joins at least two tensors"),
+                            span,
+                            "too few tensors",
+                        )
+                        .with_help(format!(
+                            "`{name}(a, b)` where `a` and `b` are tensors bound with `let`"
+                        )),
+                    );
                 }
                 for a in args {
-                    self.expr(&a.value, Some(&Ty::Tensor), Mode { symbols: false, ..mode });
+                    self.expr(
+                        &a.value,
+                        Some(&Ty::Tensor),
+                        Mode {
+                            symbols: false,
+                            ..mode
+                        },
+                    );
                 }
                 Ty::Tensor
             }
         }
     }
 
-    fn domain_bounds(&mut self, id: &ast::Ident, args: &[ast::Arg], span: Span, names: &[&str], required: usize, ty: Ty) {
-        let params: Vec<(String, Ty, bool)> = names.iter().enumerate().map(|(i, n)| (n.to_string(), ty.clone(), i >= required)).collect();
-        self.check_args(&params, args, span, &format!("`{}`", id.name), Mode { domains: false, symbols: false, ..Mode::default() });
+    fn domain_bounds(
+        &mut self,
+        id: &ast::Ident,
+        args: &[ast::Arg],
+        span: Span,
+        names: &[&str],
+        required: usize,
+        ty: Ty,
+    ) {
+        let params: Vec<(String, Ty, bool)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), ty.clone(), i >= required))
+            .collect();
+        self.check_args(
+            &params,
+            args,
+            span,
+            &format!("`{}`", id.name),
+            Mode {
+                domains: false,
+                symbols: false,
+                ..Mode::default()
+            },
+        );
     }
 
     /// Evaluates a constant expression (literals, arithmetic, constant `let`s).
@@ -800,7 +1357,9 @@ impl<'a> Cx<'a> {
                 if let Some(c) = self.consts.get(&id.name) {
                     return Some(c.clone());
                 }
-                if self.lookup_var(&id.name).is_some() || self.checked.lookup(self.file, &id.name).is_some() {
+                if self.lookup_var(&id.name).is_some()
+                    || self.checked.lookup(self.file, &id.name).is_some()
+                {
                     return None;
                 }
                 Const::Sym(id.name.clone())
@@ -860,6 +1419,15 @@ pub(super) fn article(t: &Ty) -> String {
 }
 
 fn signature_help(callee: &str, params: &[(String, Ty, bool)]) -> String {
-    let sig: Vec<String> = params.iter().map(|(n, t, d)| if *d { format!("{n}: {t} = ...") } else { format!("{n}: {t}") }).collect();
+    let sig: Vec<String> = params
+        .iter()
+        .map(|(n, t, d)| {
+            if *d {
+                format!("{n}: {t} = ...")
+            } else {
+                format!("{n}: {t}")
+            }
+        })
+        .collect();
     format!("{callee} takes ({})", sig.join(", "))
 }

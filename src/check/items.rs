@@ -14,10 +14,34 @@ pub(super) fn check_items(checked: &Checked, sink: &mut Sink) -> Vec<SpaceInfo> 
     let mut spaces = Vec::new();
     for (f, file) in checked.program.files.iter().enumerate() {
         let fid = FileId(f as u32);
-        let top_configs: Vec<&Config> = file.items.iter().filter_map(|i| if let Item::Config(c) = i { Some(c) } else { None }).collect();
-        let space_items: Vec<&ast::Space> = file.items.iter().filter_map(|i| if let Item::Space(s) = i { Some(s) } else { None }).collect();
+        let top_configs: Vec<&Config> = file
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Config(c) = i {
+                    Some(c)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let space_items: Vec<&ast::Space> = file
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Space(s) = i {
+                    Some(s)
+                } else {
+                    None
+                }
+            })
+            .collect();
         if !top_configs.is_empty() && space_items.len() != 1 {
-            let msg = if space_items.is_empty() { "configuration block outside any space" } else { "configuration block with several spaces in the file" };
+            let msg = if space_items.is_empty() {
+                "configuration block outside any space"
+            } else {
+                "configuration block with several spaces in the file"
+            };
             for c in &top_configs {
                 sink.push(
                     Diagnostic::error(Code::ConfigBlock, format!("`{}` {msg}", c.keyword()), c.span(), "belongs to no single space")
@@ -33,20 +57,39 @@ pub(super) fn check_items(checked: &Checked, sink: &mut Sink) -> Vec<SpaceInfo> 
                     for p in &def.params {
                         let ty = cx.resolve_type(fid, &p.ty);
                         if let Some(d) = &p.default {
-                            cx.expr(d, Some(&ty), Mode { symbols: true, ..Mode::default() });
+                            cx.expr(
+                                d,
+                                Some(&ty),
+                                Mode {
+                                    symbols: true,
+                                    ..Mode::default()
+                                },
+                            );
                         }
                         cx.bind(&p.name, ty, VarKind::FnParam);
                     }
-                    let ret = def.ret.as_ref().map(|t| cx.resolve_type(fid, t)).unwrap_or(Ty::Module);
+                    let ret = def
+                        .ret
+                        .as_ref()
+                        .map(|t| cx.resolve_type(fid, t))
+                        .unwrap_or(Ty::Module);
                     let graph = matches!(ret, Ty::Module);
-                    let mode = Mode { domains: true, graph, ..Mode::default() };
+                    let mode = Mode {
+                        domains: true,
+                        graph,
+                        ..Mode::default()
+                    };
                     cx.expr(&def.body, Some(&ret), mode);
                     call_graph.insert(me, std::mem::take(&mut cx.calls));
                 }
                 Item::Builtin(b) => check_builtin(checked, fid, b, sink),
                 Item::Enum(e) => check_enum(checked, fid, e, sink),
                 Item::Space(s) => {
-                    let configs = if space_items.len() == 1 { top_configs.clone() } else { Vec::new() };
+                    let configs = if space_items.len() == 1 {
+                        top_configs.clone()
+                    } else {
+                        Vec::new()
+                    };
                     let info = check_space(checked, fid, s, &configs, sink, &mut call_graph, me);
                     if fid == checked.program.root {
                         spaces.push(info);
@@ -69,7 +112,14 @@ fn check_builtin(checked: &Checked, fid: FileId, b: &ast::Builtin, sink: &mut Si
     for p in &b.params {
         let ty = cx.resolve_type(fid, &p.ty);
         if let Some(d) = &p.default {
-            cx.expr(d, Some(&ty), Mode { symbols: true, ..Mode::default() });
+            cx.expr(
+                d,
+                Some(&ty),
+                Mode {
+                    symbols: true,
+                    ..Mode::default()
+                },
+            );
         }
         cx.bind(&p.name, ty, VarKind::FnParam);
     }
@@ -77,7 +127,14 @@ fn check_builtin(checked: &Checked, fid: FileId, b: &ast::Builtin, sink: &mut Si
         cx.resolve_type(fid, t);
     }
     if b.kind == BuiltinKind::Module {
-        cx.bind(&ast::Ident { name: "width".into(), span: b.name.span }, Ty::Int, VarKind::FnParam);
+        cx.bind(
+            &ast::Ident {
+                name: "width".into(),
+                span: b.name.span,
+            },
+            Ty::Int,
+            VarKind::FnParam,
+        );
     }
     if let Some(w) = &b.out_width {
         cx.expr(w, Some(&Ty::Int), Mode::default());
@@ -93,9 +150,14 @@ fn check_enum(checked: &Checked, fid: FileId, e: &ast::EnumDef, sink: &mut Sink)
     for v in &e.variants {
         if let Some(prev) = seen.insert(&v.name.name, v.name.span) {
             cx.err(
-                Diagnostic::error(Code::DuplicateDefinition, format!("variant `{}` is defined twice", v.name.name), v.name.span, "defined again here")
-                    .with_label(prev, "first defined here")
-                    .with_help("remove or rename one of them"),
+                Diagnostic::error(
+                    Code::DuplicateDefinition,
+                    format!("variant `{}` is defined twice", v.name.name),
+                    v.name.span,
+                    "defined again here",
+                )
+                .with_label(prev, "first defined here")
+                .with_help("remove or rename one of them"),
             );
         }
         for p in &v.params {
@@ -131,7 +193,11 @@ fn free_names(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
                 }
             }
         }
-        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Data => {}
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Data => {}
     }
 }
 
@@ -195,9 +261,14 @@ fn check_space(
         if let Some(&prev) = by_name.get(&d.name().name) {
             let prev_span = decls[prev].name().span;
             sink.push(
-                Diagnostic::error(Code::DuplicateDefinition, format!("`{}` is defined twice", d.name().name), d.name().span, "defined again here")
-                    .with_label(prev_span, "first defined here")
-                    .with_help("rename one of them"),
+                Diagnostic::error(
+                    Code::DuplicateDefinition,
+                    format!("`{}` is defined twice", d.name().name),
+                    d.name().span,
+                    "defined again here",
+                )
+                .with_label(prev_span, "first defined here")
+                .with_help("rename one of them"),
             );
             continue;
         }
@@ -210,14 +281,24 @@ fn check_space(
         .map(|d| {
             let mut names = Vec::new();
             free_names(d.expr(), &mut names);
-            names.into_iter().filter_map(|(n, s)| by_name.get(&n).map(|&i| (i, s))).collect()
+            names
+                .into_iter()
+                .filter_map(|(n, s)| by_name.get(&n).map(|&i| (i, s)))
+                .collect()
         })
         .collect();
     let (order, cyclic) = topo_order(&deps);
     for &i in &cyclic {
         let d = &decls[i];
-        let via: Vec<String> = deps[i].iter().filter(|(j, _)| cyclic.contains(j)).map(|(j, _)| format!("`{}`", decls[*j].name().name)).collect();
-        let span = deps[i].iter().find(|(j, _)| cyclic.contains(j)).map_or(d.name().span, |(_, s)| *s);
+        let via: Vec<String> = deps[i]
+            .iter()
+            .filter(|(j, _)| cyclic.contains(j))
+            .map(|(j, _)| format!("`{}`", decls[*j].name().name))
+            .collect();
+        let span = deps[i]
+            .iter()
+            .find(|(j, _)| cyclic.contains(j))
+            .map_or(d.name().span, |(_, s)| *s);
         sink.push(
             Diagnostic::error(Code::DependencyCycle, format!("`{}` depends on itself", d.name().name), span, format!("`{}` uses {} here", d.name().name, via.join(", ")))
                 .with_label(d.name().span, "defined here")
@@ -236,9 +317,19 @@ fn check_space(
             check_decl(&mut cx, d, &mut info, checked)
         };
         types.insert(i, ty.clone());
-        let kind = if matches!(d, Decl::Param(_)) { VarKind::Param } else { VarKind::SpaceLet };
+        let kind = if matches!(d, Decl::Param(_)) {
+            VarKind::Param
+        } else {
+            VarKind::SpaceLet
+        };
         // Bind in frame 0 without shadowing warnings among space names.
-        cx.frames[0].push(super::expr::Var { name: d.name().name.clone(), ty, span: d.name().span, kind, used: false });
+        cx.frames[0].push(super::expr::Var {
+            name: d.name().name.clone(),
+            ty,
+            span: d.name().span,
+            kind,
+            used: false,
+        });
     }
     // Reset use marks set while checking declarations against each other? No: a param used
     // by a let is used.
@@ -247,17 +338,40 @@ fn check_space(
     for m in &space.members {
         if let Member::Require(r) = m {
             cx.saw_metric = false;
-            let mode = Mode { static_metrics: true, ..Mode::default() };
+            let mode = Mode {
+                static_metrics: true,
+                ..Mode::default()
+            };
             cx.expr(&r.cond, Some(&Ty::Bool), mode);
-            info.requires.push(RequireInfo { cond: r.cond.clone(), text: text_of(checked, r.cond.span), uses_metrics: cx.saw_metric, span: r.span.to(r.cond.span).with_end(r.cond.span.end) });
+            info.requires.push(RequireInfo {
+                cond: r.cond.clone(),
+                text: text_of(checked, r.cond.span),
+                uses_metrics: cx.saw_metric,
+                span: r.span.to(r.cond.span).with_end(r.cond.span.end),
+            });
         }
     }
     // The graph.
-    let graphs: Vec<&ast::GraphDef> = space.members.iter().filter_map(|m| if let Member::Graph(g) = m { Some(g) } else { None }).collect();
+    let graphs: Vec<&ast::GraphDef> = space
+        .members
+        .iter()
+        .filter_map(|m| {
+            if let Member::Graph(g) = m {
+                Some(g)
+            } else {
+                None
+            }
+        })
+        .collect();
     match graphs.as_slice() {
         [] => cx.err(
-            Diagnostic::error(Code::GraphCount, format!("space `{}` has no graph", space.name.name), space.name.span, "no `graph { ... }`")
-                .with_help("add `graph { ... }` describing the network"),
+            Diagnostic::error(
+                Code::GraphCount,
+                format!("space `{}` has no graph", space.name.name),
+                space.name.span,
+                "no `graph { ... }`",
+            )
+            .with_help("add `graph { ... }` describing the network"),
         ),
         [g, rest @ ..] => {
             for extra in rest {
@@ -268,27 +382,50 @@ fn check_space(
                 );
             }
             cx.calls.clear();
-            cx.expr(&g.body, Some(&Ty::Module), Mode { domains: true, graph: true, ..Mode::default() });
+            cx.expr(
+                &g.body,
+                Some(&Ty::Module),
+                Mode {
+                    domains: true,
+                    graph: true,
+                    ..Mode::default()
+                },
+            );
             call_graph.insert(me, std::mem::take(&mut cx.calls));
             info.graph = Some(g.body.clone());
         }
     }
     // Configuration blocks: inside the space and at top level.
     let mut seen: HashMap<&'static str, Span> = HashMap::new();
-    let inner = space.members.iter().filter_map(|m| if let Member::Config(c) = m { Some(c) } else { None });
+    let inner = space.members.iter().filter_map(|m| {
+        if let Member::Config(c) = m {
+            Some(c)
+        } else {
+            None
+        }
+    });
     for c in inner.chain(top_configs.iter().copied()) {
         if let Some(prev) = seen.insert(c.keyword(), c.span()) {
             cx.err(
-                Diagnostic::error(Code::ConfigBlock, format!("`{}` is given twice", c.keyword()), c.span(), "second block")
-                    .with_label(prev, "first block")
-                    .with_help("merge the two blocks"),
+                Diagnostic::error(
+                    Code::ConfigBlock,
+                    format!("`{}` is given twice", c.keyword()),
+                    c.span(),
+                    "second block",
+                )
+                .with_label(prev, "first block")
+                .with_help("merge the two blocks"),
             );
             continue;
         }
         check_config(&mut cx, c, &mut info);
     }
     // Unused hyperparameters.
-    let unused: Vec<(String, Span)> = cx.frames[0].iter().filter(|v| v.kind == VarKind::Param && !v.used).map(|v| (v.name.clone(), v.span)).collect();
+    let unused: Vec<(String, Span)> = cx.frames[0]
+        .iter()
+        .filter(|v| v.kind == VarKind::Param && !v.used)
+        .map(|v| (v.name.clone(), v.span))
+        .collect();
     for (name, span) in unused {
         cx.err(
             Diagnostic::warning(Code::UnusedParam, format!("hyperparameter `{name}` is never used"), span, "declared here")
@@ -312,33 +449,61 @@ fn check_decl(cx: &mut Cx, d: &Decl, info: &mut SpaceInfo, checked: &Checked) ->
                 },
                 _ => None,
             };
-            let is_domain = matches!(call_name, Some("choice" | "range" | "uniform" | "log_uniform"));
+            let is_domain = matches!(
+                call_name,
+                Some("choice" | "range" | "uniform" | "log_uniform")
+            );
             if !is_domain {
                 cx.err(
                     Diagnostic::error(Code::NotADomain, format!("`param {}` needs a domain", p.name.name), p.domain.span, "not a domain")
                         .with_help(format!("write `param {} = choice(...)`, `range(lo, hi)`, `uniform(lo, hi)` or `log_uniform(lo, hi)`; use `let` for a computed value", p.name.name)),
                 );
             }
-            let mode = Mode { domains: true, symbols: true, ..Mode::default() };
+            let mode = Mode {
+                domains: true,
+                symbols: true,
+                ..Mode::default()
+            };
             let ty = cx.expr(&p.domain, declared.as_ref(), mode);
             let ty = match declared {
                 Some(Ty::AnyEnum) => ty,
                 Some(t) if t != Ty::Unknown => t,
                 _ => ty,
             };
-            let domain = if is_domain { domain_of(cx, &p.domain) } else { None };
-            info.params.push(ParamInfo { name: p.name.name.clone(), span: p.name.span, ty: ty.clone(), domain, domain_text: text_of(checked, p.domain.span) });
+            let domain = if is_domain {
+                domain_of(cx, &p.domain)
+            } else {
+                None
+            };
+            info.params.push(ParamInfo {
+                name: p.name.name.clone(),
+                span: p.name.span,
+                ty: ty.clone(),
+                domain,
+                domain_text: text_of(checked, p.domain.span),
+            });
             ty
         }
         Decl::Let(l) => {
             let declared = l.ty.as_ref().map(|t| cx.resolve_type(cx.file, t));
-            let ty = cx.expr(&l.value, declared.as_ref(), Mode { symbols: declared.is_some(), ..Mode::default() });
+            let ty = cx.expr(
+                &l.value,
+                declared.as_ref(),
+                Mode {
+                    symbols: declared.is_some(),
+                    ..Mode::default()
+                },
+            );
             if let Some(c) = cx.const_eval(&l.value) {
                 if !matches!(c, Const::Sym(_)) {
                     cx.consts.insert(l.name.name.clone(), c);
                 }
             }
-            info.lets.push(LetInfo { name: l.name.name.clone(), value: l.value.clone(), text: text_of(checked, l.value.span) });
+            info.lets.push(LetInfo {
+                name: l.name.name.clone(),
+                value: l.value.clone(),
+                text: text_of(checked, l.value.span),
+            });
             declared.filter(|t| *t != Ty::Unknown).unwrap_or(ty)
         }
     }
@@ -346,12 +511,21 @@ fn check_decl(cx: &mut Cx, d: &Decl, info: &mut SpaceInfo, checked: &Checked) ->
 
 /// The domain of a param whose declaration type-checked as a domain call.
 fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
-    let ExprKind::Call(callee, args) = &e.kind else { return None };
-    let ExprKind::Name(id) = &callee.kind else { return None };
+    let ExprKind::Call(callee, args) = &e.kind else {
+        return None;
+    };
+    let ExprKind::Name(id) = &callee.kind else {
+        return None;
+    };
     if id.name == "choice" {
-        return (!args.is_empty()).then(|| Domain::Choice(args.iter().map(|a| a.value.clone()).collect()));
+        return (!args.is_empty())
+            .then(|| Domain::Choice(args.iter().map(|a| a.value.clone()).collect()));
     }
-    let names: &[&str] = if id.name == "range" { &["lo", "hi", "step"] } else { &["lo", "hi", "q"] };
+    let names: &[&str] = if id.name == "range" {
+        &["lo", "hi", "step"]
+    } else {
+        &["lo", "hi", "q"]
+    };
     let mut vals: [Option<(f64, Span, bool)>; 3] = [None, None, None];
     let mut positional = 0;
     for a in args {
@@ -366,11 +540,18 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
             return None;
         }
         match cx.const_eval(&a.value) {
-            Some(c @ (Const::Int(_) | Const::Float(_))) => vals[slot] = Some((c.as_f64()?, a.value.span, matches!(c, Const::Int(_)))),
+            Some(c @ (Const::Int(_) | Const::Float(_))) => {
+                vals[slot] = Some((c.as_f64()?, a.value.span, matches!(c, Const::Int(_))))
+            }
             _ => {
                 cx.err(
-                    Diagnostic::error(Code::DomainNotAllowed, format!("the bounds of `{}` must be constant", id.name), a.value.span, "not a constant")
-                        .with_help("write numbers, or `let` names bound to numbers"),
+                    Diagnostic::error(
+                        Code::DomainNotAllowed,
+                        format!("the bounds of `{}` must be constant", id.name),
+                        a.value.span,
+                        "not a constant",
+                    )
+                    .with_help("write numbers, or `let` names bound to numbers"),
                 );
                 return None;
             }
@@ -382,37 +563,77 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
         cx.err(Diagnostic::error(Code::BadDomain, msg, span, label).with_help(help.to_string()));
     };
     if lo > hi {
-        bad(cx, format!("`{}` has its lower bound above its upper bound", id.name), lo_span.to(hi_span), "lo > hi", "swap the bounds: `lo` comes first");
+        bad(
+            cx,
+            format!("`{}` has its lower bound above its upper bound", id.name),
+            lo_span.to(hi_span),
+            "lo > hi",
+            "swap the bounds: `lo` comes first",
+        );
         return None;
     }
     if id.name == "range" {
         let step = vals[2].map_or(1.0, |v| v.0);
         if step <= 0.0 {
-            bad(cx, "`range` step must be positive".into(), vals[2].map_or(e.span, |v| v.1), "step <= 0", "use a step of 1 or more");
+            bad(
+                cx,
+                "`range` step must be positive".into(),
+                vals[2].map_or(e.span, |v| v.1),
+                "step <= 0",
+                "use a step of 1 or more",
+            );
             return None;
         }
         for (v, s, is_int) in vals.iter().flatten() {
             if !is_int {
-                bad(cx, "`range` takes integers".into(), *s, "not an integer", "use `uniform(lo, hi)` for a continuous range");
+                bad(
+                    cx,
+                    "`range` takes integers".into(),
+                    *s,
+                    "not an integer",
+                    "use `uniform(lo, hi)` for a continuous range",
+                );
                 let _ = v;
                 return None;
             }
         }
-        return Some(Domain::IntRange { lo: lo as i64, hi: hi as i64, step: step as i64 });
+        return Some(Domain::IntRange {
+            lo: lo as i64,
+            hi: hi as i64,
+            step: step as i64,
+        });
     }
     let log = id.name == "log_uniform";
     if log && lo <= 0.0 {
-        bad(cx, "`log_uniform` needs a positive lower bound".into(), lo_span, "lo <= 0", "a log scale starts above zero: try `log_uniform(1e-5, ...)`");
+        bad(
+            cx,
+            "`log_uniform` needs a positive lower bound".into(),
+            lo_span,
+            "lo <= 0",
+            "a log scale starts above zero: try `log_uniform(1e-5, ...)`",
+        );
         return None;
     }
     if lo == hi {
-        bad(cx, format!("`{}` has equal bounds", id.name), lo_span.to(hi_span), "empty interval", "use `choice(x)` for a fixed value, or widen the bounds");
+        bad(
+            cx,
+            format!("`{}` has equal bounds", id.name),
+            lo_span.to(hi_span),
+            "empty interval",
+            "use `choice(x)` for a fixed value, or widen the bounds",
+        );
         return None;
     }
     let q = vals[2].map(|v| v.0);
     if let Some(qv) = q {
         if qv <= 0.0 {
-            bad(cx, "the quantum `q` must be positive".into(), vals[2].map_or(e.span, |v| v.1), "q <= 0", "use a positive step such as `q = 0.05`");
+            bad(
+                cx,
+                "the quantum `q` must be positive".into(),
+                vals[2].map_or(e.span, |v| v.1),
+                "q <= 0",
+                "use a positive step such as `q = 0.05`",
+            );
             return None;
         }
     }
@@ -426,11 +647,26 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                 if cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Dataset))));
             if !ok {
                 cx.err(
-                    Diagnostic::error(Code::UnknownStrategy, "`data` must call a data source", e.span, "not a data source")
-                        .with_help(format!("data sources: {}", builtin_names(cx, BuiltinKind::Dataset))),
+                    Diagnostic::error(
+                        Code::UnknownStrategy,
+                        "`data` must call a data source",
+                        e.span,
+                        "not a data source",
+                    )
+                    .with_help(format!(
+                        "data sources: {}",
+                        builtin_names(cx, BuiltinKind::Dataset)
+                    )),
                 );
             }
-            cx.expr(e, None, Mode { config: Some(BuiltinKind::Dataset), ..Mode::default() });
+            cx.expr(
+                e,
+                None,
+                Mode {
+                    config: Some(BuiltinKind::Dataset),
+                    ..Mode::default()
+                },
+            );
         }
         Config::Train(fields, _) => {
             const FIELDS: &[(&str, Ty)] = &[
@@ -447,7 +683,16 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
             let mut seen: HashMap<&str, Span> = HashMap::new();
             for f in fields {
                 if let Some(prev) = seen.insert(&f.name.name, f.name.span) {
-                    cx.err(Diagnostic::error(Code::DuplicateArgument, format!("`{}` is given twice", f.name.name), f.name.span, "given again").with_label(prev, "first given here").with_help("give each field once"));
+                    cx.err(
+                        Diagnostic::error(
+                            Code::DuplicateArgument,
+                            format!("`{}` is given twice", f.name.name),
+                            f.name.span,
+                            "given again",
+                        )
+                        .with_label(prev, "first given here")
+                        .with_help("give each field once"),
+                    );
                 }
                 match FIELDS.iter().find(|(n, _)| *n == f.name.name) {
                     Some(("optimizer", _)) => {
@@ -455,11 +700,26 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             if cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Optimizer))));
                         if !ok {
                             cx.err(
-                                Diagnostic::error(Code::UnknownStrategy, "`optimizer` must call an optimizer", f.value.span, "not an optimizer")
-                                    .with_help(format!("optimizers: {}", builtin_names(cx, BuiltinKind::Optimizer))),
+                                Diagnostic::error(
+                                    Code::UnknownStrategy,
+                                    "`optimizer` must call an optimizer",
+                                    f.value.span,
+                                    "not an optimizer",
+                                )
+                                .with_help(format!(
+                                    "optimizers: {}",
+                                    builtin_names(cx, BuiltinKind::Optimizer)
+                                )),
                             );
                         }
-                        cx.expr(&f.value, None, Mode { config: Some(BuiltinKind::Optimizer), ..Mode::default() });
+                        cx.expr(
+                            &f.value,
+                            None,
+                            Mode {
+                                config: Some(BuiltinKind::Optimizer),
+                                ..Mode::default()
+                            },
+                        );
                     }
                     Some((_, ty)) => {
                         cx.expr(&f.value, Some(ty), Mode::default());
@@ -470,7 +730,15 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => format!("`train` takes {}", names.join(", ")),
                         };
-                        cx.err(Diagnostic::error(Code::UnknownArgument, format!("`train` has no field `{}`", f.name.name), f.name.span, "unknown field").with_help(help));
+                        cx.err(
+                            Diagnostic::error(
+                                Code::UnknownArgument,
+                                format!("`train` has no field `{}`", f.name.name),
+                                f.name.span,
+                                "unknown field",
+                            )
+                            .with_help(help),
+                        );
                         cx.expr(&f.value, None, Mode::default());
                     }
                 }
@@ -481,25 +749,64 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
             for g in goals {
                 check_metric_name(cx, &g.metric);
                 if !seen.insert(&g.metric.name) {
-                    cx.err(Diagnostic::error(Code::DuplicateArgument, format!("objective `{}` is listed twice", g.metric.name), g.metric.span, "listed again").with_help("list each metric once"));
+                    cx.err(
+                        Diagnostic::error(
+                            Code::DuplicateArgument,
+                            format!("objective `{}` is listed twice", g.metric.name),
+                            g.metric.span,
+                            "listed again",
+                        )
+                        .with_help("list each metric once"),
+                    );
                 }
             }
             info.objectives = goals.clone();
         }
         Config::Pipeline(stages, _) => {
             for s in stages {
-                match cx.checked.lookup(cx.file, &s.strategy.name).map(|r| (r, cx.checked.item(r))) {
+                match cx
+                    .checked
+                    .lookup(cx.file, &s.strategy.name)
+                    .map(|r| (r, cx.checked.item(r)))
+                {
                     Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Strategy => {
-                        let params: Vec<(String, Ty, bool)> = b.params.iter().map(|p| (p.name.name.clone(), cx.resolve_type(r.file, &p.ty), p.default.is_some())).collect();
-                        cx.check_args(&params, &s.args, s.span, &format!("strategy `{}`", s.strategy.name), Mode::default());
+                        let params: Vec<(String, Ty, bool)> = b
+                            .params
+                            .iter()
+                            .map(|p| {
+                                (
+                                    p.name.name.clone(),
+                                    cx.resolve_type(r.file, &p.ty),
+                                    p.default.is_some(),
+                                )
+                            })
+                            .collect();
+                        cx.check_args(
+                            &params,
+                            &s.args,
+                            s.span,
+                            &format!("strategy `{}`", s.strategy.name),
+                            Mode::default(),
+                        );
                     }
                     _ => {
                         let all = builtin_list(cx, BuiltinKind::Strategy);
-                        let help = match super::suggest(&s.strategy.name, all.iter().map(String::as_str)) {
+                        let help = match super::suggest(
+                            &s.strategy.name,
+                            all.iter().map(String::as_str),
+                        ) {
                             Some(x) => format!("did you mean `{x}`?"),
                             None => format!("strategies: {}", all.join(", ")),
                         };
-                        cx.err(Diagnostic::error(Code::UnknownStrategy, format!("unknown strategy `{}`", s.strategy.name), s.strategy.span, "not a strategy").with_help(help));
+                        cx.err(
+                            Diagnostic::error(
+                                Code::UnknownStrategy,
+                                format!("unknown strategy `{}`", s.strategy.name),
+                                s.strategy.span,
+                                "not a strategy",
+                            )
+                            .with_help(help),
+                        );
                     }
                 }
                 match &s.filter {
@@ -507,7 +814,15 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                         cx.expr(n, Some(&Ty::Int), Mode::default());
                         if let Some(Const::Int(k)) = cx.const_eval(n) {
                             if k <= 0 {
-                                cx.err(Diagnostic::error(Code::BadDomain, "`keep top` needs a positive count", n.span, "keeps nothing").with_help("keep at least one candidate"));
+                                cx.err(
+                                    Diagnostic::error(
+                                        Code::BadDomain,
+                                        "`keep top` needs a positive count",
+                                        n.span,
+                                        "keeps nothing",
+                                    )
+                                    .with_help("keep at least one candidate"),
+                                );
                             }
                         }
                         check_metric_name(cx, m);
@@ -515,12 +830,28 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                     Some(ast::Filter::Best(Some(m), _)) => check_metric_name(cx, m),
                     Some(ast::Filter::Fraction(f, span, m)) => {
                         if !(*f > 0.0 && *f <= 100.0) {
-                            cx.err(Diagnostic::error(Code::BadDomain, format!("`keep {f}%` keeps nothing or more than everything"), *span, "not in (0, 100]").with_help("give a percentage above 0 and at most 100"));
+                            cx.err(
+                                Diagnostic::error(
+                                    Code::BadDomain,
+                                    format!("`keep {f}%` keeps nothing or more than everything"),
+                                    *span,
+                                    "not in (0, 100]",
+                                )
+                                .with_help("give a percentage above 0 and at most 100"),
+                            );
                         }
                         check_metric_name(cx, m);
                     }
                     Some(ast::Filter::Where(e)) => {
-                        cx.expr(e, Some(&Ty::Bool), Mode { measured_metrics: true, static_metrics: true, ..Mode::default() });
+                        cx.expr(
+                            e,
+                            Some(&Ty::Bool),
+                            Mode {
+                                measured_metrics: true,
+                                static_metrics: true,
+                                ..Mode::default()
+                            },
+                        );
                     }
                     Some(ast::Filter::Pareto(span)) => {
                         if info.objectives.len() < 2 && !matches!(c, Config::Objective(..)) {
@@ -537,14 +868,24 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
 }
 
 fn check_metric_name(cx: &mut Cx, m: &ast::Ident) {
-    let ok = cx.checked.lookup(cx.file, &m.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Metric));
+    let ok = cx.checked.lookup(cx.file, &m.name).is_some_and(
+        |r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Metric),
+    );
     if !ok {
         let all = builtin_list(cx, BuiltinKind::Metric);
         let help = match super::suggest(&m.name, all.iter().map(String::as_str)) {
             Some(x) => format!("did you mean `{x}`?"),
             None => format!("metrics: {}", all.join(", ")),
         };
-        cx.err(Diagnostic::error(Code::UnknownStrategy, format!("unknown metric `{}`", m.name), m.span, "not a metric").with_help(help));
+        cx.err(
+            Diagnostic::error(
+                Code::UnknownStrategy,
+                format!("unknown metric `{}`", m.name),
+                m.span,
+                "not a metric",
+            )
+            .with_help(help),
+        );
     }
 }
 
@@ -560,7 +901,11 @@ fn builtin_list(cx: &Cx, kind: BuiltinKind) -> Vec<String> {
 }
 
 fn builtin_names(cx: &Cx, kind: BuiltinKind) -> String {
-    builtin_list(cx, kind).iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    builtin_list(cx, kind)
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Kahn's algorithm: declarations in an order where dependencies come first, and the ones
@@ -586,16 +931,28 @@ fn topo_order(deps: &[Vec<(usize, Span)>]) -> (Vec<usize>, Vec<usize>) {
     (order, cyclic)
 }
 
-fn report_recursion(checked: &Checked, graph: &HashMap<ItemRef, Vec<(ItemRef, Span)>>, sink: &mut Sink) {
+fn report_recursion(
+    checked: &Checked,
+    graph: &HashMap<ItemRef, Vec<(ItemRef, Span)>>,
+    sink: &mut Sink,
+) {
     // A function is recursive when it can reach itself.
-    let mut fns: Vec<&ItemRef> = graph.keys().filter(|r| matches!(checked.item(**r), Item::Fn(_))).collect();
+    let mut fns: Vec<&ItemRef> = graph
+        .keys()
+        .filter(|r| matches!(checked.item(**r), Item::Fn(_)))
+        .collect();
     fns.sort();
     for &start in &fns {
-        let mut stack: Vec<ItemRef> = graph.get(start).map(|c| c.iter().map(|(r, _)| *r).collect()).unwrap_or_default();
+        let mut stack: Vec<ItemRef> = graph
+            .get(start)
+            .map(|c| c.iter().map(|(r, _)| *r).collect())
+            .unwrap_or_default();
         let mut seen: HashSet<ItemRef> = HashSet::new();
         while let Some(r) = stack.pop() {
             if r == *start {
-                let Item::Fn(def) = checked.item(*start) else { break };
+                let Item::Fn(def) = checked.item(*start) else {
+                    break;
+                };
                 let span = graph[start].first().map_or(def.name.span, |(_, s)| *s);
                 sink.push(
                     Diagnostic::error(Code::DependencyCycle, format!("function `{}` calls itself", def.name.name), span, "recursive call")

@@ -44,10 +44,21 @@ pub fn load(name: &str, text: String, dir: Option<PathBuf>, sink: &mut Sink) -> 
     };
     let prelude = loader.add_std(stdlib::PRELUDE, sink).unwrap_or_default();
     loader.program.prelude = prelude;
-    let base = Path::new(name).file_name().map(Path::new).unwrap_or(Path::new(name));
-    let path = dir.as_ref().map(|d| d.join(base)).and_then(|p| p.canonicalize().ok());
+    let base = Path::new(name)
+        .file_name()
+        .map(Path::new)
+        .unwrap_or(Path::new(name));
+    let path = dir
+        .as_ref()
+        .map(|d| d.join(base))
+        .and_then(|p| p.canonicalize().ok());
     let root = loader.add_file(
-        SourceFile { name: name.to_string(), text, dir, path: path.clone() },
+        SourceFile {
+            name: name.to_string(),
+            text,
+            dir,
+            path: path.clone(),
+        },
         path.map(Key::Path),
         sink,
     );
@@ -111,7 +122,12 @@ impl Loader {
         id
     }
 
-    fn resolve_import(&mut self, imp: &ast::Import, dir: Option<&Path>, sink: &mut Sink) -> Option<FileId> {
+    fn resolve_import(
+        &mut self,
+        imp: &ast::Import,
+        dir: Option<&Path>,
+        sink: &mut Sink,
+    ) -> Option<FileId> {
         let segments: Vec<&str> = imp.path.iter().map(|i| i.name.as_str()).collect();
         let path_span = imp.path.first().map(|f| f.span).unwrap_or(imp.span);
         let path_span = imp.path.last().map_or(path_span, |l| path_span.to(l.span));
@@ -121,17 +137,30 @@ impl Loader {
             if let Some(id) = self.add_std(&name, sink) {
                 return self.check_cycle(Key::Std(name), id, path_span, &dotted, sink);
             }
-            let known: Vec<String> = stdlib::names().filter(|n| *n != stdlib::PRELUDE).map(|n| format!("std.{n}")).collect();
+            let known: Vec<String> = stdlib::names()
+                .filter(|n| *n != stdlib::PRELUDE)
+                .map(|n| format!("std.{n}"))
+                .collect();
             sink.push(
-                Diagnostic::error(Code::ImportNotFound, format!("no standard-library module `{dotted}`"), path_span, "not in the standard library")
-                    .with_help(format!("the standard library has {}", known.join(", "))),
+                Diagnostic::error(
+                    Code::ImportNotFound,
+                    format!("no standard-library module `{dotted}`"),
+                    path_span,
+                    "not in the standard library",
+                )
+                .with_help(format!("the standard library has {}", known.join(", "))),
             );
             return None;
         }
         let Some(dir) = dir else {
             sink.push(
-                Diagnostic::error(Code::ImportNotFound, format!("cannot import `{dotted}` from here"), path_span, "relative import")
-                    .with_help("the standard library can only import other `std` modules"),
+                Diagnostic::error(
+                    Code::ImportNotFound,
+                    format!("cannot import `{dotted}` from here"),
+                    path_span,
+                    "relative import",
+                )
+                .with_help("the standard library can only import other `std` modules"),
             );
             return None;
         };
@@ -141,8 +170,16 @@ impl Loader {
             Ok(p) => p,
             Err(_) => {
                 sink.push(
-                    Diagnostic::error(Code::ImportNotFound, format!("cannot find `{}` for `import {dotted}`", rel.display()), path_span, "no such file")
-                        .with_help(format!("`import a.b` reads `a/b.nas` next to the importing file; looked for `{}`", full.display())),
+                    Diagnostic::error(
+                        Code::ImportNotFound,
+                        format!("cannot find `{}` for `import {dotted}`", rel.display()),
+                        path_span,
+                        "no such file",
+                    )
+                    .with_help(format!(
+                        "`import a.b` reads `a/b.nas` next to the importing file; looked for `{}`",
+                        full.display()
+                    )),
                 );
                 return None;
             }
@@ -155,8 +192,13 @@ impl Loader {
             Ok(t) => t,
             Err(e) => {
                 sink.push(
-                    Diagnostic::error(Code::ImportNotFound, format!("cannot read `{}`", rel.display()), path_span, e.to_string())
-                        .with_help("check the file's permissions and that it is UTF-8 text"),
+                    Diagnostic::error(
+                        Code::ImportNotFound,
+                        format!("cannot read `{}`", rel.display()),
+                        path_span,
+                        e.to_string(),
+                    )
+                    .with_help("check the file's permissions and that it is UTF-8 text"),
                 );
                 return None;
             }
@@ -171,7 +213,14 @@ impl Loader {
         Some(self.add_file(file, Some(key), sink))
     }
 
-    fn check_cycle(&self, key: Key, id: FileId, span: Span, dotted: &str, sink: &mut Sink) -> Option<FileId> {
+    fn check_cycle(
+        &self,
+        key: Key,
+        id: FileId,
+        span: Span,
+        dotted: &str,
+        sink: &mut Sink,
+    ) -> Option<FileId> {
         if let Some(pos) = self.stack.iter().position(|(k, _)| *k == key) {
             let chain: Vec<String> = self.stack[pos..]
                 .iter()
@@ -179,8 +228,13 @@ impl Loader {
                 .chain(std::iter::once(self.program.sources.get(id).name.clone()))
                 .collect();
             sink.push(
-                Diagnostic::error(Code::ImportCycle, format!("import cycle: {}", chain.join(" -> ")), span, format!("`{dotted}` is already being imported"))
-                    .with_help("move the shared definitions into a third file that both import"),
+                Diagnostic::error(
+                    Code::ImportCycle,
+                    format!("import cycle: {}", chain.join(" -> ")),
+                    span,
+                    format!("`{dotted}` is already being imported"),
+                )
+                .with_help("move the shared definitions into a third file that both import"),
             );
             return None;
         }

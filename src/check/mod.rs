@@ -134,7 +134,11 @@ pub struct SpaceInfo {
 /// Checks a loaded program; pushes diagnostics into `sink`.
 pub fn check(program: Program, sink: &mut Sink) -> Checked {
     let scopes = scope::build_scopes(&program, sink);
-    let mut checked = Checked { program, scopes, spaces: Vec::new() };
+    let mut checked = Checked {
+        program,
+        scopes,
+        spaces: Vec::new(),
+    };
     checked.spaces = items::check_items(&checked, sink);
     checked
 }
@@ -156,7 +160,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

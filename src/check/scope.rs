@@ -121,18 +121,27 @@ pub fn build_scopes(program: &Program, sink: &mut Sink) -> Vec<FileScope> {
 fn own_scope(program: &Program, file: FileId, sink: &mut Sink) -> FileScope {
     let mut scope = FileScope::default();
     for (index, item) in program.file(file).items.iter().enumerate() {
-        let Some(name) = item_name(item) else { continue };
+        let Some(name) = item_name(item) else {
+            continue;
+        };
         if let Some(prev) = scope.names.get(&name.name) {
             let prev_span = item_name(&program.file(file).items[prev.index]).map(|i| i.span);
-            let mut d = Diagnostic::error(Code::DuplicateDefinition, format!("`{}` is defined twice", name.name), name.span, "defined again here")
-                .with_help("rename one of the two definitions");
+            let mut d = Diagnostic::error(
+                Code::DuplicateDefinition,
+                format!("`{}` is defined twice", name.name),
+                name.span,
+                "defined again here",
+            )
+            .with_help("rename one of the two definitions");
             if let Some(s) = prev_span {
                 d = d.with_label(s, "first defined here");
             }
             sink.push(d);
             continue;
         }
-        scope.names.insert(name.name.clone(), ItemRef { file, index });
+        scope
+            .names
+            .insert(name.name.clone(), ItemRef { file, index });
     }
     scope
 }

@@ -24,23 +24,43 @@ pub fn check_source(name: &str, text: String, dir: Option<std::path::PathBuf>) -
     let program = check::load(name, text, dir, &mut sink);
     let checked = check::check(program, &mut sink);
     let summaries = space::summary::analyze(&checked, &mut sink);
-    CheckOutput { sources: checked.program.sources, diagnostics: sink.into_sorted(), summaries }
+    CheckOutput {
+        sources: checked.program.sources,
+        diagnostics: sink.into_sorted(),
+        summaries,
+    }
 }
 
 /// Renders the summary of a space as text.
 pub fn render_summary(s: &Summary, file: &str) -> String {
     let mut out = format!("space {} ({file})\n", s.name);
-    let width = s.params.iter().chain(s.inline.iter()).map(|h| h.path.len()).max().unwrap_or(0).max(12);
+    let width = s
+        .params
+        .iter()
+        .chain(s.inline.iter())
+        .map(|h| h.path.len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     if !s.params.is_empty() {
         out.push_str(&format!("\nhyperparameters ({})\n", s.params.len()));
         for h in &s.params {
-            out.push_str(&format!("  {:<width$}  {}  [{}]\n", h.path, h.domain, h.size));
+            out.push_str(&format!(
+                "  {:<width$}  {}  [{}]\n",
+                h.path, h.domain, h.size
+            ));
         }
     }
     if !s.inline.is_empty() {
-        out.push_str(&format!("\ninline hyperparameters ({}; `[i]` marks one per repetition)\n", s.inline.len()));
+        out.push_str(&format!(
+            "\ninline hyperparameters ({}; `[i]` marks one per repetition)\n",
+            s.inline.len()
+        ));
         for h in &s.inline {
-            out.push_str(&format!("  {:<width$}  {}  [{}]\n", h.path, h.domain, h.size));
+            out.push_str(&format!(
+                "  {:<width$}  {}  [{}]\n",
+                h.path, h.domain, h.size
+            ));
         }
     }
     if !s.lets.is_empty() {
@@ -52,14 +72,21 @@ pub fn render_summary(s: &Summary, file: &str) -> String {
     if !s.constraints.is_empty() {
         out.push_str(&format!("\nconstraints ({})\n", s.constraints.len()));
         for (t, metric) in &s.constraints {
-            let note = if *metric { "on architecture metrics: checked when sampling, not counted" } else { "on hyperparameters: counted exactly" };
+            let note = if *metric {
+                "on architecture metrics: checked when sampling, not counted"
+            } else {
+                "on hyperparameters: counted exactly"
+            };
             out.push_str(&format!("  require {t}  ({note})\n"));
         }
     }
     out.push_str("\narchitectures: ");
     match &s.size {
         Size::Finite(n) => out.push_str(&format_count(n)),
-        Size::Infinite { continuous, discrete } => out.push_str(&format!(
+        Size::Infinite {
+            continuous,
+            discrete,
+        } => out.push_str(&format!(
             "infinite (continuous: {}); discrete part: {}",
             continuous.join(", "),
             format_count(discrete)
@@ -84,7 +111,11 @@ pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
             Ok(t) => (
                 path.display().to_string(),
                 t,
-                Some(path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf)),
+                Some(
+                    path.parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
+                ),
             ),
             Err(e) => {
                 eprintln!("error: cannot read `{}`: {e}", path.display());
@@ -117,10 +148,13 @@ pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
             let errors = out.diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = out.diagnostics.len() - errors;
             if errors > 0 || warnings > 0 {
-                eprintln!("{errors} error{}, {warnings} warning{}", if errors == 1 { "" } else { "s" }, if warnings == 1 { "" } else { "s" });
+                eprintln!(
+                    "{errors} error{}, {warnings} warning{}",
+                    if errors == 1 { "" } else { "s" },
+                    if warnings == 1 { "" } else { "s" }
+                );
             }
         }
     }
     i32::from(has_errors)
 }
-

@@ -59,6 +59,10 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Check { file, message_format, color } => check::run(&file, message_format, color),
+        Command::Check {
+            file,
+            message_format,
+            color,
+        } => check::run(&file, message_format, color),
     }
 }

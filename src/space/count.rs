@@ -49,8 +49,15 @@ pub struct Prepared {
 }
 
 /// The discrete values of each param (`None` for continuous or not enumerable ones).
-pub fn param_values(checked: &Checked, space: &SpaceInfo) -> Result<Vec<Option<Vec<Val>>>, Unavailable> {
-    let globals = Globals { values: vec![None; space.params.len()], bits: vec![0; space.params.len()], is_var: vec![false; space.params.len()] };
+pub fn param_values(
+    checked: &Checked,
+    space: &SpaceInfo,
+) -> Result<Vec<Option<Vec<Val>>>, Unavailable> {
+    let globals = Globals {
+        values: vec![None; space.params.len()],
+        bits: vec![0; space.params.len()],
+        is_var: vec![false; space.params.len()],
+    };
     let sigma = vec![None; space.params.len()];
     let mut out = Vec::new();
     for p in &space.params {
@@ -59,14 +66,22 @@ pub fn param_values(checked: &Checked, space: &SpaceInfo) -> Result<Vec<Option<V
             Some(Domain::IntRange { lo, hi, step }) => {
                 let n = (hi - lo) / step + 1;
                 if n > 10_000_000 {
-                    return Err(Unavailable { reason: format!("`{}` has {n} values", p.name), span: p.span });
+                    return Err(Unavailable {
+                        reason: format!("`{}` has {n} values", p.name),
+                        span: p.span,
+                    });
                 }
                 Some((0..n).map(|k| Val::Int(lo + k * step)).collect())
             }
-            Some(Domain::Float { lo, hi, q: Some(q), .. }) => {
+            Some(Domain::Float {
+                lo, hi, q: Some(q), ..
+            }) => {
                 let (a, b) = ((lo / q).round() as i64, (hi / q).round() as i64);
                 if b - a > 10_000_000 {
-                    return Err(Unavailable { reason: format!("`{}` has too many quantised values", p.name), span: p.span });
+                    return Err(Unavailable {
+                        reason: format!("`{}` has too many quantised values", p.name),
+                        span: p.span,
+                    });
                 }
                 Some((a..=b).map(|k| Val::Float(k as f64 * q)).collect())
             }
@@ -76,10 +91,19 @@ pub fn param_values(checked: &Checked, space: &SpaceInfo) -> Result<Vec<Option<V
                 let env = ev.space_env();
                 let mut vals = Vec::new();
                 for a in alts {
-                    let d: Dist = ev.value(a, &env).map_err(|_| Unavailable { reason: format!("the alternatives of `{}` are not constant", p.name), span: a.span })?;
+                    let d: Dist = ev.value(a, &env).map_err(|_| Unavailable {
+                        reason: format!("the alternatives of `{}` are not constant", p.name),
+                        span: a.span,
+                    })?;
                     for (v, _) in d {
                         if matches!(v, Val::Opaque(_)) {
-                            return Err(Unavailable { reason: format!("the alternatives of `{}` are not constant", p.name), span: a.span });
+                            return Err(Unavailable {
+                                reason: format!(
+                                    "the alternatives of `{}` are not constant",
+                                    p.name
+                                ),
+                                span: a.span,
+                            });
                         }
                         vals.push(v);
                     }
@@ -98,7 +122,10 @@ fn names_in(e: &ast::Expr, out: &mut BTreeSet<String>) {
         ExprKind::Name(id) => {
             out.insert(id.name.clone());
         }
-        ExprKind::Unary(_, a) | ExprKind::Optional(a) | ExprKind::Residual(a) | ExprKind::Member(a, _) => names_in(a, out),
+        ExprKind::Unary(_, a)
+        | ExprKind::Optional(a)
+        | ExprKind::Residual(a)
+        | ExprKind::Member(a, _) => names_in(a, out),
         ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => {
             names_in(a, out);
             names_in(b, out);
@@ -142,16 +169,30 @@ pub fn param_deps(space: &SpaceInfo, e: &ast::Expr) -> BTreeSet<usize> {
 }
 
 fn config_exprs(space: &SpaceInfo) -> Vec<&ast::Expr> {
-    space.stages.iter().flat_map(|s| s.args.iter().map(|a| &a.value)).collect()
+    space
+        .stages
+        .iter()
+        .flat_map(|s| s.args.iter().map(|a| &a.value))
+        .collect()
 }
 
 /// Counts the architectures of `space` over its discrete part; continuous hyperparameters
 /// count once. Constraints that call metrics are left out (they need a built model).
-pub fn count(checked: &Checked, space: &SpaceInfo, extra_config: &[&ast::Expr], skip_require: Option<usize>, only_require: Option<usize>) -> Result<BigUint, Unavailable> {
+pub fn count(
+    checked: &Checked,
+    space: &SpaceInfo,
+    extra_config: &[&ast::Expr],
+    skip_require: Option<usize>,
+    only_require: Option<usize>,
+) -> Result<BigUint, Unavailable> {
     let values = param_values(checked, space)?;
     let n = space.params.len();
     // Which params are used in the graph and nowhere else that makes them always active.
-    let graph_uses = space.graph.as_ref().map(|g| param_deps(space, g)).unwrap_or_default();
+    let graph_uses = space
+        .graph
+        .as_ref()
+        .map(|g| param_deps(space, g))
+        .unwrap_or_default();
     let mut always: BTreeSet<usize> = BTreeSet::new();
     for e in extra_config.iter().copied().chain(config_exprs(space)) {
         always.extend(param_deps(space, e));
@@ -161,19 +202,28 @@ pub fn count(checked: &Checked, space: &SpaceInfo, extra_config: &[&ast::Expr], 
     for i in 0..n {
         if values[i].is_some() && graph_uses.contains(&i) && !always.contains(&i) {
             if next_bit >= 64 {
-                return Err(Unavailable { reason: "more than 64 conditionally used hyperparameters".into(), span: space.span });
+                return Err(Unavailable {
+                    reason: "more than 64 conditionally used hyperparameters".into(),
+                    span: space.span,
+                });
             }
             bits[i] = 1 << next_bit;
             next_bit += 1;
         }
     }
-    let mut globals = Globals { values, bits, is_var: vec![false; n] };
+    let mut globals = Globals {
+        values,
+        bits,
+        is_var: vec![false; n],
+    };
     // Constraint factors, over their params.
     let requires: Vec<(usize, BTreeSet<usize>)> = space
         .requires
         .iter()
         .enumerate()
-        .filter(|(k, r)| !r.uses_metrics && Some(*k) != skip_require && only_require.is_none_or(|o| o == *k))
+        .filter(|(k, r)| {
+            !r.uses_metrics && Some(*k) != skip_require && only_require.is_none_or(|o| o == *k)
+        })
         .map(|(k, r)| (k, param_deps(space, &r.cond)))
         .filter(|(_, deps)| deps.iter().all(|d| globals.values[*d].is_some()))
         .collect();
@@ -183,9 +233,10 @@ pub fn count(checked: &Checked, space: &SpaceInfo, extra_config: &[&ast::Expr], 
         }
     }
     let statements: Vec<&ast::Expr> = match space.graph.as_ref().map(|g| &g.kind) {
-        Some(ExprKind::Block(stmts)) if stmts.iter().all(|s| !matches!(s, Stmt::Let(_))) => {
-            stmts.iter().filter_map(|s| if let Stmt::Expr(e) = s { Some(e) } else { None }).collect()
-        }
+        Some(ExprKind::Block(stmts)) if stmts.iter().all(|s| !matches!(s, Stmt::Let(_))) => stmts
+            .iter()
+            .filter_map(|s| if let Stmt::Expr(e) = s { Some(e) } else { None })
+            .collect(),
         _ => space.graph.iter().collect(),
     };
     // Graph factors: discover their variables until no new one appears.
@@ -207,7 +258,11 @@ pub fn count(checked: &Checked, space: &SpaceInfo, extra_config: &[&ast::Expr], 
     // Resolve activity bits of non-variables that only one factor emits.
     let mut emitters: HashMap<u64, usize> = HashMap::new();
     for f in &factors {
-        let mask = f.cells.iter().flat_map(|c| c.terms.iter().map(|t| t.0)).fold(0, |a, m| a | m);
+        let mask = f
+            .cells
+            .iter()
+            .flat_map(|c| c.terms.iter().map(|t| t.0))
+            .fold(0, |a, m| a | m);
         for i in 0..n {
             if globals.bits[i] & mask != 0 {
                 *emitters.entry(globals.bits[i]).or_default() += 1;
@@ -232,10 +287,14 @@ pub fn count(checked: &Checked, space: &SpaceInfo, extra_config: &[&ast::Expr], 
         for f in factors.iter().filter(|f| f.vars.contains(v)) {
             scope.extend(f.vars.iter().copied());
         }
-        scope.iter().map(|x| domain_size(&globals, *x)).product::<usize>()
+        scope
+            .iter()
+            .map(|x| domain_size(&globals, *x))
+            .product::<usize>()
     }) {
         remaining.remove(&v);
-        let (with, without): (Vec<Factor>, Vec<Factor>) = factors.into_iter().partition(|f| f.vars.contains(&v));
+        let (with, without): (Vec<Factor>, Vec<Factor>) =
+            factors.into_iter().partition(|f| f.vars.contains(&v));
         factors = without;
         let product = multiply(&globals, &with, space.span)?;
         factors.push(sum_out(&globals, &product, v));
@@ -277,15 +336,23 @@ fn decode(globals: &Globals, vars: &[usize], mut index: usize, sigma: &mut [Opti
 fn table_size(globals: &Globals, vars: &[usize], span: Span) -> Result<usize, Unavailable> {
     let mut size: usize = 1;
     for &v in vars {
-        size = size.checked_mul(domain_size(globals, v)).filter(|s| *s <= MAX_TABLE).ok_or_else(|| Unavailable {
-            reason: "too many combinations of hyperparameters that decide the structure".into(),
-            span,
-        })?;
+        size = size
+            .checked_mul(domain_size(globals, v))
+            .filter(|s| *s <= MAX_TABLE)
+            .ok_or_else(|| Unavailable {
+                reason: "too many combinations of hyperparameters that decide the structure".into(),
+                span,
+            })?;
     }
     Ok(size)
 }
 
-fn graph_factor(checked: &Checked, space: &SpaceInfo, globals: &mut Globals, stmt: &ast::Expr) -> Result<Factor, Unavailable> {
+fn graph_factor(
+    checked: &Checked,
+    space: &SpaceInfo,
+    globals: &mut Globals,
+    stmt: &ast::Expr,
+) -> Result<Factor, Unavailable> {
     let mut vars: Vec<usize> = Vec::new();
     'restart: loop {
         let size = table_size(globals, &vars, stmt.span)?;
@@ -303,7 +370,10 @@ fn graph_factor(checked: &Checked, space: &SpaceInfo, globals: &mut Globals, stm
                     continue 'restart;
                 }
                 Err(Stop::Need(i)) => {
-                    return Err(Unavailable { reason: format!("`{}` could not be enumerated", space.params[i].name), span: stmt.span });
+                    return Err(Unavailable {
+                        reason: format!("`{}` could not be enumerated", space.params[i].name),
+                        span: stmt.span,
+                    });
                 }
                 Err(Stop::Unavailable(reason, span)) => return Err(Unavailable { reason, span }),
             }
@@ -312,27 +382,45 @@ fn graph_factor(checked: &Checked, space: &SpaceInfo, globals: &mut Globals, stm
     }
 }
 
-fn require_factor(checked: &Checked, space: &SpaceInfo, globals: &Globals, k: usize, deps: &BTreeSet<usize>) -> Result<Factor, Unavailable> {
+fn require_factor(
+    checked: &Checked,
+    space: &SpaceInfo,
+    globals: &Globals,
+    k: usize,
+    deps: &BTreeSet<usize>,
+) -> Result<Factor, Unavailable> {
     let vars: Vec<usize> = deps.iter().copied().collect();
     let r = &space.requires[k];
     let size = table_size(globals, &vars, r.span)?;
     let mut cells = Vec::with_capacity(size);
-    let plain = Globals { values: globals.values.clone(), bits: vec![0; globals.bits.len()], is_var: globals.is_var.clone() };
+    let plain = Globals {
+        values: globals.values.clone(),
+        bits: vec![0; globals.bits.len()],
+        is_var: globals.is_var.clone(),
+    };
     for index in 0..size {
         let mut sigma = vec![None; space.params.len()];
         decode(globals, &vars, index, &mut sigma);
-        let inactive = vars.iter().any(|v| globals.bits[*v] != 0 && sigma[*v] == Some(domain_size(globals, *v) - 1));
+        let inactive = vars
+            .iter()
+            .any(|v| globals.bits[*v] != 0 && sigma[*v] == Some(domain_size(globals, *v) - 1));
         if inactive {
             cells.push(Weight::one());
             continue;
         }
         let mut ev = Eval::new(checked, space, &plain, &sigma);
         let env = ev.space_env();
-        let d = ev.value(&r.cond, &env).map_err(|_| Unavailable { reason: "a constraint could not be evaluated".into(), span: r.span })?;
+        let d = ev.value(&r.cond, &env).map_err(|_| Unavailable {
+            reason: "a constraint could not be evaluated".into(),
+            span: r.span,
+        })?;
         let holds = !d.is_empty() && d.iter().all(|(v, _)| *v == Val::Bool(true));
         let opaque = d.iter().any(|(v, _)| matches!(v, Val::Opaque(_)));
         if opaque {
-            return Err(Unavailable { reason: "a constraint depends on data or a continuous hyperparameter".into(), span: r.span });
+            return Err(Unavailable {
+                reason: "a constraint depends on data or a continuous hyperparameter".into(),
+                span: r.span,
+            });
         }
         cells.push(if holds { Weight::one() } else { Weight::zero() });
     }
@@ -374,7 +462,10 @@ fn sum_out(globals: &Globals, f: &Factor, v: usize) -> Factor {
     let d = domain_size(globals, v);
     let bit = globals.bits[v];
     let rest: Vec<usize> = f.vars.iter().copied().filter(|x| *x != v).collect();
-    let inner: usize = f.vars[pos + 1..].iter().map(|x| domain_size(globals, *x)).product();
+    let inner: usize = f.vars[pos + 1..]
+        .iter()
+        .map(|x| domain_size(globals, *x))
+        .product();
     let outer = f.cells.len() / (d * inner);
     let mut cells = Vec::with_capacity(outer * inner);
     for o in 0..outer {

@@ -75,11 +75,17 @@ struct Frame {
 
 impl Env {
     fn new(file: FileId, vars: Vec<(String, Binding)>, parent: Option<Env>) -> Env {
-        Env { frame: Rc::new(Frame { vars, parent, file }) }
+        Env {
+            frame: Rc::new(Frame { vars, parent, file }),
+        }
     }
 
     fn with(&self, name: &str, b: Binding) -> Env {
-        Env::new(self.frame.file, vec![(name.to_string(), b)], Some(self.clone()))
+        Env::new(
+            self.frame.file,
+            vec![(name.to_string(), b)],
+            Some(self.clone()),
+        )
     }
 
     fn get(&self, name: &str) -> Option<&Binding> {
@@ -127,8 +133,19 @@ fn one(v: Val) -> Dist {
 
 impl<'a> Eval<'a> {
     /// An evaluator for `sigma`.
-    pub fn new(checked: &'a Checked, space: &'a SpaceInfo, globals: &'a Globals, sigma: &'a [Option<usize>]) -> Self {
-        Eval { checked, space, globals, sigma, depth: 0 }
+    pub fn new(
+        checked: &'a Checked,
+        space: &'a SpaceInfo,
+        globals: &'a Globals,
+        sigma: &'a [Option<usize>],
+    ) -> Self {
+        Eval {
+            checked,
+            space,
+            globals,
+            sigma,
+            depth: 0,
+        }
     }
 
     /// The environment of the space: its params and lets.
@@ -145,7 +162,11 @@ impl<'a> Eval<'a> {
 
     fn global(&self, i: usize) -> Result<Dist, Stop> {
         let bit = self.globals.bits[i];
-        let w = if bit == 0 { Weight::one() } else { Weight::tag(bit) };
+        let w = if bit == 0 {
+            Weight::one()
+        } else {
+            Weight::tag(bit)
+        };
         match (self.sigma[i], &self.globals.values[i]) {
             (Some(k), Some(vals)) if k < vals.len() => Ok(vec![(vals[k].clone(), w)]),
             (Some(_), _) => Ok(Vec::new()),
@@ -159,7 +180,10 @@ impl<'a> Eval<'a> {
     fn force(&self, v: &Val, span: Span) -> Result<Val, Stop> {
         match v {
             Val::Opaque(Some(i)) => Err(Stop::Need(*i)),
-            Val::Opaque(None) => Err(Stop::Unavailable("the structure depends on data or on a continuous hyperparameter".into(), span)),
+            Val::Opaque(None) => Err(Stop::Unavailable(
+                "the structure depends on data or on a continuous hyperparameter".into(),
+                span,
+            )),
             other => Ok(other.clone()),
         }
     }
@@ -221,7 +245,10 @@ impl<'a> Eval<'a> {
                         Stmt::Let(l) => {
                             let d = self.value(&l.value, &env)?;
                             if d.len() != 1 {
-                                return Err(Stop::Unavailable("a choice inside a value block".into(), l.span));
+                                return Err(Stop::Unavailable(
+                                    "a choice inside a value block".into(),
+                                    l.span,
+                                ));
                             }
                             env = env.with(&l.name.name, Binding::Value(d[0].0.clone()));
                         }
@@ -232,15 +259,24 @@ impl<'a> Eval<'a> {
                 result
             }
             ExprKind::Call(callee, args) => self.call_value(callee, args, env, e.span)?,
-            ExprKind::Repeat(..) | ExprKind::Optional(..) | ExprKind::Residual(..) => one(Val::Opaque(None)),
+            ExprKind::Repeat(..) | ExprKind::Optional(..) | ExprKind::Residual(..) => {
+                one(Val::Opaque(None))
+            }
         };
         if d.len() > MAX_DIST {
-            return Err(Stop::Unavailable("too many combinations of inline choices in one expression".into(), e.span));
+            return Err(Stop::Unavailable(
+                "too many combinations of inline choices in one expression".into(),
+                e.span,
+            ));
         }
         Ok(d)
     }
 
-    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Stop>, span: Span) -> Result<T, Stop> {
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, Stop>,
+        span: Span,
+    ) -> Result<T, Stop> {
         if self.depth > MAX_DEPTH {
             return Err(Stop::Unavailable("expansion nests too deeply".into(), span));
         }
@@ -250,8 +286,16 @@ impl<'a> Eval<'a> {
         r
     }
 
-    fn call_value(&mut self, callee: &ast::Expr, args: &[ast::Arg], env: &Env, span: Span) -> Result<Dist, Stop> {
-        let ExprKind::Name(id) = &callee.kind else { return Ok(one(Val::Opaque(None))) };
+    fn call_value(
+        &mut self,
+        callee: &ast::Expr,
+        args: &[ast::Arg],
+        env: &Env,
+        span: Span,
+    ) -> Result<Dist, Stop> {
+        let ExprKind::Name(id) = &callee.kind else {
+            return Ok(one(Val::Opaque(None)));
+        };
         let name = id.name.as_str();
         match name {
             "choice" => {
@@ -262,17 +306,29 @@ impl<'a> Eval<'a> {
                 return Ok(out);
             }
             "range" => {
-                let vals: Vec<i64> = args.iter().filter_map(|a| match self.value(&a.value, env).ok()?.first()?.0 {
-                    Val::Int(v) => Some(v),
-                    _ => None,
-                }).collect();
+                let vals: Vec<i64> = args
+                    .iter()
+                    .filter_map(|a| match self.value(&a.value, env).ok()?.first()?.0 {
+                        Val::Int(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect();
                 if let [lo, hi, rest @ ..] = vals.as_slice() {
                     let step = rest.first().copied().unwrap_or(1).max(1);
-                    let n = if hi >= lo { ((hi - lo) / step + 1) as usize } else { 0 };
+                    let n = if hi >= lo {
+                        ((hi - lo) / step + 1) as usize
+                    } else {
+                        0
+                    };
                     if n > MAX_DIST {
-                        return Err(Stop::Unavailable("an inline `range` with too many values".into(), span));
+                        return Err(Stop::Unavailable(
+                            "an inline `range` with too many values".into(),
+                            span,
+                        ));
                     }
-                    return Ok((0..n).map(|k| (Val::Int(lo + k as i64 * step), Weight::one())).collect());
+                    return Ok((0..n)
+                        .map(|k| (Val::Int(lo + k as i64 * step), Weight::one()))
+                        .collect());
                 }
                 return Ok(one(Val::Opaque(None)));
             }
@@ -285,7 +341,11 @@ impl<'a> Eval<'a> {
                     let mut next = Vec::new();
                     for (x, wx) in &acc {
                         for (y, wy) in &d {
-                            let v = if first { math1(name, y) } else { math2(name, x, y) };
+                            let v = if first {
+                                math1(name, y)
+                            } else {
+                                math2(name, x, y)
+                            };
                             next.push((v, wx.mul(wy)));
                         }
                     }
@@ -305,7 +365,10 @@ impl<'a> Eval<'a> {
         }
         let mut acc: Dist = vec![(Val::Sym(name.to_string(), Vec::new()), Weight::one())];
         for (k, a) in args.iter().enumerate() {
-            let key = a.name.as_ref().map_or_else(|| k.to_string(), |n| n.name.clone());
+            let key = a
+                .name
+                .as_ref()
+                .map_or_else(|| k.to_string(), |n| n.name.clone());
             let d = self.value(&a.value, env)?;
             let mut next = Vec::with_capacity(acc.len() * d.len());
             for (x, wx) in &acc {
@@ -329,17 +392,28 @@ impl<'a> Eval<'a> {
 
     fn is_module(&self, e: &ast::Expr, env: &Env) -> bool {
         match &e.kind {
-            ExprKind::Repeat(..) | ExprKind::Optional(..) | ExprKind::Residual(..) | ExprKind::Block(_) => true,
+            ExprKind::Repeat(..)
+            | ExprKind::Optional(..)
+            | ExprKind::Residual(..)
+            | ExprKind::Block(_) => true,
             ExprKind::Binary(BinOp::Seq, l, _) => self.is_module(l, env),
             ExprKind::If(_, t, _) => self.is_module(t, env) || self.is_tensor(t, env),
             ExprKind::Name(id) => match env.get(&id.name) {
                 Some(Binding::Module(_)) => true,
                 Some(_) => false,
-                None => self.checked.lookup(env.file(), &id.name).is_some_and(|r| is_module_item(self.checked.item(r))),
+                None => self
+                    .checked
+                    .lookup(env.file(), &id.name)
+                    .is_some_and(|r| is_module_item(self.checked.item(r))),
             },
             ExprKind::Call(c, args) => match &c.kind {
-                ExprKind::Name(id) if id.name == "choice" => args.first().is_some_and(|a| self.is_module(&a.value, env)),
-                ExprKind::Name(id) => self.checked.lookup(env.file(), &id.name).is_some_and(|r| is_module_item(self.checked.item(r))),
+                ExprKind::Name(id) if id.name == "choice" => {
+                    args.first().is_some_and(|a| self.is_module(&a.value, env))
+                }
+                ExprKind::Name(id) => self
+                    .checked
+                    .lookup(env.file(), &id.name)
+                    .is_some_and(|r| is_module_item(self.checked.item(r))),
                 _ => false,
             },
             _ => false,
@@ -350,7 +424,9 @@ impl<'a> Eval<'a> {
         match &e.kind {
             ExprKind::Name(id) => matches!(env.get(&id.name), Some(Binding::Tensor)),
             ExprKind::Binary(BinOp::Seq, l, _) => self.is_tensor(l, env),
-            ExprKind::Call(c, _) => matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add"),
+            ExprKind::Call(c, _) => {
+                matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add")
+            }
             _ => false,
         }
     }
@@ -374,11 +450,19 @@ impl<'a> Eval<'a> {
                 for (v, w) in self.value(count, env)? {
                     let n = match self.force(&v, count.span)? {
                         Val::Int(n) if n >= 0 => n as u64,
-                        _ => return Err(Stop::Unavailable("a repeat count that is not a non-negative integer".into(), count.span)),
+                        _ => {
+                            return Err(Stop::Unavailable(
+                                "a repeat count that is not a non-negative integer".into(),
+                                count.span,
+                            ))
+                        }
                     };
                     acc = acc.add(&w.mul(&body_w.pow(n)));
                     if acc.terms.len() > super::weight::MAX_TERMS {
-                        return Err(Stop::Unavailable("too many conditionally active hyperparameters".into(), e.span));
+                        return Err(Stop::Unavailable(
+                            "too many conditionally active hyperparameters".into(),
+                            e.span,
+                        ));
                     }
                 }
                 Ok(acc)
@@ -402,13 +486,19 @@ impl<'a> Eval<'a> {
             ExprKind::Name(id) => match env.get(&id.name).cloned() {
                 Some(Binding::Module(t)) => self.graph(&t.expr, &t.env),
                 Some(_) => Ok(Weight::one()),
-                None => match self.checked.lookup(env.file(), &id.name).map(|r| (r, self.checked.item(r))) {
-                    Some((r, Item::Fn(def))) => self.call_fn(def, r.file, &[], env, e.span),
+                None => match self
+                    .checked
+                    .lookup(env.file(), &id.name)
+                    .map(|r| (r, self.checked.item(r)))
+                {
+                    Some((r, Item::Fn(def))) => self.call_fn(def, r.file, &[], env),
                     _ => Ok(Weight::one()),
                 },
             },
             ExprKind::Call(callee, args) => {
-                let ExprKind::Name(id) = &callee.kind else { return Ok(Weight::one()) };
+                let ExprKind::Name(id) = &callee.kind else {
+                    return Ok(Weight::one());
+                };
                 match id.name.as_str() {
                     "choice" => {
                         let mut acc = Weight::zero();
@@ -418,8 +508,12 @@ impl<'a> Eval<'a> {
                         Ok(acc)
                     }
                     "concat" | "add" => Ok(Weight::one()),
-                    name => match self.checked.lookup(env.file(), name).map(|r| (r, self.checked.item(r))) {
-                        Some((r, Item::Fn(def))) => self.call_fn(def, r.file, args, env, e.span),
+                    name => match self
+                        .checked
+                        .lookup(env.file(), name)
+                        .map(|r| (r, self.checked.item(r)))
+                    {
+                        Some((r, Item::Fn(def))) => self.call_fn(def, r.file, args, env),
                         _ => {
                             let mut acc = Weight::one();
                             for a in args {
@@ -435,7 +529,9 @@ impl<'a> Eval<'a> {
     }
 
     fn block(&mut self, stmts: &[Stmt], idx: usize, env: &Env) -> Result<Weight, Stop> {
-        let Some(stmt) = stmts.get(idx) else { return Ok(Weight::one()) };
+        let Some(stmt) = stmts.get(idx) else {
+            return Ok(Weight::one());
+        };
         match stmt {
             Stmt::Require(_) => self.block(stmts, idx + 1, env),
             Stmt::Expr(e) => Ok(self.graph(e, env)?.mul(&self.block(stmts, idx + 1, env)?)),
@@ -445,7 +541,10 @@ impl<'a> Eval<'a> {
                     let env = env.with(&l.name.name, Binding::Tensor);
                     Ok(w.mul(&self.block(stmts, idx + 1, &env)?))
                 } else if self.is_module(&l.value, env) {
-                    let t = Template { expr: Rc::new(l.value.clone()), env: env.clone() };
+                    let t = Template {
+                        expr: Rc::new(l.value.clone()),
+                        env: env.clone(),
+                    };
                     self.block(stmts, idx + 1, &env.with(&l.name.name, Binding::Module(t)))
                 } else {
                     let mut acc = Weight::zero();
@@ -459,7 +558,13 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn call_fn(&mut self, def: &ast::FnDef, file: FileId, args: &[ast::Arg], env: &Env, span: Span) -> Result<Weight, Stop> {
+    fn call_fn(
+        &mut self,
+        def: &ast::FnDef,
+        file: FileId,
+        args: &[ast::Arg],
+        env: &Env,
+    ) -> Result<Weight, Stop> {
         // Match arguments to parameters.
         let mut bound: Vec<Option<&ast::Expr>> = vec![None; def.params.len()];
         let mut positional = 0;
@@ -476,10 +581,17 @@ impl<'a> Eval<'a> {
             }
         }
         let fn_env = Env::new(file, Vec::new(), None);
-        self.bind_params(def, &bound, 0, env, fn_env, span)
+        self.bind_params(def, &bound, 0, env, fn_env)
     }
 
-    fn bind_params(&mut self, def: &ast::FnDef, bound: &[Option<&ast::Expr>], k: usize, caller: &Env, acc_env: Env, span: Span) -> Result<Weight, Stop> {
+    fn bind_params(
+        &mut self,
+        def: &ast::FnDef,
+        bound: &[Option<&ast::Expr>],
+        k: usize,
+        caller: &Env,
+        acc_env: Env,
+    ) -> Result<Weight, Stop> {
         let Some(p) = def.params.get(k) else {
             return self.graph(&def.body, &acc_env);
         };
@@ -487,21 +599,44 @@ impl<'a> Eval<'a> {
             Some(e) => (e, caller.clone()),
             None => match &p.default {
                 Some(d) => (d, Env::new(acc_env.file(), Vec::new(), None)),
-                None => return self.bind_params(def, bound, k + 1, caller, acc_env.with(&p.name.name, Binding::Value(Val::Opaque(None))), span),
+                None => {
+                    return self.bind_params(
+                        def,
+                        bound,
+                        k + 1,
+                        caller,
+                        acc_env.with(&p.name.name, Binding::Value(Val::Opaque(None))),
+                    )
+                }
             },
         };
         if p.ty.name == "module" {
-            let t = Template { expr: Rc::new(expr.clone()), env: expr_env };
-            return self.bind_params(def, bound, k + 1, caller, acc_env.with(&p.name.name, Binding::Module(t)), span);
+            let t = Template {
+                expr: Rc::new(expr.clone()),
+                env: expr_env,
+            };
+            return self.bind_params(
+                def,
+                bound,
+                k + 1,
+                caller,
+                acc_env.with(&p.name.name, Binding::Module(t)),
+            );
         }
         if p.ty.name == "tensor" {
             let w = self.graph(expr, &expr_env)?;
-            return Ok(w.mul(&self.bind_params(def, bound, k + 1, caller, acc_env.with(&p.name.name, Binding::Tensor), span)?));
+            return Ok(w.mul(&self.bind_params(
+                def,
+                bound,
+                k + 1,
+                caller,
+                acc_env.with(&p.name.name, Binding::Tensor),
+            )?));
         }
         let mut acc = Weight::zero();
         for (v, w) in self.value(expr, &expr_env)? {
             let env = acc_env.with(&p.name.name, Binding::Value(v));
-            acc = acc.add(&w.mul(&self.bind_params(def, bound, k + 1, caller, env, span)?));
+            acc = acc.add(&w.mul(&self.bind_params(def, bound, k + 1, caller, env)?));
         }
         Ok(acc)
     }
@@ -543,7 +678,9 @@ pub fn binary(op: BinOp, a: &Val, b: &Val) -> Val {
     }
     match op {
         BinOp::And | BinOp::Or => match (a, b) {
-            (Val::Bool(x), Val::Bool(y)) => Val::Bool(if op == BinOp::And { *x && *y } else { *x || *y }),
+            (Val::Bool(x), Val::Bool(y)) => {
+                Val::Bool(if op == BinOp::And { *x && *y } else { *x || *y })
+            }
             _ => Val::Opaque(None),
         },
         BinOp::Eq => Val::Bool(values_equal(a, b)),

@@ -62,7 +62,12 @@ pub struct Summary {
 
 /// Summarises every space of the root file, pushing the counting checks into `sink`.
 pub fn analyze(checked: &Checked, sink: &mut Sink) -> Vec<Summary> {
-    checked.spaces.iter().filter(|s| !s.has_errors).map(|s| summarize(checked, s, sink)).collect()
+    checked
+        .spaces
+        .iter()
+        .filter(|s| !s.has_errors)
+        .map(|s| summarize(checked, s, sink))
+        .collect()
 }
 
 fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
@@ -77,17 +82,33 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
             HyperLine {
                 path: p.name.clone(),
                 domain: format!("{:<6} {}", p.ty.to_string(), p.domain_text),
-                size: if continuous { "continuous".into() } else { n.map_or("?".into(), |n| format!("{n} value{}", if n == 1 { "" } else { "s" })) },
+                size: if continuous {
+                    "continuous".into()
+                } else {
+                    n.map_or("?".into(), |n| {
+                        format!("{n} value{}", if n == 1 { "" } else { "s" })
+                    })
+                },
                 continuous,
             }
         })
         .collect();
     let mut inline = Vec::new();
     if let Some(g) = &space.graph {
-        let mut walker = Walker { checked, out: &mut inline, depth: 0, text: &checked.program.sources };
+        let mut walker = Walker {
+            checked,
+            out: &mut inline,
+            depth: 0,
+            text: &checked.program.sources,
+        };
         walker.expr(g, "", space.file);
     }
-    let mut continuous: Vec<String> = params.iter().chain(inline.iter()).filter(|h| h.continuous).map(|h| h.path.clone()).collect();
+    let mut continuous: Vec<String> = params
+        .iter()
+        .chain(inline.iter())
+        .filter(|h| h.continuous)
+        .map(|h| h.path.clone())
+        .collect();
     continuous.dedup();
     let size = match count::count(checked, space, &[], None, None) {
         Ok(n) => {
@@ -95,13 +116,24 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
             if continuous.is_empty() {
                 Size::Finite(n)
             } else {
-                Size::Infinite { continuous, discrete: n }
+                Size::Infinite {
+                    continuous,
+                    discrete: n,
+                }
             }
         }
         Err(u) => {
             sink.push(
-                Diagnostic::warning(Code::CountUnavailable, format!("cannot count the architectures of `{}`: {}", space.name, u.reason), u.span, "counting stops here")
-                    .with_help("the space is still valid; its size is reported as unknown"),
+                Diagnostic::warning(
+                    Code::CountUnavailable,
+                    format!(
+                        "cannot count the architectures of `{}`: {}",
+                        space.name, u.reason
+                    ),
+                    u.span,
+                    "counting stops here",
+                )
+                .with_help("the space is still valid; its size is reported as unknown"),
             );
             Size::Unavailable(u.reason)
         }
@@ -110,8 +142,16 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
         name: space.name.clone(),
         params,
         inline,
-        lets: space.lets.iter().map(|l| (l.name.clone(), l.text.clone())).collect(),
-        constraints: space.requires.iter().map(|r| (r.text.clone(), r.uses_metrics)).collect(),
+        lets: space
+            .lets
+            .iter()
+            .map(|l| (l.name.clone(), l.text.clone()))
+            .collect(),
+        constraints: space
+            .requires
+            .iter()
+            .map(|r| (r.text.clone(), r.uses_metrics))
+            .collect(),
         size,
     }
 }
@@ -119,27 +159,51 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
 /// Decides, exactly, whether the constraints exclude everything (E017) and whether one of
 /// them never excludes anything (W003).
 fn constraint_checks(checked: &Checked, space: &SpaceInfo, total: &BigUint, sink: &mut Sink) {
-    let hp_constraints: Vec<usize> = space.requires.iter().enumerate().filter(|(_, r)| !r.uses_metrics).map(|(k, _)| k).collect();
+    let hp_constraints: Vec<usize> = space
+        .requires
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.uses_metrics)
+        .map(|(k, _)| k)
+        .collect();
     if hp_constraints.is_empty() {
         return;
     }
     if total.is_zero() {
-        let Ok(unconstrained) = count::count(checked, space, &[], Some(usize::MAX), Some(usize::MAX)) else { return };
+        let Ok(unconstrained) =
+            count::count(checked, space, &[], Some(usize::MAX), Some(usize::MAX))
+        else {
+            return;
+        };
         if unconstrained.is_zero() {
             return;
         }
         let alone: Vec<usize> = hp_constraints
             .iter()
             .copied()
-            .filter(|k| count::count(checked, space, &[], None, Some(*k)).is_ok_and(|n| n.is_zero()))
+            .filter(|k| {
+                count::count(checked, space, &[], None, Some(*k)).is_ok_and(|n| n.is_zero())
+            })
             .collect();
-        let culprits = if alone.is_empty() { hp_constraints.clone() } else { alone.clone() };
+        let culprits = if alone.is_empty() {
+            hp_constraints.clone()
+        } else {
+            alone.clone()
+        };
         let first = &space.requires[culprits[0]];
         let mut d = Diagnostic::error(
             Code::Unsatisfiable,
-            if alone.is_empty() { "the constraints together exclude every architecture".to_string() } else { "this constraint excludes every architecture".to_string() },
+            if alone.is_empty() {
+                "the constraints together exclude every architecture".to_string()
+            } else {
+                "this constraint excludes every architecture".to_string()
+            },
             first.span,
-            if alone.is_empty() { "one of the conflicting constraints" } else { "no assignment satisfies this" },
+            if alone.is_empty() {
+                "one of the conflicting constraints"
+            } else {
+                "no assignment satisfies this"
+            },
         )
         .with_help("widen the domains of the hyperparameters it mentions, or relax the constraint");
         for k in culprits.iter().skip(1) {
@@ -153,8 +217,13 @@ fn constraint_checks(checked: &Checked, space: &SpaceInfo, total: &BigUint, sink
             if &without == total {
                 let r = &space.requires[k];
                 sink.push(
-                    Diagnostic::warning(Code::AlwaysTrue, "constraint holds for every architecture", r.span, "filters nothing")
-                        .with_help("remove it, or check that it says what you meant"),
+                    Diagnostic::warning(
+                        Code::AlwaysTrue,
+                        "constraint holds for every architecture",
+                        r.span,
+                        "filters nothing",
+                    )
+                    .with_help("remove it, or check that it says what you meant"),
                 );
             }
         }
@@ -172,7 +241,10 @@ struct Walker<'a> {
 fn is_domain_call(e: &ast::Expr) -> Option<&str> {
     if let ExprKind::Call(c, _) = &e.kind {
         if let ExprKind::Name(id) = &c.kind {
-            if matches!(id.name.as_str(), "choice" | "range" | "uniform" | "log_uniform") {
+            if matches!(
+                id.name.as_str(),
+                "choice" | "range" | "uniform" | "log_uniform"
+            ) {
                 return Some(id.name.as_str());
             }
         }
@@ -191,7 +263,12 @@ fn join(path: &str, seg: &str) -> String {
 impl Walker<'_> {
     fn snippet(&self, span: Span) -> String {
         let t = &self.text.get(span.file).text;
-        let s: String = t.get(span.start..span.end).unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+        let s: String = t
+            .get(span.start..span.end)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if s.chars().count() > 60 {
             format!("{}...", s.chars().take(57).collect::<String>())
         } else {
@@ -200,12 +277,17 @@ impl Walker<'_> {
     }
 
     fn record(&mut self, path: String, e: &ast::Expr, kind: &str) {
-        let ExprKind::Call(_, args) = &e.kind else { return };
+        let ExprKind::Call(_, args) = &e.kind else {
+            return;
+        };
         let (size, continuous) = match kind {
             "choice" => (format!("{} alternatives", args.len()), false),
             "range" => ("integer range".to_string(), false),
             _ => {
-                let q = args.iter().any(|a| a.name.as_ref().is_some_and(|n| n.name == "q")) || args.len() > 2;
+                let q = args
+                    .iter()
+                    .any(|a| a.name.as_ref().is_some_and(|n| n.name == "q"))
+                    || args.len() > 2;
                 if q {
                     ("quantised".to_string(), false)
                 } else {
@@ -213,7 +295,12 @@ impl Walker<'_> {
                 }
             }
         };
-        self.out.push(HyperLine { path: path.clone(), domain: self.snippet(e.span), size, continuous });
+        self.out.push(HyperLine {
+            path: path.clone(),
+            domain: self.snippet(e.span),
+            size,
+            continuous,
+        });
         // Choices nested in the alternatives (`local(window = choice(16, 32))`).
         for a in args {
             self.value(&a.value, &path);
@@ -228,9 +315,16 @@ impl Walker<'_> {
                     self.record(path.to_string(), e, kind);
                     return;
                 }
-                let name = if let ExprKind::Name(id) = &c.kind { id.name.clone() } else { String::new() };
+                let name = if let ExprKind::Name(id) = &c.kind {
+                    id.name.clone()
+                } else {
+                    String::new()
+                };
                 for a in args {
-                    let seg = a.name.as_ref().map_or(name.clone(), |n| format!("{name}.{}", n.name));
+                    let seg = a
+                        .name
+                        .as_ref()
+                        .map_or(name.clone(), |n| format!("{name}.{}", n.name));
                     if let Some(kind) = is_domain_call(&a.value) {
                         self.record(join(path, &seg), &a.value, kind);
                     } else {
@@ -296,7 +390,12 @@ impl Walker<'_> {
             }
             ExprKind::Optional(body) => {
                 let p = join(path, "optional");
-                self.out.push(HyperLine { path: p.clone(), domain: self.snippet(e.span), size: "on or off".into(), continuous: false });
+                self.out.push(HyperLine {
+                    path: p.clone(),
+                    domain: self.snippet(e.span),
+                    size: "on or off".into(),
+                    continuous: false,
+                });
                 self.expr(body, path, file);
             }
             ExprKind::Residual(body) => self.expr(body, path, file),
@@ -309,7 +408,12 @@ impl Walker<'_> {
             ExprKind::Call(c, args) => {
                 let ExprKind::Name(id) = &c.kind else { return };
                 if id.name == "choice" {
-                    self.out.push(HyperLine { path: join(path, "choice"), domain: self.snippet(e.span), size: format!("{} alternatives", args.len()), continuous: false });
+                    self.out.push(HyperLine {
+                        path: join(path, "choice"),
+                        domain: self.snippet(e.span),
+                        size: format!("{} alternatives", args.len()),
+                        continuous: false,
+                    });
                     for (k, a) in args.iter().enumerate() {
                         self.expr(&a.value, &join(path, &format!("choice[{k}]")), file);
                     }
@@ -317,10 +421,20 @@ impl Walker<'_> {
                 }
                 let here = join(path, &id.name);
                 for a in args {
-                    let seg = a.name.as_ref().map_or_else(|| here.clone(), |n| join(&here, &n.name));
+                    let seg = a
+                        .name
+                        .as_ref()
+                        .map_or_else(|| here.clone(), |n| join(&here, &n.name));
                     if let Some(kind) = is_domain_call(&a.value) {
                         self.record(seg, &a.value, kind);
-                    } else if matches!(a.value.kind, ExprKind::Call(..) | ExprKind::Block(_) | ExprKind::Repeat(..) | ExprKind::Optional(_) | ExprKind::Binary(..)) {
+                    } else if matches!(
+                        a.value.kind,
+                        ExprKind::Call(..)
+                            | ExprKind::Block(_)
+                            | ExprKind::Repeat(..)
+                            | ExprKind::Optional(_)
+                            | ExprKind::Binary(..)
+                    ) {
                         self.expr(&a.value, &here, file);
                     } else {
                         self.value(&a.value, &seg);
@@ -352,7 +466,7 @@ pub fn format_count(n: &BigUint) -> String {
     let digits = n.to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

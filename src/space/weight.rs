@@ -28,19 +28,25 @@ impl Weight {
 
     /// Exactly one assignment, activating nothing.
     pub fn one() -> Weight {
-        Weight { terms: vec![(0, BigUint::one())] }
+        Weight {
+            terms: vec![(0, BigUint::one())],
+        }
     }
 
     /// `n` assignments activating nothing.
     pub fn count(n: BigUint) -> Weight {
-        let mut w = Weight { terms: vec![(0, n)] };
+        let mut w = Weight {
+            terms: vec![(0, n)],
+        };
         w.normalize();
         w
     }
 
     /// One assignment that activates `mask`.
     pub fn tag(mask: u64) -> Weight {
-        Weight { terms: vec![(mask, BigUint::one())] }
+        Weight {
+            terms: vec![(mask, BigUint::one())],
+        }
     }
 
     /// Whether there is no assignment.
@@ -63,7 +69,14 @@ impl Weight {
 
     /// The sum: either these assignments or those.
     pub fn add(&self, other: &Weight) -> Weight {
-        let mut w = Weight { terms: self.terms.iter().chain(other.terms.iter()).cloned().collect() };
+        let mut w = Weight {
+            terms: self
+                .terms
+                .iter()
+                .chain(other.terms.iter())
+                .cloned()
+                .collect(),
+        };
         w.normalize();
         w
     }
@@ -102,7 +115,9 @@ impl Weight {
 
     /// Multiplies each count by a plain number.
     pub fn scale(&self, k: &BigUint) -> Weight {
-        let mut w = Weight { terms: self.terms.iter().map(|(m, c)| (*m, c * k)).collect() };
+        let mut w = Weight {
+            terms: self.terms.iter().map(|(m, c)| (*m, c * k)).collect(),
+        };
         w.normalize();
         w
     }
@@ -111,7 +126,17 @@ impl Weight {
     /// number of values): each term that activates it is multiplied by `size`.
     pub fn resolve(&self, bit: u64, size: &BigUint) -> Weight {
         let mut w = Weight {
-            terms: self.terms.iter().map(|(m, c)| if m & bit != 0 { (m & !bit, c * size) } else { (*m, c.clone()) }).collect(),
+            terms: self
+                .terms
+                .iter()
+                .map(|(m, c)| {
+                    if m & bit != 0 {
+                        (m & !bit, c * size)
+                    } else {
+                        (*m, c.clone())
+                    }
+                })
+                .collect(),
         };
         w.normalize();
         w
@@ -120,7 +145,12 @@ impl Weight {
     /// Keeps the terms whose mask has `bit` set (`set`) or not set (`!set`), clearing it.
     pub fn select(&self, bit: u64, set: bool) -> Weight {
         let mut w = Weight {
-            terms: self.terms.iter().filter(|(m, _)| (m & bit != 0) == set).map(|(m, c)| (m & !bit, c.clone())).collect(),
+            terms: self
+                .terms
+                .iter()
+                .filter(|(m, _)| (m & bit != 0) == set)
+                .map(|(m, c)| (m & !bit, c.clone()))
+                .collect(),
         };
         w.normalize();
         w

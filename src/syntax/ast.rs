@@ -149,7 +149,10 @@ impl Config {
     /// The whole block.
     pub fn span(&self) -> Span {
         match self {
-            Config::Data(_, s) | Config::Train(_, s) | Config::Objective(_, s) | Config::Pipeline(_, s) => *s,
+            Config::Data(_, s)
+            | Config::Train(_, s)
+            | Config::Objective(_, s)
+            | Config::Pipeline(_, s) => *s,
         }
     }
 }

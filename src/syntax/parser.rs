@@ -20,13 +20,17 @@ pub fn parse_file(file: FileId, text: &str, sink: &mut Sink) -> File {
     let mut items = Vec::new();
     for (start, end) in split_items(text) {
         let chunk = &text[start..end];
-        let ctx = Ctx { file, offset: start, text };
+        let ctx = Ctx {
+            file,
+            offset: start,
+            text,
+        };
         match NasParser::parse(Rule::item_eoi, chunk) {
             Ok(mut pairs) => {
                 if let Some(item) = pairs.next().and_then(|p| p.into_inner().next()) {
                     match ctx.item(item) {
                         Ok(item) => items.push(item),
-                        Err(d) => sink.push(d),
+                        Err(d) => sink.push(*d),
                     }
                 }
             }
@@ -48,7 +52,7 @@ struct Ctx<'t> {
     text: &'t str,
 }
 
-type PResult<T> = Result<T, Diagnostic>;
+type PResult<T> = Result<T, Box<Diagnostic>>;
 
 impl Ctx<'_> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -72,7 +76,9 @@ impl Ctx<'_> {
             format!("`{}`", &self.text[start..end.min(start + tok_len)])
         };
         let expected = match &err.variant {
-            pest::error::ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+            pest::error::ErrorVariant::ParsingError { positives, .. } => {
+                describe_expected(positives)
+            }
             pest::error::ErrorVariant::CustomError { message } => message.clone(),
         };
         Diagnostic::error(
@@ -89,17 +95,25 @@ impl Ctx<'_> {
         let (name_span, body_start, body_end) = split_members_header(chunk)?;
         let name = Ident {
             name: chunk[name_span.0..name_span.1].to_string(),
-            span: Span::new(self.file, self.offset + name_span.0, self.offset + name_span.1),
+            span: Span::new(
+                self.file,
+                self.offset + name_span.0,
+                self.offset + name_span.1,
+            ),
         };
         let mut members = Vec::new();
         for (s, e) in split_members(chunk, body_start, body_end) {
-            let ctx = Ctx { file: self.file, offset: self.offset + s, text: self.text };
+            let ctx = Ctx {
+                file: self.file,
+                offset: self.offset + s,
+                text: self.text,
+            };
             match NasParser::parse(Rule::member_eoi, &chunk[s..e]) {
                 Ok(mut pairs) => {
                     if let Some(m) = pairs.next().and_then(|p| p.into_inner().next()) {
                         match ctx.member(m) {
                             Ok(m) => members.push(m),
-                            Err(d) => sink.push(d),
+                            Err(d) => sink.push(*d),
                         }
                     }
                 }
@@ -129,7 +143,11 @@ impl Ctx<'_> {
                 inner.next(); // `space`
                 let name = self.ident(next(&mut inner));
                 let members = inner.map(|m| self.member(m)).collect::<PResult<Vec<_>>>()?;
-                Item::Space(Space { name, members, span })
+                Item::Space(Space {
+                    name,
+                    members,
+                    span,
+                })
             }
             Rule::fn_item => Item::Fn(self.fn_def(pair)?),
             Rule::builtin_item => Item::Builtin(self.builtin(pair)?),
@@ -142,7 +160,10 @@ impl Ctx<'_> {
         let span = self.span(&pair);
         let mut inner = pair.into_inner();
         inner.next(); // `import`
-        let path = next(&mut inner).into_inner().map(|p| self.ident(p)).collect();
+        let path = next(&mut inner)
+            .into_inner()
+            .map(|p| self.ident(p))
+            .collect();
         let list = next(&mut inner);
         let names = match list.as_rule() {
             Rule::import_all => None,
@@ -175,22 +196,38 @@ impl Ctx<'_> {
                         _ => domain = Some(self.expr(p)?),
                     }
                 }
-                Member::Param(Param { name, ty, domain: domain.ok_or_else(|| self.internal(span))?, span })
+                Member::Param(Param {
+                    name,
+                    ty,
+                    domain: domain.ok_or_else(|| self.internal(span))?,
+                    span,
+                })
             }
             Rule::let_decl => Member::Let(self.let_decl(pair)?),
             Rule::require_decl => Member::Require(self.require(pair)?),
             Rule::graph_decl => {
                 let span = self.span(&pair);
-                let body = self.block(pair.into_inner().nth(1).ok_or_else(|| self.internal(span))?)?;
+                let body = self.block(
+                    pair.into_inner()
+                        .nth(1)
+                        .ok_or_else(|| self.internal(span))?,
+                )?;
                 Member::Graph(GraphDef { body, span })
             }
             _ => Member::Config(self.config(pair)?),
         })
     }
 
-    fn internal(&self, span: Span) -> Diagnostic {
-        Diagnostic::error(Code::Syntax, "the parser could not read this construct", span, "here")
-            .with_help("this is a bug in nasc; please report it with this file")
+    fn internal(&self, span: Span) -> Box<Diagnostic> {
+        Box::new(
+            Diagnostic::error(
+                Code::Syntax,
+                "the parser could not read this construct",
+                span,
+                "here",
+            )
+            .with_help("this is a bug in nasc; please report it with this file"),
+        )
     }
 
     fn let_decl(&self, pair: Pair<'_, Rule>) -> PResult<Let> {
@@ -206,7 +243,12 @@ impl Ctx<'_> {
                 _ => value = Some(self.expr(p)?),
             }
         }
-        Ok(Let { name, ty, value: value.ok_or_else(|| self.internal(span))?, span })
+        Ok(Let {
+            name,
+            ty,
+            value: value.ok_or_else(|| self.internal(span))?,
+            span,
+        })
     }
 
     fn require(&self, pair: Pair<'_, Rule>) -> PResult<Require> {
@@ -214,8 +256,14 @@ impl Ctx<'_> {
         let mut inner = pair.into_inner();
         inner.next();
         let cond = self.expr(next(&mut inner))?;
-        let message = inner.find(|p| p.as_rule() == Rule::string).map(|p| unescape(p.as_str()));
-        Ok(Require { cond, message, span })
+        let message = inner
+            .find(|p| p.as_rule() == Rule::string)
+            .map(|p| unescape(p.as_str()));
+        Ok(Require {
+            cond,
+            message,
+            span,
+        })
     }
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> TypeExpr {
@@ -301,7 +349,10 @@ impl Ctx<'_> {
                     }
                 }
                 Rule::builtin_body => {
-                    b.requires = p.into_inner().map(|r| self.require(r)).collect::<PResult<_>>()?;
+                    b.requires = p
+                        .into_inner()
+                        .map(|r| self.require(r))
+                        .collect::<PResult<_>>()?;
                 }
                 _ => b.out_width = Some(self.expr(p)?),
             }
@@ -318,11 +369,20 @@ impl Ctx<'_> {
             .map(|v| {
                 let mut parts = v.into_inner();
                 let name = self.ident(next(&mut parts));
-                let params = parts.next().map(|p| self.params(p)).transpose()?.unwrap_or_default();
+                let params = parts
+                    .next()
+                    .map(|p| self.params(p))
+                    .transpose()?
+                    .unwrap_or_default();
                 Ok(Variant { name, params })
             })
             .collect::<PResult<_>>()?;
-        Ok(EnumDef { name, variants, doc: self.doc(span), span })
+        Ok(EnumDef {
+            name,
+            variants,
+            doc: self.doc(span),
+            span,
+        })
     }
 
     fn config(&self, pair: Pair<'_, Rule>) -> PResult<Config> {
@@ -353,7 +413,10 @@ impl Ctx<'_> {
                         } else {
                             Direction::Maximize
                         };
-                        Goal { direction, metric: self.ident(next(&mut parts)) }
+                        Goal {
+                            direction,
+                            metric: self.ident(next(&mut parts)),
+                        }
                     })
                     .collect(),
                 span,
@@ -385,31 +448,53 @@ impl Ctx<'_> {
                     Rule::keep_fraction => {
                         let num = next(&mut k);
                         let nspan = self.span(&num);
-                        let value = parse_float(num.as_str()).ok_or_else(|| self.bad_number(nspan))?;
+                        let value =
+                            parse_float(num.as_str()).ok_or_else(|| self.bad_number(nspan))?;
                         Filter::Fraction(value, nspan, self.ident(next(&mut k)))
                     }
                     _ => Filter::Where(self.expr(next(&mut k))?),
                 })
             }
         };
-        Ok(Stage { strategy, args, filter, span })
+        Ok(Stage {
+            strategy,
+            args,
+            filter,
+            span,
+        })
     }
 
-    fn bad_number(&self, span: Span) -> Diagnostic {
-        Diagnostic::error(Code::BadNumber, "invalid number literal", span, "this number does not fit in 64 bits")
-            .with_help("integers must lie within ±9.2e18; use a float for larger values")
+    fn bad_number(&self, span: Span) -> Box<Diagnostic> {
+        Box::new(
+            Diagnostic::error(
+                Code::BadNumber,
+                "invalid number literal",
+                span,
+                "this number does not fit in 64 bits",
+            )
+            .with_help("integers must lie within ±9.2e18; use a float for larger values"),
+        )
     }
 
     fn args(&self, pair: Pair<'_, Rule>) -> PResult<Vec<Arg>> {
         pair.into_inner()
             .map(|a| {
-                let a = a.into_inner().next().ok_or_else(|| self.internal(Span::default()))?;
+                let a = a
+                    .into_inner()
+                    .next()
+                    .ok_or_else(|| self.internal(Span::default()))?;
                 if a.as_rule() == Rule::named_arg {
                     let mut parts = a.into_inner();
                     let name = self.ident(next(&mut parts));
-                    Ok(Arg { name: Some(name), value: self.expr(next(&mut parts))? })
+                    Ok(Arg {
+                        name: Some(name),
+                        value: self.expr(next(&mut parts))?,
+                    })
                 } else {
-                    Ok(Arg { name: None, value: self.expr(a)? })
+                    Ok(Arg {
+                        name: None,
+                        value: self.expr(a)?,
+                    })
                 }
             })
             .collect()
@@ -427,7 +512,10 @@ impl Ctx<'_> {
                 })
             })
             .collect::<PResult<_>>()?;
-        Ok(Expr { kind: ExprKind::Block(stmts), span })
+        Ok(Expr {
+            kind: ExprKind::Block(stmts),
+            span,
+        })
     }
 
     /// Folds `operand (op operand)*` left-associatively.
@@ -453,7 +541,10 @@ impl Ctx<'_> {
             };
             let rhs = self.expr(next(&mut inner))?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+            lhs = Expr {
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
         }
         Ok(lhs)
     }
@@ -461,24 +552,45 @@ impl Ctx<'_> {
     fn expr(&self, pair: Pair<'_, Rule>) -> PResult<Expr> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
-            Rule::expr | Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::add_expr | Rule::mul_expr => {
-                return self.binary_chain(pair)
-            }
+            Rule::expr
+            | Rule::or_expr
+            | Rule::and_expr
+            | Rule::cmp_expr
+            | Rule::add_expr
+            | Rule::mul_expr => return self.binary_chain(pair),
             Rule::not_expr | Rule::unary => {
                 let parts: Vec<_> = pair.into_inner().collect();
                 let (ops, operand) = parts.split_at(parts.len().saturating_sub(1));
-                let mut e = self.expr(operand.first().cloned().ok_or_else(|| self.internal(span))?)?;
+                let mut e = self.expr(
+                    operand
+                        .first()
+                        .cloned()
+                        .ok_or_else(|| self.internal(span))?,
+                )?;
                 for op in ops.iter().rev() {
                     let op_span = self.span(op);
-                    let un = if op.as_rule() == Rule::neg { UnOp::Neg } else { UnOp::Not };
+                    let un = if op.as_rule() == Rule::neg {
+                        UnOp::Neg
+                    } else {
+                        UnOp::Not
+                    };
                     // Fold `-` into number literals so that `-9223372036854775808` and
                     // `choice(-1, 1)` print as written.
                     e = match (un, e.kind) {
-                        (UnOp::Neg, ExprKind::Int(v)) => Expr { kind: ExprKind::Int(-v), span: op_span.to(e.span) },
-                        (UnOp::Neg, ExprKind::Float(v)) => Expr { kind: ExprKind::Float(-v), span: op_span.to(e.span) },
+                        (UnOp::Neg, ExprKind::Int(v)) => Expr {
+                            kind: ExprKind::Int(-v),
+                            span: op_span.to(e.span),
+                        },
+                        (UnOp::Neg, ExprKind::Float(v)) => Expr {
+                            kind: ExprKind::Float(-v),
+                            span: op_span.to(e.span),
+                        },
                         (_, kind) => {
                             let inner = Expr { kind, span: e.span };
-                            Expr { span: op_span.to(inner.span), kind: ExprKind::Unary(un, Box::new(inner)) }
+                            Expr {
+                                span: op_span.to(inner.span),
+                                kind: ExprKind::Unary(un, Box::new(inner)),
+                            }
                         }
                     };
                 }
@@ -491,10 +603,16 @@ impl Ctx<'_> {
                     let sspan = self.span(&suffix);
                     let full = e.span.to(sspan);
                     e = match suffix.as_rule() {
-                        Rule::call_args => Expr { kind: ExprKind::Call(Box::new(e), self.args(suffix)?), span: full },
+                        Rule::call_args => Expr {
+                            kind: ExprKind::Call(Box::new(e), self.args(suffix)?),
+                            span: full,
+                        },
                         _ => {
                             let name = self.ident(next(&mut suffix.into_inner()));
-                            Expr { kind: ExprKind::Member(Box::new(e), name), span: full }
+                            Expr {
+                                kind: ExprKind::Member(Box::new(e), name),
+                                span: full,
+                            }
                         }
                     };
                 }
@@ -512,7 +630,10 @@ impl Ctx<'_> {
                 inner.next();
                 let cond = self.expr(next(&mut inner))?;
                 let then = self.expr(next(&mut inner))?;
-                let other = inner.find(|p| p.as_rule() != Rule::kw_else).map(|p| self.expr(p)).transpose()?;
+                let other = inner
+                    .find(|p| p.as_rule() != Rule::kw_else)
+                    .map(|p| self.expr(p))
+                    .transpose()?;
                 ExprKind::If(Box::new(cond), Box::new(then), other.map(Box::new))
             }
             Rule::repeat_expr => {
@@ -548,7 +669,11 @@ impl Ctx<'_> {
         };
         let is_float = digits.contains(['.', 'e', 'E']);
         let kind = if !is_float {
-            let v = digits.parse::<i64>().ok().and_then(|v| v.checked_mul(scale)).ok_or_else(|| self.bad_number(span))?;
+            let v = digits
+                .parse::<i64>()
+                .ok()
+                .and_then(|v| v.checked_mul(scale))
+                .ok_or_else(|| self.bad_number(span))?;
             ExprKind::Int(v)
         } else {
             let v = parse_float(digits).ok_or_else(|| self.bad_number(span))? * scale as f64;
@@ -569,7 +694,9 @@ fn parse_float(s: &str) -> Option<f64> {
 fn next<'i>(pairs: &mut pest::iterators::Pairs<'i, Rule>) -> Pair<'i, Rule> {
     // The grammar guarantees every child this module asks for; an absent one can only
     // come from a grammar change that forgot the parser, which the tests catch.
-    pairs.next().unwrap_or_else(|| unreachable!("grammar and parser disagree"))
+    pairs
+        .next()
+        .unwrap_or_else(|| unreachable!("grammar and parser disagree"))
 }
 
 /// Removes the quotes and resolves `\"`, `\\`, `\n` and `\t`.
@@ -609,7 +736,7 @@ fn token_len(rest: &str) -> usize {
 fn doc_comment(text: &str, start: usize) -> Option<String> {
     let before = text.get(..start)?;
     let mut lines: Vec<&str> = Vec::new();
-    for line in before.lines().rev().skip_while(|l| l.trim().is_empty() && false) {
+    for line in before.lines().rev() {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("///") {
             lines.push(rest.trim());
@@ -648,8 +775,16 @@ fn rule_name(rule: Rule) -> &'static str {
     match rule {
         Rule::EOI => "end of input",
         Rule::ident => "a name",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::add_expr
-        | Rule::mul_expr | Rule::unary | Rule::postfix | Rule::repeat_count => "an expression",
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::cmp_expr
+        | Rule::add_expr
+        | Rule::mul_expr
+        | Rule::unary
+        | Rule::postfix
+        | Rule::repeat_count => "an expression",
         Rule::number => "a number",
         Rule::string => "a string",
         Rule::type_expr => "a type",
@@ -664,7 +799,9 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::import_name => "a name to import",
         Rule::module_path => "a module path",
         Rule::record | Rule::field => "a field `name = value`",
-        Rule::goal | Rule::direction | Rule::kw_minimize | Rule::kw_maximize => "`minimize` or `maximize`",
+        Rule::goal | Rule::direction | Rule::kw_minimize | Rule::kw_maximize => {
+            "`minimize` or `maximize`"
+        }
         Rule::stage => "a pipeline stage",
         Rule::filter | Rule::kw_keep => "`|> keep ...`",
         Rule::variant => "an enum variant",

@@ -5,10 +5,25 @@
 //! its own, so a syntax error stays inside the item that holds it.
 
 const ITEM_KEYWORDS: &[&str] = &[
-    "import", "space", "fn", "builtin", "enum", "data", "train", "objective", "pipeline",
+    "import",
+    "space",
+    "fn",
+    "builtin",
+    "enum",
+    "data",
+    "train",
+    "objective",
+    "pipeline",
 ];
 const MEMBER_KEYWORDS: &[&str] = &[
-    "param", "let", "require", "graph", "data", "train", "objective", "pipeline",
+    "param",
+    "let",
+    "require",
+    "graph",
+    "data",
+    "train",
+    "objective",
+    "pipeline",
 ];
 
 /// Byte ranges of the items of `text`; stray text before the first item is its own range.

@@ -9,7 +9,11 @@ use std::path::Path;
 /// unicode, no colour, 100 columns) followed by the summary of each space.
 pub fn check_file(path: &Path) -> String {
     let text = std::fs::read_to_string(path).expect("test file is readable");
-    let name = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path).display().to_string();
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
     let out = nasc::check_source(&name, text, path.parent().map(Path::to_path_buf));
     let mut s = String::new();
     for d in &out.diagnostics {
@@ -28,7 +32,12 @@ pub fn check(src: &str) -> String {
     let out = nasc::check_source("test.nas", src.to_string(), Some(dir));
     let mut s = String::new();
     for d in &out.diagnostics {
-        s.push_str(&format!("{} {}: {}\n", if d.is_error() { "error" } else { "warning" }, d.code, d.message));
+        s.push_str(&format!(
+            "{} {}: {}\n",
+            if d.is_error() { "error" } else { "warning" },
+            d.code,
+            d.message
+        ));
     }
     for summary in &out.summaries {
         s.push_str(&nasc::render_summary(summary, "test.nas"));

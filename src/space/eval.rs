@@ -47,18 +47,19 @@ const MAX_DIST: usize = 100_000;
 const MAX_DEPTH: usize = 64;
 
 #[derive(Clone)]
-enum Binding {
+pub(crate) enum Binding {
     Global(usize),
     SpaceLet(usize),
     Value(Val),
     Module(Template),
-    Tensor,
+    /// A tensor, with the feature widths it may have (for shape checks).
+    Tensor(Vec<Val>),
 }
 
 #[derive(Clone)]
-struct Template {
-    expr: Rc<ast::Expr>,
-    env: Env,
+pub(crate) struct Template {
+    pub(crate) expr: Rc<ast::Expr>,
+    pub(crate) env: Env,
 }
 
 /// A chain of scopes.
@@ -74,13 +75,13 @@ struct Frame {
 }
 
 impl Env {
-    fn new(file: FileId, vars: Vec<(String, Binding)>, parent: Option<Env>) -> Env {
+    pub(crate) fn new(file: FileId, vars: Vec<(String, Binding)>, parent: Option<Env>) -> Env {
         Env {
             frame: Rc::new(Frame { vars, parent, file }),
         }
     }
 
-    fn with(&self, name: &str, b: Binding) -> Env {
+    pub(crate) fn with(&self, name: &str, b: Binding) -> Env {
         Env::new(
             self.frame.file,
             vec![(name.to_string(), b)],
@@ -88,7 +89,7 @@ impl Env {
         )
     }
 
-    fn get(&self, name: &str) -> Option<&Binding> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Binding> {
         let mut env = self;
         loop {
             if let Some((_, b)) = env.frame.vars.iter().rev().find(|(n, _)| n == name) {
@@ -98,7 +99,7 @@ impl Env {
         }
     }
 
-    fn file(&self) -> FileId {
+    pub(crate) fn file(&self) -> FileId {
         self.frame.file
     }
 }
@@ -177,7 +178,7 @@ impl<'a> Eval<'a> {
     }
 
     /// Forces a value the structure depends on.
-    fn force(&self, v: &Val, span: Span) -> Result<Val, Stop> {
+    pub(crate) fn force(&self, v: &Val, span: Span) -> Result<Val, Stop> {
         match v {
             Val::Opaque(Some(i)) => Err(Stop::Need(*i)),
             Val::Opaque(None) => Err(Stop::Unavailable(
@@ -204,7 +205,7 @@ impl<'a> Eval<'a> {
                     self.nested(|ev| ev.value(&l.value, &space_env), e.span)?
                 }
                 Some(Binding::Value(v)) => one(v),
-                Some(Binding::Module(_)) | Some(Binding::Tensor) => one(Val::Opaque(None)),
+                Some(Binding::Module(_)) | Some(Binding::Tensor(_)) => one(Val::Opaque(None)),
                 None => one(Val::Sym(id.name.clone(), Vec::new())),
             },
             ExprKind::Unary(op, inner) => {
@@ -272,7 +273,7 @@ impl<'a> Eval<'a> {
         Ok(d)
     }
 
-    fn nested<T>(
+    pub(crate) fn nested<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, Stop>,
         span: Span,
@@ -390,7 +391,7 @@ impl<'a> Eval<'a> {
         Ok(d.iter().fold(Weight::zero(), |acc, (_, w)| acc.add(w)))
     }
 
-    fn is_module(&self, e: &ast::Expr, env: &Env) -> bool {
+    pub(crate) fn is_module(&self, e: &ast::Expr, env: &Env) -> bool {
         match &e.kind {
             ExprKind::Repeat(..)
             | ExprKind::Optional(..)
@@ -420,9 +421,9 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn is_tensor(&self, e: &ast::Expr, env: &Env) -> bool {
+    pub(crate) fn is_tensor(&self, e: &ast::Expr, env: &Env) -> bool {
         match &e.kind {
-            ExprKind::Name(id) => matches!(env.get(&id.name), Some(Binding::Tensor)),
+            ExprKind::Name(id) => matches!(env.get(&id.name), Some(Binding::Tensor(_))),
             ExprKind::Binary(BinOp::Seq, l, _) => self.is_tensor(l, env),
             ExprKind::Call(c, _) => {
                 matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add")
@@ -441,7 +442,7 @@ impl<'a> Eval<'a> {
         match &e.kind {
             ExprKind::Binary(BinOp::Seq, l, r) => Ok(self.graph(l, env)?.mul(&self.graph(r, env)?)),
             ExprKind::Block(stmts) => {
-                let env = env.with("input", Binding::Tensor);
+                let env = env.with("input", Binding::Tensor(Vec::new()));
                 self.block(stmts, 0, &env)
             }
             ExprKind::Repeat(count, body) => {
@@ -538,7 +539,7 @@ impl<'a> Eval<'a> {
             Stmt::Let(l) => {
                 if self.is_tensor(&l.value, env) {
                     let w = self.graph(&l.value, env)?;
-                    let env = env.with(&l.name.name, Binding::Tensor);
+                    let env = env.with(&l.name.name, Binding::Tensor(Vec::new()));
                     Ok(w.mul(&self.block(stmts, idx + 1, &env)?))
                 } else if self.is_module(&l.value, env) {
                     let t = Template {
@@ -630,7 +631,7 @@ impl<'a> Eval<'a> {
                 bound,
                 k + 1,
                 caller,
-                acc_env.with(&p.name.name, Binding::Tensor),
+                acc_env.with(&p.name.name, Binding::Tensor(Vec::new())),
             )?));
         }
         let mut acc = Weight::zero();

@@ -6,5 +6,6 @@
 
 pub mod count;
 pub mod eval;
+pub mod shape;
 pub mod summary;
 pub mod weight;

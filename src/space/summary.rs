@@ -62,12 +62,13 @@ pub struct Summary {
 
 /// Summarises every space of the root file, pushing the counting checks into `sink`.
 pub fn analyze(checked: &Checked, sink: &mut Sink) -> Vec<Summary> {
-    checked
-        .spaces
-        .iter()
-        .filter(|s| !s.has_errors)
-        .map(|s| summarize(checked, s, sink))
-        .collect()
+    let mut out = Vec::new();
+    for space in checked.spaces.iter().filter(|s| !s.has_errors) {
+        if !super::shape::check_shapes(checked, space, sink) {
+            out.push(summarize(checked, space, sink));
+        }
+    }
+    out
 }
 
 fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {

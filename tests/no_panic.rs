@@ -1,0 +1,484 @@
+//! The front end never panics: `nasc::check_source` (parse, check, count) must return
+//! diagnostics for any text at all. Two property tests feed it (a) token soup drawn from
+//! the language's own vocabulary and (b) mutations of every example and UI test program.
+//! Inputs that once broke it are kept as plain tests at the end.
+//!
+//! The deeper, unbounded version of this test is the cargo-fuzz target in `fuzz/`.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+/// Inputs are cut to this many bytes, to keep a case fast in a debug build.
+const MAX_LEN: usize = 4096;
+
+/// Runs the whole front end on `text`; a panic fails the test.
+fn check(text: String) {
+    let out = nasc::check_source("fuzz.nas", text, None);
+    // Touch the results so nothing is optimised away, and render them: rendering reads
+    // spans back out of the source, which is where byte offsets go wrong.
+    for d in &out.diagnostics {
+        let _ = nasc::render::human(d, &out.sources, 100, false);
+        let _ = nasc::render::json(d, &out.sources);
+    }
+    for s in &out.summaries {
+        let _ = nasc::render_summary(s, "fuzz.nas");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// (a) Token soup.
+
+const KEYWORDS: &[&str] = &[
+    "space",
+    "param",
+    "let",
+    "require",
+    "graph",
+    "repeat",
+    "optional",
+    "residual",
+    "choice",
+    "range",
+    "uniform",
+    "log_uniform",
+    "fn",
+    "builtin",
+    "module",
+    "enum",
+    "import",
+    "as",
+    "data",
+    "train",
+    "objective",
+    "pipeline",
+    "minimize",
+    "maximize",
+    "keep",
+    "top",
+    "by",
+    "pareto",
+    "best",
+    "where",
+    "if",
+    "else",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+    "int",
+    "float",
+    "bool",
+    "string",
+    "path",
+    "static",
+    "measured",
+    "strategy",
+    "metric",
+    "optimizer",
+    "dataset",
+    "std",
+    "transformer",
+    "vision",
+    "prelude",
+    "params",
+    "flops",
+    "width",
+];
+
+const NAMES: &[&str] = &[
+    "x",
+    "y",
+    "d_model",
+    "heads",
+    "layers",
+    "attention",
+    "ffn",
+    "pre_norm",
+    "post_norm",
+    "block",
+    "embedding",
+    "positions",
+    "lm_head",
+    "layer_norm",
+    "dropout",
+    "linear",
+    "act",
+    "gelu",
+    "relu",
+    "softmax",
+    "local",
+    "window",
+    "kind",
+    "hidden",
+    "vocab",
+    "dim",
+    "rate",
+    "adamw",
+    "lr",
+    "random",
+    "tpe",
+    "final",
+    "steps",
+    "samples",
+    "val_loss",
+    "conv2d",
+    "text_corpus",
+    "_",
+    "a1",
+    "spaceship",
+    "params_",
+    "identity",
+];
+
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "3",
+    "7",
+    "16",
+    "64",
+    "1_000",
+    "0.5",
+    "0.0",
+    "1e-4",
+    "3e10",
+    "5M",
+    "2K",
+    "1G",
+    "9223372036854775807",
+    "9223372036854775808",
+    "99999999999999999999999",
+    "1e400",
+    "0.000001",
+    "1e-400",
+    "00",
+    "1.",
+    ".5",
+];
+
+const PUNCT: &[&str] = &[
+    "{", "}", "(", ")", "[", "]", ",", ".", "=", ":", "+", "-", "*", "/", "%", "<", ">", "|", ">>",
+    "|>", "->", "==", "!=", "<=", ">=", "\"", "\"abc\"", "\"\\\"", "\"é\"", ";", "!", "#", "//",
+    "/*", "*/", "é", "∞", "\u{0}", "\\",
+];
+
+const SEPARATORS: &[&str] = &[" ", " ", " ", "", "\n", "\t", "\r\n", "  // c\n"];
+
+fn token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(KEYWORDS).prop_map(str::to_string),
+        3 => prop::sample::select(NAMES).prop_map(str::to_string),
+        1 => "[a-z_][a-z0-9_]{0,6}",
+        2 => prop::sample::select(NUMBERS).prop_map(str::to_string),
+        1 => (0u64..100_000).prop_map(|n| n.to_string()),
+        5 => prop::sample::select(PUNCT).prop_map(str::to_string),
+    ]
+}
+
+fn soup() -> impl Strategy<Value = String> {
+    prop::collection::vec((token(), prop::sample::select(SEPARATORS)), 0..300).prop_map(|toks| {
+        let mut s = String::new();
+        for (t, sep) in toks {
+            s.push_str(&t);
+            s.push_str(sep);
+        }
+        truncate(s.into_bytes())
+    })
+}
+
+/// Token soup wrapped in a space or a function body, so it reaches the checker and the
+/// counter more often than bare soup does.
+fn wrapped_soup() -> impl Strategy<Value = String> {
+    (0usize..4, soup()).prop_map(|(k, body)| match k {
+        0 => format!("space s {{\n{body}\n}}\n"),
+        1 => format!("space s {{\n param x : int = choice(1, 2)\n graph {{\n{body}\n}}\n}}\n"),
+        2 => format!("import std.transformer.{{ attention, ffn, pre_norm }}\nfn f(a: int) -> module {{\n{body}\n}}\nspace s {{ graph {{ f(a = 1) }} }}\n"),
+        _ => format!("space s {{\n param x : int = range(1, 8)\n let y = {body}\n require x % 2 == 0\n graph {{ repeat x {{ linear(out = y) }} }}\n}}\n"),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// (b) Mutations of real programs.
+
+/// Every `examples/*.nas` and `tests/ui/*.nas`, read once; missing directories are fine.
+fn seeds() -> &'static [Vec<u8>] {
+    static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        for dir in ["examples", "tests/ui"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            let mut paths: Vec<_> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "nas"))
+                .collect();
+            paths.sort();
+            for p in paths {
+                if let Ok(bytes) = std::fs::read(&p) {
+                    out.push(bytes);
+                }
+            }
+        }
+        if out.is_empty() {
+            // Nothing on disk: a small program of our own, so the property still means something.
+            out.push(FALLBACK_SEED.as_bytes().to_vec());
+        }
+        out
+    })
+}
+
+const FALLBACK_SEED: &str = r#"import std.transformer.{ attention, ffn, pre_norm }
+space s {
+    param d : int = choice(64, 128)
+    param h : int = choice(2, 4)
+    param n : int = range(1, 4)
+    let f = 4 * d
+    require d % h == 0
+    graph {
+        embedding(vocab = 100, dim = d)
+        repeat n { pre_norm(attention(heads = h)) pre_norm(ffn(hidden = f)) optional dropout() }
+        lm_head(vocab = 100)
+    }
+    train { steps = 10, optimizer = adamw(lr = 0.001) }
+    pipeline { random(samples = 4) |> keep best by val_loss }
+}
+"#;
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Remove a byte range.
+    Delete(Index, usize),
+    /// Insert a copy of a byte range right after it.
+    Duplicate(Index, usize),
+    /// Insert a token (with a space on either side, or not).
+    Insert(Index, String, bool),
+    /// Swap two non-overlapping byte ranges.
+    Swap(Index, Index, usize),
+    /// Overwrite one byte with a random one (may break UTF-8: read back lossily).
+    Flip(Index, u8),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<Index>(), 1usize..64).prop_map(|(i, n)| Mutation::Delete(i, n)),
+        (any::<Index>(), 1usize..64).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
+        (any::<Index>(), token(), any::<bool>()).prop_map(|(i, t, sp)| Mutation::Insert(i, t, sp)),
+        (any::<Index>(), any::<Index>(), 1usize..48).prop_map(|(a, b, n)| Mutation::Swap(a, b, n)),
+        (any::<Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+    ]
+}
+
+/// An index into `0..=len` (a cut point).
+fn cut(i: &Index, len: usize) -> usize {
+    i.index(len + 1)
+}
+
+fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+    let len = bytes.len();
+    match m {
+        Mutation::Delete(i, n) => {
+            let a = cut(i, len);
+            let b = (a + n).min(len);
+            bytes.drain(a..b);
+        }
+        Mutation::Duplicate(i, n) => {
+            let a = cut(i, len);
+            let b = (a + n).min(len);
+            let copy = bytes[a..b].to_vec();
+            bytes.splice(b..b, copy);
+        }
+        Mutation::Insert(i, tok, spaced) => {
+            let a = cut(i, len);
+            let t = if *spaced {
+                format!(" {tok} ")
+            } else {
+                tok.clone()
+            };
+            bytes.splice(a..a, t.into_bytes());
+        }
+        Mutation::Swap(i, j, n) => {
+            let (mut a, mut b) = (cut(i, len), cut(j, len));
+            if a > b {
+                std::mem::swap(&mut a, &mut b);
+            }
+            // [a, a+k) and [b, b+k) with a+k <= b.
+            let k = (*n).min(b - a).min(len - b);
+            if k > 0 {
+                let first = bytes[a..a + k].to_vec();
+                let second = bytes[b..b + k].to_vec();
+                bytes[a..a + k].copy_from_slice(&second);
+                bytes[b..b + k].copy_from_slice(&first);
+            }
+        }
+        Mutation::Flip(i, byte) => {
+            if len > 0 {
+                let a = i.index(len);
+                bytes[a] = *byte;
+            }
+        }
+    }
+}
+
+/// Cuts to `MAX_LEN` bytes and reads back as text; invalid UTF-8 becomes U+FFFD, so the
+/// byte-level mutations above can never hand the compiler a broken `str`.
+fn truncate(mut bytes: Vec<u8>) -> String {
+    bytes.truncate(MAX_LEN);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn mutated() -> impl Strategy<Value = String> {
+    (any::<Index>(), prop::collection::vec(mutation(), 1..8)).prop_map(|(seed, ms)| {
+        let seeds = seeds();
+        let mut bytes = seeds[seed.index(seeds.len())].clone();
+        for m in &ms {
+            apply(&mut bytes, m);
+            if bytes.len() > 2 * MAX_LEN {
+                bytes.truncate(2 * MAX_LEN);
+            }
+        }
+        truncate(bytes)
+    })
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        // Failures are kept as plain tests below, not as files next to this one.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn token_soup_never_panics(text in soup()) {
+        check(text);
+    }
+
+    #[test]
+    fn wrapped_token_soup_never_panics(text in wrapped_soup()) {
+        check(text);
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(text in mutated()) {
+        check(text);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixed inputs: the seeds themselves, edge cases, and past failures.
+
+#[test]
+fn seeds_never_panic() {
+    for s in seeds() {
+        check(String::from_utf8_lossy(s).into_owned());
+    }
+}
+
+#[test]
+fn edge_cases_never_panic() {
+    for text in [
+        "",
+        " ",
+        "\n",
+        "\u{feff}",
+        "\"",
+        "\"\\",
+        "/*",
+        "//",
+        "space",
+        "space s {",
+        "space s { param }",
+        "space s { param x = }",
+        "space s { param x : int = range(1, 0) }",
+        "space s { param x : int = range(0, 10, 0) }",
+        "space s { param x : int = range(-9223372036854775808, 9223372036854775807) }",
+        "space s { param x : int = range(0, 9223372036854775807, 9223372036854775807) }",
+        "space s { param x : float = uniform(1.0, 0.0) }",
+        "space s { param x : float = uniform(0.0, 1e308, q = 1e-308) }",
+        "space s { param x : float = log_uniform(0.0, 1.0) }",
+        "space s { param x : int = choice() }",
+        "space s { param x : int = choice(1, 2) require x / 0 == 1 }",
+        "space s { param x : int = choice(1, 2) require x % 0 == 1 }",
+        "space s { param x : int = choice(-9223372036854775808) require x / -1 == 1 require -x == 1 }",
+        "space s { param x : int = choice(9223372036854775807) require x + 1 == 1 require x * 2 == 1 }",
+        "space s { param x : int = choice(1, 2) graph { repeat x { repeat x { linear(out = x) } } } }",
+        "space s { param x : int = choice(-1, 0) graph { repeat x { linear(out = 1) } } }",
+        "space s { graph { repeat 9223372036854775807 { linear(out = 1) } } }",
+        "space s { let a = b let b = a }",
+        "fn f() -> module { f() } space s { graph { f() } }",
+        "fn f(x: int) -> module { g(x = x) } fn g(x: int) -> module { f(x = x) } space s { graph { f(x = 1) } }",
+        "import std.{ x }",
+        "import std.nope.{ x }",
+        "import std.prelude.*",
+        "import a.b.c.{ d as e }",
+        "space é { }",
+        "space s { param é : int = choice(1) }",
+        "space s { train { } data = 1 objective { } pipeline { } }",
+        "enum e { } builtin module m",
+        "builtin metric m: int static space s { require m() > 1 }",
+    ] {
+        check(text.to_string());
+    }
+}
+
+/// Deeply nested input must be a diagnostic, not a stack overflow.
+#[test]
+fn deep_nesting_never_overflows() {
+    // Run on a thread with the main thread's usual stack size: a test thread's 2 MiB stack
+    // is smaller than what `nasc` gets when run from the command line.
+    let handle = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(|| {
+            for depth in [64, 256, 1024] {
+                let parens = format!(
+                    "space s {{ let x = {}1{} }}",
+                    "(".repeat(depth),
+                    ")".repeat(depth)
+                );
+                check(parens);
+                let open = format!("space s {{ let x = {}", "(".repeat(depth));
+                check(open);
+                let blocks = format!(
+                    "space s {{ graph {}{} }}",
+                    "{".repeat(depth),
+                    "}".repeat(depth)
+                );
+                check(blocks);
+                let negs = format!("space s {{ let x = {}1 }}", "-".repeat(depth));
+                check(negs);
+                let nots = format!("space s {{ require {}true }}", "not ".repeat(depth));
+                check(nots);
+                let calls = format!(
+                    "space s {{ graph {{ {}linear(out = 1){} }} }}",
+                    "residual(".repeat(depth),
+                    ")".repeat(depth)
+                );
+                check(calls);
+                let chain = format!(
+                    "space s {{ graph {{ {}linear(out = 1) }} }}",
+                    "linear(out = 1) >> ".repeat(depth)
+                );
+                check(chain);
+                let repeats = format!(
+                    "space s {{ graph {{ {}linear(out = 1){} }} }}",
+                    "repeat 2 { ".repeat(depth),
+                    " }".repeat(depth)
+                );
+                check(repeats);
+            }
+        })
+        .expect("spawn");
+    handle.join().expect("no panic");
+}

@@ -1,0 +1,9 @@
+// E028: a `repeat` with a negative count
+space s {
+    param width = choice(64, 128)
+    graph {
+        embedding(vocab = 100, dim = width)
+        repeat (-2) { linear(out = width) }
+        lm_head(vocab = 100)
+    }
+}

@@ -1,0 +1,8 @@
+// E001: a call whose argument list is never closed
+space s {
+    param width = choice(64, 128)
+    graph {
+        embedding(vocab = 100, dim = width
+        lm_head(vocab = 100)
+    }
+}

@@ -1,0 +1,9 @@
+// E009: a constraint that is a number, not a condition
+space s {
+    param width = choice(64, 128)
+    require width % 64
+    graph {
+        embedding(vocab = 100, dim = width)
+        lm_head(vocab = 100)
+    }
+}

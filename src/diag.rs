@@ -121,13 +121,14 @@ codes! {
     NotADomain = "E020", "parameter without a domain";
     /// A space has no `graph`, or more than one.
     GraphCount = "E021", "missing or repeated graph";
-    /// A `data`, `train`, `objective` or `pipeline` block is missing, repeated or misplaced.
-    ConfigBlock = "E022", "misplaced configuration block";
+    /// A `data`, `train`, `objective` or `pipeline` block is repeated or misplaced, or one
+    /// that another needs is missing (`keep pareto` without two objectives).
+    ConfigBlock = "E022", "configuration block missing, repeated or misplaced";
     /// A pipeline stage names an unknown strategy, or a filter an unknown metric.
     UnknownStrategy = "E023", "unknown strategy or metric";
     /// A measured metric is used where only static metrics can be evaluated.
     MeasuredMetric = "E024", "measured metric in a constraint";
-    /// An integer expression overflows 64 bits, or a repeat count is negative.
+    /// A constant integer expression overflows 64 bits.
     Overflow = "E025", "arithmetic overflow";
     /// A type annotation names a type that does not exist.
     UnknownType = "E026", "unknown type";

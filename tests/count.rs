@@ -130,3 +130,22 @@ fn continuous_dimensions_make_the_space_infinite() {
     let out = common::check("space s { param lr = log_uniform(1e-4, 1e-2) param w = choice(1, 2) graph { linear(out = w) } train { optimizer = adamw(lr = lr) } }");
     assert!(out.contains("infinite (continuous: lr); discrete part: 2"), "{out}");
 }
+
+#[test]
+fn a_constraint_that_excludes_the_bad_shapes_silences_the_shape_rule() {
+    let src = "import std.transformer.{ attention }
+        space s { param width = choice(64, 96, 128) param heads = choice(4, 6)
+            require width % heads == 0
+            graph { embedding(vocab = 100, dim = width) attention(heads = heads) lm_head(vocab = 100) } }";
+    assert!(common::codes(src).is_empty(), "{}", common::check(src));
+    // (64, 4), (96, 4), (96, 6), (128, 4)
+    assert_eq!(count(src).as_deref(), Some("4"));
+}
+
+#[test]
+fn without_the_constraint_the_shape_rule_fails() {
+    let src = "import std.transformer.{ attention }
+        space s { param width = choice(64, 96, 128) param heads = choice(4, 6)
+            graph { embedding(vocab = 100, dim = width) attention(heads = heads) lm_head(vocab = 100) } }";
+    assert_eq!(common::codes(src), vec!["E018"]);
+}

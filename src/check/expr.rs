@@ -123,7 +123,8 @@ impl<'a> Cx<'a> {
     pub fn bind(&mut self, name: &ast::Ident, ty: Ty, kind: VarKind) {
         if name.name != "_" {
             if let Some(prev) = self.lookup_var(&name.name) {
-                if prev.kind != VarKind::Input {
+                // A parameter declared twice is reported as a duplicate instead.
+                if prev.kind != VarKind::Input && !(prev.kind == VarKind::FnParam && kind == VarKind::FnParam) {
                     let prev_span = prev.span;
                     self.err(
                         Diagnostic::warning(
@@ -748,7 +749,7 @@ impl<'a> Cx<'a> {
                             span,
                             "comparison of different types",
                         )
-                        .with_help("both sides of `==` must have the same type"),
+                        .with_help(format!("both sides of `{}` must have the same type", op.as_str())),
                     );
                 }
                 Ty::Bool
@@ -775,6 +776,20 @@ impl<'a> Cx<'a> {
                             format!("an operand of `{}`", op.as_str()).as_str(),
                         );
                         return Ty::Unknown;
+                    }
+                }
+                if let (Some(Const::Int(a)), Some(Const::Int(b))) = (self.const_eval(lhs), self.const_eval(rhs)) {
+                    let overflow = match op {
+                        BinOp::Add => a.checked_add(b).is_none(),
+                        BinOp::Sub => a.checked_sub(b).is_none(),
+                        BinOp::Mul => a.checked_mul(b).is_none(),
+                        _ => false,
+                    };
+                    if overflow {
+                        self.err(
+                            Diagnostic::error(Code::Overflow, format!("`{a} {} {b}` overflows a 64-bit integer", op.as_str()), span, "too large")
+                                .with_help("integers lie within ±9.2e18; use a float (`5.0e9`) for larger values"),
+                        );
                     }
                 }
                 if matches!(op, BinOp::Div | BinOp::Rem) {
@@ -1028,6 +1043,8 @@ impl<'a> Cx<'a> {
         mode: Mode,
     ) {
         let mut given: Vec<Option<Span>> = vec![None; params.len()];
+        // Parameters suggested for a misspelt keyword are not reported missing as well.
+        let mut suggested: Vec<String> = Vec::new();
         let mut positional = 0;
         for arg in args {
             let slot = match &arg.name {
@@ -1056,8 +1073,11 @@ impl<'a> Cx<'a> {
                 Some(kw) => match params.iter().position(|p| p.0 == kw.name) {
                     Some(i) => i,
                     None => {
-                        let help =
-                            match super::suggest(&kw.name, params.iter().map(|p| p.0.as_str())) {
+                        let guess = super::suggest(&kw.name, params.iter().map(|p| p.0.as_str()));
+                        if let Some(g) = guess {
+                            suggested.push(g.to_string());
+                        }
+                        let help = match guess {
                                 Some(s) => format!(
                                     "did you mean `{s}`? {}",
                                     signature_help(callee, params)
@@ -1102,7 +1122,9 @@ impl<'a> Cx<'a> {
         let missing: Vec<&str> = params
             .iter()
             .zip(&given)
-            .filter(|(p, g)| !p.2 && g.is_none())
+            .enumerate()
+            .filter(|(i, (p, g))| !p.2 && g.is_none() && !suggested.contains(&p.0) && !params[..*i].iter().any(|q| q.0 == p.0))
+            .map(|(_, pg)| pg)
             .map(|(p, _)| p.0.as_str())
             .collect();
         if !missing.is_empty() {

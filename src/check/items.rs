@@ -54,6 +54,7 @@ pub(super) fn check_items(checked: &Checked, sink: &mut Sink) -> Vec<SpaceInfo> 
             match item {
                 Item::Fn(def) => {
                     let mut cx = Cx::new(checked, fid, sink);
+                    duplicate_params(&mut cx, &def.params);
                     for p in &def.params {
                         let ty = cx.resolve_type(fid, &p.ty);
                         if let Some(d) = &p.default {
@@ -107,8 +108,23 @@ pub(super) fn check_items(checked: &Checked, sink: &mut Sink) -> Vec<SpaceInfo> 
     spaces
 }
 
+/// Reports parameters declared twice in one signature.
+fn duplicate_params(cx: &mut Cx, params: &[ast::FnParam]) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for p in params {
+        if let Some(prev) = seen.insert(&p.name.name, p.name.span) {
+            cx.err(
+                Diagnostic::error(Code::DuplicateDefinition, format!("parameter `{}` is declared twice", p.name.name), p.name.span, "declared again here")
+                    .with_label(prev, "first declared here")
+                    .with_help("rename or remove one of them"),
+            );
+        }
+    }
+}
+
 fn check_builtin(checked: &Checked, fid: FileId, b: &ast::Builtin, sink: &mut Sink) {
     let mut cx = Cx::new(checked, fid, sink);
+    duplicate_params(&mut cx, &b.params);
     for p in &b.params {
         let ty = cx.resolve_type(fid, &p.ty);
         if let Some(d) = &p.default {
@@ -160,6 +176,7 @@ fn check_enum(checked: &Checked, fid: FileId, e: &ast::EnumDef, sink: &mut Sink)
                 .with_help("remove or rename one of them"),
             );
         }
+        duplicate_params(&mut cx, &v.params);
         for p in &v.params {
             cx.resolve_type(fid, &p.ty);
         }
@@ -331,8 +348,14 @@ fn check_space(
             used: false,
         });
     }
-    // Reset use marks set while checking declarations against each other? No: a param used
-    // by a let is used.
+    // Names of members that failed to parse resolve quietly, so one syntax error does not
+    // cascade into unknown-name errors.
+    let broken = space.broken.is_some();
+    for id in space.broken.iter().flatten() {
+        if !by_name.contains_key(&id.name) {
+            cx.frames[0].push(super::expr::Var { name: id.name.clone(), ty: Ty::Unknown, span: id.span, kind: VarKind::SpaceLet, used: true });
+        }
+    }
 
     // Constraints.
     for m in &space.members {
@@ -364,6 +387,8 @@ fn check_space(
         })
         .collect();
     match graphs.as_slice() {
+        // A graph that failed to parse was already reported.
+        [] if broken => {}
         [] => cx.err(
             Diagnostic::error(
                 Code::GraphCount,
@@ -420,10 +445,21 @@ fn check_space(
         }
         check_config(&mut cx, c, &mut info);
     }
+    // A Pareto filter needs several objectives to trade off.
+    if info.objectives.len() < 2 {
+        for st in &info.stages {
+            if let Some(ast::Filter::Pareto(span)) = &st.filter {
+                cx.err(
+                    Diagnostic::error(Code::ConfigBlock, "`keep pareto` needs at least two objectives", *span, "Pareto front of one objective or none")
+                        .with_help("list two or more metrics in `objective { ... }`, or keep the best by one metric with `keep top k by m`"),
+                );
+            }
+        }
+    }
     // Unused hyperparameters.
     let unused: Vec<(String, Span)> = cx.frames[0]
         .iter()
-        .filter(|v| v.kind == VarKind::Param && !v.used)
+        .filter(|v| v.kind == VarKind::Param && !v.used && !broken)
         .map(|v| (v.name.clone(), v.span))
         .collect();
     for (name, span) in unused {
@@ -584,18 +620,9 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
             );
             return None;
         }
-        for (v, s, is_int) in vals.iter().flatten() {
-            if !is_int {
-                bad(
-                    cx,
-                    "`range` takes integers".into(),
-                    *s,
-                    "not an integer",
-                    "use `uniform(lo, hi)` for a continuous range",
-                );
-                let _ = v;
-                return None;
-            }
+        // A float bound was already reported as a type mismatch.
+        if vals.iter().flatten().any(|(_, _, is_int)| !is_int) {
+            return None;
         }
         return Some(Domain::IntRange {
             lo: lo as i64,
@@ -728,7 +755,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                         let names: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
                         let help = match super::suggest(&f.name.name, names.iter().copied()) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("`train` takes {}", names.join(", ")),
+                            None => format!("`train` takes {}", names.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
                         };
                         cx.err(
                             Diagnostic::error(
@@ -745,10 +772,10 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
             }
         }
         Config::Objective(goals, _) => {
-            let mut seen: HashSet<&str> = HashSet::new();
+            let mut seen: HashMap<&str, Span> = HashMap::new();
             for g in goals {
                 check_metric_name(cx, &g.metric);
-                if !seen.insert(&g.metric.name) {
+                if let Some(prev) = seen.insert(&g.metric.name, g.metric.span) {
                     cx.err(
                         Diagnostic::error(
                             Code::DuplicateArgument,
@@ -756,6 +783,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             g.metric.span,
                             "listed again",
                         )
+                        .with_label(prev, "first listed here")
                         .with_help("list each metric once"),
                     );
                 }
@@ -796,7 +824,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             all.iter().map(String::as_str),
                         ) {
                             Some(x) => format!("did you mean `{x}`?"),
-                            None => format!("strategies: {}", all.join(", ")),
+                            None => format!("strategies: {}", all.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
                         };
                         cx.err(
                             Diagnostic::error(
@@ -875,7 +903,7 @@ fn check_metric_name(cx: &mut Cx, m: &ast::Ident) {
         let all = builtin_list(cx, BuiltinKind::Metric);
         let help = match super::suggest(&m.name, all.iter().map(String::as_str)) {
             Some(x) => format!("did you mean `{x}`?"),
-            None => format!("metrics: {}", all.join(", ")),
+            None => format!("metrics: {}", all.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
         };
         cx.err(
             Diagnostic::error(

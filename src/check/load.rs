@@ -177,8 +177,8 @@ impl Loader {
                         "no such file",
                     )
                     .with_help(format!(
-                        "`import a.b` reads `a/b.nas` next to the importing file; looked for `{}`",
-                        full.display()
+                        "`import a.b` reads `a/b.nas` next to the importing file; there is no `{}` there",
+                        rel.display()
                     )),
                 );
                 return None;

@@ -71,27 +71,27 @@ pub fn render_summary(s: &Summary, file: &str) -> String {
     }
     if !s.constraints.is_empty() {
         out.push_str(&format!("\nconstraints ({})\n", s.constraints.len()));
-        for (t, metric) in &s.constraints {
-            let note = if *metric {
-                "on architecture metrics: checked when sampling, not counted"
-            } else {
-                "on hyperparameters: counted exactly"
-            };
+        for (t, note) in &s.constraints {
             out.push_str(&format!("  require {t}  ({note})\n"));
         }
     }
     out.push_str("\narchitectures: ");
+    let bound = if s.uncounted > 0 { "at most " } else { "" };
     match &s.size {
-        Size::Finite(n) => out.push_str(&format_count(n)),
+        Size::Finite(n) => out.push_str(&format!("{bound}{}", format_count(n))),
         Size::Infinite {
             continuous,
             discrete,
         } => out.push_str(&format!(
-            "infinite (continuous: {}); discrete part: {}",
+            "infinite (continuous: {}); discrete part: {bound}{}",
             continuous.join(", "),
             format_count(discrete)
         )),
         Size::Unavailable(why) => out.push_str(&format!("unknown ({why})")),
+    }
+    if s.uncounted > 0 && !matches!(s.size, Size::Unavailable(_)) {
+        let n = s.uncounted;
+        out.push_str(&format!(" ({n} constraint{} checked when sampling)", if n == 1 { "" } else { "s" }));
     }
     out.push('\n');
     out

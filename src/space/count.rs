@@ -64,26 +64,26 @@ pub fn param_values(
         let vals = match &p.domain {
             None => None,
             Some(Domain::IntRange { lo, hi, step }) => {
-                let n = (hi - lo) / step + 1;
+                let n = (i128::from(*hi) - i128::from(*lo)) / i128::from(*step) + 1;
                 if n > 10_000_000 {
                     return Err(Unavailable {
                         reason: format!("`{}` has {n} values", p.name),
                         span: p.span,
                     });
                 }
-                Some((0..n).map(|k| Val::Int(lo + k * step)).collect())
+                Some((0..n as i64).map(|k| Val::Int(lo + k * step)).collect())
             }
             Some(Domain::Float {
                 lo, hi, q: Some(q), ..
             }) => {
-                let (a, b) = ((lo / q).round() as i64, (hi / q).round() as i64);
-                if b - a > 10_000_000 {
+                let (a, b) = ((lo / q).round(), (hi / q).round());
+                if !(b - a <= 10_000_000.0) {
                     return Err(Unavailable {
                         reason: format!("`{}` has too many quantised values", p.name),
                         span: p.span,
                     });
                 }
-                Some((a..=b).map(|k| Val::Float(k as f64 * q)).collect())
+                Some((a as i64..=b as i64).map(|k| Val::Float(k as f64 * q)).collect())
             }
             Some(Domain::Float { .. }) => None,
             Some(Domain::Choice(alts)) => {
@@ -176,6 +176,24 @@ fn config_exprs(space: &SpaceInfo) -> Vec<&ast::Expr> {
         .collect()
 }
 
+fn mentions_data(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Data => true,
+        ExprKind::Unary(_, a) | ExprKind::Optional(a) | ExprKind::Residual(a) | ExprKind::Member(a, _) => mentions_data(a),
+        ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => mentions_data(a) || mentions_data(b),
+        ExprKind::Call(_, args) => args.iter().any(|a| mentions_data(&a.value)),
+        ExprKind::If(c, t, o) => mentions_data(c) || mentions_data(t) || o.as_ref().is_some_and(|o| mentions_data(o)),
+        _ => false,
+    }
+}
+
+/// Whether constraint `k` can be decided from the discrete hyperparameters alone (no
+/// metric, no continuous hyperparameter, no data); only those enter the count.
+pub fn countable(space: &SpaceInfo, values: &[Option<Vec<Val>>], k: usize) -> bool {
+    let r = &space.requires[k];
+    !r.uses_metrics && !mentions_data(&r.cond) && param_deps(space, &r.cond).iter().all(|d| values[*d].is_some())
+}
+
 /// Counts the architectures of `space` over its discrete part; continuous hyperparameters
 /// count once. Constraints that call metrics are left out (they need a built model).
 pub fn count(
@@ -217,15 +235,9 @@ pub fn count(
         is_var: vec![false; n],
     };
     // Constraint factors, over their params.
-    let requires: Vec<(usize, BTreeSet<usize>)> = space
-        .requires
-        .iter()
-        .enumerate()
-        .filter(|(k, r)| {
-            !r.uses_metrics && Some(*k) != skip_require && only_require.is_none_or(|o| o == *k)
-        })
-        .map(|(k, r)| (k, param_deps(space, &r.cond)))
-        .filter(|(_, deps)| deps.iter().all(|d| globals.values[*d].is_some()))
+    let requires: Vec<(usize, BTreeSet<usize>)> = (0..space.requires.len())
+        .filter(|k| countable(space, &globals.values, *k) && Some(*k) != skip_require && only_require.is_none_or(|o| o == *k))
+        .map(|k| (k, param_deps(space, &space.requires[k].cond)))
         .collect();
     for (_, deps) in &requires {
         for d in deps {

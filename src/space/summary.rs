@@ -54,10 +54,13 @@ pub struct Summary {
     pub inline: Vec<HyperLine>,
     /// Dependent values: name and definition.
     pub lets: Vec<(String, String)>,
-    /// Constraints: text and whether they call metrics.
-    pub constraints: Vec<(String, bool)>,
+    /// Constraints: text and how they are used.
+    pub constraints: Vec<(String, &'static str)>,
     /// The size.
     pub size: Size,
+    /// How many constraints the count leaves out (on metrics, data or continuous values):
+    /// with any, the count is an upper bound.
+    pub uncounted: usize,
 }
 
 /// Summarises every space of the root file, pushing the counting checks into `sink`.
@@ -140,6 +143,7 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
         }
     };
     Summary {
+        uncounted: values.as_ref().map_or(space.requires.len(), |v| (0..space.requires.len()).filter(|k| !count::countable(space, v, *k)).count()),
         name: space.name.clone(),
         params,
         inline,
@@ -151,7 +155,17 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
         constraints: space
             .requires
             .iter()
-            .map(|r| (r.text.clone(), r.uses_metrics))
+            .enumerate()
+            .map(|(k, r)| {
+                let note = if r.uses_metrics {
+                    "on architecture metrics: checked when sampling, not counted"
+                } else if values.as_ref().is_some_and(|v| count::countable(space, v, k)) {
+                    "on hyperparameters: counted exactly"
+                } else {
+                    "on continuous hyperparameters or data: checked when sampling, not counted"
+                };
+                (r.text.clone(), note)
+            })
             .collect(),
         size,
     }
@@ -160,13 +174,8 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
 /// Decides, exactly, whether the constraints exclude everything (E017) and whether one of
 /// them never excludes anything (W003).
 fn constraint_checks(checked: &Checked, space: &SpaceInfo, total: &BigUint, sink: &mut Sink) {
-    let hp_constraints: Vec<usize> = space
-        .requires
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.uses_metrics)
-        .map(|(k, _)| k)
-        .collect();
+    let Ok(values) = param_values(checked, space) else { return };
+    let hp_constraints: Vec<usize> = (0..space.requires.len()).filter(|k| count::countable(space, &values, *k)).collect();
     if hp_constraints.is_empty() {
         return;
     }

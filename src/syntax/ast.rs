@@ -57,6 +57,8 @@ pub struct Space {
     pub name: Ident,
     /// Its members, in source order.
     pub members: Vec<Member>,
+    /// When some members failed to parse: the names those members would have defined.
+    pub broken: Option<Vec<Ident>>,
     /// The whole item.
     pub span: Span,
 }

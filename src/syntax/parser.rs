@@ -57,7 +57,10 @@ type PResult<T> = Result<T, Box<Diagnostic>>;
 impl Ctx<'_> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        // Rules that end in an optional part keep the whitespace pest skipped looking for
+        // it; labels should stop at the last real character.
+        let trimmed = s.as_str().trim_end_matches(|c: char| c.is_whitespace() || c == ';').len();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.start() + trimmed)
     }
 
     fn syntax_error(&self, err: &pest::error::Error<Rule>) -> Diagnostic {
@@ -75,6 +78,11 @@ impl Ctx<'_> {
         } else {
             format!("`{}`", &self.text[start..end.min(start + tok_len)])
         };
+        if rest.starts_with('"') && !rest[1..].split('\n').next().unwrap_or("").contains('"') {
+            let end = start + rest.find('\n').unwrap_or(rest.len());
+            return Diagnostic::error(Code::Syntax, "unterminated string", Span::new(self.file, start, end), "this string has no closing `\"`")
+                .with_help("close the string on the same line");
+        }
         let expected = match &err.variant {
             pest::error::ErrorVariant::ParsingError { positives, .. } => {
                 describe_expected(positives)
@@ -92,7 +100,26 @@ impl Ctx<'_> {
 
     /// Parses a space member by member after the whole space failed to parse.
     fn recover_space(&self, chunk: &str, sink: &mut Sink) -> Option<Space> {
-        let (name_span, body_start, body_end) = split_members_header(chunk)?;
+        let (name_span, body_start, body_end, unclosed) = split_members_header(chunk)?;
+        if let Some(brace) = unclosed {
+            let at = self.offset + brace;
+            sink.push(
+                Diagnostic::error(Code::Syntax, "unclosed `{`", Span::new(self.file, at, at + 1), "this `{` is never closed")
+                    .with_help("add the matching `}` at the end of the space"),
+            );
+        } else if !chunk[body_end + 1..].trim().is_empty() {
+            let tail = &chunk[body_end + 1..];
+            let lead = tail.len() - tail.trim_start().len();
+            let at = self.offset + body_end + 1 + lead;
+            let text = tail.trim();
+            let (msg, help) = if text.starts_with("/*") {
+                ("unterminated block comment", "close the comment with `*/`")
+            } else {
+                ("unexpected text after the space", "remove it, or start a new item (`space`, `fn`, `import`, ...)")
+            };
+            let end = at + text.lines().next().map_or(0, str::len);
+            sink.push(Diagnostic::error(Code::Syntax, msg, Span::new(self.file, at, end), "not part of any item").with_help(help));
+        }
         let name = Ident {
             name: chunk[name_span.0..name_span.1].to_string(),
             span: Span::new(
@@ -102,6 +129,7 @@ impl Ctx<'_> {
             ),
         };
         let mut members = Vec::new();
+        let mut broken = Vec::new();
         for (s, e) in split_members(chunk, body_start, body_end) {
             let ctx = Ctx {
                 file: self.file,
@@ -117,12 +145,16 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                Err(err) => sink.push(ctx.syntax_error(&err)),
+                Err(err) => {
+                    sink.push(ctx.syntax_error(&err));
+                    broken.push(broken_member(&chunk[s..e], self.file, self.offset + s));
+                }
             }
         }
         Some(Space {
             name,
             members,
+            broken: Some(broken.into_iter().flatten().collect()),
             span: Span::new(self.file, self.offset, self.offset + chunk.len()),
         })
     }
@@ -146,6 +178,7 @@ impl Ctx<'_> {
                 Item::Space(Space {
                     name,
                     members,
+                    broken: None,
                     span,
                 })
             }
@@ -816,8 +849,21 @@ fn rule_name(rule: Rule) -> &'static str {
     }
 }
 
+/// The name a member that failed to parse would have defined (`param x ...`), so that
+/// its uses do not cascade into unknown-name errors.
+fn broken_member(text: &str, file: FileId, offset: usize) -> Option<Ident> {
+    let rest = text.strip_prefix("param").or_else(|| text.strip_prefix("let"))?;
+    let lead = rest.len() - rest.trim_start().len();
+    let name: String = rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if name.is_empty() {
+        return None;
+    }
+    let start = offset + (text.len() - rest.len()) + lead;
+    Some(Ident { span: Span::new(file, start, start + name.len()), name })
+}
+
 /// Finds `space NAME {` in a chunk: the name's range and the body's inner range.
-fn split_members_header(chunk: &str) -> Option<((usize, usize), usize, usize)> {
+fn split_members_header(chunk: &str) -> Option<((usize, usize), usize, usize, Option<usize>)> {
     let rest = chunk.strip_prefix("space")?;
     let name_start = 5 + (rest.len() - rest.trim_start().len());
     let name_len = chunk[name_start..]
@@ -832,6 +878,6 @@ fn split_members_header(chunk: &str) -> Option<((usize, usize), usize, usize)> {
     if !chunk[after..brace].trim().is_empty() {
         return None;
     }
-    let close = super::split::matching_close(chunk, brace).unwrap_or(chunk.len());
-    Some(((name_start, after), brace + 1, close))
+    let close = super::split::matching_close(chunk, brace);
+    Some(((name_start, after), brace + 1, close.unwrap_or(chunk.len()), close.is_none().then_some(brace)))
 }

@@ -36,29 +36,44 @@ pub fn split_members(chunk: &str, start: usize, end: usize) -> Vec<(usize, usize
     split(chunk, start, end, MEMBER_KEYWORDS)
 }
 
-/// The index of the bracket closing the one at `open`, if any.
+/// The index of the bracket closing the one at `open`, if any. A closing bracket of
+/// another kind closes the brackets left open inside it first (`{ f( }` closes the `{`),
+/// so one unclosed parenthesis does not swallow the rest of the file.
 pub fn matching_close(text: &str, open: usize) -> Option<usize> {
     let bytes = text.as_bytes();
-    let mut depth = 0i64;
+    let mut stack: Vec<u8> = Vec::new();
     let mut i = open;
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => i = skip_string(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block(bytes, i),
-            b'{' | b'(' | b'[' => {
-                depth += 1;
-                i += 1;
+            b'"' => {
+                i = skip_string(bytes, i);
+                continue;
             }
-            b'}' | b')' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = skip_line(bytes, i);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = skip_block(bytes, i);
+                continue;
+            }
+            c @ (b'{' | b'(' | b'[') => stack.push(c),
+            c @ (b'}' | b')' | b']') => {
+                let opener = match c {
+                    b'}' => b'{',
+                    b')' => b'(',
+                    _ => b'[',
+                };
+                if let Some(pos) = stack.iter().rposition(|o| *o == opener) {
+                    stack.truncate(pos);
+                    if stack.is_empty() {
+                        return Some(i);
+                    }
                 }
-                i += 1;
             }
-            _ => i += 1,
+            _ => {}
         }
+        i += 1;
     }
     None
 }
@@ -196,7 +211,8 @@ mod tests {
 
     #[test]
     fn closing_bracket_is_found() {
-        assert_eq!(matching_close("{ ( } ) }", 0), Some(6));
+        assert_eq!(matching_close("{ [ ] }", 0), Some(6));
+        assert_eq!(matching_close("{ ( } ) }", 0), Some(4));
         assert_eq!(matching_close("{ \"}\" }", 0), Some(6));
     }
 }

@@ -1,4 +1,4 @@
-// E001: `repeat -2` without parentheses does not parse (the count is a postfix expression)
+// E028: `repeat -2` with a negative literal count
 space s {
     param width = choice(64, 128)
     graph {

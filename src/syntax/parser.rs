@@ -790,7 +790,7 @@ fn doc_comment(text: &str, start: usize) -> Option<String> {
 
 /// Describes pest's expected rules in words.
 fn describe_expected(rules: &[Rule]) -> String {
-    let mut words: Vec<&str> = rules.iter().map(|r| rule_name(*r)).collect();
+    let mut words: Vec<&str> = rules.iter().map(|r| rule_name(*r)).filter(|w| !w.is_empty()).collect();
     words.sort_unstable();
     words.dedup();
     match words.len() {
@@ -845,7 +845,12 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::builtin_kind => "`module`, `strategy`, `optimizer`, `dataset` or `metric`",
         Rule::kw_else => "`else`",
         Rule::kw_as => "`as`",
-        _ => "an item (`space`, `fn`, `import`, ...)",
+        Rule::import_item | Rule::space_item | Rule::fn_item | Rule::builtin_item | Rule::enum_item | Rule::kw_import
+        | Rule::kw_space | Rule::kw_fn | Rule::kw_builtin | Rule::kw_enum => "an item (`space`, `fn`, `import`, ...)",
+        Rule::kw_and | Rule::kw_or => "`and` or `or`",
+        Rule::kw_data | Rule::kw_train | Rule::kw_objective | Rule::kw_pipeline | Rule::data_decl | Rule::train_decl
+        | Rule::objective_decl | Rule::pipeline_decl => "a configuration block",
+        _ => "",
     }
 }
 

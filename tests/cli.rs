@@ -83,5 +83,5 @@ fn json_span_points_at_the_offending_text() {
     let (start, end) = (first["span"]["start"].as_u64().unwrap() as usize, first["span"]["end"].as_u64().unwrap() as usize);
     assert_eq!(&src[start..end], "y");
     assert_eq!(first["span"]["line"], 3);
-    assert_eq!(first["span"]["column"], 27);
+    assert_eq!(first["span"]["column"], 26);
 }

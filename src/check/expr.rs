@@ -1117,7 +1117,8 @@ impl<'a> Cx<'a> {
             given[slot] = Some(arg_span);
             let want = params[slot].1.clone();
             let symbols = matches!(want, Ty::Enum(..) | Ty::AnyEnum);
-            self.expr(&arg.value, Some(&want), Mode { symbols, ..mode });
+            let graph = matches!(want, Ty::Module | Ty::Tensor | Ty::Unknown) && mode.graph;
+            self.expr(&arg.value, Some(&want), Mode { symbols, graph, ..mode });
         }
         let missing: Vec<&str> = params
             .iter()

@@ -816,6 +816,12 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             &format!("strategy `{}`", s.strategy.name),
                             Mode::default(),
                         );
+                        for a in &s.args {
+                            let is_path = a.name.as_ref().and_then(|n| params.iter().find(|p| p.0 == n.name)).is_some_and(|p| p.1 == Ty::Path);
+                            if is_path {
+                                check_path(cx, &a.value);
+                            }
+                        }
                     }
                     _ => {
                         let all = builtin_list(cx, BuiltinKind::Strategy);
@@ -891,6 +897,40 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                 }
             }
             info.stages = stages.clone();
+        }
+    }
+}
+
+/// A path argument (`attention.kind`, `kind`) must start with a hyperparameter of the
+/// space or a module or function the graph can use.
+fn check_path(cx: &mut Cx, e: &ast::Expr) {
+    let mut head = e;
+    while let ExprKind::Member(base, _) = &head.kind {
+        head = base;
+    }
+    let ExprKind::Name(id) = &head.kind else {
+        cx.err(
+            Diagnostic::error(Code::TypeMismatch, "expected a path such as `attention.kind`", e.span, "not a path")
+                .with_help("name a hyperparameter, or a module followed by its argument"),
+        );
+        return;
+    };
+    let is_param = cx.frames[0].iter().any(|v| v.name == id.name);
+    let is_module = cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Fn(_) | Item::Builtin(_)));
+    if !is_param && !is_module {
+        let names: Vec<String> = cx.frames[0]
+            .iter()
+            .map(|v| v.name.clone())
+            .chain(cx.checked.scopes[cx.file.0 as usize].names.keys().cloned())
+            .collect();
+        let help = match super::suggest(&id.name, names.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "a path starts with a hyperparameter of the space or a module of its graph".to_string(),
+        };
+        cx.err(Diagnostic::error(Code::UnknownName, format!("unknown name `{}` in path", id.name), id.span, "not a hyperparameter or module").with_help(help));
+    } else if is_param {
+        if let Some(v) = cx.frames[0].iter_mut().find(|v| v.name == id.name) {
+            v.used = true;
         }
     }
 }

@@ -796,7 +796,7 @@ fn describe_expected(rules: &[Rule]) -> String {
     match words.len() {
         0 => "something else".to_string(),
         1 => words[0].to_string(),
-        n if n > 6 => format!("{}, {} or another item", words[0], words[1]),
+        n if n > 6 => format!("{}, ...", words[..5].join(", ")),
         _ => {
             let last = words.pop().unwrap_or_default();
             format!("{} or {}", words.join(", "), last)
@@ -848,6 +848,8 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::import_item | Rule::space_item | Rule::fn_item | Rule::builtin_item | Rule::enum_item | Rule::kw_import
         | Rule::kw_space | Rule::kw_fn | Rule::kw_builtin | Rule::kw_enum => "an item (`space`, `fn`, `import`, ...)",
         Rule::kw_and | Rule::kw_or => "`and` or `or`",
+        Rule::item_eoi | Rule::file => "an item (`space`, `fn`, `import`, ...)",
+        Rule::member_eoi => "a member (`param`, `let`, `require`, `graph`, ...)",
         Rule::kw_data | Rule::kw_train | Rule::kw_objective | Rule::kw_pipeline | Rule::data_decl | Rule::train_decl
         | Rule::objective_decl | Rule::pipeline_decl => "a configuration block",
         _ => "",

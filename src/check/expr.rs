@@ -245,7 +245,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Reports a mismatch unless `found` may stand where `expected` is needed.
-    pub fn expect(&mut self, found: &Ty, expected: &Ty, span: Span, what: &str) {
+    pub fn require_type(&mut self, found: &Ty, expected: &Ty, span: Span, what: &str) {
         if self.assignable(found, expected) {
             return;
         }
@@ -287,7 +287,7 @@ impl<'a> Cx<'a> {
     pub fn expr(&mut self, e: &ast::Expr, expected: Option<&Ty>, mode: Mode) -> Ty {
         let ty = self.expr_inner(e, expected, mode);
         if let Some(exp) = expected {
-            self.expect(&ty, exp, e.span, "this value");
+            self.require_type(&ty, exp, e.span, "this value");
         }
         ty
     }
@@ -310,7 +310,7 @@ impl<'a> Cx<'a> {
                     UnOp::Neg => {
                         let t = self.expr(inner, None, sub);
                         if !t.is_numeric() {
-                            self.expect(&t, &Ty::Float, inner.span, "the operand of `-`");
+                            self.require_type(&t, &Ty::Float, inner.span, "the operand of `-`");
                             return Ty::Unknown;
                         }
                         t
@@ -426,7 +426,7 @@ impl<'a> Cx<'a> {
         };
         let t = self.expr(body, None, m);
         if !matches!(t, Ty::Module | Ty::Unknown) {
-            self.expect(&t, &Ty::Module, body.span, "the body");
+            self.require_type(&t, &Ty::Module, body.span, "the body");
         }
     }
 
@@ -759,7 +759,7 @@ impl<'a> Cx<'a> {
                 let r = self.expr(rhs, None, sub);
                 for (t, e) in [(&l, lhs), (&r, rhs)] {
                     if !t.is_numeric() {
-                        self.expect(t, &Ty::Float, e.span, "an ordered comparison's operand");
+                        self.require_type(t, &Ty::Float, e.span, "an ordered comparison's operand");
                     }
                 }
                 Ty::Bool
@@ -769,7 +769,7 @@ impl<'a> Cx<'a> {
                 let r = self.expr(rhs, None, sub);
                 for (t, e) in [(&l, lhs), (&r, rhs)] {
                     if !t.is_numeric() {
-                        self.expect(
+                        self.require_type(
                             t,
                             &Ty::Float,
                             e.span,
@@ -1269,7 +1269,7 @@ impl<'a> Cx<'a> {
                         },
                     );
                     if !t.is_numeric() {
-                        self.expect(&t, &Ty::Float, a.value.span, "an argument of `min`/`max`");
+                        self.require_type(&t, &Ty::Float, a.value.span, "an argument of `min`/`max`");
                     }
                     if t == Ty::Float {
                         ty = Ty::Float;
@@ -1290,7 +1290,7 @@ impl<'a> Cx<'a> {
                         },
                     );
                     if !arg_ty.is_numeric() {
-                        self.expect(&arg_ty, &Ty::Float, args[0].value.span, "the argument");
+                        self.require_type(&arg_ty, &Ty::Float, args[0].value.span, "the argument");
                     }
                 } else {
                     self.check_args(&params, args, span, &format!("`{name}`"), mode);

@@ -83,6 +83,12 @@ impl Ctx<'_> {
             return Diagnostic::error(Code::Syntax, "unterminated string", Span::new(self.file, start, end), "this string has no closing `\"`")
                 .with_help("close the string on the same line");
         }
+        if let pest::error::ErrorVariant::CustomError { message } = &err.variant {
+            if message.contains("stack limit") || message.contains("call limit") {
+                return Diagnostic::error(Code::Syntax, "the program nests too deeply", Span::new(self.file, start, end), "nesting limit reached here")
+                    .with_help("split deeply nested expressions with `let` or functions");
+            }
+        }
         let expected = match &err.variant {
             pest::error::ErrorVariant::ParsingError { positives, .. } => {
                 describe_expected(positives)

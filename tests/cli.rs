@@ -9,7 +9,11 @@ fn nasc(args: &[&str]) -> (i32, String, String) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("nasc runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -43,13 +47,23 @@ fn usage_and_io_errors_exit_two() {
 
 #[test]
 fn json_format_prints_one_object_per_diagnostic() {
-    let (code, stdout, _) = nasc(&["check", "--message-format", "json", "tests/ui/multiple_errors.nas"]);
+    let (code, stdout, _) = nasc(&[
+        "check",
+        "--message-format",
+        "json",
+        "tests/ui/multiple_errors.nas",
+    ]);
     assert_eq!(code, 1);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines.len() >= 2, "expected several diagnostics, got {stdout}");
+    assert!(
+        lines.len() >= 2,
+        "expected several diagnostics, got {stdout}"
+    );
     for line in lines {
         let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
-        for key in ["file", "severity", "code", "message", "span", "labels", "help"] {
+        for key in [
+            "file", "severity", "code", "message", "span", "labels", "help",
+        ] {
             assert!(v.get(key).is_some(), "missing `{key}` in {line}");
         }
         assert!(v["code"].as_str().is_some_and(|c| c.starts_with("nas::")));
@@ -70,7 +84,12 @@ fn json_span_points_at_the_offending_text() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("nasc runs");
-    child.stdin.take().expect("stdin").write_all(src.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(src.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -80,7 +99,10 @@ fn json_span_points_at_the_offending_text() {
         .find(|v| v["code"] == "nas::E007")
         .expect("an unknown-name diagnostic");
     assert_eq!(first["code"], "nas::E007");
-    let (start, end) = (first["span"]["start"].as_u64().unwrap() as usize, first["span"]["end"].as_u64().unwrap() as usize);
+    let (start, end) = (
+        first["span"]["start"].as_u64().unwrap() as usize,
+        first["span"]["end"].as_u64().unwrap() as usize,
+    );
     assert_eq!(&src[start..end], "y");
     assert_eq!(first["span"]["line"], 3);
     assert_eq!(first["span"]["column"], 26);

@@ -6,7 +6,8 @@ use common::count;
 
 #[test]
 fn independent_choices_multiply() {
-    let src = "space s { param a = choice(1, 2, 3) param b = range(1, 10) param c = choice(true, false)
+    let src =
+        "space s { param a = choice(1, 2, 3) param b = range(1, 10) param c = choice(true, false)
         graph { linear(out = a * b) dropout(rate = if c { 0.1 } else { 0.2 }) } }";
     assert_eq!(count(src).as_deref(), Some("60"));
 }
@@ -16,13 +17,17 @@ fn constraints_are_honoured_exactly() {
     let src = "space s { param a = range(1, 12) param b = range(1, 12) require a % b == 0 require a + b <= 12
         graph { linear(out = a) linear(out = b) } }";
     // Pairs (a, b) in 1..12 with b dividing a and a + b <= 12, counted by hand.
-    let expected = (1..=12).flat_map(|a| (1..=12).map(move |b| (a, b))).filter(|(a, b)| a % b == 0 && a + b <= 12).count();
+    let expected = (1..=12)
+        .flat_map(|a| (1..=12).map(move |b| (a, b)))
+        .filter(|(a, b)| a % b == 0 && a + b <= 12)
+        .count();
     assert_eq!(count(src), Some(expected.to_string()));
 }
 
 #[test]
 fn repeat_gives_each_repetition_its_own_choices() {
-    let src = "space s { param n = choice(1, 2, 3) graph { repeat n { linear(out = choice(8, 16)) } } }";
+    let src =
+        "space s { param n = choice(1, 2, 3) graph { repeat n { linear(out = choice(8, 16)) } } }";
     assert_eq!(count(src).as_deref(), Some("14")); // 2 + 4 + 8
 }
 
@@ -95,7 +100,11 @@ fn quantised_floats_are_finite() {
 
 #[test]
 fn the_poster_space_has_25008_architectures() {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deep_architect_poster.nas")).unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/deep_architect_poster.nas"
+    ))
+    .unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let out = nasc::check_source("deep_architect_poster.nas", src, Some(dir));
     match &out.summaries[0].size {
@@ -109,7 +118,9 @@ fn huge_spaces_count_exactly() {
     // 40 independent params of 10 values: exactly 10^40, without enumerating.
     let mut src = String::from("space s {\n");
     for i in 0..40 {
-        src.push_str(&format!("param p{i} = choice(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)\n"));
+        src.push_str(&format!(
+            "param p{i} = choice(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)\n"
+        ));
     }
     src.push_str("graph {\n");
     for i in 0..40 {
@@ -122,13 +133,19 @@ fn huge_spaces_count_exactly() {
 #[test]
 fn deep_repeats_count_exactly() {
     let src = "space s { graph { repeat 100 { linear(out = choice(1, 2)) } } }";
-    assert_eq!(count(src), Some(num_bigint::BigUint::from(2u32).pow(100).to_string()));
+    assert_eq!(
+        count(src),
+        Some(num_bigint::BigUint::from(2u32).pow(100).to_string())
+    );
 }
 
 #[test]
 fn continuous_dimensions_make_the_space_infinite() {
     let out = common::check("space s { param lr = log_uniform(1e-4, 1e-2) param w = choice(1, 2) graph { linear(out = w) } train { optimizer = adamw(lr = lr) } }");
-    assert!(out.contains("infinite (continuous: lr); discrete part: 2"), "{out}");
+    assert!(
+        out.contains("infinite (continuous: lr); discrete part: 2"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -124,7 +124,9 @@ impl<'a> Cx<'a> {
         if name.name != "_" {
             if let Some(prev) = self.lookup_var(&name.name) {
                 // A parameter declared twice is reported as a duplicate instead.
-                if prev.kind != VarKind::Input && !(prev.kind == VarKind::FnParam && kind == VarKind::FnParam) {
+                if prev.kind != VarKind::Input
+                    && !(prev.kind == VarKind::FnParam && kind == VarKind::FnParam)
+                {
                     let prev_span = prev.span;
                     self.err(
                         Diagnostic::warning(
@@ -749,7 +751,10 @@ impl<'a> Cx<'a> {
                             span,
                             "comparison of different types",
                         )
-                        .with_help(format!("both sides of `{}` must have the same type", op.as_str())),
+                        .with_help(format!(
+                            "both sides of `{}` must have the same type",
+                            op.as_str()
+                        )),
                     );
                 }
                 Ty::Bool
@@ -778,7 +783,9 @@ impl<'a> Cx<'a> {
                         return Ty::Unknown;
                     }
                 }
-                if let (Some(Const::Int(a)), Some(Const::Int(b))) = (self.const_eval(lhs), self.const_eval(rhs)) {
+                if let (Some(Const::Int(a)), Some(Const::Int(b))) =
+                    (self.const_eval(lhs), self.const_eval(rhs))
+                {
                     let overflow = match op {
                         BinOp::Add => a.checked_add(b).is_none(),
                         BinOp::Sub => a.checked_sub(b).is_none(),
@@ -1078,12 +1085,11 @@ impl<'a> Cx<'a> {
                             suggested.push(g.to_string());
                         }
                         let help = match guess {
-                                Some(s) => format!(
-                                    "did you mean `{s}`? {}",
-                                    signature_help(callee, params)
-                                ),
-                                None => signature_help(callee, params),
-                            };
+                            Some(s) => {
+                                format!("did you mean `{s}`? {}", signature_help(callee, params))
+                            }
+                            None => signature_help(callee, params),
+                        };
                         self.err(
                             Diagnostic::error(
                                 Code::UnknownArgument,
@@ -1118,13 +1124,25 @@ impl<'a> Cx<'a> {
             let want = params[slot].1.clone();
             let symbols = matches!(want, Ty::Enum(..) | Ty::AnyEnum);
             let graph = matches!(want, Ty::Module | Ty::Tensor | Ty::Unknown) && mode.graph;
-            self.expr(&arg.value, Some(&want), Mode { symbols, graph, ..mode });
+            self.expr(
+                &arg.value,
+                Some(&want),
+                Mode {
+                    symbols,
+                    graph,
+                    ..mode
+                },
+            );
         }
         let missing: Vec<&str> = params
             .iter()
             .zip(&given)
             .enumerate()
-            .filter(|(i, (p, g))| !p.2 && g.is_none() && !suggested.contains(&p.0) && !params[..*i].iter().any(|q| q.0 == p.0))
+            .filter(|(i, (p, g))| {
+                !p.2 && g.is_none()
+                    && !suggested.contains(&p.0)
+                    && !params[..*i].iter().any(|q| q.0 == p.0)
+            })
             .map(|(_, pg)| pg)
             .map(|(p, _)| p.0.as_str())
             .collect();
@@ -1269,7 +1287,12 @@ impl<'a> Cx<'a> {
                         },
                     );
                     if !t.is_numeric() {
-                        self.require_type(&t, &Ty::Float, a.value.span, "an argument of `min`/`max`");
+                        self.require_type(
+                            &t,
+                            &Ty::Float,
+                            a.value.span,
+                            "an argument of `min`/`max`",
+                        );
                     }
                     if t == Ty::Float {
                         ty = Ty::Float;

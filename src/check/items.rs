@@ -114,9 +114,14 @@ fn duplicate_params(cx: &mut Cx, params: &[ast::FnParam]) {
     for p in params {
         if let Some(prev) = seen.insert(&p.name.name, p.name.span) {
             cx.err(
-                Diagnostic::error(Code::DuplicateDefinition, format!("parameter `{}` is declared twice", p.name.name), p.name.span, "declared again here")
-                    .with_label(prev, "first declared here")
-                    .with_help("rename or remove one of them"),
+                Diagnostic::error(
+                    Code::DuplicateDefinition,
+                    format!("parameter `{}` is declared twice", p.name.name),
+                    p.name.span,
+                    "declared again here",
+                )
+                .with_label(prev, "first declared here")
+                .with_help("rename or remove one of them"),
             );
         }
     }
@@ -353,7 +358,13 @@ fn check_space(
     let broken = space.broken.is_some();
     for id in space.broken.iter().flatten() {
         if !by_name.contains_key(&id.name) {
-            cx.frames[0].push(super::expr::Var { name: id.name.clone(), ty: Ty::Unknown, span: id.span, kind: VarKind::SpaceLet, used: true });
+            cx.frames[0].push(super::expr::Var {
+                name: id.name.clone(),
+                ty: Ty::Unknown,
+                span: id.span,
+                kind: VarKind::SpaceLet,
+                used: true,
+            });
         }
     }
 
@@ -755,7 +766,14 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                         let names: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
                         let help = match super::suggest(&f.name.name, names.iter().copied()) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("`train` takes {}", names.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+                            None => format!(
+                                "`train` takes {}",
+                                names
+                                    .iter()
+                                    .map(|a| format!("`{a}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         };
                         cx.err(
                             Diagnostic::error(
@@ -817,7 +835,11 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             Mode::default(),
                         );
                         for a in &s.args {
-                            let is_path = a.name.as_ref().and_then(|n| params.iter().find(|p| p.0 == n.name)).is_some_and(|p| p.1 == Ty::Path);
+                            let is_path = a
+                                .name
+                                .as_ref()
+                                .and_then(|n| params.iter().find(|p| p.0 == n.name))
+                                .is_some_and(|p| p.1 == Ty::Path);
                             if is_path {
                                 check_path(cx, &a.value);
                             }
@@ -830,7 +852,13 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             all.iter().map(String::as_str),
                         ) {
                             Some(x) => format!("did you mean `{x}`?"),
-                            None => format!("strategies: {}", all.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+                            None => format!(
+                                "strategies: {}",
+                                all.iter()
+                                    .map(|a| format!("`{a}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         };
                         cx.err(
                             Diagnostic::error(
@@ -910,13 +938,21 @@ fn check_path(cx: &mut Cx, e: &ast::Expr) {
     }
     let ExprKind::Name(id) = &head.kind else {
         cx.err(
-            Diagnostic::error(Code::TypeMismatch, "expected a path such as `attention.kind`", e.span, "not a path")
-                .with_help("name a hyperparameter, or a module followed by its argument"),
+            Diagnostic::error(
+                Code::TypeMismatch,
+                "expected a path such as `attention.kind`",
+                e.span,
+                "not a path",
+            )
+            .with_help("name a hyperparameter, or a module followed by its argument"),
         );
         return;
     };
     let is_param = cx.frames[0].iter().any(|v| v.name == id.name);
-    let is_module = cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Fn(_) | Item::Builtin(_)));
+    let is_module = cx
+        .checked
+        .lookup(cx.file, &id.name)
+        .is_some_and(|r| matches!(cx.checked.item(r), Item::Fn(_) | Item::Builtin(_)));
     if !is_param && !is_module {
         let names: Vec<String> = cx.frames[0]
             .iter()
@@ -925,9 +961,18 @@ fn check_path(cx: &mut Cx, e: &ast::Expr) {
             .collect();
         let help = match super::suggest(&id.name, names.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "a path starts with a hyperparameter of the space or a module of its graph".to_string(),
+            None => "a path starts with a hyperparameter of the space or a module of its graph"
+                .to_string(),
         };
-        cx.err(Diagnostic::error(Code::UnknownName, format!("unknown name `{}` in path", id.name), id.span, "not a hyperparameter or module").with_help(help));
+        cx.err(
+            Diagnostic::error(
+                Code::UnknownName,
+                format!("unknown name `{}` in path", id.name),
+                id.span,
+                "not a hyperparameter or module",
+            )
+            .with_help(help),
+        );
     } else if is_param {
         if let Some(v) = cx.frames[0].iter_mut().find(|v| v.name == id.name) {
             v.used = true;
@@ -943,7 +988,13 @@ fn check_metric_name(cx: &mut Cx, m: &ast::Ident) {
         let all = builtin_list(cx, BuiltinKind::Metric);
         let help = match super::suggest(&m.name, all.iter().map(String::as_str)) {
             Some(x) => format!("did you mean `{x}`?"),
-            None => format!("metrics: {}", all.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "metrics: {}",
+                all.iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         cx.err(
             Diagnostic::error(

@@ -91,7 +91,10 @@ pub fn render_summary(s: &Summary, file: &str) -> String {
     }
     if s.uncounted > 0 && !matches!(s.size, Size::Unavailable(_)) {
         let n = s.uncounted;
-        out.push_str(&format!(" ({n} constraint{} checked when sampling)", if n == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            " ({n} constraint{} checked when sampling)",
+            if n == 1 { "" } else { "s" }
+        ));
     }
     out.push('\n');
     out

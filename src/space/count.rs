@@ -53,11 +53,11 @@ pub fn param_values(
     checked: &Checked,
     space: &SpaceInfo,
 ) -> Result<Vec<Option<Vec<Val>>>, Unavailable> {
-    let globals = Globals {
-        values: vec![None; space.params.len()],
-        bits: vec![0; space.params.len()],
-        is_var: vec![false; space.params.len()],
-    };
+    let globals = Globals::new(
+        vec![None; space.params.len()],
+        vec![0; space.params.len()],
+        vec![false; space.params.len()],
+    );
     let sigma = vec![None; space.params.len()];
     let mut out = Vec::new();
     for p in &space.params {
@@ -77,13 +77,17 @@ pub fn param_values(
                 lo, hi, q: Some(q), ..
             }) => {
                 let (a, b) = ((lo / q).round(), (hi / q).round());
-                if !(b - a <= 10_000_000.0) {
+                if (b - a).is_nan() || b - a > 10_000_000.0 {
                     return Err(Unavailable {
                         reason: format!("`{}` has too many quantised values", p.name),
                         span: p.span,
                     });
                 }
-                Some((a as i64..=b as i64).map(|k| Val::Float(k as f64 * q)).collect())
+                Some(
+                    (a as i64..=b as i64)
+                        .map(|k| Val::Float(k as f64 * q))
+                        .collect(),
+                )
             }
             Some(Domain::Float { .. }) => None,
             Some(Domain::Choice(alts)) => {
@@ -179,10 +183,15 @@ fn config_exprs(space: &SpaceInfo) -> Vec<&ast::Expr> {
 fn mentions_data(e: &ast::Expr) -> bool {
     match &e.kind {
         ExprKind::Data => true,
-        ExprKind::Unary(_, a) | ExprKind::Optional(a) | ExprKind::Residual(a) | ExprKind::Member(a, _) => mentions_data(a),
+        ExprKind::Unary(_, a)
+        | ExprKind::Optional(a)
+        | ExprKind::Residual(a)
+        | ExprKind::Member(a, _) => mentions_data(a),
         ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => mentions_data(a) || mentions_data(b),
         ExprKind::Call(_, args) => args.iter().any(|a| mentions_data(&a.value)),
-        ExprKind::If(c, t, o) => mentions_data(c) || mentions_data(t) || o.as_ref().is_some_and(|o| mentions_data(o)),
+        ExprKind::If(c, t, o) => {
+            mentions_data(c) || mentions_data(t) || o.as_ref().is_some_and(|o| mentions_data(o))
+        }
         _ => false,
     }
 }
@@ -191,7 +200,56 @@ fn mentions_data(e: &ast::Expr) -> bool {
 /// metric, no continuous hyperparameter, no data); only those enter the count.
 pub fn countable(space: &SpaceInfo, values: &[Option<Vec<Val>>], k: usize) -> bool {
     let r = &space.requires[k];
-    !r.uses_metrics && !mentions_data(&r.cond) && param_deps(space, &r.cond).iter().all(|d| values[*d].is_some())
+    !r.uses_metrics
+        && !mentions_data(&r.cond)
+        && param_deps(space, &r.cond)
+            .iter()
+            .all(|d| values[*d].is_some())
+}
+
+/// Whether constraint `k` holds for every combination of the values of the
+/// hyperparameters it mentions (so it filters nothing). `false` when that is more than
+/// 100,000 combinations.
+pub fn always_holds(
+    checked: &Checked,
+    space: &SpaceInfo,
+    values: &[Option<Vec<Val>>],
+    k: usize,
+) -> bool {
+    let deps: Vec<usize> = param_deps(space, &space.requires[k].cond)
+        .into_iter()
+        .collect();
+    let sizes: Vec<usize> = deps
+        .iter()
+        .map(|d| values[*d].as_ref().map_or(0, |v| v.len()))
+        .collect();
+    let Some(total) = sizes
+        .iter()
+        .try_fold(1usize, |a, s| a.checked_mul(*s))
+        .filter(|t| *t > 0 && *t <= 100_000)
+    else {
+        return false;
+    };
+    let globals = Globals::new(
+        values.to_vec(),
+        vec![0; values.len()],
+        vec![false; values.len()],
+    );
+    for index in 0..total {
+        let mut sigma = vec![None; values.len()];
+        let mut rest = index;
+        for (j, d) in deps.iter().enumerate().rev() {
+            sigma[*d] = Some(rest % sizes[j]);
+            rest /= sizes[j];
+        }
+        let mut ev = Eval::new(checked, space, &globals, &sigma);
+        let env = ev.space_env();
+        match ev.value(&space.requires[k].cond, &env) {
+            Ok(d) if !d.is_empty() && d.iter().all(|(v, _)| *v == Val::Bool(true)) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Counts the architectures of `space` over its discrete part; continuous hyperparameters
@@ -229,14 +287,14 @@ pub fn count(
             next_bit += 1;
         }
     }
-    let mut globals = Globals {
-        values,
-        bits,
-        is_var: vec![false; n],
-    };
+    let mut globals = Globals::new(values, bits, vec![false; n]);
     // Constraint factors, over their params.
     let requires: Vec<(usize, BTreeSet<usize>)> = (0..space.requires.len())
-        .filter(|k| countable(space, &globals.values, *k) && Some(*k) != skip_require && only_require.is_none_or(|o| o == *k))
+        .filter(|k| {
+            countable(space, &globals.values, *k)
+                && Some(*k) != skip_require
+                && only_require.is_none_or(|o| o == *k)
+        })
         .map(|k| (k, param_deps(space, &space.requires[k].cond)))
         .collect();
     for (_, deps) in &requires {
@@ -405,11 +463,11 @@ fn require_factor(
     let r = &space.requires[k];
     let size = table_size(globals, &vars, r.span)?;
     let mut cells = Vec::with_capacity(size);
-    let plain = Globals {
-        values: globals.values.clone(),
-        bits: vec![0; globals.bits.len()],
-        is_var: globals.is_var.clone(),
-    };
+    let plain = Globals::new(
+        globals.values.clone(),
+        vec![0; globals.bits.len()],
+        globals.is_var.clone(),
+    );
     for index in 0..size {
         let mut sigma = vec![None; space.params.len()];
         decode(globals, &vars, index, &mut sigma);

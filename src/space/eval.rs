@@ -6,6 +6,8 @@
 //! brings its own copies of the choices inside it; a value argument or `let` is evaluated
 //! once, so its choice is shared by all its uses.
 
+use std::cell::{Cell, OnceCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::weight::Weight;
@@ -70,14 +72,27 @@ pub struct Env {
 
 struct Frame {
     vars: Vec<(String, Binding)>,
+    /// Name to position in `vars`, for large frames (the space's params and lets).
+    index: Option<HashMap<String, usize>>,
     parent: Option<Env>,
     file: FileId,
 }
 
 impl Env {
     pub(crate) fn new(file: FileId, vars: Vec<(String, Binding)>, parent: Option<Env>) -> Env {
+        let index = (vars.len() > 8).then(|| {
+            vars.iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.clone(), i))
+                .collect()
+        });
         Env {
-            frame: Rc::new(Frame { vars, parent, file }),
+            frame: Rc::new(Frame {
+                vars,
+                index,
+                parent,
+                file,
+            }),
         }
     }
 
@@ -92,7 +107,17 @@ impl Env {
     pub(crate) fn get(&self, name: &str) -> Option<&Binding> {
         let mut env = self;
         loop {
-            if let Some((_, b)) = env.frame.vars.iter().rev().find(|(n, _)| n == name) {
+            let found = match &env.frame.index {
+                Some(index) => index.get(name).map(|i| &env.frame.vars[*i].1),
+                None => env
+                    .frame
+                    .vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, b)| b),
+            };
+            if let Some(b) = found {
                 return Some(b);
             }
             env = env.frame.parent.as_ref()?;
@@ -112,6 +137,34 @@ pub struct Globals {
     pub bits: Vec<u64>,
     /// Whether each param is a variable of the elimination (its value may be asked for).
     pub is_var: Vec<bool>,
+    /// Evaluation steps left before giving up (functions that call others twice, nested
+    /// repeats: expansion can grow exponentially with the size of the program).
+    budget: Cell<u64>,
+    /// The space's environment, built once.
+    env: OnceCell<Env>,
+}
+
+/// Evaluation steps one count (or one shape check) may take.
+const BUDGET: u64 = 2_000_000;
+
+impl Globals {
+    /// Facts about `n` params, with the full evaluation budget.
+    pub fn new(values: Vec<Option<Vec<Val>>>, bits: Vec<u64>, is_var: Vec<bool>) -> Globals {
+        Globals {
+            values,
+            bits,
+            is_var,
+            budget: Cell::new(BUDGET),
+            env: OnceCell::new(),
+        }
+    }
+
+    /// Spends one evaluation step; `false` once the budget is gone.
+    pub fn spend(&self) -> bool {
+        let left = self.budget.get();
+        self.budget.set(left.saturating_sub(1));
+        left > 0
+    }
 }
 
 /// An evaluator for one space under one partial assignment `sigma` (an index into the
@@ -151,14 +204,19 @@ impl<'a> Eval<'a> {
 
     /// The environment of the space: its params and lets.
     pub fn space_env(&self) -> Env {
-        let mut vars: Vec<(String, Binding)> = Vec::new();
-        for (i, p) in self.space.params.iter().enumerate() {
-            vars.push((p.name.clone(), Binding::Global(i)));
-        }
-        for (i, l) in self.space.lets.iter().enumerate() {
-            vars.push((l.name.clone(), Binding::SpaceLet(i)));
-        }
-        Env::new(self.space.file, vars, None)
+        self.globals
+            .env
+            .get_or_init(|| {
+                let mut vars: Vec<(String, Binding)> = Vec::new();
+                for (i, p) in self.space.params.iter().enumerate() {
+                    vars.push((p.name.clone(), Binding::Global(i)));
+                }
+                for (i, l) in self.space.lets.iter().enumerate() {
+                    vars.push((l.name.clone(), Binding::SpaceLet(i)));
+                }
+                Env::new(self.space.file, vars, None)
+            })
+            .clone()
     }
 
     fn global(&self, i: usize) -> Result<Dist, Stop> {
@@ -191,6 +249,12 @@ impl<'a> Eval<'a> {
 
     /// The distribution of values of `e`.
     pub fn value(&mut self, e: &ast::Expr, env: &Env) -> Result<Dist, Stop> {
+        if !self.globals.spend() {
+            return Err(Stop::Unavailable(
+                "the graph expands too much to count".into(),
+                e.span,
+            ));
+        }
         let d = match &e.kind {
             ExprKind::Int(v) => one(Val::Int(*v)),
             ExprKind::Float(v) => one(Val::Float(*v)),
@@ -439,6 +503,12 @@ impl<'a> Eval<'a> {
     }
 
     fn graph_inner(&mut self, e: &ast::Expr, env: &Env) -> Result<Weight, Stop> {
+        if !self.globals.spend() {
+            return Err(Stop::Unavailable(
+                "the graph expands too much to count".into(),
+                e.span,
+            ));
+        }
         match &e.kind {
             ExprKind::Binary(BinOp::Seq, l, r) => Ok(self.graph(l, env)?.mul(&self.graph(r, env)?)),
             ExprKind::Block(stmts) => {

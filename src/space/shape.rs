@@ -38,11 +38,7 @@ pub fn check_shapes(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> bo
         return false;
     };
     let n = space.params.len();
-    let globals = Globals {
-        values,
-        bits: vec![0; n],
-        is_var: vec![false; n],
-    };
+    let globals = Globals::new(values, vec![0; n], vec![false; n]);
     let constraints: Vec<(usize, BTreeSet<usize>)> = space
         .requires
         .iter()
@@ -75,6 +71,7 @@ pub fn check_shapes(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> bo
             let mut walker = Walker {
                 ev: Eval::new(checked, space, &globals, &sigma),
                 out: Vec::new(),
+                depth: 0,
             };
             let env = walker.ev.space_env();
             match walker.walk(graph, &env, vec![Val::Opaque(None)]) {
@@ -185,6 +182,7 @@ fn known(w: &[Val]) -> bool {
 struct Walker<'a> {
     ev: Eval<'a>,
     out: Vec<Violation>,
+    depth: usize,
 }
 
 impl Walker<'_> {
@@ -195,8 +193,27 @@ impl Walker<'_> {
     }
 
     fn walk(&mut self, e: &ast::Expr, env: &Env, w: Vec<Val>) -> Result<Vec<Val>, Stop> {
+        if !self.ev.globals.spend() {
+            return Err(Stop::Unavailable(
+                "the graph expands too much".into(),
+                e.span,
+            ));
+        }
+        self.depth += 1;
+        if self.depth > 64 {
+            self.depth -= 1;
+            return Err(Stop::Unavailable(
+                "expansion nests too deeply".into(),
+                e.span,
+            ));
+        }
+        let r = self.walk_inner(e, env, w);
+        self.depth -= 1;
+        r
+    }
+
+    fn walk_inner(&mut self, e: &ast::Expr, env: &Env, w: Vec<Val>) -> Result<Vec<Val>, Stop> {
         let span = e.span;
-        self.ev.nested(|_| Ok(()), span)?;
         match &e.kind {
             ExprKind::Binary(BinOp::Seq, l, r) => {
                 let w1 = self.walk(l, env, w)?;

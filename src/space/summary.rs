@@ -103,9 +103,19 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
             checked,
             out: &mut inline,
             depth: 0,
+            visits: 20_000,
+            alias: None,
             text: &checked.program.sources,
         };
         walker.expr(g, "", space.file);
+        if walker.visits == 0 {
+            inline.push(HyperLine {
+                path: "...".into(),
+                domain: "(listing cut short: the graph expands too much)".into(),
+                size: String::new(),
+                continuous: false,
+            });
+        }
     }
     let mut continuous: Vec<String> = params
         .iter()
@@ -143,7 +153,11 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
         }
     };
     Summary {
-        uncounted: values.as_ref().map_or(space.requires.len(), |v| (0..space.requires.len()).filter(|k| !count::countable(space, v, *k)).count()),
+        uncounted: values.as_ref().map_or(space.requires.len(), |v| {
+            (0..space.requires.len())
+                .filter(|k| !count::countable(space, v, *k))
+                .count()
+        }),
         name: space.name.clone(),
         params,
         inline,
@@ -159,7 +173,10 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
             .map(|(k, r)| {
                 let note = if r.uses_metrics {
                     "on architecture metrics: checked when sampling, not counted"
-                } else if values.as_ref().is_some_and(|v| count::countable(space, v, k)) {
+                } else if values
+                    .as_ref()
+                    .is_some_and(|v| count::countable(space, v, k))
+                {
                     "on hyperparameters: counted exactly"
                 } else {
                     "on continuous hyperparameters or data: checked when sampling, not counted"
@@ -174,8 +191,12 @@ fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {
 /// Decides, exactly, whether the constraints exclude everything (E017) and whether one of
 /// them never excludes anything (W003).
 fn constraint_checks(checked: &Checked, space: &SpaceInfo, total: &BigUint, sink: &mut Sink) {
-    let Ok(values) = param_values(checked, space) else { return };
-    let hp_constraints: Vec<usize> = (0..space.requires.len()).filter(|k| count::countable(space, &values, *k)).collect();
+    let Ok(values) = param_values(checked, space) else {
+        return;
+    };
+    let hp_constraints: Vec<usize> = (0..space.requires.len())
+        .filter(|k| count::countable(space, &values, *k))
+        .collect();
     if hp_constraints.is_empty() {
         return;
     }
@@ -223,19 +244,17 @@ fn constraint_checks(checked: &Checked, space: &SpaceInfo, total: &BigUint, sink
         return;
     }
     for &k in &hp_constraints {
-        if let Ok(without) = count::count(checked, space, &[], Some(k), None) {
-            if &without == total {
-                let r = &space.requires[k];
-                sink.push(
-                    Diagnostic::warning(
-                        Code::AlwaysTrue,
-                        "constraint holds for every architecture",
-                        r.span,
-                        "filters nothing",
-                    )
-                    .with_help("remove it, or check that it says what you meant"),
-                );
-            }
+        if count::always_holds(checked, space, &values, k) {
+            let r = &space.requires[k];
+            sink.push(
+                Diagnostic::warning(
+                    Code::AlwaysTrue,
+                    "constraint holds for every value of its hyperparameters",
+                    r.span,
+                    "filters nothing",
+                )
+                .with_help("remove it, or check that it says what you meant"),
+            );
         }
     }
 }
@@ -245,6 +264,11 @@ struct Walker<'a> {
     checked: &'a Checked,
     out: &'a mut Vec<HyperLine>,
     depth: usize,
+    /// Expressions left to visit: function bodies are expanded at every call, so the
+    /// listing stops (and says so) past this many.
+    visits: usize,
+    /// The name the next call takes in paths (`linear#2`).
+    alias: Option<String>,
     text: &'a crate::source::SourceMap,
 }
 
@@ -352,9 +376,10 @@ impl Walker<'_> {
     }
 
     fn expr(&mut self, e: &ast::Expr, path: &str, file: crate::diag::FileId) {
-        if self.depth > 32 {
+        if self.depth > 32 || self.visits == 0 {
             return;
         }
+        self.visits -= 1;
         self.depth += 1;
         self.expr_inner(e, path, file);
         self.depth -= 1;
@@ -374,11 +399,15 @@ impl Walker<'_> {
                             }
                         }
                         Stmt::Expr(x) => {
+                            // The second call of `f` in one block is `f#2`.
                             let seg = segment(x);
                             let n = seen.entry(seg.clone()).or_default();
                             *n += 1;
-                            let _ = seg;
+                            if *n > 1 && !seg.is_empty() {
+                                self.alias = Some(format!("{seg}#{n}"));
+                            }
                             self.expr(x, path, file);
+                            self.alias = None;
                         }
                         Stmt::Require(_) => {}
                     }
@@ -429,7 +458,8 @@ impl Walker<'_> {
                     }
                     return;
                 }
-                let here = join(path, &id.name);
+                let name = self.alias.take().unwrap_or_else(|| id.name.clone());
+                let here = join(path, &name);
                 for a in args {
                     let seg = a
                         .name

@@ -333,6 +333,44 @@ pub struct Expr {
     pub kind: ExprKind,
     /// Where it is written.
     pub span: Span,
+    /// How deeply it nests (1 for a leaf). The parser bounds it, so that every recursive
+    /// walk over expressions has bounded depth.
+    pub depth: u32,
+}
+
+impl Expr {
+    /// A node; its depth is one more than that of its deepest child.
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        let depth = 1 + kind.child_depth();
+        Expr { kind, span, depth }
+    }
+}
+
+impl ExprKind {
+    /// The depth of the deepest child expression (0 for a leaf).
+    fn child_depth(&self) -> u32 {
+        let stmt_depth = |s: &Stmt| match s {
+            Stmt::Let(l) => l.value.depth,
+            Stmt::Require(r) => r.cond.depth,
+            Stmt::Expr(e) => e.depth,
+        };
+        match self {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Name(_)
+            | ExprKind::Data => 0,
+            ExprKind::Unary(_, e)
+            | ExprKind::Member(e, _)
+            | ExprKind::Optional(e)
+            | ExprKind::Residual(e) => e.depth,
+            ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => a.depth.max(b.depth),
+            ExprKind::Call(c, args) => args.iter().map(|a| a.value.depth).fold(c.depth, u32::max),
+            ExprKind::If(c, t, o) => c.depth.max(t.depth).max(o.as_ref().map_or(0, |o| o.depth)),
+            ExprKind::Block(stmts) => stmts.iter().map(stmt_depth).max().unwrap_or(0),
+        }
+    }
 }
 
 /// A unary operator.

@@ -20,6 +20,18 @@ pub fn parse_file(file: FileId, text: &str, sink: &mut Sink) -> File {
     let mut items = Vec::new();
     for (start, end) in split_items(text) {
         let chunk = &text[start..end];
+        if let Some(at) = super::split::too_deep(chunk, MAX_BRACKETS) {
+            sink.push(
+                Diagnostic::error(
+                    Code::Syntax,
+                    "the program nests too deeply",
+                    Span::new(file, start + at, start + at + 1),
+                    format!("more than {MAX_BRACKETS} brackets deep"),
+                )
+                .with_help("split deeply nested expressions with `let` or functions"),
+            );
+            continue;
+        }
         let ctx = Ctx {
             file,
             offset: start,
@@ -54,13 +66,28 @@ struct Ctx<'t> {
 
 type PResult<T> = Result<T, Box<Diagnostic>>;
 
+/// The deepest expression nesting the parser accepts; every later walk over expressions
+/// recurses at most this deep.
+const MAX_DEPTH: u32 = 100;
+
+/// The deepest bracket nesting the parser attempts (pest and the conversion to the AST
+/// recurse several frames per bracket).
+const MAX_BRACKETS: usize = 48;
+
 impl Ctx<'_> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         // Rules that end in an optional part keep the whitespace pest skipped looking for
         // it; labels should stop at the last real character.
-        let trimmed = s.as_str().trim_end_matches(|c: char| c.is_whitespace() || c == ';').len();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.start() + trimmed)
+        let trimmed = s
+            .as_str()
+            .trim_end_matches(|c: char| c.is_whitespace() || c == ';')
+            .len();
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + s.start() + trimmed,
+        )
     }
 
     fn syntax_error(&self, err: &pest::error::Error<Rule>) -> Diagnostic {
@@ -80,13 +107,23 @@ impl Ctx<'_> {
         };
         if rest.starts_with('"') && !rest[1..].split('\n').next().unwrap_or("").contains('"') {
             let end = start + rest.find('\n').unwrap_or(rest.len());
-            return Diagnostic::error(Code::Syntax, "unterminated string", Span::new(self.file, start, end), "this string has no closing `\"`")
-                .with_help("close the string on the same line");
+            return Diagnostic::error(
+                Code::Syntax,
+                "unterminated string",
+                Span::new(self.file, start, end),
+                "this string has no closing `\"`",
+            )
+            .with_help("close the string on the same line");
         }
         if let pest::error::ErrorVariant::CustomError { message } = &err.variant {
             if message.contains("stack limit") || message.contains("call limit") {
-                return Diagnostic::error(Code::Syntax, "the program nests too deeply", Span::new(self.file, start, end), "nesting limit reached here")
-                    .with_help("split deeply nested expressions with `let` or functions");
+                return Diagnostic::error(
+                    Code::Syntax,
+                    "the program nests too deeply",
+                    Span::new(self.file, start, end),
+                    "nesting limit reached here",
+                )
+                .with_help("split deeply nested expressions with `let` or functions");
             }
         }
         let expected = match &err.variant {
@@ -106,12 +143,22 @@ impl Ctx<'_> {
 
     /// Parses a space member by member after the whole space failed to parse.
     fn recover_space(&self, chunk: &str, sink: &mut Sink) -> Option<Space> {
-        let (name_span, body_start, body_end, unclosed) = split_members_header(chunk)?;
+        let SpaceHeader {
+            name: name_span,
+            body_start,
+            body_end,
+            unclosed,
+        } = split_members_header(chunk)?;
         if let Some(brace) = unclosed {
             let at = self.offset + brace;
             sink.push(
-                Diagnostic::error(Code::Syntax, "unclosed `{`", Span::new(self.file, at, at + 1), "this `{` is never closed")
-                    .with_help("add the matching `}` at the end of the space"),
+                Diagnostic::error(
+                    Code::Syntax,
+                    "unclosed `{`",
+                    Span::new(self.file, at, at + 1),
+                    "this `{` is never closed",
+                )
+                .with_help("add the matching `}` at the end of the space"),
             );
         } else if !chunk[body_end + 1..].trim().is_empty() {
             let tail = &chunk[body_end + 1..];
@@ -121,10 +168,21 @@ impl Ctx<'_> {
             let (msg, help) = if text.starts_with("/*") {
                 ("unterminated block comment", "close the comment with `*/`")
             } else {
-                ("unexpected text after the space", "remove it, or start a new item (`space`, `fn`, `import`, ...)")
+                (
+                    "unexpected text after the space",
+                    "remove it, or start a new item (`space`, `fn`, `import`, ...)",
+                )
             };
             let end = at + text.lines().next().map_or(0, str::len);
-            sink.push(Diagnostic::error(Code::Syntax, msg, Span::new(self.file, at, end), "not part of any item").with_help(help));
+            sink.push(
+                Diagnostic::error(
+                    Code::Syntax,
+                    msg,
+                    Span::new(self.file, at, end),
+                    "not part of any item",
+                )
+                .with_help(help),
+            );
         }
         let name = Ident {
             name: chunk[name_span.0..name_span.1].to_string(),
@@ -551,10 +609,7 @@ impl Ctx<'_> {
                 })
             })
             .collect::<PResult<_>>()?;
-        Ok(Expr {
-            kind: ExprKind::Block(stmts),
-            span,
-        })
+        Ok(Expr::new(ExprKind::Block(stmts), span))
     }
 
     /// Folds `operand (op operand)*` left-associatively.
@@ -580,15 +635,42 @@ impl Ctx<'_> {
             };
             let rhs = self.expr(next(&mut inner))?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-            };
+            if lhs.depth >= MAX_DEPTH {
+                return Err(Box::new(
+                    Diagnostic::error(
+                        Code::Syntax,
+                        "the expression is too long",
+                        span,
+                        format!("more than {MAX_DEPTH} operands in a row"),
+                    )
+                    .with_help(
+                        "split it with `let`, or write graph modules as separate statements",
+                    ),
+                ));
+            }
+            lhs = Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span);
         }
         Ok(lhs)
     }
 
+    /// Converts an expression pair, refusing nesting deeper than [`MAX_DEPTH`].
     fn expr(&self, pair: Pair<'_, Rule>) -> PResult<Expr> {
+        let e = self.expr_raw(pair)?;
+        if e.depth > MAX_DEPTH {
+            return Err(Box::new(
+                Diagnostic::error(
+                    Code::Syntax,
+                    "the program nests too deeply",
+                    e.span,
+                    format!("more than {MAX_DEPTH} levels deep"),
+                )
+                .with_help("split deeply nested expressions with `let` or functions"),
+            ));
+        }
+        Ok(e)
+    }
+
+    fn expr_raw(&self, pair: Pair<'_, Rule>) -> PResult<Expr> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::expr
@@ -606,6 +688,17 @@ impl Ctx<'_> {
                         .cloned()
                         .ok_or_else(|| self.internal(span))?,
                 )?;
+                if ops.len() as u32 >= MAX_DEPTH {
+                    return Err(Box::new(
+                        Diagnostic::error(
+                            Code::Syntax,
+                            "the program nests too deeply",
+                            span,
+                            format!("more than {MAX_DEPTH} prefix operators"),
+                        )
+                        .with_help("remove the repeated `-` or `not`"),
+                    ));
+                }
                 for op in ops.iter().rev() {
                     let op_span = self.span(op);
                     let un = if op.as_rule() == Rule::neg {
@@ -616,19 +709,17 @@ impl Ctx<'_> {
                     // Fold `-` into number literals so that `-9223372036854775808` and
                     // `choice(-1, 1)` print as written.
                     e = match (un, e.kind) {
-                        (UnOp::Neg, ExprKind::Int(v)) => Expr {
-                            kind: ExprKind::Int(-v),
-                            span: op_span.to(e.span),
-                        },
-                        (UnOp::Neg, ExprKind::Float(v)) => Expr {
-                            kind: ExprKind::Float(-v),
-                            span: op_span.to(e.span),
-                        },
+                        (UnOp::Neg, ExprKind::Int(v)) => {
+                            Expr::new(ExprKind::Int(-v), op_span.to(e.span))
+                        }
+                        (UnOp::Neg, ExprKind::Float(v)) => {
+                            Expr::new(ExprKind::Float(-v), op_span.to(e.span))
+                        }
                         (_, kind) => {
-                            let inner = Expr { kind, span: e.span };
-                            Expr {
-                                span: op_span.to(inner.span),
-                                kind: ExprKind::Unary(un, Box::new(inner)),
+                            let inner = Expr::new(kind, e.span);
+                            {
+                                let span = op_span.to(inner.span);
+                                Expr::new(ExprKind::Unary(un, Box::new(inner)), span)
                             }
                         }
                     };
@@ -642,16 +733,12 @@ impl Ctx<'_> {
                     let sspan = self.span(&suffix);
                     let full = e.span.to(sspan);
                     e = match suffix.as_rule() {
-                        Rule::call_args => Expr {
-                            kind: ExprKind::Call(Box::new(e), self.args(suffix)?),
-                            span: full,
-                        },
+                        Rule::call_args => {
+                            Expr::new(ExprKind::Call(Box::new(e), self.args(suffix)?), full)
+                        }
                         _ => {
                             let name = self.ident(next(&mut suffix.into_inner()));
-                            Expr {
-                                kind: ExprKind::Member(Box::new(e), name),
-                                span: full,
-                            }
+                            Expr::new(ExprKind::Member(Box::new(e), name), full)
                         }
                     };
                 }
@@ -694,7 +781,7 @@ impl Ctx<'_> {
             }
             _ => return Err(self.internal(span)),
         };
-        Ok(Expr { kind, span })
+        Ok(Expr::new(kind, span))
     }
 
     fn number(&self, pair: &Pair<'_, Rule>) -> PResult<Expr> {
@@ -722,7 +809,7 @@ impl Ctx<'_> {
                 ExprKind::Float(v)
             }
         };
-        Ok(Expr { kind, span })
+        Ok(Expr::new(kind, span))
     }
 }
 
@@ -796,7 +883,11 @@ fn doc_comment(text: &str, start: usize) -> Option<String> {
 
 /// Describes pest's expected rules in words.
 fn describe_expected(rules: &[Rule]) -> String {
-    let mut words: Vec<&str> = rules.iter().map(|r| rule_name(*r)).filter(|w| !w.is_empty()).collect();
+    let mut words: Vec<&str> = rules
+        .iter()
+        .map(|r| rule_name(*r))
+        .filter(|w| !w.is_empty())
+        .collect();
     words.sort_unstable();
     words.dedup();
     match words.len() {
@@ -851,13 +942,27 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::builtin_kind => "`module`, `strategy`, `optimizer`, `dataset` or `metric`",
         Rule::kw_else => "`else`",
         Rule::kw_as => "`as`",
-        Rule::import_item | Rule::space_item | Rule::fn_item | Rule::builtin_item | Rule::enum_item | Rule::kw_import
-        | Rule::kw_space | Rule::kw_fn | Rule::kw_builtin | Rule::kw_enum => "an item (`space`, `fn`, `import`, ...)",
+        Rule::import_item
+        | Rule::space_item
+        | Rule::fn_item
+        | Rule::builtin_item
+        | Rule::enum_item
+        | Rule::kw_import
+        | Rule::kw_space
+        | Rule::kw_fn
+        | Rule::kw_builtin
+        | Rule::kw_enum => "an item (`space`, `fn`, `import`, ...)",
         Rule::kw_and | Rule::kw_or => "`and` or `or`",
         Rule::item_eoi | Rule::file => "an item (`space`, `fn`, `import`, ...)",
         Rule::member_eoi => "a member (`param`, `let`, `require`, `graph`, ...)",
-        Rule::kw_data | Rule::kw_train | Rule::kw_objective | Rule::kw_pipeline | Rule::data_decl | Rule::train_decl
-        | Rule::objective_decl | Rule::pipeline_decl => "a configuration block",
+        Rule::kw_data
+        | Rule::kw_train
+        | Rule::kw_objective
+        | Rule::kw_pipeline
+        | Rule::data_decl
+        | Rule::train_decl
+        | Rule::objective_decl
+        | Rule::pipeline_decl => "a configuration block",
         _ => "",
     }
 }
@@ -865,18 +970,39 @@ fn rule_name(rule: Rule) -> &'static str {
 /// The name a member that failed to parse would have defined (`param x ...`), so that
 /// its uses do not cascade into unknown-name errors.
 fn broken_member(text: &str, file: FileId, offset: usize) -> Option<Ident> {
-    let rest = text.strip_prefix("param").or_else(|| text.strip_prefix("let"))?;
+    let rest = text
+        .strip_prefix("param")
+        .or_else(|| text.strip_prefix("let"))?;
     let lead = rest.len() - rest.trim_start().len();
-    let name: String = rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let name: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     if name.is_empty() {
         return None;
     }
     let start = offset + (text.len() - rest.len()) + lead;
-    Some(Ident { span: Span::new(file, start, start + name.len()), name })
+    Some(Ident {
+        span: Span::new(file, start, start + name.len()),
+        name,
+    })
 }
 
 /// Finds `space NAME {` in a chunk: the name's range and the body's inner range.
-fn split_members_header(chunk: &str) -> Option<((usize, usize), usize, usize, Option<usize>)> {
+/// Where the parts of `space NAME { ... }` lie in a chunk.
+struct SpaceHeader {
+    /// The name's byte range.
+    name: (usize, usize),
+    /// The first byte of the body.
+    body_start: usize,
+    /// The closing brace (or the chunk's end when there is none).
+    body_end: usize,
+    /// The opening brace, when it is never closed.
+    unclosed: Option<usize>,
+}
+
+fn split_members_header(chunk: &str) -> Option<SpaceHeader> {
     let rest = chunk.strip_prefix("space")?;
     let name_start = 5 + (rest.len() - rest.trim_start().len());
     let name_len = chunk[name_start..]
@@ -892,5 +1018,10 @@ fn split_members_header(chunk: &str) -> Option<((usize, usize), usize, usize, Op
         return None;
     }
     let close = super::split::matching_close(chunk, brace);
-    Some(((name_start, after), brace + 1, close.unwrap_or(chunk.len()), close.is_none().then_some(brace)))
+    Some(SpaceHeader {
+        name: (name_start, after),
+        body_start: brace + 1,
+        body_end: close.unwrap_or(chunk.len()),
+        unclosed: close.is_none().then_some(brace),
+    })
 }

@@ -1,0 +1,83 @@
+//! `docs/diagnostics.md` stays true: every code of `src/diag.rs` has a section, each
+//! section's **Wrong** example reports that code, and its **Fixed** example checks clean.
+
+mod common;
+
+use std::path::Path;
+
+/// The `nas` code blocks of a section, in order.
+fn blocks(section: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, l) if l.starts_with("```nas") => current = Some(String::new()),
+            (Some(_), "```") => out.push(current.take().unwrap_or_default()),
+            (Some(buf), _) => {
+                buf.push_str(line);
+                buf.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md"))
+            .expect("docs exist");
+    for code in nasc::diag::Code::ALL {
+        let heading = format!("## {}: {}", code.as_str(), code.title());
+        let start = doc
+            .find(&heading)
+            .unwrap_or_else(|| panic!("docs/diagnostics.md lacks `{heading}`"));
+        let rest = &doc[start + heading.len()..];
+        let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+        let examples = blocks(section);
+        assert!(
+            examples.len() >= 2,
+            "{code}: needs a wrong and a fixed example"
+        );
+        let (wrong, fixed) = (&examples[0], &examples[examples.len() - 1]);
+        // Examples that import a second file of their own cannot be checked alone.
+        if wrong.contains("import ") && !wrong.contains("import std.") {
+            continue;
+        }
+        let codes = common::codes(wrong);
+        assert!(
+            codes.iter().any(|c| c == code.as_str()),
+            "{code}: the wrong example reports {codes:?}\n{wrong}"
+        );
+        let fixed_codes = common::codes(fixed);
+        assert!(
+            fixed_codes.is_empty(),
+            "{code}: the fixed example reports {fixed_codes:?}\n{fixed}"
+        );
+    }
+}
+
+#[test]
+fn every_code_has_a_ui_test() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).expect("snapshots exist").flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("snapshots__ui@")
+        {
+            all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    let missing: Vec<&str> = nasc::diag::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !all.contains(&format!("nas::{c}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a tests/ui program: {missing:?}"
+    );
+}

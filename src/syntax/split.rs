@@ -36,67 +36,59 @@ pub fn split_members(chunk: &str, start: usize, end: usize) -> Vec<(usize, usize
     split(chunk, start, end, MEMBER_KEYWORDS)
 }
 
+/// The bytes of `bytes[start..]` that are code, with their offsets: comments are left out,
+/// and a string literal shows only as its opening `"`.
+fn code_bytes(bytes: &[u8], start: usize) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut i = start;
+    std::iter::from_fn(move || loop {
+        let b = *bytes.get(i)?;
+        let at = i;
+        match b {
+            b'"' => {
+                i = skip_string(bytes, i);
+                return Some((at, b));
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block(bytes, i),
+            _ => {
+                i += 1;
+                return Some((at, b));
+            }
+        }
+    })
+}
+
 /// The index of the bracket closing the one at `open`, if any. A closing bracket of
 /// another kind closes the brackets left open inside it first (`{ f( }` closes the `{`),
 /// so one unclosed parenthesis does not swallow the rest of the file.
 pub fn matching_close(text: &str, open: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut stack: Vec<u8> = Vec::new();
-    let mut i = open;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i = skip_string(bytes, i);
+    for (i, c) in code_bytes(text.as_bytes(), open) {
+        let opener = match c {
+            b'{' | b'(' | b'[' => {
+                stack.push(c);
                 continue;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = skip_line(bytes, i);
-                continue;
+            b'}' => b'{',
+            b')' => b'(',
+            b']' => b'[',
+            _ => continue,
+        };
+        if let Some(pos) = stack.iter().rposition(|o| *o == opener) {
+            stack.truncate(pos);
+            if stack.is_empty() {
+                return Some(i);
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = skip_block(bytes, i);
-                continue;
-            }
-            c @ (b'{' | b'(' | b'[') => stack.push(c),
-            c @ (b'}' | b')' | b']') => {
-                let opener = match c {
-                    b'}' => b'{',
-                    b')' => b'(',
-                    _ => b'[',
-                };
-                if let Some(pos) = stack.iter().rposition(|o| *o == opener) {
-                    stack.truncate(pos);
-                    if stack.is_empty() {
-                        return Some(i);
-                    }
-                }
-            }
-            _ => {}
         }
-        i += 1;
     }
     None
 }
 
 /// The offset of the first bracket nested more than `limit` deep, if any.
 pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i = skip_string(bytes, i);
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = skip_line(bytes, i);
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = skip_block(bytes, i);
-                continue;
-            }
+    for (i, c) in code_bytes(text.as_bytes(), 0) {
+        match c {
             b'{' | b'(' | b'[' => {
                 depth += 1;
                 if depth > limit {
@@ -106,7 +98,6 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
             b'}' | b')' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
     None
 }
@@ -145,46 +136,27 @@ fn split(text: &str, start: usize, end: usize, keywords: &[&str]) -> Vec<(usize,
     let bytes = &text.as_bytes()[..end];
     let mut starts = Vec::new();
     let mut depth = 0i64;
-    let mut i = start;
     let mut saw_content = false;
-    while i < end {
-        let b = bytes[i];
+    for (i, b) in code_bytes(bytes, start) {
         match b {
-            b'"' => {
-                saw_content = true;
-                i = skip_string(bytes, i);
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = skip_line(bytes, i);
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = skip_block(bytes, i);
-                continue;
-            }
             b'{' | b'(' | b'[' => depth += 1,
             b'}' | b')' | b']' => depth = (depth - 1).max(0),
             _ => {}
         }
-        if depth == 0 && is_ident(b) && (i == 0 || !is_ident(bytes[i - 1])) {
+        let word_start = is_ident(b) && (i == 0 || !is_ident(bytes[i - 1]));
+        if depth == 0 && word_start {
             let word_end = (i..end).find(|&j| !is_ident(bytes[j])).unwrap_or(end);
-            let word = &text[i..word_end];
-            if keywords.contains(&word) {
+            if keywords.contains(&&text[i..word_end]) {
                 if starts.is_empty() && saw_content {
                     starts.push(start_of_content(text, start));
                 }
                 starts.push(i);
-            } else {
-                saw_content = true;
+                continue;
             }
-            i = word_end;
-            continue;
         }
-        if !b.is_ascii_whitespace() && b != b';' {
+        if starts.is_empty() && !b.is_ascii_whitespace() && b != b';' {
             saw_content = true;
         }
-        i += 1;
     }
     if starts.is_empty() && saw_content {
         starts.push(start_of_content(text, start));
@@ -199,20 +171,9 @@ fn split(text: &str, start: usize, end: usize, keywords: &[&str]) -> Vec<(usize,
 
 /// The first byte at or after `start` that is not whitespace or a comment.
 fn start_of_content(text: &str, start: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut i = start;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_whitespace() {
-            i += 1;
-        } else if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'/') {
-            i = skip_line(bytes, i);
-        } else if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            i = skip_block(bytes, i);
-        } else {
-            break;
-        }
-    }
-    i
+    code_bytes(text.as_bytes(), start)
+        .find(|(_, b)| !b.is_ascii_whitespace())
+        .map_or(text.len(), |(i, _)| i)
 }
 
 #[cfg(test)]

@@ -166,3 +166,22 @@ fn without_the_constraint_the_shape_rule_fails() {
             graph { embedding(vocab = 100, dim = width) attention(heads = heads) lm_head(vocab = 100) } }";
     assert_eq!(common::codes(src), vec!["E018"]);
 }
+
+#[test]
+fn shape_rules_are_decided_in_huge_spaces() {
+    // 40 independent params read by 40 independent rules (`out > 0`): each is decided on
+    // its own values, so the one bad value among 10^40 architectures is found.
+    let mut src = String::from("space s {\n");
+    for i in 0..40 {
+        let lo = if i == 17 { 0 } else { 1 };
+        src.push_str(&format!("param p{i} = range({lo}, {})\n", lo + 9));
+    }
+    src.push_str("graph {\n");
+    for i in 0..40 {
+        src.push_str(&format!("linear(out = p{i})\n"));
+    }
+    src.push_str("} }\n");
+    let out = common::check(&src);
+    assert_eq!(common::codes(&src), vec!["E018"], "{out}");
+    assert!(out.contains("`out > 0`"), "{out}");
+}

@@ -46,99 +46,264 @@ pub fn check_shapes(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> bo
         .filter(|(_, r)| !r.uses_metrics)
         .map(|(k, r)| (k, param_deps(space, &r.cond)))
         .collect();
-    let mut vars: Vec<usize> = Vec::new();
-    'restart: loop {
-        let sizes: Vec<usize> = vars
+    let mut search = Search {
+        checked,
+        space,
+        globals: &globals,
+        constraints: &constraints,
+        graph,
+        found: Vec::new(),
+        walks: 0,
+    };
+    let mut sigma = vec![None; n];
+    if !search.explore(&mut sigma, &mut Vec::new()) {
+        return false;
+    }
+    let found = search.found;
+    let failed = !found.is_empty();
+    for v in found {
+        let witness: Vec<String> = v
+            .witness
             .iter()
-            .map(|v| globals.values[*v].as_ref().map_or(1, |x| x.len()))
+            .map(|(k, x)| format!("{k} = {x}"))
             .collect();
-        let total = sizes
-            .iter()
-            .try_fold(1usize, |a, s| a.checked_mul(*s))
-            .filter(|t| *t <= MAX_WALKS);
-        let Some(total) = total else { return false };
-        let mut found: Vec<Violation> = Vec::new();
-        for index in 0..total {
-            let mut sigma = vec![None; n];
-            let mut rest = index;
-            for (k, v) in vars.iter().enumerate().rev() {
-                sigma[*v] = Some(rest % sizes[k]);
-                rest /= sizes[k];
+        let when = if witness.is_empty() {
+            String::new()
+        } else {
+            format!(" when {}", witness.join(", "))
+        };
+        sink.push(
+            Diagnostic::error(
+                Code::ShapeRule,
+                format!("shape rule `{}` fails{when}", v.rule),
+                v.span,
+                "for some architectures of the space",
+            )
+            .with_help(v.help),
+        );
+    }
+    failed
+}
+
+/// A depth-first search over the hyperparameters the shape rules ask for: each walk of
+/// the graph either finishes (and reports what broke) or names one hyperparameter whose
+/// value it needs; the search then tries each of its values (together with the
+/// hyperparameters constrained with it), so only what the rules read is enumerated.
+struct Search<'a> {
+    checked: &'a Checked,
+    space: &'a SpaceInfo,
+    globals: &'a Globals,
+    constraints: &'a [(usize, BTreeSet<usize>)],
+    graph: &'a ast::Expr,
+    found: Vec<Violation>,
+    walks: usize,
+}
+
+impl Search<'_> {
+    /// Explores the assignments that extend `sigma`; `false` when it had to give up.
+    fn explore(&mut self, sigma: &mut Vec<Option<usize>>, assigned: &mut Vec<usize>) -> bool {
+        if self.walks >= MAX_WALKS {
+            return false;
+        }
+        if !constraints_hold(
+            self.checked,
+            self.space,
+            self.globals,
+            sigma,
+            self.constraints,
+            assigned,
+        ) {
+            return true;
+        }
+        let (result, out, needs) = self.walk(sigma);
+        match result {
+            Ok(()) => {
+                for v in out {
+                    self.record(v, sigma, assigned);
+                }
+                self.clusters(needs, sigma, assigned)
             }
-            if !constraints_hold(checked, space, &globals, &sigma, &constraints, &vars) {
+            Err(Stop::Need(g)) if sigma[g].is_none() => {
+                let group = self.group(&[g], sigma);
+                self.branch(&group, 0, sigma, assigned)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Tries every value of `group[k..]` in turn.
+    fn branch(
+        &mut self,
+        group: &[usize],
+        k: usize,
+        sigma: &mut Vec<Option<usize>>,
+        assigned: &mut Vec<usize>,
+    ) -> bool {
+        let Some(&v) = group.get(k) else {
+            return self.explore(sigma, assigned);
+        };
+        let size = self.globals.values[v].as_ref().map_or(0, |x| x.len());
+        assigned.push(v);
+        for value in 0..size {
+            sigma[v] = Some(value);
+            if !self.branch(group, k + 1, sigma, assigned) {
+                return false;
+            }
+        }
+        sigma[v] = None;
+        assigned.pop();
+        true
+    }
+
+    /// One walk of the graph under `sigma`: its outcome, the broken rules, and the rules
+    /// that lack a value.
+    fn walk(
+        &mut self,
+        sigma: &[Option<usize>],
+    ) -> (Result<(), Stop>, Vec<Violation>, Vec<(Site, usize)>) {
+        self.walks += 1;
+        let mut walker = Walker {
+            ev: Eval::new(self.checked, self.space, self.globals, sigma),
+            out: Vec::new(),
+            depth: 0,
+            needs: Vec::new(),
+        };
+        let env = walker.ev.space_env();
+        let result = walker
+            .walk(self.graph, &env, vec![Val::Opaque(None)])
+            .map(|_| ());
+        (result, walker.out, walker.needs)
+    }
+
+    /// Decides the rules that lacked values under `sigma`. The hyperparameters they lack
+    /// fall into clusters (those read by the same rules, or constrained together); each
+    /// cluster is enumerated on its own, so independent rules cost a sum, not a product.
+    fn clusters(
+        &mut self,
+        base: Vec<(Site, usize)>,
+        sigma: &mut [Option<usize>],
+        assigned: &mut Vec<usize>,
+    ) -> bool {
+        let mut covered: Vec<usize> = Vec::new();
+        for &(_, first) in &base {
+            if covered.contains(&first) {
                 continue;
             }
-            let mut walker = Walker {
-                ev: Eval::new(checked, space, &globals, &sigma),
-                out: Vec::new(),
-                depth: 0,
-            };
-            let env = walker.ev.space_env();
-            match walker.walk(graph, &env, vec![Val::Opaque(None)]) {
-                Ok(_) => {
-                    for mut v in walker.out {
-                        if found.iter().any(|f| f.span == v.span && f.rule == v.rule) {
-                            continue;
-                        }
-                        let site = text(checked, v.span);
-                        let mut named: Vec<(String, String)> = vars
-                            .iter()
-                            .filter(|p| mentions(&site, &space.params[**p].name))
-                            .filter_map(|p| {
-                                let val = globals.values[*p].as_ref()?.get(sigma[*p]?)?;
-                                Some((space.params[*p].name.clone(), val.to_string()))
-                            })
-                            .collect();
-                        v.witness.retain(|(k, x)| {
-                            !named
-                                .iter()
-                                .any(|(n, y)| k.rsplit('.').next() == Some(n.as_str()) && x == y)
-                        });
-                        named.append(&mut v.witness);
-                        v.witness = named;
-                        found.push(v);
+            let mut cluster = self.group(&[first], sigma);
+            'grow: loop {
+                let sizes: Vec<usize> = cluster
+                    .iter()
+                    .map(|v| self.globals.values[*v].as_ref().map_or(0, |x| x.len()))
+                    .collect();
+                let Some(total) = sizes
+                    .iter()
+                    .try_fold(1usize, |a, s| a.checked_mul(*s))
+                    .filter(|t| self.walks + t <= MAX_WALKS)
+                else {
+                    return false;
+                };
+                for index in 0..total {
+                    let mut rest = index;
+                    for (k, v) in cluster.iter().enumerate().rev() {
+                        sigma[*v] = Some(rest % sizes[k]);
+                        rest /= sizes[k];
                     }
-                }
-                Err(Stop::Need(g)) if !vars.contains(&g) => {
-                    vars.push(g);
-                    // Constraints on `g` must be decided together with it.
-                    for (_, deps) in &constraints {
-                        if deps.contains(&g) {
-                            for d in deps {
-                                if !vars.contains(d) && globals.values[*d].is_some() {
-                                    vars.push(*d);
-                                }
+                    let before = assigned.len();
+                    assigned.extend(cluster.iter().copied());
+                    let mut more: Vec<usize> = Vec::new();
+                    let mut ok = true;
+                    if constraints_hold(
+                        self.checked,
+                        self.space,
+                        self.globals,
+                        sigma,
+                        self.constraints,
+                        assigned,
+                    ) {
+                        let (result, out, needs) = self.walk(sigma);
+                        ok = result.is_ok();
+                        for v in out {
+                            self.record(v, sigma, assigned);
+                        }
+                        for (site, h) in needs {
+                            // A rule this cluster started to decide now lacks `h` too.
+                            let started =
+                                base.iter().any(|(s, f)| *s == site && cluster.contains(f));
+                            if started && !cluster.contains(&h) && !more.contains(&h) {
+                                more.push(h);
                             }
                         }
                     }
-                    continue 'restart;
+                    assigned.truncate(before);
+                    for v in &cluster {
+                        sigma[*v] = None;
+                    }
+                    if !ok {
+                        return false;
+                    }
+                    if !more.is_empty() {
+                        let mut grown = cluster.clone();
+                        grown.extend(more);
+                        cluster = self.group(&grown, sigma);
+                        continue 'grow;
+                    }
                 }
-                Err(_) => return false,
+                break;
             }
+            covered.extend(cluster);
         }
-        let failed = !found.is_empty();
-        for v in found {
-            let witness: Vec<String> = v
-                .witness
+        true
+    }
+
+    /// `seeds` with every unassigned discrete hyperparameter linked to them through
+    /// constraints.
+    fn group(&self, seeds: &[usize], sigma: &[Option<usize>]) -> Vec<usize> {
+        let mut group: Vec<usize> = seeds.to_vec();
+        let mut k = 0;
+        while k < group.len() {
+            let x = group[k];
+            for (_, deps) in self.constraints {
+                if deps.contains(&x) {
+                    for d in deps {
+                        if !group.contains(d)
+                            && sigma[*d].is_none()
+                            && self.globals.values[*d].is_some()
+                        {
+                            group.push(*d);
+                        }
+                    }
+                }
+            }
+            k += 1;
+        }
+        group
+    }
+
+    fn record(&mut self, mut v: Violation, sigma: &[Option<usize>], assigned: &[usize]) {
+        if self
+            .found
+            .iter()
+            .any(|f| f.span == v.span && f.rule == v.rule)
+        {
+            return;
+        }
+        let site = text(self.checked, v.span);
+        let mut named: Vec<(String, String)> = assigned
+            .iter()
+            .filter(|p| mentions(&site, &self.space.params[**p].name))
+            .filter_map(|p| {
+                let val = self.globals.values[*p].as_ref()?.get(sigma[*p]?)?;
+                Some((self.space.params[*p].name.clone(), val.to_string()))
+            })
+            .collect();
+        v.witness.retain(|(k, x)| {
+            !named
                 .iter()
-                .map(|(k, x)| format!("{k} = {x}"))
-                .collect();
-            let when = if witness.is_empty() {
-                String::new()
-            } else {
-                format!(" when {}", witness.join(", "))
-            };
-            sink.push(
-                Diagnostic::error(
-                    Code::ShapeRule,
-                    format!("shape rule `{}` fails{when}", v.rule),
-                    v.span,
-                    "for some architectures of the space",
-                )
-                .with_help(v.help),
-            );
-        }
-        return failed;
+                .any(|(n, y)| k.rsplit('.').next() == Some(n.as_str()) && x == y)
+        });
+        named.append(&mut v.witness);
+        v.witness = named;
+        self.found.push(v);
     }
 }
 
@@ -183,7 +348,13 @@ struct Walker<'a> {
     ev: Eval<'a>,
     out: Vec<Violation>,
     depth: usize,
+    /// Rules that could not be decided, by site (call, rule), with the first
+    /// hyperparameter whose value they lack.
+    needs: Vec<(Site, usize)>,
 }
+
+/// Where a rule is checked: the call and the rule.
+type Site = (Span, Span);
 
 impl Walker<'_> {
     fn values(&mut self, e: &ast::Expr, env: &Env) -> Result<Vec<Val>, Stop> {
@@ -544,7 +715,12 @@ impl Walker<'_> {
                                             });
                                         }
                                     }
-                                    Val::Opaque(Some(g)) => return Err(Stop::Need(g)),
+                                    Val::Opaque(Some(g)) => {
+                                        let site = (span, req.cond.span);
+                                        if !self.needs.iter().any(|(s, _)| *s == site) {
+                                            self.needs.push((site, g));
+                                        }
+                                    }
                                     _ => {}
                                 }
                             }

@@ -157,10 +157,7 @@ impl Search<'_> {
 
     /// One walk of the graph under `sigma`: its outcome, the broken rules, and the rules
     /// that lack a value.
-    fn walk(
-        &mut self,
-        sigma: &[Option<usize>],
-    ) -> (Result<(), Stop>, Vec<Violation>, Vec<(Site, usize)>) {
+    fn walk(&mut self, sigma: &[Option<usize>]) -> WalkOutcome {
         self.walks += 1;
         let mut walker = Walker {
             ev: Eval::new(self.checked, self.space, self.globals, sigma),
@@ -355,6 +352,10 @@ struct Walker<'a> {
 
 /// Where a rule is checked: the call and the rule.
 type Site = (Span, Span);
+
+/// What one walk found: whether it finished, the broken rules, and the rules that lack a
+/// value (with the first hyperparameter they lack).
+type WalkOutcome = (Result<(), Stop>, Vec<Violation>, Vec<(Site, usize)>);
 
 impl Walker<'_> {
     fn values(&mut self, e: &ast::Expr, env: &Env) -> Result<Vec<Val>, Stop> {

@@ -81,3 +81,18 @@ fn every_code_has_a_ui_test() {
         "codes without a tests/ui program: {missing:?}"
     );
 }
+
+#[test]
+fn the_readme_example_checks_clean() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README exists");
+    let examples = blocks(&readme);
+    assert!(!examples.is_empty(), "README has a `nas` example");
+    for example in examples {
+        let codes = common::codes(&example);
+        assert!(
+            codes.is_empty(),
+            "README example reports {codes:?}\n{example}"
+        );
+    }
+}

@@ -14,7 +14,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use num_bigint::BigUint;
-use num_traits::{One, Zero};
 
 use super::eval::{Dist, Eval, Globals, Stop, Val};
 use super::weight::Weight;
@@ -38,14 +37,6 @@ pub struct Unavailable {
     pub reason: String,
     /// Where.
     pub span: Span,
-}
-
-/// The facts about a space's named hyperparameters that counting needs.
-pub struct Prepared {
-    /// Values, bits, variables.
-    pub globals: Globals,
-    /// Discrete params that are never a variable nor carry a bit: plain factors.
-    pub plain: Vec<usize>,
 }
 
 /// The discrete values of each param (`None` for continuous or not enumerable ones).
@@ -556,14 +547,4 @@ fn sum_out(globals: &Globals, f: &Factor, v: usize) -> Factor {
         }
     }
     Factor { vars: rest, cells }
-}
-
-/// `BigUint` one, for callers.
-pub fn one() -> BigUint {
-    BigUint::one()
-}
-
-/// Whether `n` is zero.
-pub fn is_zero(n: &BigUint) -> bool {
-    n.is_zero()
 }

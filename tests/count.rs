@@ -185,3 +185,33 @@ fn shape_rules_are_decided_in_huge_spaces() {
     assert_eq!(common::codes(&src), vec!["E018"], "{out}");
     assert!(out.contains("`out > 0`"), "{out}");
 }
+
+#[test]
+fn functions_that_call_others_twice_count_in_linear_time() {
+    // f0 expands to 2^40 copies of the leaf; each body is expanded once per binding.
+    let mut src = String::new();
+    for i in 0..40 {
+        src.push_str(&format!(
+            "fn f{i}() -> module {{ f{}() >> f{}() }}\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    src.push_str("fn f40() -> module { linear(out = 1) }\n");
+    src.push_str("space s { param w = choice(1, 2, 3) graph { linear(out = w) f0() } }\n");
+    assert_eq!(count(&src).as_deref(), Some("3"), "{}", common::check(&src));
+    // With a choice in the leaf, every copy chooses: 2^(2^10) for ten levels.
+    let mut src = String::new();
+    for i in 0..10 {
+        src.push_str(&format!(
+            "fn f{i}() -> module {{ f{}() >> f{}() }}\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    src.push_str("fn f10() -> module { linear(out = choice(1, 2)) }\nspace s { graph { f0() } }\n");
+    assert_eq!(
+        count(&src),
+        Some(num_bigint::BigUint::from(2u32).pow(1024).to_string())
+    );
+}

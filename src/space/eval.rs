@@ -46,7 +46,7 @@ pub enum Stop {
 pub type Dist = Vec<(Val, Weight)>;
 
 const MAX_DIST: usize = 100_000;
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 192;
 
 #[derive(Clone)]
 pub(crate) enum Binding {
@@ -179,6 +179,10 @@ pub struct Eval<'a> {
     /// The assignment.
     pub sigma: &'a [Option<usize>],
     depth: usize,
+    /// Weights of function bodies already expanded under this assignment, by function and
+    /// bound arguments; the templates in a key are kept alive so their addresses stay
+    /// unique.
+    memo: HashMap<String, (Weight, Vec<Template>)>,
 }
 
 fn one(v: Val) -> Dist {
@@ -199,6 +203,7 @@ impl<'a> Eval<'a> {
             globals,
             sigma,
             depth: 0,
+            memo: HashMap::new(),
         }
     }
 
@@ -664,7 +669,7 @@ impl<'a> Eval<'a> {
         acc_env: Env,
     ) -> Result<Weight, Stop> {
         let Some(p) = def.params.get(k) else {
-            return self.graph(&def.body, &acc_env);
+            return self.expand(def, &acc_env);
         };
         let (expr, expr_env) = match bound[k] {
             Some(e) => (e, caller.clone()),
@@ -710,6 +715,37 @@ impl<'a> Eval<'a> {
             acc = acc.add(&w.mul(&self.bind_params(def, bound, k + 1, caller, env)?));
         }
         Ok(acc)
+    }
+}
+
+impl Eval<'_> {
+    /// The weight of a function body with its parameters bound in `env`, computed once per
+    /// distinct binding: a body sees nothing but its parameters, so equal bindings give
+    /// equal weights (functions that call others several times stay linear).
+    fn expand(&mut self, def: &ast::FnDef, env: &Env) -> Result<Weight, Stop> {
+        let mut key = format!("{:p}", def as *const ast::FnDef);
+        let mut keep = Vec::new();
+        for p in &def.params {
+            match env.get(&p.name.name) {
+                Some(Binding::Value(v)) => key.push_str(&format!("|v{v:?}")),
+                Some(Binding::Module(t)) => {
+                    key.push_str(&format!(
+                        "|m{:p}{:p}",
+                        Rc::as_ptr(&t.expr),
+                        Rc::as_ptr(&t.env.frame)
+                    ));
+                    keep.push(t.clone());
+                }
+                Some(Binding::Tensor(w)) => key.push_str(&format!("|t{w:?}")),
+                _ => key.push_str("|?"),
+            }
+        }
+        if let Some((w, _)) = self.memo.get(&key) {
+            return Ok(w.clone());
+        }
+        let w = self.graph(&def.body, env)?;
+        self.memo.insert(key, (w.clone(), keep));
+        Ok(w)
     }
 }
 

@@ -372,7 +372,7 @@ impl Walker<'_> {
             ));
         }
         self.depth += 1;
-        if self.depth > 64 {
+        if self.depth > 192 {
             self.depth -= 1;
             return Err(Stop::Unavailable(
                 "expansion nests too deeply".into(),

@@ -182,7 +182,50 @@ pub struct Eval<'a> {
     /// Weights of function bodies already expanded under this assignment, by function and
     /// bound arguments; the templates in a key are kept alive so their addresses stay
     /// unique.
-    memo: HashMap<String, (Weight, Vec<Template>)>,
+    memo: HashMap<MemoKey, (Weight, Vec<Template>)>,
+}
+
+/// A function and its bound arguments, as a memo key.
+#[derive(Hash, PartialEq, Eq)]
+struct MemoKey {
+    def: usize,
+    parts: Vec<KeyPart>,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum KeyPart {
+    Value(ValKey),
+    /// A template: its expression and environment, by address (kept alive by the memo).
+    Module(usize, usize),
+    Tensor(Vec<ValKey>),
+    Unbound,
+}
+
+/// A [`Val`] that can be hashed: floats by their bits.
+#[derive(Hash, PartialEq, Eq)]
+enum ValKey {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+    Str(String),
+    Sym(String, Vec<(String, ValKey)>),
+    Opaque(Option<usize>),
+}
+
+impl ValKey {
+    fn of(v: &Val) -> ValKey {
+        match v {
+            Val::Int(x) => ValKey::Int(*x),
+            Val::Float(x) => ValKey::Float(x.to_bits()),
+            Val::Bool(b) => ValKey::Bool(*b),
+            Val::Str(s) => ValKey::Str(s.clone()),
+            Val::Sym(n, p) => ValKey::Sym(
+                n.clone(),
+                p.iter().map(|(k, x)| (k.clone(), ValKey::of(x))).collect(),
+            ),
+            Val::Opaque(o) => ValKey::Opaque(*o),
+        }
+    }
 }
 
 fn one(v: Val) -> Dist {
@@ -723,22 +766,24 @@ impl Eval<'_> {
     /// distinct binding: a body sees nothing but its parameters, so equal bindings give
     /// equal weights (functions that call others several times stay linear).
     fn expand(&mut self, def: &ast::FnDef, env: &Env) -> Result<Weight, Stop> {
-        let mut key = format!("{:p}", def as *const ast::FnDef);
+        let mut key = MemoKey {
+            def: def as *const ast::FnDef as usize,
+            parts: Vec::with_capacity(def.params.len()),
+        };
         let mut keep = Vec::new();
         for p in &def.params {
-            match env.get(&p.name.name) {
-                Some(Binding::Value(v)) => key.push_str(&format!("|v{v:?}")),
+            key.parts.push(match env.get(&p.name.name) {
+                Some(Binding::Value(v)) => KeyPart::Value(ValKey::of(v)),
                 Some(Binding::Module(t)) => {
-                    key.push_str(&format!(
-                        "|m{:p}{:p}",
-                        Rc::as_ptr(&t.expr),
-                        Rc::as_ptr(&t.env.frame)
-                    ));
                     keep.push(t.clone());
+                    KeyPart::Module(
+                        Rc::as_ptr(&t.expr) as usize,
+                        Rc::as_ptr(&t.env.frame) as usize,
+                    )
                 }
-                Some(Binding::Tensor(w)) => key.push_str(&format!("|t{w:?}")),
-                _ => key.push_str("|?"),
-            }
+                Some(Binding::Tensor(w)) => KeyPart::Tensor(w.iter().map(ValKey::of).collect()),
+                _ => KeyPart::Unbound,
+            });
         }
         if let Some((w, _)) = self.memo.get(&key) {
             return Ok(w.clone());

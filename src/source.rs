@@ -44,6 +44,16 @@ impl SourceMap {
             .map(|(i, f)| (FileId(i as u32), f))
     }
 
+    /// The text of `span` on one line, runs of whitespace collapsed to one space.
+    pub fn snippet(&self, span: crate::diag::Span) -> String {
+        let text = &self.get(span.file).text;
+        text.get(span.start..span.end)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// 1-based line and column (in characters) of byte `offset` in file `id`.
     pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
         let text = &self.get(id).text;

@@ -188,41 +188,6 @@ fn check_enum(checked: &Checked, fid: FileId, e: &ast::EnumDef, sink: &mut Sink)
     }
 }
 
-/// Names a space-level expression mentions (an over-approximation of its dependencies).
-fn free_names(e: &ast::Expr, out: &mut Vec<(String, Span)>) {
-    match &e.kind {
-        ExprKind::Name(id) => out.push((id.name.clone(), id.span)),
-        ExprKind::Unary(_, a) | ExprKind::Optional(a) | ExprKind::Residual(a) => free_names(a, out),
-        ExprKind::Member(a, _) => free_names(a, out),
-        ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => {
-            free_names(a, out);
-            free_names(b, out);
-        }
-        ExprKind::Call(_, args) => args.iter().for_each(|a| free_names(&a.value, out)),
-        ExprKind::If(c, t, o) => {
-            free_names(c, out);
-            free_names(t, out);
-            if let Some(o) = o {
-                free_names(o, out);
-            }
-        }
-        ExprKind::Block(stmts) => {
-            for s in stmts {
-                match s {
-                    ast::Stmt::Let(l) => free_names(&l.value, out),
-                    ast::Stmt::Require(r) => free_names(&r.cond, out),
-                    ast::Stmt::Expr(e) => free_names(e, out),
-                }
-            }
-        }
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Str(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Data => {}
-    }
-}
-
 enum Decl<'a> {
     Param(&'a ast::Param),
     Let(&'a ast::Let),
@@ -241,12 +206,6 @@ impl Decl<'_> {
             Decl::Let(l) => &l.value,
         }
     }
-}
-
-fn text_of(checked: &Checked, span: Span) -> String {
-    let text = &checked.program.sources.get(span.file).text;
-    let s = text.get(span.start..span.end).unwrap_or("");
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn check_space(
@@ -301,11 +260,10 @@ fn check_space(
     let deps: Vec<Vec<(usize, Span)>> = decls
         .iter()
         .map(|d| {
-            let mut names = Vec::new();
-            free_names(d.expr(), &mut names);
-            names
+            d.expr()
+                .names()
                 .into_iter()
-                .filter_map(|(n, s)| by_name.get(&n).map(|&i| (i, s)))
+                .filter_map(|id| by_name.get(&id.name).map(|&i| (i, id.span)))
                 .collect()
         })
         .collect();
@@ -379,7 +337,7 @@ fn check_space(
             cx.expr(&r.cond, Some(&Ty::Bool), mode);
             info.requires.push(RequireInfo {
                 cond: r.cond.clone(),
-                text: text_of(checked, r.cond.span),
+                text: checked.program.sources.snippet(r.cond.span),
                 uses_metrics: cx.saw_metric,
                 span: r.span.to(r.cond.span).with_end(r.cond.span.end),
             });
@@ -527,7 +485,7 @@ fn check_decl(cx: &mut Cx, d: &Decl, info: &mut SpaceInfo, checked: &Checked) ->
                 span: p.name.span,
                 ty: ty.clone(),
                 domain,
-                domain_text: text_of(checked, p.domain.span),
+                domain_text: checked.program.sources.snippet(p.domain.span),
             });
             ty
         }
@@ -549,7 +507,7 @@ fn check_decl(cx: &mut Cx, d: &Decl, info: &mut SpaceInfo, checked: &Checked) ->
             info.lets.push(LetInfo {
                 name: l.name.name.clone(),
                 value: l.value.clone(),
-                text: text_of(checked, l.value.span),
+                text: checked.program.sources.snippet(l.value.span),
             });
             declared.filter(|t| *t != Ty::Unknown).unwrap_or(ty)
         }

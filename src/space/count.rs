@@ -111,41 +111,9 @@ pub fn param_values(
     Ok(out)
 }
 
-/// Names mentioned by an expression (over-approximate: local names included).
-fn names_in(e: &ast::Expr, out: &mut BTreeSet<String>) {
-    match &e.kind {
-        ExprKind::Name(id) => {
-            out.insert(id.name.clone());
-        }
-        ExprKind::Unary(_, a)
-        | ExprKind::Optional(a)
-        | ExprKind::Residual(a)
-        | ExprKind::Member(a, _) => names_in(a, out),
-        ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => {
-            names_in(a, out);
-            names_in(b, out);
-        }
-        ExprKind::Call(_, args) => args.iter().for_each(|a| names_in(&a.value, out)),
-        ExprKind::If(c, t, o) => {
-            names_in(c, out);
-            names_in(t, out);
-            if let Some(o) = o {
-                names_in(o, out);
-            }
-        }
-        ExprKind::Block(stmts) => stmts.iter().for_each(|s| match s {
-            Stmt::Let(l) => names_in(&l.value, out),
-            Stmt::Require(r) => names_in(&r.cond, out),
-            Stmt::Expr(e) => names_in(e, out),
-        }),
-        _ => {}
-    }
-}
-
 /// The params an expression depends on, through the space's lets.
 pub fn param_deps(space: &SpaceInfo, e: &ast::Expr) -> BTreeSet<usize> {
-    let mut names = BTreeSet::new();
-    names_in(e, &mut names);
+    let names: BTreeSet<String> = e.names().into_iter().map(|id| id.name.clone()).collect();
     let mut seen_lets = BTreeSet::new();
     let mut out = BTreeSet::new();
     let mut work: Vec<String> = names.into_iter().collect();
@@ -154,9 +122,13 @@ pub fn param_deps(space: &SpaceInfo, e: &ast::Expr) -> BTreeSet<usize> {
             out.insert(i);
         } else if let Some(l) = space.lets.iter().position(|l| l.name == n) {
             if seen_lets.insert(l) {
-                let mut more = BTreeSet::new();
-                names_in(&space.lets[l].value, &mut more);
-                work.extend(more);
+                work.extend(
+                    space.lets[l]
+                        .value
+                        .names()
+                        .into_iter()
+                        .map(|id| id.name.clone()),
+                );
             }
         }
     }
@@ -172,19 +144,9 @@ fn config_exprs(space: &SpaceInfo) -> Vec<&ast::Expr> {
 }
 
 fn mentions_data(e: &ast::Expr) -> bool {
-    match &e.kind {
-        ExprKind::Data => true,
-        ExprKind::Unary(_, a)
-        | ExprKind::Optional(a)
-        | ExprKind::Residual(a)
-        | ExprKind::Member(a, _) => mentions_data(a),
-        ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => mentions_data(a) || mentions_data(b),
-        ExprKind::Call(_, args) => args.iter().any(|a| mentions_data(&a.value)),
-        ExprKind::If(c, t, o) => {
-            mentions_data(c) || mentions_data(t) || o.as_ref().is_some_and(|o| mentions_data(o))
-        }
-        _ => false,
-    }
+    let mut found = false;
+    e.visit(&mut |x| found |= matches!(x.kind, ExprKind::Data));
+    found
 }
 
 /// Whether constraint `k` can be decided from the discrete hyperparameters alone (no

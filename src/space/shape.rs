@@ -284,7 +284,7 @@ impl Search<'_> {
         {
             return;
         }
-        let site = text(self.checked, v.span);
+        let site = self.checked.program.sources.snippet(v.span);
         let mut named: Vec<(String, String)> = assigned
             .iter()
             .filter(|p| mentions(&site, &self.space.params[**p].name))
@@ -683,7 +683,7 @@ impl Walker<'_> {
                             for v in self.values(&req.cond, &b_env)? {
                                 match v {
                                     Val::Bool(false) => {
-                                        let rule = text(checked, req.cond.span);
+                                        let rule = checked.program.sources.snippet(req.cond.span);
                                         if !self
                                             .out
                                             .iter()
@@ -756,13 +756,4 @@ fn list(w: &[Val]) -> String {
     } else {
         format!("{{{}}}", s.join(", "))
     }
-}
-
-fn text(checked: &Checked, span: Span) -> String {
-    let t = &checked.program.sources.get(span.file).text;
-    t.get(span.start..span.end)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -296,13 +296,7 @@ fn join(path: &str, seg: &str) -> String {
 
 impl Walker<'_> {
     fn snippet(&self, span: Span) -> String {
-        let t = &self.text.get(span.file).text;
-        let s: String = t
-            .get(span.start..span.end)
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let s = self.text.snippet(span);
         if s.chars().count() > 60 {
             format!("{}...", s.chars().take(57).collect::<String>())
         } else {

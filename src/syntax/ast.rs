@@ -346,6 +346,58 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Calls `f` on this expression and every expression inside it, parents first. The
+    /// recursion is bounded by the parser's depth limit.
+    pub fn visit<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Name(_)
+            | ExprKind::Data => {}
+            ExprKind::Unary(_, e)
+            | ExprKind::Member(e, _)
+            | ExprKind::Optional(e)
+            | ExprKind::Residual(e) => e.visit(f),
+            ExprKind::Binary(_, a, b) | ExprKind::Repeat(a, b) => {
+                a.visit(f);
+                b.visit(f);
+            }
+            ExprKind::Call(c, args) => {
+                c.visit(f);
+                args.iter().for_each(|a| a.value.visit(f));
+            }
+            ExprKind::If(c, t, o) => {
+                c.visit(f);
+                t.visit(f);
+                if let Some(o) = o {
+                    o.visit(f);
+                }
+            }
+            ExprKind::Block(stmts) => stmts.iter().for_each(|s| match s {
+                Stmt::Let(l) => l.value.visit(f),
+                Stmt::Require(r) => r.cond.visit(f),
+                Stmt::Expr(e) => e.visit(f),
+            }),
+        }
+    }
+
+    /// The names this expression mentions (callees excluded), with their spans.
+    pub fn names(&self) -> Vec<&Ident> {
+        let mut callees: Vec<*const Expr> = Vec::new();
+        let mut out = Vec::new();
+        self.visit(&mut |e| match &e.kind {
+            ExprKind::Call(c, _) => callees.push(&**c as *const Expr),
+            ExprKind::Name(id) if !callees.contains(&(e as *const Expr)) => out.push(id),
+            _ => {}
+        });
+        out
+    }
+}
+
 impl ExprKind {
     /// The depth of the deepest child expression (0 for a leaf).
     fn child_depth(&self) -> u32 {

@@ -100,19 +100,24 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    /// Explores the assignments that extend `sigma`; `false` when it had to give up.
-    fn explore(&mut self, sigma: &mut Vec<Option<usize>>, assigned: &mut Vec<usize>) -> bool {
-        if self.walks >= MAX_WALKS {
-            return false;
-        }
-        if !constraints_hold(
+    /// Whether `sigma` satisfies the constraints whose hyperparameters are all assigned.
+    fn admissible(&self, sigma: &[Option<usize>], assigned: &[usize]) -> bool {
+        constraints_hold(
             self.checked,
             self.space,
             self.globals,
             sigma,
             self.constraints,
             assigned,
-        ) {
+        )
+    }
+
+    /// Explores the assignments that extend `sigma`; `false` when it had to give up.
+    fn explore(&mut self, sigma: &mut Vec<Option<usize>>, assigned: &mut Vec<usize>) -> bool {
+        if self.walks >= MAX_WALKS {
+            return false;
+        }
+        if !self.admissible(sigma, assigned) {
             return true;
         }
         let (result, out, needs) = self.walk(sigma);
@@ -209,14 +214,7 @@ impl Search<'_> {
                     assigned.extend(cluster.iter().copied());
                     let mut more: Vec<usize> = Vec::new();
                     let mut ok = true;
-                    if constraints_hold(
-                        self.checked,
-                        self.space,
-                        self.globals,
-                        sigma,
-                        self.constraints,
-                        assigned,
-                    ) {
+                    if self.admissible(sigma, assigned) {
                         let (result, out, needs) = self.walk(sigma);
                         ok = result.is_ok();
                         for v in out {

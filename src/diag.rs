@@ -136,6 +136,17 @@ codes! {
     BadSequence = "E027", "invalid graph sequence";
     /// A `repeat` count is not an integer of at least zero.
     BadRepeat = "E028", "invalid repeat count";
+    /// An assignment expands to a network that cannot be built: a module gets a tensor of
+    /// the wrong kind (`attention` on an image), `add` joins different shapes, the data
+    /// source is unknown. Reported by `nasc sample`, `enumerate` and `describe`.
+    Unbuildable = "E029", "architecture cannot be built";
+    /// Sampling drew many candidates in a row and the constraints rejected every one.
+    AllRejected = "E030", "constraints reject every sample";
+    /// An architecture file given to `nasc describe` does not fit the space: a value is
+    /// missing, outside its domain, names no hyperparameter, or violates a constraint.
+    ArchMismatch = "E031", "architecture does not fit its space";
+    /// `nasc enumerate` was asked for a space that is infinite or larger than its limit.
+    TooLargeToEnumerate = "E032", "space too large to enumerate";
     /// A hyperparameter is declared but never used.
     UnusedParam = "W001", "unused hyperparameter";
     /// A name hides another one of the same name.

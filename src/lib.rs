@@ -5,6 +5,7 @@
 //! [`cli`] that drives them. See `ARCHITECTURE.md`.
 
 pub mod check;
+pub mod interp;
 pub mod cli;
 pub mod diag;
 pub mod render;

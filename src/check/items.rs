@@ -226,6 +226,8 @@ fn check_space(
         lets: Vec::new(),
         requires: Vec::new(),
         graph: None,
+        data: None,
+        train: Vec::new(),
         objectives: Vec::new(),
         stages: Vec::new(),
         has_errors: false,
@@ -639,6 +641,7 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
 fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
     match c {
         Config::Data(e, _) => {
+            info.data = Some(e.clone());
             let ok = matches!(&e.kind, ExprKind::Call(callee, _) if matches!(&callee.kind, ExprKind::Name(id)
                 if cx.checked.lookup(cx.file, &id.name).is_some_and(|r| matches!(cx.checked.item(r), Item::Builtin(b) if b.kind == BuiltinKind::Dataset))));
             if !ok {
@@ -665,6 +668,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
             );
         }
         Config::Train(fields, _) => {
+            info.train = fields.clone();
             const FIELDS: &[(&str, Ty)] = &[
                 ("steps", Ty::Int),
                 ("batch", Ty::Int),

@@ -123,6 +123,10 @@ pub struct SpaceInfo {
     pub requires: Vec<RequireInfo>,
     /// The graph body, if the space has exactly one graph.
     pub graph: Option<ast::Expr>,
+    /// The `data` source call, if any.
+    pub data: Option<ast::Expr>,
+    /// The `train` fields.
+    pub train: Vec<ast::Field>,
     /// Its objectives.
     pub objectives: Vec<ast::Goal>,
     /// Its pipeline stages.

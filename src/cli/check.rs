@@ -100,40 +100,49 @@ pub fn render_summary(s: &Summary, file: &str) -> String {
     out
 }
 
-/// Runs `nasc check`.
-pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
-    let (name, text, dir) = if path == Path::new("-") {
+/// Reads the file a command names (`-` is standard input): its display name, its text,
+/// and the folder its imports resolve against. `Err` carries the exit code after the
+/// error has been printed.
+pub fn read_input(path: &Path) -> Result<(String, String, Option<std::path::PathBuf>), i32> {
+    if path == Path::new("-") {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
             eprintln!("error: cannot read standard input: {e}");
-            return 2;
+            return Err(2);
         }
-        ("<stdin>".to_string(), text, std::env::current_dir().ok())
-    } else {
-        match std::fs::read_to_string(path) {
-            Ok(t) => (
-                path.display().to_string(),
-                t,
-                Some(
-                    path.parent()
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
-                ),
+        return Ok(("<stdin>".to_string(), text, std::env::current_dir().ok()));
+    }
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok((
+            path.display().to_string(),
+            t,
+            Some(
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
             ),
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
-                return 2;
-            }
+        )),
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", path.display());
+            Err(2)
         }
-    };
-    let out = check_source(&name, text, dir);
-    let has_errors = out.diagnostics.iter().any(|d| d.is_error());
-    let stdout = std::io::stdout();
-    let mut stdout = stdout.lock();
+    }
+}
+
+/// Prints diagnostics: as JSON lines on stdout, or rendered for people on stderr with a
+/// closing count.
+pub fn emit(
+    diagnostics: &[crate::diag::Diagnostic],
+    sources: &crate::source::SourceMap,
+    format: MessageFormat,
+    color: ColorChoice,
+) {
     match format {
         MessageFormat::Json => {
-            for d in &out.diagnostics {
-                let _ = writeln!(stdout, "{}", render::json(d, &out.sources));
+            let stdout = std::io::stdout();
+            let mut stdout = stdout.lock();
+            for d in diagnostics {
+                let _ = writeln!(stdout, "{}", render::json(d, sources));
             }
         }
         MessageFormat::Human => {
@@ -142,14 +151,11 @@ pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
                 ColorChoice::Never => false,
                 ColorChoice::Auto => std::io::stderr().is_terminal(),
             };
-            for d in &out.diagnostics {
-                eprint!("{}", render::human(d, &out.sources, 100, use_color));
+            for d in diagnostics {
+                eprint!("{}", render::human(d, sources, 100, use_color));
             }
-            for s in &out.summaries {
-                let _ = write!(stdout, "{}", render_summary(s, &name));
-            }
-            let errors = out.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = out.diagnostics.len() - errors;
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = diagnostics.len() - errors;
             if errors > 0 || warnings > 0 {
                 eprintln!(
                     "{errors} error{}, {warnings} warning{}",
@@ -157,6 +163,24 @@ pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
                     if warnings == 1 { "" } else { "s" }
                 );
             }
+        }
+    }
+}
+
+/// Runs `nasc check`.
+pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
+    let (name, text, dir) = match read_input(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let out = check_source(&name, text, dir);
+    let has_errors = out.diagnostics.iter().any(|d| d.is_error());
+    emit(&out.diagnostics, &out.sources, format, color);
+    if format == MessageFormat::Human {
+        let stdout = std::io::stdout();
+        let mut stdout = stdout.lock();
+        for s in &out.summaries {
+            let _ = write!(stdout, "{}", render_summary(s, &name));
         }
     }
     i32::from(has_errors)

@@ -3,6 +3,7 @@
 //! Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error.
 
 pub mod check;
+pub mod sample;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -47,6 +48,79 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         color: ColorChoice,
     },
+    /// Draw concrete architectures from a space, each with its decisions, graph and metrics.
+    Sample {
+        /// The `.nas` file (`-` reads standard input).
+        file: std::path::PathBuf,
+        /// How many architectures.
+        #[arg(short = 'n', long = "count", default_value_t = 1)]
+        n: usize,
+        /// The seed: the same seed gives the same architectures on every machine.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Every architecture equally likely (finite spaces; enumerates them), instead of
+        /// every value of each decision equally likely.
+        #[arg(long)]
+        uniform: bool,
+        /// With `--uniform`: the most architectures to enumerate.
+        #[arg(long, default_value_t = 1_000_000)]
+        limit: u64,
+        /// Rejected candidates in a row before giving up.
+        #[arg(long, default_value_t = 10_000)]
+        max_attempts: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List every architecture of a finite space.
+    Enumerate {
+        /// The `.nas` file (`-` reads standard input).
+        file: std::path::PathBuf,
+        /// Refuse spaces with more architectures than this.
+        #[arg(long, default_value_t = 100_000)]
+        limit: u64,
+        /// Print only how many there are.
+        #[arg(long)]
+        count: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Check an architecture (JSON from `nasc sample --format json`, or an object of
+    /// hyperparameter values) against its space and print it with its static metrics.
+    Describe {
+        /// The `.nas` file.
+        file: std::path::PathBuf,
+        /// The architecture file.
+        #[arg(long)]
+        arch: std::path::PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// How architectures are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A listing for people.
+    Text,
+    /// One JSON object per architecture, one per line.
+    Json,
+}
+
+/// Options every space command takes.
+#[derive(clap::Args, Debug)]
+struct Common {
+    /// The space to use, when the file has several (default: the first).
+    #[arg(long)]
+    space: Option<String>,
+    /// How to print architectures.
+    #[arg(long, value_enum, default_value = "text")]
+    format: OutputFormat,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value = "human")]
+    message_format: MessageFormat,
+    /// Whether to colour the output.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -64,5 +138,78 @@ pub fn main() -> i32 {
             message_format,
             color,
         } => check::run(&file, message_format, color),
+        Command::Sample {
+            file,
+            n,
+            seed,
+            uniform,
+            limit,
+            max_attempts,
+            common,
+        } => run_space(
+            &file,
+            &common,
+            sample::Request::Sample {
+                n,
+                seed,
+                uniform,
+                limit,
+                max_attempts,
+            },
+        ),
+        Command::Enumerate {
+            file,
+            limit,
+            count,
+            common,
+        } => run_space(
+            &file,
+            &common,
+            sample::Request::Enumerate {
+                limit,
+                count_only: count,
+            },
+        ),
+        Command::Describe { file, arch, common } => match std::fs::read_to_string(&arch) {
+            Ok(json) => run_space(
+                &file,
+                &common,
+                sample::Request::Describe {
+                    file: arch.display().to_string(),
+                    json,
+                },
+            ),
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", arch.display());
+                2
+            }
+        },
     }
+}
+
+fn run_space(file: &std::path::Path, common: &Common, request: sample::Request) -> i32 {
+    let (name, text, dir) = match check::read_input(file) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let out = sample::run_source(
+        &name,
+        text,
+        dir,
+        common.space.as_deref(),
+        &request,
+        common.format == OutputFormat::Json,
+    );
+    check::emit(&out.diagnostics, &out.sources, common.message_format, common.color);
+    if let Some(e) = &out.usage_error {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        let _ = lock.write_all(out.stdout.as_bytes());
+    }
+    i32::from(out.diagnostics.iter().any(|d| d.is_error()))
 }

@@ -44,12 +44,6 @@ pub fn param_values(
     checked: &Checked,
     space: &SpaceInfo,
 ) -> Result<Vec<Option<Vec<Val>>>, Unavailable> {
-    let globals = Globals::new(
-        vec![None; space.params.len()],
-        vec![0; space.params.len()],
-        vec![false; space.params.len()],
-    );
-    let sigma = vec![None; space.params.len()];
     let mut out = Vec::new();
     for p in &space.params {
         let vals = match &p.domain {
@@ -81,34 +75,41 @@ pub fn param_values(
                 )
             }
             Some(Domain::Float { .. }) => None,
-            Some(Domain::Choice(alts)) => {
-                let mut ev = Eval::new(checked, space, &globals, &sigma);
-                let env = ev.space_env();
-                let mut vals = Vec::new();
-                for a in alts {
-                    let d: Dist = ev.value(a, &env).map_err(|_| Unavailable {
-                        reason: format!("the alternatives of `{}` are not constant", p.name),
-                        span: a.span,
-                    })?;
-                    for (v, _) in d {
-                        if matches!(v, Val::Opaque(_)) {
-                            return Err(Unavailable {
-                                reason: format!(
-                                    "the alternatives of `{}` are not constant",
-                                    p.name
-                                ),
-                                span: a.span,
-                            });
-                        }
-                        vals.push(v);
-                    }
-                }
-                Some(vals)
-            }
+            Some(Domain::Choice(alts)) => Some(choice_values(checked, space, &p.name, alts)?),
         };
         out.push(vals);
     }
     Ok(out)
+}
+
+/// The values of a named param's `choice` alternatives, flattened (an alternative with a
+/// choice inside gives one value per inner value).
+pub(crate) fn choice_values(
+    checked: &Checked,
+    space: &SpaceInfo,
+    name: &str,
+    alts: &[ast::Expr],
+) -> Result<Vec<Val>, Unavailable> {
+    let n = space.params.len();
+    let globals = Globals::new(vec![None; n], vec![0; n], vec![false; n]);
+    let sigma = vec![None; n];
+    let mut ev = Eval::new(checked, space, &globals, &sigma);
+    let env = ev.space_env();
+    let not_constant = |span| Unavailable {
+        reason: format!("the alternatives of `{name}` are not constant"),
+        span,
+    };
+    let mut vals = Vec::new();
+    for a in alts {
+        let d: Dist = ev.value(a, &env).map_err(|_| not_constant(a.span))?;
+        for (v, _) in d {
+            if matches!(v, Val::Opaque(_)) {
+                return Err(not_constant(a.span));
+            }
+            vals.push(v);
+        }
+    }
+    Ok(vals)
 }
 
 /// The params an expression depends on, through the space's lets.
@@ -135,11 +136,16 @@ pub fn param_deps(space: &SpaceInfo, e: &ast::Expr) -> BTreeSet<usize> {
     out
 }
 
-fn config_exprs(space: &SpaceInfo) -> Vec<&ast::Expr> {
+/// The expressions outside the graph that every architecture evaluates: pipeline stage
+/// arguments, the data source and the training fields. A hyperparameter they use is
+/// always active.
+pub(crate) fn config_exprs(space: &SpaceInfo) -> Vec<&ast::Expr> {
     space
         .stages
         .iter()
         .flat_map(|s| s.args.iter().map(|a| &a.value))
+        .chain(space.data.iter())
+        .chain(space.train.iter().map(|f| &f.value))
         .collect()
 }
 

@@ -1,0 +1,457 @@
+//! `nasc sample`, `nasc enumerate` and `nasc describe`: concrete architectures of a space.
+
+use std::fmt::Write as _;
+
+use crate::check::{self, Checked};
+use crate::diag::{Code, Diagnostic, Sink};
+use crate::interp::build::BuildError;
+use crate::interp::strategy::{self, EnumError, RandomSearch, Rejections, Replay, SampleError};
+use crate::interp::{Arch, Interp, Outcome};
+use crate::source::SourceMap;
+use crate::space;
+use crate::space::summary::format_count;
+
+/// What to do with the space.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// Draw `n` architectures.
+    Sample {
+        /// How many.
+        n: usize,
+        /// The seed of the generator.
+        seed: u64,
+        /// Uniform over architectures (finite spaces) rather than per decision.
+        uniform: bool,
+        /// For `uniform`: the most architectures to enumerate.
+        limit: u64,
+        /// Rejections in a row before giving up.
+        max_attempts: u64,
+    },
+    /// List every architecture.
+    Enumerate {
+        /// Refuse spaces with more architectures than this.
+        limit: u64,
+        /// Print only the count.
+        count_only: bool,
+    },
+    /// Validate one architecture, given as JSON text.
+    Describe {
+        /// The architecture file's name, for messages.
+        file: String,
+        /// Its text.
+        json: String,
+    },
+}
+
+/// What a request produced.
+pub struct RunOutput {
+    /// The loaded files, for rendering diagnostics.
+    pub sources: SourceMap,
+    /// Diagnostics: the checker's, then the interpreter's.
+    pub diagnostics: Vec<Diagnostic>,
+    /// What goes to standard output.
+    pub stdout: String,
+    /// A usage error (exit code 2): no such space, unreadable architecture file.
+    pub usage_error: Option<String>,
+}
+
+/// Runs `request` on the space `space` (the first one when `None`) of the file `name`.
+pub fn run_source(
+    name: &str,
+    text: String,
+    dir: Option<std::path::PathBuf>,
+    space: Option<&str>,
+    request: &Request,
+    json: bool,
+) -> RunOutput {
+    let mut sink = Sink::default();
+    let program = check::load(name, text, dir, &mut sink);
+    let checked = check::check(program, &mut sink);
+    let _ = space::summary::analyze(&checked, &mut sink);
+    let mut out = RunOutput {
+        sources: SourceMap::default(),
+        diagnostics: Vec::new(),
+        stdout: String::new(),
+        usage_error: None,
+    };
+    if !sink.has_errors() {
+        run_checked(&checked, space, request, json, &mut sink, &mut out);
+    }
+    out.diagnostics = sink.into_sorted();
+    out.sources = checked.program.sources;
+    out
+}
+
+fn run_checked(
+    checked: &Checked,
+    space: Option<&str>,
+    request: &Request,
+    json: bool,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) {
+    let chosen = match space {
+        Some(n) => checked.spaces.iter().find(|s| s.name == n),
+        None => checked.spaces.first(),
+    };
+    let Some(info) = chosen else {
+        let names: Vec<&str> = checked.spaces.iter().map(|s| s.name.as_str()).collect();
+        out.usage_error = Some(match space {
+            Some(n) => format!("no space `{n}` in this file (spaces: {})", names.join(", ")),
+            None => "the file defines no space".into(),
+        });
+        return;
+    };
+    let interp = match Interp::new(checked, info) {
+        Ok(i) => i,
+        Err(e) => return sink.push(unbuildable(&e)),
+    };
+    match request {
+        Request::Sample {
+            n,
+            seed,
+            uniform,
+            limit,
+            max_attempts,
+        } => {
+            let mut rng = strategy::rng(*seed);
+            if *uniform {
+                match strategy::uniform_over_architectures(&interp, &mut rng, *n, *limit) {
+                    Ok(archs) => print_archs(&archs, json, out),
+                    Err(e) => sink.push(enum_error(&e, info, "sample --uniform")),
+                }
+                return;
+            }
+            match strategy::sample(&interp, &mut RandomSearch, &mut rng, *n, *max_attempts) {
+                Ok((archs, stats)) => {
+                    print_archs(&archs, json, out);
+                    if !json {
+                        out.stdout.push_str(&rejection_line(&stats, archs.len()));
+                    }
+                }
+                Err(SampleError::Build(e)) => sink.push(unbuildable(&e)),
+                Err(SampleError::AllRejected(stats)) => sink.push(all_rejected(&stats, info)),
+            }
+        }
+        Request::Enumerate { limit, count_only } => {
+            let mut found = 0u64;
+            let mut text = String::new();
+            let result = strategy::enumerate(&interp, *limit, |a| {
+                found += 1;
+                if *count_only {
+                    return;
+                }
+                if json {
+                    text.push_str(&a.to_json().to_string());
+                    text.push('\n');
+                } else {
+                    let _ = writeln!(text, "{}  {}", a.hash_hex(), compact(&a));
+                }
+            });
+            match result {
+                Ok(stats) => {
+                    out.stdout = text;
+                    if !json {
+                        let _ = write!(out.stdout, "{} architectures", format_count(&found.into()));
+                        if stats.rejected > 0 {
+                            let _ = write!(
+                                out.stdout,
+                                " ({} assignments rejected by constraints)",
+                                format_count(&stats.rejected.into())
+                            );
+                        }
+                        out.stdout.push('\n');
+                    }
+                }
+                Err(e) => sink.push(enum_error(&e, info, "enumerate")),
+            }
+        }
+        Request::Describe { file, json: text } => describe(&interp, info, file, text, json, sink, out),
+    }
+}
+
+fn describe(
+    interp: &Interp,
+    info: &crate::check::SpaceInfo,
+    file: &str,
+    text: &str,
+    json: bool,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) {
+    let parsed: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            out.usage_error = Some(format!("`{file}` is not JSON: {e}"));
+            return;
+        }
+    };
+    if let Some(s) = parsed.get("space").and_then(|s| s.as_str()) {
+        if s != info.name {
+            sink.push(
+                Diagnostic::error(
+                    Code::ArchMismatch,
+                    format!("`{file}` is an architecture of `{s}`, not of `{}`", info.name),
+                    info.span,
+                    "this space",
+                )
+                .with_help("pick the space with `--space NAME`, or describe the file against its own space"),
+            );
+            return;
+        }
+    }
+    let values = match parsed.get("assignment").unwrap_or(&parsed) {
+        serde_json::Value::Object(m) => m.clone(),
+        _ => {
+            out.usage_error = Some(format!(
+                "`{file}` must be an object of hyperparameter values, or an architecture with an `assignment` object"
+            ));
+            return;
+        }
+    };
+    let mut replay = Replay::new(&values);
+    let outcome = interp.build(&mut replay);
+    let unused: Vec<String> = replay.unused().into_iter().map(String::from).collect();
+    match outcome {
+        Err(e) if replay.failed.is_some() => sink.push(
+            Diagnostic::error(Code::ArchMismatch, e.message.clone(), e.span, "this hyperparameter")
+                .with_help(format!("give `{}` a value of its domain in `{file}`", e.path)),
+        ),
+        Err(e) => sink.push(unbuildable(&e)),
+        Ok(Outcome::Rejected(r, _)) => sink.push(
+            Diagnostic::error(
+                Code::ArchMismatch,
+                format!("the architecture in `{file}` violates `{}`", r.text),
+                r.span,
+                "violated",
+            )
+            .with_help("change the values in the file so that every constraint holds"),
+        ),
+        Ok(Outcome::Built(arch)) => {
+            if !unused.is_empty() {
+                sink.push(
+                    Diagnostic::error(
+                        Code::ArchMismatch,
+                        format!(
+                            "`{file}` gives values for hyperparameters this architecture does not have: {}",
+                            unused.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                        info.span,
+                        "in this space",
+                    )
+                    .with_help("remove them: they are misspelt, or inactive under the other values"),
+                );
+                return;
+            }
+            print_archs(std::slice::from_ref(&*arch), json, out);
+        }
+    }
+}
+
+fn unbuildable(e: &BuildError) -> Diagnostic {
+    let help = if e.path.is_empty() {
+        "change the space so that every assignment gives a network that can be built".to_string()
+    } else {
+        format!("while building `{}`; change the space so that every assignment gives a network that can be built", e.path)
+    };
+    Diagnostic::error(Code::Unbuildable, e.message.clone(), e.span, e.label.clone()).with_help(help)
+}
+
+fn all_rejected(stats: &Rejections, info: &crate::check::SpaceInfo) -> Diagnostic {
+    let (span, text, n) = match stats.worst() {
+        Some((r, n)) => (r.span, r.text.clone(), *n),
+        None => (info.span, String::new(), 0),
+    };
+    let mut d = Diagnostic::error(
+        Code::AllRejected,
+        format!(
+            "the constraints rejected all {} candidates drawn in a row",
+            format_count(&stats.attempts.into())
+        ),
+        span,
+        format!("rejected {} of them", format_count(&n.into())),
+    )
+    .with_help(format!("loosen `{text}`, or narrow the domains it rejects"));
+    for (r, k) in &stats.by_constraint {
+        if r.span != span {
+            d = d.with_label(r.span, format!("rejected {}", format_count(&(*k).into())));
+        }
+    }
+    d
+}
+
+fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diagnostic {
+    match e {
+        EnumError::Build(b) => unbuildable(b),
+        EnumError::Continuous(h) => Diagnostic::error(
+            Code::TooLargeToEnumerate,
+            format!("`{what}` needs a finite space, and `{}` is continuous", h.path),
+            info.span,
+            "this space",
+        )
+        .with_help(format!(
+            "quantise it (`{}` with `q = ...`) or use `nasc sample`",
+            h.domain
+        )),
+        EnumError::TooMany(limit) => Diagnostic::error(
+            Code::TooLargeToEnumerate,
+            format!(
+                "the space has more than {} architectures",
+                format_count(&(*limit).into())
+            ),
+            info.span,
+            "this space",
+        )
+        .with_help("raise the limit with `--limit N`, or use `nasc sample`"),
+    }
+}
+
+fn rejection_line(stats: &Rejections, n: usize) -> String {
+    let mut s = format!(
+        "drew {} architecture{} from {} candidate{}",
+        n,
+        if n == 1 { "" } else { "s" },
+        stats.attempts,
+        if stats.attempts == 1 { "" } else { "s" }
+    );
+    if stats.rejected > 0 {
+        let mut parts: Vec<&(crate::interp::Rejection, u64)> = stats.by_constraint.iter().collect();
+        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        let list: Vec<String> = parts
+            .iter()
+            .map(|(r, k)| match r.constraint {
+                Some(_) => format!("`require {}` {k}", r.text),
+                None => format!("{} {k}", r.text),
+            })
+            .collect();
+        let _ = write!(s, "; rejected {} ({})", stats.rejected, list.join(", "));
+        if stats.acceptance() < 0.01 {
+            s.push_str("; nearly every candidate is rejected: loosen the constraints or narrow the domains");
+        }
+    }
+    s.push('\n');
+    s
+}
+
+/// The decisions on one line.
+fn compact(a: &Arch) -> String {
+    let parts: Vec<String> = a
+        .assignment
+        .iter()
+        .map(|d| format!("{}={}", d.hyper.path, d.hyper.domain.pick_json(&d.pick)))
+        .collect();
+    parts.join(" ")
+}
+
+fn print_archs(archs: &[Arch], json: bool, out: &mut RunOutput) {
+    for (i, a) in archs.iter().enumerate() {
+        if json {
+            out.stdout.push_str(&a.to_json().to_string());
+            out.stdout.push('\n');
+        } else {
+            if i > 0 {
+                out.stdout.push('\n');
+            }
+            out.stdout.push_str(&render_arch(a, i + 1, archs.len()));
+        }
+    }
+}
+
+/// An architecture for people: decisions, values, the graph node by node, metrics.
+pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "architecture {index} of {total} · {} · hash {}", a.space, a.hash_hex());
+    let width = a.assignment.iter().map(|d| d.hyper.path.len()).max().unwrap_or(0);
+    let _ = writeln!(s, "  decisions ({})", a.assignment.len());
+    for d in &a.assignment {
+        let _ = writeln!(
+            s,
+            "    {:<width$}  = {}",
+            d.hyper.path,
+            show_json(&d.hyper.domain.pick_json(&d.pick))
+        );
+    }
+    let derived: Vec<String> = a
+        .values
+        .iter()
+        .filter(|(k, _)| !a.assignment.iter().any(|d| d.hyper.named && d.hyper.path == *k))
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    if !derived.is_empty() {
+        let _ = writeln!(s, "  dependent values: {}", derived.join(", "));
+    }
+    let _ = writeln!(s, "  graph ({} nodes)", a.nodes.len());
+    let rows: Vec<(String, String, String, String)> = a
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let args: Vec<String> = n.args.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let mut op = if args.is_empty() { n.op.clone() } else { format!("{}({})", n.op, args.join(", ")) };
+            let sequential = n.inputs.len() == 1 && n.inputs[0] as usize + 1 == i;
+            if !n.inputs.is_empty() && !sequential {
+                let ins: Vec<String> = n.inputs.iter().map(|x| x.to_string()).collect();
+                op = format!("{op} <- {}", ins.join(", "));
+            }
+            let params = if n.cost.params > 0 { format_count(&n.cost.params.into()) } else { String::new() };
+            (format!("{i:>4}"), op, n.shape.to_string(), params)
+        })
+        .collect();
+    let w_op = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+    let w_shape = rows.iter().map(|r| r.2.len()).max().unwrap_or(0);
+    let w_params = rows.iter().map(|r| r.3.len()).max().unwrap_or(0);
+    for (r, n) in rows.iter().zip(&a.nodes) {
+        let pad = w_op - r.1.chars().count();
+        let line = format!(
+            "  {}  {}{}  {:<w_shape$}  {:>w_params$}  {}",
+            r.0,
+            r.1,
+            " ".repeat(pad),
+            r.2,
+            r.3,
+            n.path
+        );
+        let _ = writeln!(s, "{}", line.trim_end());
+    }
+    let _ = writeln!(s, "  data: {}", a.data);
+    if !a.train.is_empty() {
+        let t: Vec<String> = a.train.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        let _ = writeln!(s, "  train: {}", t.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "  metrics: params {} · flops {} per example · activation memory {} per example",
+        format_count(&a.metrics.params.into()),
+        si(a.metrics.flops),
+        bytes(a.metrics.activation_memory)
+    );
+    s
+}
+
+fn show_json(j: &serde_json::Value) -> String {
+    match j {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn si(x: u64) -> String {
+    let f = x as f64;
+    match x {
+        0..=9_999 => x.to_string(),
+        10_000..=9_999_999 => format!("{:.2} K", f / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.2} M", f / 1e6),
+        _ => format!("{:.2} G", f / 1e9),
+    }
+}
+
+fn bytes(x: u64) -> String {
+    let f = x as f64;
+    if x < 1 << 20 {
+        format!("{:.1} KiB", f / 1024.0)
+    } else if x < 1 << 30 {
+        format!("{:.1} MiB", f / (1u64 << 20) as f64)
+    } else {
+        format!("{:.2} GiB", f / (1u64 << 30) as f64)
+    }
+}

@@ -1,0 +1,1347 @@
+//! Expanding a space into one concrete architecture, asking a [`Decider`] for each
+//! hyperparameter as the expansion reaches it.
+//!
+//! The order of a build: the named hyperparameters that every architecture uses (those
+//! the data source, the training settings or the pipeline read, and those the graph does
+//! not use) are decided first, in declaration order; the data source is resolved; the
+//! constraints on those alone are checked, so a violating assignment is rejected before
+//! any graph is expanded. Then the graph is expanded: named hyperparameters used only in
+//! the graph are decided when first needed, so one behind an `optional` that is off stays
+//! inactive. Then the remaining constraints (a constraint that mentions an inactive
+//! hyperparameter does not apply), the metrics and the constraints on them.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::data::DataFacts;
+use super::ir::{self, Arch, Cost, Node, Shape};
+use super::metrics;
+use super::{Alt, Decider, Decision, Domain, Hyper, Pick, Value};
+use crate::check::{self, Checked, SpaceInfo};
+use crate::diag::{FileId, Span};
+use crate::space::count;
+use crate::space::eval::Val;
+use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
+
+/// Why an architecture cannot be built at all (an error in the space, or a value the
+/// decider could not give).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildError {
+    /// What went wrong.
+    pub message: String,
+    /// Where in the space.
+    pub span: Span,
+    /// The label under the span.
+    pub label: String,
+    /// The path of the hyperparameter or module being built, if any.
+    pub path: String,
+}
+
+/// A constraint an assignment violates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    /// The space constraint's index, or `None` for a rule of a builtin module.
+    pub constraint: Option<usize>,
+    /// The constraint as written.
+    pub text: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// What one build gives.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// An architecture that satisfies every constraint.
+    Built(Box<Built>),
+    /// The assignment violates a constraint; the decisions made up to that point.
+    Rejected(Rejection, Vec<Decision>),
+}
+
+/// A built architecture.
+pub type Built = Arch;
+
+/// A space made executable: everything about it that does not depend on an assignment.
+pub struct Interp<'a> {
+    /// The checked program.
+    pub checked: &'a Checked,
+    /// The space.
+    pub space: &'a SpaceInfo,
+    /// Per named param: decided lazily, when the graph first needs it.
+    conditional: Vec<bool>,
+    /// Per named param: how strategies see it.
+    hypers: Vec<Hyper>,
+    /// Per named param with a `choice` domain: the values of its alternatives.
+    choices: Vec<Vec<Value>>,
+    /// Constraints checked before the graph; after it; on metrics (with the conditional
+    /// params each mentions).
+    early: Vec<usize>,
+    late: Vec<(usize, Vec<usize>)>,
+    on_metrics: Vec<(usize, Vec<usize>)>,
+    params_by_name: HashMap<&'a str, usize>,
+    lets_by_name: HashMap<&'a str, usize>,
+    /// Domains of inline `choice`s, by the address of the call.
+    choice_domains: RefCell<HashMap<usize, Rc<Domain>>>,
+}
+
+const MAX_DEPTH: usize = 256;
+const MAX_STEPS: u64 = 5_000_000;
+const MAX_NODES: usize = 1_000_000;
+
+impl<'a> Interp<'a> {
+    /// Prepares `space` (which must have checked without errors).
+    pub fn new(checked: &'a Checked, space: &'a SpaceInfo) -> Result<Interp<'a>, BuildError> {
+        let n = space.params.len();
+        let graph_uses = space
+            .graph
+            .as_ref()
+            .map(|g| count::param_deps(space, g))
+            .unwrap_or_default();
+        let mut always = std::collections::BTreeSet::new();
+        for e in count::config_exprs(space) {
+            always.extend(count::param_deps(space, e));
+        }
+        let conditional: Vec<bool> = (0..n)
+            .map(|i| graph_uses.contains(&i) && !always.contains(&i))
+            .collect();
+        let mut hypers = Vec::with_capacity(n);
+        let mut choices = Vec::with_capacity(n);
+        for p in &space.params {
+            let err = |message: String| BuildError {
+                message,
+                span: p.span,
+                label: "declared here".into(),
+                path: p.name.clone(),
+            };
+            let (domain, values) = match &p.domain {
+                Some(check::Domain::Choice(alts)) => {
+                    let vals = count::choice_values(checked, space, &p.name, alts)
+                        .map_err(|u| err(u.reason))?;
+                    let values: Vec<Value> = vals
+                        .iter()
+                        .map(from_val)
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| err(format!("the alternatives of `{}` are not constant", p.name)))?;
+                    let alts = values
+                        .iter()
+                        .map(|v| Alt {
+                            label: v.to_string(),
+                            value: Some(v.clone()),
+                        })
+                        .collect();
+                    (Domain::Choice { alts }, values)
+                }
+                Some(check::Domain::IntRange { lo, hi, step }) => (
+                    Domain::Int {
+                        lo: *lo,
+                        hi: *hi,
+                        step: *step,
+                    },
+                    Vec::new(),
+                ),
+                Some(check::Domain::Float { lo, hi, log, q }) => (
+                    Domain::Float {
+                        lo: *lo,
+                        hi: *hi,
+                        log: *log,
+                        q: *q,
+                    },
+                    Vec::new(),
+                ),
+                None => return Err(err(format!("`{}` has no valid domain", p.name))),
+            };
+            hypers.push(Hyper {
+                path: p.name.clone(),
+                named: true,
+                domain: Rc::new(domain),
+            });
+            choices.push(values);
+        }
+        let mut early = Vec::new();
+        let mut late = Vec::new();
+        let mut on_metrics = Vec::new();
+        for (k, r) in space.requires.iter().enumerate() {
+            let deps = count::param_deps(space, &r.cond);
+            let cond: Vec<usize> = deps.iter().copied().filter(|d| conditional[*d]).collect();
+            if r.uses_metrics {
+                on_metrics.push((k, cond));
+            } else if cond.is_empty() {
+                early.push(k);
+            } else {
+                late.push((k, cond));
+            }
+        }
+        Ok(Interp {
+            checked,
+            space,
+            conditional,
+            hypers,
+            choices,
+            early,
+            late,
+            on_metrics,
+            params_by_name: space
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.name.as_str(), i))
+                .collect(),
+            lets_by_name: space
+                .lets
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.name.as_str(), i))
+                .collect(),
+            choice_domains: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// The named hyperparameters as strategies see them.
+    pub fn named(&self) -> &[Hyper] {
+        &self.hypers
+    }
+
+    /// Builds one architecture, asking `decider` for every hyperparameter it reaches.
+    pub fn build(&self, decider: &mut dyn Decider) -> Result<Outcome, BuildError> {
+        let mut run = Run {
+            ip: self,
+            decider,
+            made: Vec::new(),
+            named: vec![None; self.space.params.len()],
+            lets: vec![None; self.space.lets.len()],
+            nodes: Vec::new(),
+            claimed: HashSet::new(),
+            facts: None,
+            metrics: None,
+            depth: 0,
+            steps: 0,
+        };
+        match run.go() {
+            Ok(arch) => Ok(Outcome::Built(Box::new(arch))),
+            Err(Halt::Reject(r)) => Ok(Outcome::Rejected(r, run.made)),
+            Err(Halt::Error(e)) => Err(e),
+        }
+    }
+
+    fn choice_domain(&self, call: &Expr, args: &[ast::Arg]) -> Rc<Domain> {
+        let key = call as *const Expr as usize;
+        if let Some(d) = self.choice_domains.borrow().get(&key) {
+            return d.clone();
+        }
+        let sources = &self.checked.program.sources;
+        let alts = args
+            .iter()
+            .map(|a| {
+                let value = const_value(&a.value);
+                Alt {
+                    label: value
+                        .as_ref()
+                        .map_or_else(|| sources.snippet(a.value.span), |v| v.to_string()),
+                    value,
+                }
+            })
+            .collect();
+        let d = Rc::new(Domain::Choice { alts });
+        self.choice_domains.borrow_mut().insert(key, d.clone());
+        d
+    }
+}
+
+/// A literal alternative's value: numbers, strings, booleans, bare symbols.
+fn const_value(e: &Expr) -> Option<Value> {
+    match &e.kind {
+        ExprKind::Int(v) => Some(Value::Int(*v)),
+        ExprKind::Float(v) => Some(Value::Float(*v)),
+        ExprKind::Bool(v) => Some(Value::Bool(*v)),
+        ExprKind::Str(s) => Some(Value::Str(s.clone())),
+        ExprKind::Unary(UnOp::Neg, x) => match const_value(x)? {
+            Value::Int(v) => v.checked_neg().map(Value::Int),
+            Value::Float(v) => Some(Value::Float(-v)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn from_val(v: &Val) -> Option<Value> {
+    Some(match v {
+        Val::Int(x) => Value::Int(*x),
+        Val::Float(x) => Value::Float(*x),
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Str(s) => Value::Str(s.clone()),
+        Val::Sym(n, p) => Value::Sym(
+            n.clone(),
+            p.iter()
+                .map(|(k, x)| Some((k.clone(), from_val(x)?)))
+                .collect::<Option<_>>()?,
+        ),
+        Val::Opaque(_) => return None,
+    })
+}
+
+enum Halt {
+    Reject(Rejection),
+    Error(BuildError),
+}
+
+type R<T> = Result<T, Halt>;
+
+#[derive(Clone, Copy)]
+struct T {
+    node: u32,
+    shape: Shape,
+}
+
+#[derive(Clone)]
+struct Template<'a> {
+    expr: &'a Expr,
+    env: Env<'a>,
+    path: Rc<str>,
+}
+
+#[derive(Clone)]
+enum B<'a> {
+    Value(Value),
+    Module(Template<'a>),
+    Tensor(T),
+}
+
+/// A scope: bindings in a linked list, the file whose items are visible, and whether the
+/// space's params and lets are (not inside a function body).
+#[derive(Clone)]
+struct Env<'a> {
+    head: Option<Rc<Link<'a>>>,
+    file: FileId,
+    space: bool,
+}
+
+struct Link<'a> {
+    name: &'a str,
+    b: B<'a>,
+    next: Option<Rc<Link<'a>>>,
+}
+
+impl<'a> Env<'a> {
+    fn with(&self, name: &'a str, b: B<'a>) -> Env<'a> {
+        Env {
+            head: Some(Rc::new(Link {
+                name,
+                b,
+                next: self.head.clone(),
+            })),
+            file: self.file,
+            space: self.space,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&B<'a>> {
+        let mut cur = self.head.as_ref();
+        while let Some(l) = cur {
+            if l.name == name {
+                return Some(&l.b);
+            }
+            cur = l.next.as_ref();
+        }
+        None
+    }
+}
+
+fn join(path: &str, seg: &str) -> String {
+    if path.is_empty() {
+        seg.to_string()
+    } else {
+        let mut s = String::with_capacity(path.len() + 1 + seg.len());
+        s.push_str(path);
+        s.push('.');
+        s.push_str(seg);
+        s
+    }
+}
+
+struct Run<'a, 'd> {
+    ip: &'a Interp<'a>,
+    decider: &'d mut dyn Decider,
+    made: Vec<Decision>,
+    named: Vec<Option<Value>>,
+    lets: Vec<Option<Value>>,
+    nodes: Vec<Node>,
+    claimed: HashSet<String>,
+    facts: Option<DataFacts>,
+    metrics: Option<Cost>,
+    depth: usize,
+    steps: u64,
+}
+
+impl<'a> Run<'a, '_> {
+    fn err<X>(&self, message: impl Into<String>, span: Span, label: &str, path: &str) -> R<X> {
+        Err(Halt::Error(BuildError {
+            message: message.into(),
+            span,
+            label: label.into(),
+            path: path.into(),
+        }))
+    }
+
+    fn space_env(&self) -> Env<'a> {
+        Env {
+            head: None,
+            file: self.ip.space.file,
+            space: true,
+        }
+    }
+
+    fn go(&mut self) -> R<Arch> {
+        let ip = self.ip;
+        let space = ip.space;
+        for i in 0..space.params.len() {
+            if !ip.conditional[i] {
+                self.param(i)?;
+            }
+        }
+        let facts = match &space.data {
+            Some(e) => {
+                let v = self.value(e, &self.space_env(), "data")?;
+                match DataFacts::of(v) {
+                    Ok(f) => f,
+                    Err(m) => return self.err(m, e.span, "data source", "data"),
+                }
+            }
+            None => DataFacts::default_text(),
+        };
+        self.facts = Some(facts.clone());
+        for &k in &ip.early {
+            self.require(k)?;
+        }
+        let Some(graph) = &space.graph else {
+            return self.err("the space has no graph", space.span, "no graph", "");
+        };
+        let input = self.node("input".into(), Vec::new(), Vec::new(), facts.input, Cost::default(), "input".into());
+        let out = self.apply(graph, &self.space_env(), input, "")?;
+        let mut train = Vec::new();
+        for f in &space.train {
+            let v = self.value(&f.value, &self.space_env(), &join("train", &f.name.name))?;
+            train.push((f.name.name.clone(), v));
+        }
+        let nodes = ir::canonical(std::mem::take(&mut self.nodes), out.node);
+        let metrics = nodes.iter().fold(Cost::default(), |a, n| a.plus(n.cost));
+        self.metrics = Some(metrics);
+        for (k, cond) in &ip.on_metrics {
+            if cond.iter().all(|d| self.named[*d].is_some()) {
+                self.require(*k)?;
+            }
+        }
+        // Dependent values whose hyperparameters are all active.
+        let mut values: Vec<(String, Value)> = Vec::new();
+        for (i, p) in space.params.iter().enumerate() {
+            if let Some(v) = &self.named[i] {
+                values.push((p.name.clone(), v.clone()));
+            }
+        }
+        for (i, l) in space.lets.iter().enumerate() {
+            let deps = count::param_deps(space, &l.value);
+            if deps.iter().all(|d| self.named[*d].is_some()) {
+                let v = self.let_value(i, l.value.span)?;
+                values.push((l.name.clone(), v));
+            }
+        }
+        let hash = ir::hash(&nodes, &facts.source, &train);
+        Ok(Arch {
+            space: space.name.clone(),
+            assignment: std::mem::take(&mut self.made),
+            values,
+            data: facts.source,
+            train,
+            nodes,
+            metrics,
+            hash,
+        })
+    }
+
+    fn require(&mut self, k: usize) -> R<()> {
+        let r = &self.ip.space.requires[k];
+        let env = self.space_env();
+        match self.value(&r.cond, &env, "")? {
+            Value::Bool(true) => Ok(()),
+            Value::Bool(false) => Err(Halt::Reject(Rejection {
+                constraint: Some(k),
+                text: r.text.clone(),
+                span: r.span,
+            })),
+            other => self.err(
+                format!("the constraint gives `{other}`, not a boolean"),
+                r.span,
+                "not a boolean",
+                "",
+            ),
+        }
+    }
+
+    /// Claims a hyperparameter path for this candidate; a second one at the same place
+    /// (two `optional`s in one block) gets `#2`.
+    fn claim(&mut self, path: String) -> String {
+        if self.claimed.insert(path.clone()) {
+            return path;
+        }
+        let mut k = 2;
+        loop {
+            let p = format!("{path}#{k}");
+            if self.claimed.insert(p.clone()) {
+                return p;
+            }
+            k += 1;
+        }
+    }
+
+    fn decide(&mut self, hyper: Hyper, span: Span) -> R<Pick> {
+        match self.decider.decide(&hyper, &self.made) {
+            Ok(pick) if hyper.domain.contains(&pick) => {
+                self.made.push(Decision { hyper, pick });
+                Ok(pick)
+            }
+            Ok(pick) => self.err(
+                format!(
+                    "the value {pick:?} for `{}` is outside its domain {}",
+                    hyper.path, hyper.domain
+                ),
+                span,
+                "this hyperparameter",
+                &hyper.path,
+            ),
+            Err(m) => self.err(m, span, "this hyperparameter", &hyper.path),
+        }
+    }
+
+    fn param(&mut self, i: usize) -> R<Value> {
+        if let Some(v) = &self.named[i] {
+            return Ok(v.clone());
+        }
+        let ip = self.ip;
+        let p = &ip.space.params[i];
+        self.claimed.insert(p.name.clone());
+        let pick = self.decide(ip.hypers[i].clone(), p.span)?;
+        let float = p.ty.to_string() == "float";
+        let v = match pick {
+            Pick::Index(k) => ip.choices[i][k as usize].clone(),
+            Pick::Int(v) if float => Value::Float(v as f64),
+            Pick::Int(v) => Value::Int(v),
+            Pick::Float(v) => Value::Float(v),
+            Pick::On(b) => Value::Bool(b),
+        };
+        let v = match (float, v) {
+            (true, Value::Int(x)) => Value::Float(x as f64),
+            (_, v) => v,
+        };
+        self.named[i] = Some(v.clone());
+        // A constraint is checked as soon as its hyperparameters are all decided.
+        for (k, cond) in &ip.late {
+            if cond.contains(&i) && cond.iter().all(|d| self.named[*d].is_some()) {
+                self.require(*k)?;
+            }
+        }
+        Ok(v)
+    }
+
+    fn let_value(&mut self, i: usize, span: Span) -> R<Value> {
+        if let Some(v) = &self.lets[i] {
+            return Ok(v.clone());
+        }
+        let l = &self.ip.space.lets[i];
+        let v = self.nested(span, |run| run.value(&l.value, &run.space_env(), &l.name))?;
+        self.lets[i] = Some(v.clone());
+        Ok(v)
+    }
+
+    fn nested<X>(&mut self, span: Span, f: impl FnOnce(&mut Self) -> R<X>) -> R<X> {
+        self.steps += 1;
+        if self.depth >= MAX_DEPTH || self.steps > MAX_STEPS {
+            return self.err(
+                "the architecture expands too much to build (nesting or size)",
+                span,
+                "while expanding this",
+                "",
+            );
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    // ---- values -------------------------------------------------------------------
+
+    fn value(&mut self, e: &'a Expr, env: &Env<'a>, path: &str) -> R<Value> {
+        self.nested(e.span, |run| run.value_inner(e, env, path))
+    }
+
+    fn value_inner(&mut self, e: &'a Expr, env: &Env<'a>, path: &str) -> R<Value> {
+        match &e.kind {
+            ExprKind::Int(v) => Ok(Value::Int(*v)),
+            ExprKind::Float(v) => Ok(Value::Float(*v)),
+            ExprKind::Bool(v) => Ok(Value::Bool(*v)),
+            ExprKind::Str(s) => Ok(Value::Str(s.clone())),
+            ExprKind::Data => self.err("`data` alone is not a value", e.span, "use `data.vocab`", path),
+            ExprKind::Member(base, field) => {
+                if !matches!(base.kind, ExprKind::Data) {
+                    return self.err("only `data.field` can be read", e.span, "not data", path);
+                }
+                match self.facts.as_ref().and_then(|f| f.field(&field.name)) {
+                    Some(v) => Ok(v),
+                    None => self.err(
+                        format!("the data source has no `{}`", field.name),
+                        field.span,
+                        "unknown here",
+                        path,
+                    ),
+                }
+            }
+            ExprKind::Name(id) => self.name_value(id, env, e.span, path),
+            ExprKind::Unary(op, x) => {
+                let v = self.value(x, env, path)?;
+                match (op, v) {
+                    (UnOp::Neg, Value::Int(x)) => match x.checked_neg() {
+                        Some(v) => Ok(Value::Int(v)),
+                        None => self.err("arithmetic overflow", e.span, "here", path),
+                    },
+                    (UnOp::Neg, Value::Float(x)) => Ok(Value::Float(-x)),
+                    (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    (_, v) => self.err(format!("cannot apply `{op:?}` to `{v}`"), e.span, "here", path),
+                }
+            }
+            ExprKind::Binary(op, l, r) => {
+                let a = self.value(l, env, path)?;
+                if let (BinOp::And | BinOp::Or, Value::Bool(x)) = (op, &a) {
+                    if (*op == BinOp::And) != *x {
+                        return Ok(Value::Bool(*x));
+                    }
+                }
+                let b = self.value(r, env, path)?;
+                match arith(*op, &a, &b) {
+                    Ok(v) => Ok(v),
+                    Err(m) => self.err(m, e.span, "here", path),
+                }
+            }
+            ExprKind::If(c, t, o) => match self.value(c, env, path)? {
+                Value::Bool(true) => self.value(t, env, path),
+                Value::Bool(false) => match o {
+                    Some(o) => self.value(o, env, path),
+                    None => self.err("an `if` without `else` has no value", e.span, "here", path),
+                },
+                other => self.err(format!("the condition is `{other}`"), c.span, "not a boolean", path),
+            },
+            ExprKind::Block(stmts) => {
+                let mut env = env.clone();
+                let mut result = None;
+                for s in stmts {
+                    match s {
+                        Stmt::Let(l) => {
+                            let v = self.value(&l.value, &env, &join(path, &l.name.name))?;
+                            env = env.with(&l.name.name, B::Value(v));
+                        }
+                        Stmt::Expr(x) => result = Some(self.value(x, &env, path)?),
+                        Stmt::Require(_) => {}
+                    }
+                }
+                match result {
+                    Some(v) => Ok(v),
+                    None => self.err("the block has no value", e.span, "here", path),
+                }
+            }
+            ExprKind::Call(callee, args) => self.call_value(e, callee, args, env, path),
+            ExprKind::Repeat(..) | ExprKind::Optional(_) | ExprKind::Residual(_) => {
+                self.err("a graph where a value is expected", e.span, "not a value", path)
+            }
+        }
+    }
+
+    fn name_value(&mut self, id: &'a ast::Ident, env: &Env<'a>, span: Span, path: &str) -> R<Value> {
+        match env.get(&id.name) {
+            Some(B::Value(v)) => return Ok(v.clone()),
+            Some(_) => return self.err(format!("`{}` is not a value", id.name), span, "a module or tensor", path),
+            None => {}
+        }
+        if env.space {
+            if let Some(&i) = self.ip.params_by_name.get(id.name.as_str()) {
+                return self.param(i);
+            }
+            if let Some(&i) = self.ip.lets_by_name.get(id.name.as_str()) {
+                return self.let_value(i, span);
+            }
+        }
+        // An enum symbol, with the defaults of its payload.
+        self.symbol(&id.name, &[], env, span, path)
+    }
+
+    /// An enum symbol `name(args)`: the payload named after the variant's parameters,
+    /// defaults filled in.
+    fn symbol(&mut self, name: &str, args: &'a [ast::Arg], env: &Env<'a>, span: Span, path: &str) -> R<Value> {
+        let checked = self.ip.checked;
+        let variant = checked.lookup(env.file, name).and_then(|r| match checked.item(r) {
+            Item::Enum(def) => def
+                .variants
+                .iter()
+                .find(|v| v.name.name == name)
+                .map(|v| (v, r.file)),
+            _ => None,
+        });
+        let Some((variant, file)) = variant else {
+            // A symbol the checker accepted without an enum (a bare `enum` domain).
+            let mut payload = Vec::new();
+            for (k, a) in args.iter().enumerate() {
+                let key = a.name.as_ref().map_or_else(|| k.to_string(), |n| n.name.clone());
+                let v = self.value(&a.value, env, &join(path, &join(name, &key)))?;
+                payload.push((key, v));
+            }
+            return Ok(Value::Sym(name.to_string(), payload));
+        };
+        let payload = self.bind_values(&variant.params, args, env, file, span, &join(path, name))?;
+        Ok(Value::Sym(name.to_string(), payload))
+    }
+
+    /// Binds call arguments to declared value parameters, evaluating each once (a
+    /// missing one takes its default).
+    fn bind_values(
+        &mut self,
+        params: &'a [ast::FnParam],
+        args: &'a [ast::Arg],
+        env: &Env<'a>,
+        decl_file: FileId,
+        span: Span,
+        here: &str,
+    ) -> R<Vec<(String, Value)>> {
+        let slots = match_args(params, args);
+        let mut out = Vec::with_capacity(params.len());
+        for (p, slot) in params.iter().zip(slots) {
+            let v = match slot {
+                Some(a) => {
+                    let seg = if a.name.is_some() { join(here, &p.name.name) } else { here.to_string() };
+                    self.value(&a.value, env, &seg)?
+                }
+                None => match &p.default {
+                    Some(d) => {
+                        let denv = Env {
+                            head: None,
+                            file: decl_file,
+                            space: false,
+                        };
+                        self.value(d, &denv, here)?
+                    }
+                    None => {
+                        return self.err(
+                            format!("no value for `{}`", p.name.name),
+                            span,
+                            "missing argument",
+                            here,
+                        )
+                    }
+                },
+            };
+            out.push((p.name.name.clone(), coerce(&p.ty.name, v)));
+        }
+        Ok(out)
+    }
+
+    fn call_value(&mut self, e: &'a Expr, callee: &'a Expr, args: &'a [ast::Arg], env: &Env<'a>, path: &str) -> R<Value> {
+        let ExprKind::Name(id) = &callee.kind else {
+            return self.err("only names can be called", callee.span, "not a name", path);
+        };
+        let name = id.name.as_str();
+        match name {
+            "choice" => {
+                let domain = self.ip.choice_domain(e, args);
+                let p = self.claim(path.to_string());
+                let hyper = Hyper {
+                    path: p.clone(),
+                    named: false,
+                    domain,
+                };
+                let Pick::Index(k) = self.decide(hyper, e.span)? else {
+                    return self.err("a choice needs an index", e.span, "here", path);
+                };
+                return self.value(&args[k as usize].value, env, &p);
+            }
+            "range" | "uniform" | "log_uniform" => {
+                let mut nums = Vec::new();
+                let mut q = None;
+                for a in args {
+                    let v = self.value(&a.value, env, path)?;
+                    if a.name.as_ref().is_some_and(|n| n.name == "q") {
+                        q = v.as_f64();
+                    } else {
+                        nums.push(v);
+                    }
+                }
+                let domain = match (name, nums.as_slice()) {
+                    ("range", [Value::Int(lo), Value::Int(hi), rest @ ..]) => Domain::Int {
+                        lo: *lo,
+                        hi: *hi,
+                        step: rest.first().and_then(|s| s.as_int()).unwrap_or(1).max(1),
+                    },
+                    (_, [lo, hi, rest @ ..]) if name != "range" => Domain::Float {
+                        lo: lo.as_f64().unwrap_or(0.0),
+                        hi: hi.as_f64().unwrap_or(0.0),
+                        log: name == "log_uniform",
+                        q: q.or_else(|| rest.first().and_then(|x| x.as_f64())),
+                    },
+                    _ => return self.err(format!("invalid `{name}` bounds"), e.span, "here", path),
+                };
+                let hyper = Hyper {
+                    path: self.claim(path.to_string()),
+                    named: false,
+                    domain: Rc::new(domain),
+                };
+                return Ok(match self.decide(hyper, e.span)? {
+                    Pick::Int(v) => Value::Int(v),
+                    Pick::Float(v) => Value::Float(v),
+                    Pick::Index(k) => Value::Int(i64::from(k)),
+                    Pick::On(b) => Value::Bool(b),
+                });
+            }
+            "min" | "max" | "abs" | "int" | "float" | "log2" | "sqrt" => {
+                let mut vals = Vec::new();
+                for a in args {
+                    vals.push(self.value(&a.value, env, path)?);
+                }
+                return match math(name, &vals) {
+                    Some(v) => Ok(v),
+                    None => self.err(format!("`{name}` of these values is undefined"), e.span, "here", path),
+                };
+            }
+            _ => {}
+        }
+        let checked = self.ip.checked;
+        match checked.lookup(env.file, name).map(|r| (r, checked.item(r))) {
+            Some((_, Item::Builtin(b))) if b.kind == BuiltinKind::Metric => {
+                let Some(m) = self.metrics else {
+                    return self.err("metrics are known only once the graph is built", e.span, "here", path);
+                };
+                let v = match name {
+                    "params" => m.params,
+                    "flops" => m.flops,
+                    "activation_memory" => m.activation_memory,
+                    _ => return self.err(format!("`{name}` is measured by training"), e.span, "not static", path),
+                };
+                Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            Some((r, Item::Builtin(b))) if matches!(b.kind, BuiltinKind::Dataset | BuiltinKind::Optimizer) => {
+                let payload = self.bind_values(&b.params, args, env, r.file, e.span, &join(path, name))?;
+                Ok(Value::Sym(name.to_string(), payload))
+            }
+            Some((r, Item::Fn(def))) => {
+                let fenv = self.bind_fn(def, r.file, args, env, None, path)?;
+                self.value(&def.body, &fenv, &join(path, name))
+            }
+            _ => self.symbol(name, args, env, e.span, path),
+        }
+    }
+
+    // ---- graphs -------------------------------------------------------------------
+
+    fn node(&mut self, op: String, args: Vec<(String, Value)>, inputs: Vec<u32>, shape: Shape, cost: Cost, path: String) -> T {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            op,
+            args,
+            inputs,
+            shape,
+            cost,
+            path,
+        });
+        T { node: id, shape }
+    }
+
+    fn is_tensor(&self, e: &Expr, env: &Env<'a>) -> bool {
+        match &e.kind {
+            ExprKind::Name(id) => matches!(env.get(&id.name), Some(B::Tensor(_))),
+            ExprKind::Binary(BinOp::Seq, l, _) => self.is_tensor(l, env),
+            ExprKind::Call(c, _) => matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add"),
+            _ => false,
+        }
+    }
+
+    fn is_module(&self, e: &Expr, env: &Env<'a>) -> bool {
+        let item_is_module = |name: &str| {
+            self.ip
+                .checked
+                .lookup(env.file, name)
+                .is_some_and(|r| match self.ip.checked.item(r) {
+                    Item::Fn(f) => f.ret.as_ref().is_none_or(|t| t.name == "module"),
+                    Item::Builtin(b) => b.kind == BuiltinKind::Module,
+                    _ => false,
+                })
+        };
+        match &e.kind {
+            ExprKind::Repeat(..) | ExprKind::Optional(..) | ExprKind::Residual(..) | ExprKind::Block(_) => true,
+            ExprKind::Binary(BinOp::Seq, l, _) => self.is_module(l, env),
+            ExprKind::If(_, t, _) => self.is_module(t, env) || self.is_tensor(t, env),
+            ExprKind::Name(id) => match env.get(&id.name) {
+                Some(B::Module(_)) => true,
+                Some(_) => false,
+                None => item_is_module(&id.name),
+            },
+            ExprKind::Call(c, args) => match &c.kind {
+                ExprKind::Name(id) if id.name == "choice" => {
+                    args.first().is_some_and(|a| self.is_module(&a.value, env))
+                }
+                ExprKind::Name(id) => item_is_module(&id.name),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// A tensor expression: a named tensor, `x >> f`, `concat(...)`, `add(...)`.
+    fn tensor(&mut self, e: &'a Expr, env: &Env<'a>, flow: T, path: &str) -> R<T> {
+        match &e.kind {
+            ExprKind::Name(id) => match env.get(&id.name) {
+                Some(B::Tensor(t)) => Ok(*t),
+                _ => self.err(format!("`{}` is not a tensor", id.name), e.span, "here", path),
+            },
+            ExprKind::Binary(BinOp::Seq, l, r) => {
+                let t = self.tensor(l, env, flow, path)?;
+                self.apply(r, env, t, path)
+            }
+            ExprKind::Call(c, args) => {
+                let ExprKind::Name(id) = &c.kind else {
+                    return self.err("not a tensor", e.span, "here", path);
+                };
+                let mut parts = Vec::with_capacity(args.len());
+                for a in args {
+                    let t = if self.is_tensor(&a.value, env) {
+                        self.tensor(&a.value, env, flow, path)?
+                    } else {
+                        self.apply(&a.value, env, flow, path)?
+                    };
+                    parts.push(t);
+                }
+                let shapes: Vec<Shape> = parts.iter().map(|t| t.shape).collect();
+                match metrics::join(&id.name, &shapes) {
+                    Ok((shape, cost)) => {
+                        let inputs = parts.iter().map(|t| t.node).collect();
+                        Ok(self.node(id.name.clone(), Vec::new(), inputs, shape, cost, join(path, &id.name)))
+                    }
+                    Err(m) => self.err(m, e.span, "cannot join these", path),
+                }
+            }
+            _ => self.err("not a tensor", e.span, "here", path),
+        }
+    }
+
+    /// Applies a module expression to `input`.
+    fn apply(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
+        self.nested(e.span, |run| run.apply_inner(e, env, input, path))
+    }
+
+    fn apply_inner(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
+        if self.nodes.len() > MAX_NODES {
+            return self.err("the architecture has more than a million nodes", e.span, "while expanding this", path);
+        }
+        match &e.kind {
+            ExprKind::Binary(BinOp::Seq, l, r) => {
+                let t = if self.is_tensor(l, env) {
+                    self.tensor(l, env, input, path)?
+                } else {
+                    self.apply(l, env, input, path)?
+                };
+                self.apply(r, env, t, path)
+            }
+            ExprKind::Block(stmts) => {
+                let env = env.with("input", B::Tensor(input));
+                self.block(stmts, env, input, path)
+            }
+            ExprKind::Repeat(count, body) => {
+                let seg = match &count.kind {
+                    ExprKind::Name(id) => id.name.as_str(),
+                    _ => "repeat",
+                };
+                let n = match self.value(count, env, &join(path, &format!("{seg}.count")))? {
+                    Value::Int(n) if n >= 0 => n,
+                    other => {
+                        return self.err(
+                            format!("a repeat count of `{other}`"),
+                            count.span,
+                            "not a non-negative integer",
+                            path,
+                        )
+                    }
+                };
+                let mut t = input;
+                for i in 0..n {
+                    t = self.apply(body, env, t, &join(path, &format!("{seg}[{i}]")))?;
+                }
+                Ok(t)
+            }
+            ExprKind::Optional(body) => {
+                let hyper = Hyper {
+                    path: self.claim(join(path, "optional")),
+                    named: false,
+                    domain: Rc::new(Domain::OnOff),
+                };
+                match self.decide(hyper, e.span)? {
+                    Pick::On(true) => self.apply(body, env, input, path),
+                    _ => Ok(input),
+                }
+            }
+            ExprKind::Residual(body) => {
+                let out = self.apply(body, env, input, path)?;
+                match metrics::join("add", &[input.shape, out.shape]) {
+                    Ok((shape, cost)) => Ok(self.node("add".into(), Vec::new(), vec![input.node, out.node], shape, cost, join(path, "residual"))),
+                    Err(m) => self.err(m, e.span, "the body changes the shape", path),
+                }
+            }
+            ExprKind::If(c, t, o) => match self.value(c, env, path)? {
+                Value::Bool(true) => self.graph_or_tensor(t, env, input, path),
+                Value::Bool(false) => match o {
+                    Some(o) => self.graph_or_tensor(o, env, input, path),
+                    None => Ok(input),
+                },
+                other => self.err(format!("the condition is `{other}`"), c.span, "not a boolean", path),
+            },
+            ExprKind::Name(id) => match env.get(&id.name).cloned() {
+                Some(B::Module(t)) => self.apply(t.expr, &t.env, input, &t.path),
+                Some(B::Tensor(t)) => Ok(t),
+                Some(B::Value(v)) => self.err(format!("`{}` is the value `{v}`, not a module", id.name), e.span, "not a module", path),
+                None => self.call_module(e, id, &[], env, input, path),
+            },
+            ExprKind::Call(callee, args) => {
+                let ExprKind::Name(id) = &callee.kind else {
+                    return self.err("only names can be called", callee.span, "not a name", path);
+                };
+                match id.name.as_str() {
+                    "choice" => {
+                        let domain = self.ip.choice_domain(e, args);
+                        let p = self.claim(join(path, "choice"));
+                        let hyper = Hyper {
+                            path: p.clone(),
+                            named: false,
+                            domain,
+                        };
+                        let Pick::Index(k) = self.decide(hyper, e.span)? else {
+                            return self.err("a choice needs an index", e.span, "here", path);
+                        };
+                        self.apply(&args[k as usize].value, env, input, &format!("{p}[{k}]"))
+                    }
+                    "concat" | "add" => self.tensor(e, env, input, path),
+                    _ => self.call_module(e, id, args, env, input, path),
+                }
+            }
+            _ => self.err("a value where a module is expected", e.span, "not a module", path),
+        }
+    }
+
+    fn graph_or_tensor(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
+        if self.is_tensor(e, env) {
+            self.tensor(e, env, input, path)
+        } else {
+            self.apply(e, env, input, path)
+        }
+    }
+
+    fn block(&mut self, stmts: &'a [Stmt], mut env: Env<'a>, input: T, path: &str) -> R<T> {
+        let mut cur = input;
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for s in stmts {
+            match s {
+                Stmt::Let(l) => {
+                    let here = join(path, &l.name.name);
+                    let b = if self.is_tensor(&l.value, &env) {
+                        B::Tensor(self.tensor(&l.value, &env, cur, &here)?)
+                    } else if self.is_module(&l.value, &env) {
+                        B::Module(Template {
+                            expr: &l.value,
+                            env: env.clone(),
+                            path: here.into(),
+                        })
+                    } else {
+                        B::Value(self.value(&l.value, &env, &here)?)
+                    };
+                    env = env.with(&l.name.name, b);
+                }
+                Stmt::Expr(x) => {
+                    // The second call of `f` in one block is `f#2`, as `nasc check` lists it.
+                    let seg = call_name(x);
+                    let n = seen.entry(seg).or_default();
+                    *n += 1;
+                    let alias = (*n > 1 && !seg.is_empty()).then(|| format!("{seg}#{n}"));
+                    cur = if self.is_tensor(x, &env) {
+                        self.tensor(x, &env, cur, path)?
+                    } else {
+                        match alias {
+                            Some(a) => self.apply_as(x, &env, cur, path, &a)?,
+                            None => self.apply(x, &env, cur, path)?,
+                        }
+                    };
+                }
+                Stmt::Require(r) => match self.value(&r.cond, &env, path)? {
+                    Value::Bool(true) => {}
+                    _ => {
+                        let text = self.ip.checked.program.sources.snippet(r.cond.span);
+                        return Err(Halt::Reject(Rejection {
+                            constraint: None,
+                            text,
+                            span: r.span,
+                        }));
+                    }
+                },
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Applies a call statement under another name (`f#2`).
+    fn apply_as(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str, alias: &str) -> R<T> {
+        match &e.kind {
+            ExprKind::Call(callee, args) => match &callee.kind {
+                ExprKind::Name(id) if !matches!(id.name.as_str(), "choice" | "concat" | "add") => {
+                    self.nested(e.span, |run| run.call_module_named(e, id, args, env, input, path, alias))
+                }
+                _ => self.apply(e, env, input, path),
+            },
+            _ => self.apply(e, env, input, path),
+        }
+    }
+
+    fn call_module(&mut self, e: &'a Expr, id: &'a ast::Ident, args: &'a [ast::Arg], env: &Env<'a>, input: T, path: &str) -> R<T> {
+        self.call_module_named(e, id, args, env, input, path, &id.name)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_module_named(
+        &mut self,
+        e: &'a Expr,
+        id: &'a ast::Ident,
+        args: &'a [ast::Arg],
+        env: &Env<'a>,
+        input: T,
+        path: &str,
+        shown: &str,
+    ) -> R<T> {
+        let checked = self.ip.checked;
+        let here = join(path, shown);
+        match checked.lookup(env.file, &id.name).map(|r| (r, checked.item(r))) {
+            Some((r, Item::Fn(def))) => {
+                let fenv = self.bind_fn(def, r.file, args, env, Some(input), &here)?;
+                self.apply(&def.body, &fenv, input, &here)
+            }
+            Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Module => {
+                let vals = self.bind_values(&b.params, args, env, r.file, e.span, &here)?;
+                // The module's own rules, with `width` the input's features.
+                let mut renv = Env {
+                    head: None,
+                    file: r.file,
+                    space: false,
+                };
+                if let Some(w) = input.shape.features() {
+                    renv = renv.with("width", B::Value(Value::Int(w)));
+                }
+                for (p, (_, v)) in b.params.iter().zip(&vals) {
+                    renv = renv.with(&p.name.name, B::Value(v.clone()));
+                }
+                for rule in &b.requires {
+                    if rule.cond.names().iter().any(|n| n.name == "width") && input.shape.features().is_none() {
+                        continue;
+                    }
+                    if let Value::Bool(false) = self.value(&rule.cond, &renv, &here)? {
+                        let text = rule.message.clone().unwrap_or_else(|| {
+                            checked.program.sources.snippet(rule.cond.span)
+                        });
+                        return Err(Halt::Reject(Rejection {
+                            constraint: None,
+                            text: format!("{}: {text}", id.name),
+                            span: e.span,
+                        }));
+                    }
+                }
+                match metrics::module(&id.name, &metrics::Args(&vals), &input.shape) {
+                    Ok((shape, cost)) => Ok(self.node(id.name.clone(), vals, vec![input.node], shape, cost, here)),
+                    Err(m) => self.err(m, e.span, "cannot be built here", &here),
+                }
+            }
+            _ => self.err(format!("`{}` is not a module", id.name), e.span, "not a module", path),
+        }
+    }
+
+    /// The environment of a function body: its parameters bound to the call's arguments
+    /// (module arguments as templates, tensor arguments built, values evaluated once).
+    fn bind_fn(
+        &mut self,
+        def: &'a ast::FnDef,
+        file: FileId,
+        args: &'a [ast::Arg],
+        env: &Env<'a>,
+        flow: Option<T>,
+        here: &str,
+    ) -> R<Env<'a>> {
+        let slots = match_args(&def.params, args);
+        let mut fenv = Env {
+            head: None,
+            file,
+            space: false,
+        };
+        for (p, slot) in def.params.iter().zip(slots) {
+            let (expr, eenv, seg) = match slot {
+                Some(a) => {
+                    let seg = if a.name.is_some() { join(here, &p.name.name) } else { here.to_string() };
+                    (&a.value, env.clone(), seg)
+                }
+                None => match &p.default {
+                    Some(d) => (
+                        d,
+                        Env {
+                            head: None,
+                            file,
+                            space: false,
+                        },
+                        here.to_string(),
+                    ),
+                    None => {
+                        return self.err(format!("no value for `{}`", p.name.name), def.span, "missing argument", here)
+                    }
+                },
+            };
+            let b = match p.ty.name.as_str() {
+                "module" => B::Module(Template {
+                    expr,
+                    env: eenv,
+                    path: here.into(),
+                }),
+                "tensor" => {
+                    let Some(flow) = flow else {
+                        return self.err("a tensor argument outside a graph", expr.span, "here", here);
+                    };
+                    B::Tensor(self.graph_or_tensor(expr, &eenv, flow, here)?)
+                }
+                ty => B::Value(coerce(ty, self.value(expr, &eenv, &seg)?)),
+            };
+            fenv = fenv.with(&p.name.name, b);
+        }
+        Ok(fenv)
+    }
+}
+
+fn call_name(e: &Expr) -> &str {
+    match &e.kind {
+        ExprKind::Call(c, _) => match &c.kind {
+            ExprKind::Name(id) => id.name.as_str(),
+            _ => "",
+        },
+        _ => "",
+    }
+}
+
+/// Which argument fills each declared parameter: by name, else by position.
+fn match_args<'x>(params: &[ast::FnParam], args: &'x [ast::Arg]) -> Vec<Option<&'x ast::Arg>> {
+    let mut slots: Vec<Option<&ast::Arg>> = vec![None; params.len()];
+    let mut positional = 0;
+    for a in args {
+        let slot = match &a.name {
+            Some(n) => params.iter().position(|p| p.name.name == n.name),
+            None => {
+                positional += 1;
+                Some(positional - 1)
+            }
+        };
+        if let Some(s) = slot.filter(|s| *s < slots.len()) {
+            slots[s] = Some(a);
+        }
+    }
+    slots
+}
+
+/// An integer given where a float is declared becomes a float (so `rate = 0` and
+/// `rate = 0.0` are the same architecture).
+fn coerce(ty: &str, v: Value) -> Value {
+    match (ty, v) {
+        ("float", Value::Int(x)) => Value::Float(x as f64),
+        (_, v) => v,
+    }
+}
+
+fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
+    let overflow = || "arithmetic overflow".to_string();
+    Ok(match op {
+        BinOp::And | BinOp::Or => match (a, b) {
+            (Value::Bool(x), Value::Bool(y)) => Value::Bool(if op == BinOp::And { *x && *y } else { *x || *y }),
+            _ => return Err(format!("`{a}` and `{b}` are not booleans")),
+        },
+        BinOp::Eq | BinOp::Ne => {
+            let eq = match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => match (a, b) {
+                    (Value::Sym(x, _), Value::Sym(y, _)) => x == y,
+                    _ => a == b,
+                },
+            };
+            Value::Bool(eq == (op == BinOp::Eq))
+        }
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
+                return Err(format!("cannot compare `{a}` and `{b}`"));
+            };
+            Value::Bool(match op {
+                BinOp::Lt => x < y,
+                BinOp::Le => x <= y,
+                BinOp::Gt => x > y,
+                _ => x >= y,
+            })
+        }
+        BinOp::Seq => return Err("`>>` between values".into()),
+        _ => match (a, b) {
+            (Value::Int(x), Value::Int(y)) => {
+                if matches!(op, BinOp::Div | BinOp::Rem) && *y == 0 {
+                    return Err("division by zero".into());
+                }
+                let r = match op {
+                    BinOp::Add => x.checked_add(*y),
+                    BinOp::Sub => x.checked_sub(*y),
+                    BinOp::Mul => x.checked_mul(*y),
+                    BinOp::Div => x.checked_div(*y),
+                    _ => x.checked_rem(*y),
+                };
+                Value::Int(r.ok_or_else(overflow)?)
+            }
+            _ => {
+                let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
+                    return Err(format!("no arithmetic on `{a}` and `{b}`"));
+                };
+                Value::Float(match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    BinOp::Div => x / y,
+                    _ => x % y,
+                })
+            }
+        },
+    })
+}
+
+fn math(name: &str, vals: &[Value]) -> Option<Value> {
+    match (name, vals) {
+        ("abs", [Value::Int(x)]) => x.checked_abs().map(Value::Int),
+        ("abs", [Value::Float(x)]) => Some(Value::Float(x.abs())),
+        ("int", [v]) => v.as_f64().map(|x| Value::Int(x as i64)),
+        ("float", [v]) => v.as_f64().map(Value::Float),
+        ("log2", [v]) => v.as_f64().map(|x| Value::Float(x.log2())),
+        ("sqrt", [v]) => v.as_f64().map(|x| Value::Float(x.sqrt())),
+        ("min" | "max", [first, rest @ ..]) => {
+            let mut acc = first.clone();
+            for v in rest {
+                let pick_v = match (&acc, v) {
+                    (Value::Int(a), Value::Int(b)) => (name == "min") == (b < a),
+                    _ => {
+                        let (a, b) = (acc.as_f64()?, v.as_f64()?);
+                        (name == "min") == (b < a)
+                    }
+                };
+                if pick_v {
+                    acc = v.clone();
+                }
+            }
+            if vals.iter().any(|v| matches!(v, Value::Float(_))) {
+                acc = Value::Float(acc.as_f64()?);
+            }
+            Some(acc)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,329 @@
+//! The architecture IR: a concrete network with every value resolved.
+//!
+//! A graph is a list of nodes in topological order; each node is a builtin module with all
+//! its arguments (defaults filled in), `concat`, `add` (a residual is an `add` of the
+//! block's input and its output), or the `input`. Nodes that do not reach the output are
+//! dropped and the rest numbered in the order the expansion made them: that is the
+//! canonical form. The hash covers the canonical graph, the data source and the training
+//! settings, and nothing else: two assignments that give the same network train the same
+//! way and share a hash, whatever their hyperparameter paths.
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{assignment_json, Decision, Value};
+
+/// The shape of one example's tensor at a point of the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shape {
+    /// Token ids, `len` of them.
+    Tokens {
+        /// Sequence length.
+        len: i64,
+    },
+    /// A sequence of `len` vectors of `width` features.
+    Seq {
+        /// Sequence length.
+        len: i64,
+        /// Features.
+        width: i64,
+    },
+    /// An image of `channels` × `height` × `width`.
+    Image {
+        /// Channels.
+        channels: i64,
+        /// Height.
+        height: i64,
+        /// Width.
+        width: i64,
+    },
+    /// One vector of `width` features.
+    Vector {
+        /// Features.
+        width: i64,
+    },
+}
+
+impl Shape {
+    /// The feature width (channels of an image); `None` for token ids.
+    pub fn features(&self) -> Option<i64> {
+        match *self {
+            Shape::Tokens { .. } => None,
+            Shape::Seq { width, .. } | Shape::Vector { width } => Some(width),
+            Shape::Image { channels, .. } => Some(channels),
+        }
+    }
+
+    /// How many numbers one example's tensor holds.
+    pub fn elements(&self) -> u128 {
+        let n = match *self {
+            Shape::Tokens { len } => len,
+            Shape::Seq { len, width } => len.saturating_mul(width),
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => channels.saturating_mul(height).saturating_mul(width),
+            Shape::Vector { width } => width,
+        };
+        n.max(0) as u128
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Tokens { len } => write!(f, "tokens[{len}]"),
+            Shape::Seq { len, width } => write!(f, "[{len}, {width}]"),
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => write!(f, "[{channels}, {height}, {width}]"),
+            Shape::Vector { width } => write!(f, "[{width}]"),
+        }
+    }
+}
+
+/// What one node costs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cost {
+    /// Trainable parameters.
+    pub params: u64,
+    /// Floating-point operations of the forward pass, per example.
+    pub flops: u64,
+    /// Bytes of activations kept for the backward pass, per example (f32).
+    pub activation_memory: u64,
+}
+
+impl Cost {
+    /// The sum of two costs, saturating.
+    pub fn plus(self, o: Cost) -> Cost {
+        Cost {
+            params: self.params.saturating_add(o.params),
+            flops: self.flops.saturating_add(o.flops),
+            activation_memory: self.activation_memory.saturating_add(o.activation_memory),
+        }
+    }
+}
+
+/// One node of the graph.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Node {
+    /// `input`, `concat`, `add`, or a builtin module's name.
+    pub op: String,
+    /// The module's arguments, every one of them, in declaration order.
+    #[serde(serialize_with = "ser_args")]
+    pub args: Vec<(String, Value)>,
+    /// The nodes it reads, by index.
+    pub inputs: Vec<u32>,
+    /// The shape it outputs.
+    pub shape: Shape,
+    /// What it costs.
+    pub cost: Cost,
+    /// Where in the space it comes from (not part of the hash).
+    pub path: String,
+}
+
+fn ser_args<S: serde::Serializer>(args: &[(String, Value)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(args.len()))?;
+    for (k, v) in args {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
+
+/// A concrete architecture.
+#[derive(Clone, Debug)]
+pub struct Arch {
+    /// The space it comes from.
+    pub space: String,
+    /// The decisions that made it.
+    pub assignment: Vec<Decision>,
+    /// The named hyperparameters and dependent values, as resolved (inactive ones absent).
+    pub values: Vec<(String, Value)>,
+    /// The data source.
+    pub data: Value,
+    /// The training settings.
+    pub train: Vec<(String, Value)>,
+    /// The graph, canonical: topological, the last node is the output.
+    pub nodes: Vec<Node>,
+    /// Static metrics: the sums over the nodes.
+    pub metrics: Cost,
+    /// The stable hash of graph, data and training settings.
+    pub hash: u128,
+}
+
+impl Arch {
+    /// The hash as 32 hex digits.
+    pub fn hash_hex(&self) -> String {
+        format!("{:032x}", self.hash)
+    }
+
+    /// The architecture as JSON: what `nasc sample --format json` prints and
+    /// `nasc describe --arch` reads back (it needs only `space` and `assignment`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let pairs = |v: &[(String, Value)]| {
+            let mut m = serde_json::Map::new();
+            for (k, x) in v {
+                m.insert(k.clone(), x.to_json());
+            }
+            serde_json::Value::Object(m)
+        };
+        serde_json::json!({
+            "space": self.space,
+            "hash": self.hash_hex(),
+            "assignment": assignment_json(&self.assignment),
+            "values": pairs(&self.values),
+            "data": self.data.to_json(),
+            "train": pairs(&self.train),
+            "metrics": self.metrics,
+            "graph": self.nodes,
+        })
+    }
+}
+
+/// Drops the nodes that do not reach `output` and renumbers the rest, keeping their
+/// order; `output` becomes the last node.
+pub fn canonical(nodes: Vec<Node>, output: u32) -> Vec<Node> {
+    let mut live = vec![false; nodes.len()];
+    live[output as usize] = true;
+    for i in (0..nodes.len()).rev() {
+        if live[i] {
+            for &j in &nodes[i].inputs {
+                live[j as usize] = true;
+            }
+        }
+    }
+    // Nodes made after the output cannot feed it; the output goes last.
+    let mut order: Vec<usize> = (0..nodes.len())
+        .filter(|&i| live[i] && i != output as usize)
+        .collect();
+    order.push(output as usize);
+    let mut new_index = vec![u32::MAX; nodes.len()];
+    for (k, &i) in order.iter().enumerate() {
+        new_index[i] = k as u32;
+    }
+    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|&i| slots[i].take())
+        .map(|mut n| {
+            for x in &mut n.inputs {
+                *x = new_index[*x as usize];
+            }
+            n
+        })
+        .collect()
+}
+
+/// The stable hash of a canonical graph with its data source and training settings.
+pub fn hash(nodes: &[Node], data: &Value, train: &[(String, Value)]) -> u128 {
+    let mut h = Xxh3::new();
+    h.update(b"nasc-arch-1");
+    for n in nodes {
+        put_str(&mut h, &n.op);
+        put_u64(&mut h, n.args.len() as u64);
+        for (k, v) in &n.args {
+            put_str(&mut h, k);
+            put_value(&mut h, v);
+        }
+        put_u64(&mut h, n.inputs.len() as u64);
+        for i in &n.inputs {
+            put_u64(&mut h, u64::from(*i));
+        }
+    }
+    h.update(b"data");
+    put_value(&mut h, data);
+    h.update(b"train");
+    for (k, v) in train {
+        put_str(&mut h, k);
+        put_value(&mut h, v);
+    }
+    h.digest128()
+}
+
+fn put_u64(h: &mut Xxh3, x: u64) {
+    h.update(&x.to_le_bytes());
+}
+
+fn put_str(h: &mut Xxh3, s: &str) {
+    put_u64(h, s.len() as u64);
+    h.update(s.as_bytes());
+}
+
+fn put_value(h: &mut Xxh3, v: &Value) {
+    match v {
+        Value::Int(x) => {
+            h.update(b"i");
+            h.update(&x.to_le_bytes());
+        }
+        Value::Float(x) => {
+            h.update(b"f");
+            // -0.0 and 0.0 are the same setting.
+            let x = if *x == 0.0 { 0.0f64 } else { *x };
+            h.update(&x.to_bits().to_le_bytes());
+        }
+        Value::Bool(b) => h.update(if *b { b"t" } else { b"n" }),
+        Value::Str(s) => {
+            h.update(b"s");
+            put_str(h, s);
+        }
+        Value::Sym(n, p) => {
+            h.update(b"y");
+            put_str(h, n);
+            put_u64(h, p.len() as u64);
+            for (k, x) in p {
+                put_str(h, k);
+                put_value(h, x);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(op: &str, inputs: Vec<u32>) -> Node {
+        Node {
+            op: op.into(),
+            args: Vec::new(),
+            inputs,
+            shape: Shape::Vector { width: 1 },
+            cost: Cost::default(),
+            path: String::new(),
+        }
+    }
+
+    #[test]
+    fn canonical_drops_dead_nodes_and_renumbers() {
+        let nodes = vec![
+            node("input", vec![]),
+            node("dead", vec![0]),
+            node("a", vec![0]),
+            node("b", vec![2]),
+        ];
+        let c = canonical(nodes, 3);
+        let ops: Vec<&str> = c.iter().map(|n| n.op.as_str()).collect();
+        assert_eq!(ops, ["input", "a", "b"]);
+        assert_eq!(c[2].inputs, vec![1]);
+    }
+
+    #[test]
+    fn hash_ignores_paths_but_not_values() {
+        let mut a = vec![node("input", vec![]), node("linear", vec![0])];
+        a[1].args.push(("out".into(), Value::Int(8)));
+        let mut b = a.clone();
+        b[1].path = "elsewhere".into();
+        let data = Value::Sym("d".into(), Vec::new());
+        assert_eq!(hash(&a, &data, &[]), hash(&b, &data, &[]));
+        b[1].args[0].1 = Value::Int(9);
+        assert_ne!(hash(&a, &data, &[]), hash(&b, &data, &[]));
+        let f0 = vec![("x".to_string(), Value::Float(0.0))];
+        let f1 = vec![("x".to_string(), Value::Float(-0.0))];
+        assert_eq!(hash(&a, &data, &f0), hash(&a, &data, &f1));
+    }
+}

@@ -1,0 +1,491 @@
+//! Shapes and static costs of the builtin modules.
+//!
+//! For every module: the shape it outputs, its trainable parameters (exactly what the
+//! model stage allocates), the floating-point operations of its forward pass per example
+//! (a multiply-add counts 2) and the bytes of activations it keeps for the backward pass
+//! (f32). `N` below is the number of vectors of one example (the sequence length, or 1).
+//!
+//! | module | parameters |
+//! |---|---|
+//! | `embedding(vocab, dim)` | vocab·dim |
+//! | `positions(learned)` | len·width (one row per position of the context) |
+//! | `linear(out, bias)` | width·out (+ out) |
+//! | `layer_norm` / `rms_norm` | 2·width / width |
+//! | `attention(heads, kind)` | 4·(width² + width): q, k, v, output projections with bias |
+//! | `ffn(hidden, activation)` | width·hidden + hidden + hidden·width + width; swiglu adds a gate width·hidden + hidden |
+//! | `lm_head(vocab, tied)` | width·vocab + vocab; tied: vocab (the bias) |
+//! | `classifier(classes)` | width·classes + classes |
+//! | `conv2d(filters, kernel)` | channels·filters·kernel² + filters |
+//! | `batch_norm` | 2·channels |
+
+use super::ir::{Cost, Shape};
+use super::Value;
+
+/// The arguments of a module, every one resolved.
+pub struct Args<'a>(pub &'a [(String, Value)]);
+
+impl Args<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    fn int(&self, name: &str) -> Result<i64, String> {
+        match self.get(name) {
+            Some(Value::Int(v)) => Ok(*v),
+            _ => Err(format!("`{name}` is not an integer")),
+        }
+    }
+
+    fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Some(Value::Bool(true)))
+    }
+
+    fn sym(&self, name: &str) -> (&str, &[(String, Value)]) {
+        match self.get(name) {
+            Some(Value::Sym(n, p)) => (n.as_str(), p.as_slice()),
+            _ => ("", &[]),
+        }
+    }
+}
+
+/// Checked arithmetic for costs: products of sizes that overflow are an error.
+fn m(factors: &[i64]) -> Result<u64, String> {
+    let mut acc: u64 = 1;
+    for &f in factors {
+        let f = u64::try_from(f).map_err(|_| "a negative size".to_string())?;
+        acc = acc
+            .checked_mul(f)
+            .ok_or("a size too large to count (over 2^64)")?;
+    }
+    Ok(acc)
+}
+
+fn sum(parts: &[u64]) -> u64 {
+    parts.iter().fold(0u64, |a, b| a.saturating_add(*b))
+}
+
+/// Rows and width of a shape that holds vectors (a sequence or one vector).
+fn rows(shape: &Shape, module: &str) -> Result<(i64, i64), String> {
+    match *shape {
+        Shape::Seq { len, width } => Ok((len, width)),
+        Shape::Vector { width } => Ok((1, width)),
+        other => Err(format!(
+            "`{module}` needs a sequence or a vector, and gets {}",
+            describe(&other)
+        )),
+    }
+}
+
+/// A shape in words, for errors.
+pub fn describe(s: &Shape) -> String {
+    match s {
+        Shape::Tokens { len } => format!("token ids (length {len}): embed them first"),
+        Shape::Seq { len, width } => format!("a sequence of {len} × {width}"),
+        Shape::Image {
+            channels,
+            height,
+            width,
+        } => format!("an image of {channels} × {height} × {width}"),
+        Shape::Vector { width } => format!("a vector of {width}"),
+    }
+}
+
+fn same(shape: Shape, per_element_flops: i64) -> Result<(Shape, Cost), String> {
+    let n = shape.elements() as i64;
+    Ok((
+        shape,
+        Cost {
+            params: 0,
+            flops: m(&[n, per_element_flops])?,
+            activation_memory: m(&[n, 4])?,
+        },
+    ))
+}
+
+/// The output shape and cost of builtin module `name` on `input`; `Err` says why the
+/// module cannot take that input.
+pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), String> {
+    let input = *input;
+    match name {
+        "embedding" => {
+            let Shape::Tokens { len } = input else {
+                return Err(format!(
+                    "`embedding` reads token ids, and gets {}",
+                    describe(&input)
+                ));
+            };
+            let (vocab, dim) = (args.int("vocab")?, args.int("dim")?);
+            let out = Shape::Seq { len, width: dim };
+            Ok((
+                out,
+                Cost {
+                    params: m(&[vocab, dim])?,
+                    flops: 0,
+                    activation_memory: m(&[len, dim, 4])?,
+                },
+            ))
+        }
+        "positions" => {
+            let Shape::Seq { len, width } = input else {
+                return Err(format!("`positions` needs a sequence, and gets {}", describe(&input)));
+            };
+            let max_len = args.int("max_len")?;
+            if len > max_len {
+                return Err(format!(
+                    "the sequence is {len} long, more than `max_len = {max_len}`"
+                ));
+            }
+            let (params, per) = match args.sym("kind").0 {
+                "learned" => (m(&[len, width])?, 1),
+                "sinusoidal" => (0, 1),
+                "rotary" => (0, 3),
+                _ => (0, 0),
+            };
+            Ok((
+                input,
+                Cost {
+                    params,
+                    flops: m(&[len, width, per])?,
+                    activation_memory: m(&[len, width, 4])?,
+                },
+            ))
+        }
+        "linear" => {
+            let (n, w) = rows(&input, name)?;
+            let out = args.int("out")?;
+            let bias = if args.bool("bias") { out } else { 0 };
+            let shape = match input {
+                Shape::Seq { len, .. } => Shape::Seq { len, width: out },
+                _ => Shape::Vector { width: out },
+            };
+            Ok((
+                shape,
+                Cost {
+                    params: sum(&[m(&[w, out])?, m(&[bias])?]),
+                    flops: m(&[2, n, w, out])?,
+                    activation_memory: m(&[n, out, 4])?,
+                },
+            ))
+        }
+        "dropout" | "identity" => same(input, i64::from(name == "dropout")),
+        "act" => {
+            if args.sym("kind").0 == "swiglu" {
+                return Err("`swiglu` is a gated activation: use it as `ffn(activation = swiglu)`".into());
+            }
+            rows(&input, name).or_else(|e| match input {
+                Shape::Image { .. } => Ok((0, 0)),
+                _ => Err(e),
+            })?;
+            same(input, 1)
+        }
+        "layer_norm" | "rms_norm" | "batch_norm" => {
+            let w = input.features().ok_or_else(|| {
+                format!("`{name}` needs features, and gets {}", describe(&input))
+            })?;
+            let (params, per) = match name {
+                "layer_norm" => (m(&[2, w])?, 5),
+                "rms_norm" => (m(&[w])?, 4),
+                _ => (m(&[2, w])?, 4),
+            };
+            let (shape, mut cost) = same(input, per)?;
+            cost.params = params;
+            Ok((shape, cost))
+        }
+        "attention" => attention(args, input),
+        "ffn" => {
+            let (n, w) = rows(&input, name)?;
+            let h = args.int("hidden")?;
+            let gated = args.sym("activation").0 == "swiglu";
+            let mats = if gated { 3 } else { 2 };
+            let up = sum(&[m(&[w, h])?, m(&[h])?]);
+            let params = sum(&[
+                m(&[mats - 1])?.saturating_mul(up),
+                m(&[h, w])?,
+                m(&[w])?,
+            ]);
+            Ok((
+                input,
+                Cost {
+                    params,
+                    flops: sum(&[m(&[2, n, w, h, mats])?, m(&[n, h, mats - 1])?]),
+                    activation_memory: m(&[n, sum(&[m(&[h, mats])?, m(&[w])?]) as i64, 4])?,
+                },
+            ))
+        }
+        "lm_head" => {
+            let Shape::Seq { len, width } = input else {
+                return Err(format!("`lm_head` needs a sequence, and gets {}", describe(&input)));
+            };
+            let vocab = args.int("vocab")?;
+            let params = if args.bool("tied") {
+                m(&[vocab])?
+            } else {
+                sum(&[m(&[width, vocab])?, m(&[vocab])?])
+            };
+            Ok((
+                Shape::Seq { len, width: vocab },
+                Cost {
+                    params,
+                    flops: m(&[2, len, width, vocab])?,
+                    activation_memory: m(&[len, vocab, 4])?,
+                },
+            ))
+        }
+        "classifier" => {
+            let classes = args.int("classes")?;
+            let (pool_flops, width) = match input {
+                Shape::Seq { len, width } => (m(&[len, width])?, width),
+                Shape::Image {
+                    channels,
+                    height,
+                    width,
+                } => (m(&[channels, height, width])?, channels),
+                Shape::Vector { width } => (0, width),
+                Shape::Tokens { .. } => {
+                    return Err(format!("`classifier` needs features, and gets {}", describe(&input)))
+                }
+            };
+            Ok((
+                Shape::Vector { width: classes },
+                Cost {
+                    params: sum(&[m(&[width, classes])?, m(&[classes])?]),
+                    flops: sum(&[pool_flops, m(&[2, width, classes])?]),
+                    activation_memory: m(&[sum(&[m(&[width])?, m(&[classes])?]) as i64, 4])?,
+                },
+            ))
+        }
+        "conv2d" => {
+            let (c, h, w) = image(&input, name)?;
+            let (f, k, s) = (args.int("filters")?, args.int("kernel")?, args.int("stride")?);
+            let (h2, w2) = ((h + s - 1) / s, (w + s - 1) / s);
+            Ok((
+                Shape::Image {
+                    channels: f,
+                    height: h2,
+                    width: w2,
+                },
+                Cost {
+                    params: sum(&[m(&[c, f, k, k])?, m(&[f])?]),
+                    flops: m(&[2, h2, w2, c, k, k, f])?,
+                    activation_memory: m(&[f, h2, w2, 4])?,
+                },
+            ))
+        }
+        "max_pool2d" | "avg_pool2d" => {
+            let (c, h, w) = image(&input, name)?;
+            let p = args.int("size")?;
+            if p <= 0 || h / p == 0 || w / p == 0 {
+                return Err(format!(
+                    "pooling by {p} leaves nothing of an image of {h} × {w}"
+                ));
+            }
+            let out = Shape::Image {
+                channels: c,
+                height: h / p,
+                width: w / p,
+            };
+            Ok((
+                out,
+                Cost {
+                    params: 0,
+                    flops: m(&[c, h, w])?,
+                    activation_memory: m(&[out.elements() as i64, 4])?,
+                },
+            ))
+        }
+        "global_pool" => {
+            let width = match input {
+                Shape::Image { channels, .. } => channels,
+                Shape::Seq { width, .. } => width,
+                _ => {
+                    return Err(format!(
+                        "`global_pool` needs an image or a sequence, and gets {}",
+                        describe(&input)
+                    ))
+                }
+            };
+            Ok((
+                Shape::Vector { width },
+                Cost {
+                    params: 0,
+                    flops: m(&[input.elements() as i64])?,
+                    activation_memory: m(&[width, 4])?,
+                },
+            ))
+        }
+        other => Err(format!("the builtin module `{other}` has no implementation")),
+    }
+}
+
+fn image(s: &Shape, module: &str) -> Result<(i64, i64, i64), String> {
+    match *s {
+        Shape::Image {
+            channels,
+            height,
+            width,
+        } => Ok((channels, height, width)),
+        other => Err(format!("`{module}` needs an image, and gets {}", describe(&other))),
+    }
+}
+
+fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
+    let Shape::Seq { len: t, width: d } = input else {
+        return Err(format!("`attention` needs a sequence, and gets {}", describe(&input)));
+    };
+    let heads = args.int("heads")?;
+    if heads <= 0 || d % heads != 0 {
+        return Err(format!("the width {d} does not split into {heads} heads"));
+    }
+    let dh = d / heads;
+    let causal = args.bool("causal");
+    let (kind, payload) = args.sym("kind");
+    let projections = m(&[8, t, d, d])?;
+    // The mechanism's own flops and the extra activations it keeps (numbers).
+    let (mix_flops, mix_mem) = match kind {
+        "softmax" => (m(&[4, t, t, d])?, m(&[heads, t, t])?),
+        "local" => {
+            let window = Args(payload).int("window")?.clamp(1, t.max(1));
+            (m(&[4, t, window, d])?, m(&[heads, t, window])?)
+        }
+        "linear" | "cosformer" => {
+            // Feature maps of q and k; the key-value summary (a prefix sum when causal).
+            let factor = if kind == "cosformer" { 2 } else { 1 };
+            let states = if causal { m(&[t, d, dh])? } else { m(&[d, dh])? };
+            (m(&[4, t, d, dh, factor])?, states.saturating_mul(factor as u64))
+        }
+        "performer" => {
+            let f = Args(payload).int("features")?;
+            let states = if causal { m(&[t, heads, f, dh])? } else { m(&[heads, f, dh])? };
+            (m(&[8, t, f, d])?, sum(&[m(&[2, t, heads, f])?, states]))
+        }
+        other => return Err(format!("no attention mechanism `{other}`")),
+    };
+    Ok((
+        input,
+        Cost {
+            params: m(&[4, sum(&[m(&[d, d])?, m(&[d])?]) as i64])?,
+            flops: sum(&[projections, mix_flops]),
+            activation_memory: sum(&[m(&[5, t, d])?, mix_mem]).saturating_mul(4),
+        },
+    ))
+}
+
+/// The output shape and cost of `concat` or `add` over `inputs`.
+pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
+    let first = *inputs.first().ok_or(format!("`{op}` needs at least one input"))?;
+    let out = if op == "add" {
+        if let Some(other) = inputs.iter().find(|s| **s != first) {
+            return Err(format!(
+                "`add` joins tensors of one shape, and gets {} and {}",
+                describe(&first),
+                describe(other)
+            ));
+        }
+        first
+    } else {
+        let mut total: i64 = 0;
+        for s in inputs {
+            let compatible = match (first, *s) {
+                (Shape::Seq { len: a, .. }, Shape::Seq { len: b, .. }) => a == b,
+                (
+                    Shape::Image {
+                        height: h1,
+                        width: w1,
+                        ..
+                    },
+                    Shape::Image {
+                        height: h2,
+                        width: w2,
+                        ..
+                    },
+                ) => h1 == h2 && w1 == w2,
+                (Shape::Vector { .. }, Shape::Vector { .. }) => true,
+                _ => false,
+            };
+            if !compatible {
+                return Err(format!(
+                    "`concat` joins features of equal-sized tensors, and gets {} and {}",
+                    describe(&first),
+                    describe(s)
+                ));
+            }
+            total = total
+                .checked_add(s.features().unwrap_or(0))
+                .ok_or("a width too large")?;
+        }
+        match first {
+            Shape::Seq { len, .. } => Shape::Seq { len, width: total },
+            Shape::Image { height, width, .. } => Shape::Image {
+                channels: total,
+                height,
+                width,
+            },
+            _ => Shape::Vector { width: total },
+        }
+    };
+    let n = out.elements() as i64;
+    let adds = if op == "add" { inputs.len() as i64 - 1 } else { 0 };
+    Ok((
+        out,
+        Cost {
+            params: 0,
+            flops: m(&[n, adds])?,
+            activation_memory: m(&[n, 4])?,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[(&str, Value)]) -> Vec<(String, Value)> {
+        v.iter().map(|(k, x)| (k.to_string(), x.clone())).collect()
+    }
+
+    #[test]
+    fn attention_params_are_four_projections_with_bias() {
+        let a = args(&[
+            ("heads", Value::Int(4)),
+            ("kind", Value::Sym("softmax".into(), vec![])),
+            ("causal", Value::Bool(true)),
+            ("dropout", Value::Float(0.0)),
+        ]);
+        let (out, cost) = module("attention", &Args(&a), &Shape::Seq { len: 128, width: 64 }).unwrap();
+        assert_eq!(out, Shape::Seq { len: 128, width: 64 });
+        assert_eq!(cost.params, 4 * (64 * 64 + 64));
+        assert_eq!(cost.flops, 8 * 128 * 64 * 64 + 4 * 128 * 128 * 64);
+    }
+
+    #[test]
+    fn ffn_swiglu_has_a_gate() {
+        let plain = args(&[("hidden", Value::Int(8)), ("activation", Value::Sym("gelu".into(), vec![]))]);
+        let gated = args(&[("hidden", Value::Int(8)), ("activation", Value::Sym("swiglu".into(), vec![]))]);
+        let s = Shape::Seq { len: 2, width: 4 };
+        let (_, p) = module("ffn", &Args(&plain), &s).unwrap();
+        let (_, g) = module("ffn", &Args(&gated), &s).unwrap();
+        assert_eq!(p.params, (4 * 8 + 8) + (8 * 4 + 4));
+        assert_eq!(g.params, 2 * (4 * 8 + 8) + (8 * 4 + 4));
+    }
+
+    #[test]
+    fn conv_pads_to_same_size_and_strides() {
+        let a = args(&[("filters", Value::Int(16)), ("kernel", Value::Int(3)), ("stride", Value::Int(2))]);
+        let img = Shape::Image { channels: 3, height: 32, width: 31 };
+        let (out, cost) = module("conv2d", &Args(&a), &img).unwrap();
+        assert_eq!(out, Shape::Image { channels: 16, height: 16, width: 16 });
+        assert_eq!(cost.params, 3 * 16 * 9 + 16);
+    }
+
+    #[test]
+    fn wrong_inputs_are_errors_not_panics() {
+        let a = args(&[("heads", Value::Int(3))]);
+        assert!(module("attention", &Args(&a), &Shape::Seq { len: 4, width: 8 }).is_err());
+        assert!(module("attention", &Args(&a), &Shape::Vector { width: 9 }).is_err());
+        assert!(join("add", &[Shape::Vector { width: 2 }, Shape::Vector { width: 3 }]).is_err());
+        let (out, _) = join("concat", &[Shape::Vector { width: 2 }, Shape::Vector { width: 3 }]).unwrap();
+        assert_eq!(out, Shape::Vector { width: 5 });
+        let huge = args(&[("vocab", Value::Int(i64::MAX)), ("dim", Value::Int(i64::MAX))]);
+        assert!(module("embedding", &Args(&huge), &Shape::Tokens { len: 1 }).is_err());
+    }
+}

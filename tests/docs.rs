@@ -7,11 +7,16 @@ use std::path::Path;
 
 /// The `nas` code blocks of a section, in order.
 fn blocks(section: &str) -> Vec<String> {
+    fenced(section, "```nas")
+}
+
+/// The code blocks of a section that open with `fence`, in order.
+fn fenced(section: &str, fence: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current: Option<String> = None;
     for line in section.lines() {
         match (&mut current, line.trim_start()) {
-            (None, l) if l.starts_with("```nas") => current = Some(String::new()),
+            (None, l) if l.starts_with(fence) => current = Some(String::new()),
             (Some(_), "```") => out.push(current.take().unwrap_or_default()),
             (Some(buf), _) => {
                 buf.push_str(line);
@@ -45,6 +50,38 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
         if wrong.contains("import ") && !wrong.contains("import std.") {
             continue;
         }
+        // Codes of the interpreter commands: the program checks clean, the command
+        // reports the code on the wrong example and nothing on the fixed one.
+        let command = ["sample", "enumerate", "describe"]
+            .into_iter()
+            .find(|c| section.contains(&format!("Reported by `nasc {c}`")));
+        if let Some(command) = command {
+            let json = fenced(section, "```json");
+            let request = |k: usize| match command {
+                "sample" => common::sample_request(3, 0),
+                "enumerate" => common::Request::Enumerate {
+                    limit: 100_000,
+                    count_only: true,
+                },
+                _ => common::Request::Describe {
+                    file: "arch.json".into(),
+                    json: json.get(k).cloned().unwrap_or_default(),
+                },
+            };
+            for (src, k, expect) in [(wrong, 0, true), (fixed, json.len().max(1) - 1, false)] {
+                assert!(common::codes(src).is_empty(), "{code}: the example must check clean\n{src}");
+                let (_, codes) = common::run(src, &request(k), false);
+                assert_eq!(
+                    codes.iter().any(|c| c == code.as_str()),
+                    expect,
+                    "{code}: `nasc {command}` reports {codes:?}\n{src}"
+                );
+                if !expect {
+                    assert!(codes.is_empty(), "{code}: the fixed example reports {codes:?}");
+                }
+            }
+            continue;
+        }
         let codes = common::codes(wrong);
         assert!(
             codes.iter().any(|c| c == code.as_str()),
@@ -66,7 +103,7 @@ fn every_code_has_a_ui_test() {
         if entry
             .file_name()
             .to_string_lossy()
-            .starts_with("snapshots__ui@")
+            .starts_with("snapshots__ui")
         {
             all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
         }

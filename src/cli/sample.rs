@@ -286,8 +286,11 @@ fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diag
         EnumError::Continuous(h) => Diagnostic::error(
             Code::TooLargeToEnumerate,
             format!("`{what}` needs a finite space, and `{}` is continuous", h.path),
-            info.span,
-            "this space",
+            info.params
+                .iter()
+                .find(|p| p.name == h.path)
+                .map_or(info.span, |p| p.span),
+            "continuous",
         )
         .with_help(format!(
             "quantise it (`{}` with `q = ...`) or use `nasc sample`",
@@ -393,7 +396,7 @@ pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
                 let ins: Vec<String> = n.inputs.iter().map(|x| x.to_string()).collect();
                 op = format!("{op} <- {}", ins.join(", "));
             }
-            let params = if n.cost.params > 0 { format_count(&n.cost.params.into()) } else { String::new() };
+            let params = if n.cost.params > 0 { grouped(n.cost.params) } else { String::new() };
             (format!("{i:>4}"), op, n.shape.to_string(), params)
         })
         .collect();
@@ -421,7 +424,7 @@ pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
     let _ = writeln!(
         s,
         "  metrics: params {} · flops {} per example · activation memory {} per example",
-        format_count(&a.metrics.params.into()),
+        grouped(a.metrics.params),
         si(a.metrics.flops),
         bytes(a.metrics.activation_memory)
     );
@@ -439,10 +442,16 @@ fn si(x: u64) -> String {
     let f = x as f64;
     match x {
         0..=9_999 => x.to_string(),
-        10_000..=9_999_999 => format!("{:.2} K", f / 1e3),
-        10_000_000..=9_999_999_999 => format!("{:.2} M", f / 1e6),
+        10_000..=999_999 => format!("{:.2} K", f / 1e3),
+        1_000_000..=999_999_999 => format!("{:.2} M", f / 1e6),
         _ => format!("{:.2} G", f / 1e9),
     }
+}
+
+/// A count with thousands separators only.
+fn grouped(x: u64) -> String {
+    let s = format_count(&x.into());
+    s.split(" (").next().unwrap_or_default().to_string()
 }
 
 fn bytes(x: u64) -> String {

@@ -64,3 +64,48 @@ pub fn count(src: &str) -> Option<String> {
         nasc::space::summary::Size::Unavailable(_) => None,
     }
 }
+
+/// A request to the interpreter commands, for tests.
+pub use nasc::cli::sample::Request;
+
+/// Runs an interpreter command (`sample`, `enumerate`, `describe`) on source text and
+/// returns its stdout and the codes of its diagnostics.
+pub fn run(src: &str, request: &Request, json: bool) -> (String, Vec<String>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    let out = nasc::cli::sample::run_source("test.nas", src.to_string(), Some(dir), None, request, json);
+    let codes = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
+    (out.stdout, codes)
+}
+
+/// Runs an interpreter command on a file and renders what the command shows: every
+/// diagnostic (miette, unicode, no colour, 100 columns), then its standard output.
+pub fn run_file(path: &Path, request: &Request, json: bool) -> String {
+    let text = std::fs::read_to_string(path).expect("test file is readable");
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let out = nasc::cli::sample::run_source(&name, text, path.parent().map(Path::to_path_buf), None, request, json);
+    let mut s = String::new();
+    for d in &out.diagnostics {
+        s.push_str(&nasc::render::human(d, &out.sources, 100, false));
+        s.push('\n');
+    }
+    if let Some(e) = &out.usage_error {
+        s.push_str(&format!("error: {e}\n"));
+    }
+    s.push_str(&out.stdout);
+    s
+}
+
+/// A sampling request: `n` architectures with `seed`.
+pub fn sample_request(n: usize, seed: u64) -> Request {
+    Request::Sample {
+        n,
+        seed,
+        uniform: false,
+        limit: 1_000_000,
+        max_attempts: 10_000,
+    }
+}

@@ -1,0 +1,271 @@
+//! The interpreter end to end: enumeration agrees with `check`'s count, hashes agree with
+//! graphs, samples satisfy their space, seeds reproduce, uniform sampling is uniform.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use common::Request;
+use proptest::prelude::*;
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name))
+        .expect("example exists")
+}
+
+/// Every architecture of the only (or first) space, as JSON.
+fn enumerate_json(src: &str) -> Vec<serde_json::Value> {
+    let (out, codes) = common::run(
+        src,
+        &Request::Enumerate {
+            limit: 1_000_000,
+            count_only: false,
+        },
+        true,
+    );
+    assert!(codes.is_empty(), "enumerate reports {codes:?}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The graph of an architecture without the paths (which may differ for equal networks).
+fn graph_key(a: &serde_json::Value) -> String {
+    let mut g = a["graph"].clone();
+    for n in g.as_array_mut().expect("graph is a list") {
+        n.as_object_mut().expect("node").remove("path");
+    }
+    format!("{g}{}{}", a["data"], a["train"])
+}
+
+/// Hash equal exactly when the network (graph, data, training) is equal.
+fn assert_hashes_match_graphs(archs: &[serde_json::Value]) {
+    let mut by_hash: HashMap<String, String> = HashMap::new();
+    let mut by_graph: HashMap<String, String> = HashMap::new();
+    for a in archs {
+        let h = a["hash"].as_str().expect("hash").to_string();
+        let g = graph_key(a);
+        assert_eq!(by_hash.entry(h.clone()).or_insert_with(|| g.clone()), &g, "one hash, two graphs");
+        assert_eq!(by_graph.entry(g).or_insert_with(|| h.clone()), &h, "one graph, two hashes");
+    }
+}
+
+#[test]
+fn enumeration_yields_exactly_the_checked_count() {
+    for (file, expected) in [
+        ("deep_architect_poster.nas", 25_008),
+        ("conditional.nas", 4_752),
+        ("attention_search.nas", 30),
+    ] {
+        let src = example(file);
+        assert_eq!(common::count(&src).as_deref(), Some(expected.to_string().as_str()));
+        let archs = enumerate_json(&src);
+        assert_eq!(archs.len(), expected, "{file}");
+        // Distinct assignments, and here distinct networks: no two share a hash.
+        let hashes: HashSet<&str> = archs.iter().map(|a| a["hash"].as_str().unwrap()).collect();
+        assert_eq!(hashes.len(), expected, "{file}: duplicate hashes");
+        assert_hashes_match_graphs(&archs);
+    }
+}
+
+#[test]
+fn enumeration_matches_counts_of_conditional_and_constrained_spaces() {
+    let cases = [
+        // A named param used only under an optional counts once when it is off.
+        r#"space s {
+            param r = choice(0.1, 0.2, 0.3)
+            graph { embedding(vocab = 10, dim = 8) ; optional dropout(rate = r) ; lm_head(vocab = 10) }
+        }"#,
+        // Constraints on hyperparameters, a choice of sub-graphs, nested inline choices.
+        r#"import std.transformer.{ attention }
+        space s {
+            param w = choice(32, 48, 64)
+            param h = choice(2, 3, 4)
+            param n = range(1, 3)
+            require w % h == 0
+            graph {
+                embedding(vocab = 10, dim = w)
+                repeat n { choice(attention(heads = h, kind = choice(softmax, local(window = choice(4, 8)))), linear(out = w)) }
+                lm_head(vocab = 10)
+            }
+        }"#,
+        // A function whose value argument is chosen once per call.
+        r#"fn pair(k: int) -> module { linear(out = k) >> linear(out = k) }
+        space s {
+            graph { embedding(vocab = 10, dim = 8) ; pair(k = choice(4, 8, 16)) ; pair(k = choice(4, 8)) ; lm_head(vocab = 10) }
+        }"#,
+    ];
+    for src in cases {
+        let expected: usize = common::count(src).expect("counts").parse().unwrap();
+        let archs = enumerate_json(src);
+        assert_eq!(archs.len(), expected, "{src}");
+        assert_hashes_match_graphs(&archs);
+    }
+}
+
+#[test]
+fn equal_networks_share_a_hash() {
+    // Both alternatives are the same module; the rate of a dropout that is off is inactive.
+    let src = r#"space s {
+        param r = choice(0.1, 0.2)
+        graph {
+            embedding(vocab = 10, dim = 8)
+            choice(linear(out = 8), linear(out = 8))
+            optional dropout(rate = r)
+            lm_head(vocab = 10)
+        }
+    }"#;
+    let archs = enumerate_json(src);
+    assert_eq!(archs.len(), 2 * 3);
+    let hashes: HashSet<&str> = archs.iter().map(|a| a["hash"].as_str().unwrap()).collect();
+    // Off, on with 0.1, on with 0.2.
+    assert_eq!(hashes.len(), 3);
+    assert_hashes_match_graphs(&archs);
+}
+
+fn sample_json(src: &str, n: usize, seed: u64) -> Vec<serde_json::Value> {
+    let (out, codes) = common::run(src, &common::sample_request(n, seed), true);
+    assert!(codes.is_empty(), "sample reports {codes:?}");
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_architectures() {
+    let src = example("tiny_lm.nas");
+    let a = sample_json(&src, 5, 7);
+    let b = sample_json(&src, 5, 7);
+    assert_eq!(a, b);
+    let c = sample_json(&src, 5, 8);
+    assert_ne!(a, c);
+}
+
+/// Describes `arch` (sample JSON) against `src`: its stdout and codes.
+fn describe(src: &str, arch: &serde_json::Value) -> (String, Vec<String>) {
+    common::run(
+        src,
+        &Request::Describe {
+            file: "arch.json".into(),
+            json: arch.to_string(),
+        },
+        true,
+    )
+}
+
+#[test]
+fn describe_reproduces_a_sampled_architecture() {
+    let src = example("tiny_lm.nas");
+    for a in sample_json(&src, 4, 11) {
+        let (out, codes) = describe(&src, &a);
+        assert!(codes.is_empty(), "{codes:?}");
+        let back: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(back, a);
+    }
+}
+
+#[test]
+fn static_parameter_count_matches_the_formulas() {
+    let src = example("tiny_lm.nas");
+    let arch = serde_json::json!({
+        "lr": 0.001, "d_model": 64, "positions.kind": "learned", "layers": 2, "heads": 2,
+        "layers[0].pre_norm.attention.kind": "softmax", "act": "gelu", "layers[0].optional": false,
+        "layers[1].pre_norm.attention.kind": "softmax", "layers[1].optional": false,
+    });
+    let (out, codes) = describe(&src, &arch);
+    assert!(codes.is_empty(), "{codes:?}");
+    let a: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (d, v, t, ff) = (64, 256, 128, 256);
+    let layer = 2 * d + 4 * (d * d + d) + 2 * d + (d * ff + ff + ff * d + d);
+    let expected = v * d + t * d + 2 * layer + 2 * d + (d * v + v);
+    assert_eq!(a["metrics"]["params"], expected);
+    assert_eq!(a["values"]["head_dim"], 32);
+    // `dropout` is inactive: both optionals are off.
+    assert!(a["values"].get("dropout").is_none());
+}
+
+#[test]
+fn uniform_sampling_weighs_every_architecture_equally() {
+    // n = 1: 4 architectures; n = 2: 16. Per decision, n = 1 half the time; per
+    // architecture, a fifth of the time.
+    let src = r#"space s {
+        param n = range(1, 2)
+        graph { embedding(vocab = 10, dim = 8) ; repeat n { linear(out = choice(4, 8, 12, 16)) } ; lm_head(vocab = 10) }
+    }"#;
+    let draws = 400;
+    let mut ones_uniform = 0;
+    let mut ones_decision = 0;
+    for seed in 0..draws {
+        let req = Request::Sample {
+            n: 1,
+            seed,
+            uniform: true,
+            limit: 1000,
+            max_attempts: 10,
+        };
+        let (out, codes) = common::run(src, &req, true);
+        assert!(codes.is_empty());
+        let a: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        ones_uniform += usize::from(a["assignment"]["n"] == 1);
+        let b = &sample_json(src, 1, seed)[0];
+        ones_decision += usize::from(b["assignment"]["n"] == 1);
+    }
+    let fu = ones_uniform as f64 / draws as f64;
+    let fd = ones_decision as f64 / draws as f64;
+    assert!((0.14..0.26).contains(&fu), "uniform over architectures: {fu}");
+    assert!((0.42..0.58).contains(&fd), "uniform per decision: {fd}");
+}
+
+#[test]
+fn uniform_sampling_draws_distinct_architectures() {
+    let src = example("deep_architect_poster.nas");
+    let req = Request::Sample {
+        n: 50,
+        seed: 3,
+        uniform: true,
+        limit: 100_000,
+        max_attempts: 10,
+    };
+    let (out, codes) = common::run(&src, &req, true);
+    assert!(codes.is_empty());
+    let hashes: HashSet<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hashes.len(), 50);
+}
+
+fn examples() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".nas"))
+        .collect();
+    v.sort();
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Every sample of every example replays through `describe`, which checks each value
+    /// against its domain and every constraint, to the same architecture; and its static
+    /// metrics satisfy the metric constraints it was sampled under.
+    #[test]
+    fn every_sample_satisfies_its_space(seed in 0u64..1_000_000, which in 0usize..7) {
+        let names = examples();
+        let src = example(&names[which % names.len()]);
+        for a in sample_json(&src, 2, seed) {
+            let (out, codes) = describe(&src, &a);
+            prop_assert!(codes.is_empty(), "{codes:?} for {a}");
+            let back: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+            prop_assert_eq!(&back["hash"], &a["hash"]);
+            for d in a["assignment"].as_object().unwrap().values() {
+                prop_assert!(!d.is_null());
+            }
+            if src.contains("params() <= 5M") {
+                prop_assert!(a["metrics"]["params"].as_u64().unwrap() <= 5_000_000);
+            }
+        }
+    }
+}

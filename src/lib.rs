@@ -5,9 +5,9 @@
 //! [`cli`] that drives them. See `ARCHITECTURE.md`.
 
 pub mod check;
-pub mod interp;
 pub mod cli;
 pub mod diag;
+pub mod interp;
 pub mod render;
 pub mod source;
 pub mod space;

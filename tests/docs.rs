@@ -69,7 +69,10 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
                 },
             };
             for (src, k, expect) in [(wrong, 0, true), (fixed, json.len().max(1) - 1, false)] {
-                assert!(common::codes(src).is_empty(), "{code}: the example must check clean\n{src}");
+                assert!(
+                    common::codes(src).is_empty(),
+                    "{code}: the example must check clean\n{src}"
+                );
                 let (_, codes) = common::run(src, &request(k), false);
                 assert_eq!(
                     codes.iter().any(|c| c == code.as_str()),
@@ -77,7 +80,10 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
                     "{code}: `nasc {command}` reports {codes:?}\n{src}"
                 );
                 if !expect {
-                    assert!(codes.is_empty(), "{code}: the fixed example reports {codes:?}");
+                    assert!(
+                        codes.is_empty(),
+                        "{code}: the fixed example reports {codes:?}"
+                    );
                 }
             }
             continue;

@@ -10,8 +10,12 @@ use common::Request;
 use proptest::prelude::*;
 
 fn example(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name))
-        .expect("example exists")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name),
+    )
+    .expect("example exists")
 }
 
 /// Every architecture of the only (or first) space, as JSON.
@@ -46,8 +50,16 @@ fn assert_hashes_match_graphs(archs: &[serde_json::Value]) {
     for a in archs {
         let h = a["hash"].as_str().expect("hash").to_string();
         let g = graph_key(a);
-        assert_eq!(by_hash.entry(h.clone()).or_insert_with(|| g.clone()), &g, "one hash, two graphs");
-        assert_eq!(by_graph.entry(g).or_insert_with(|| h.clone()), &h, "one graph, two hashes");
+        assert_eq!(
+            by_hash.entry(h.clone()).or_insert_with(|| g.clone()),
+            &g,
+            "one hash, two graphs"
+        );
+        assert_eq!(
+            by_graph.entry(g).or_insert_with(|| h.clone()),
+            &h,
+            "one graph, two hashes"
+        );
     }
 }
 
@@ -59,7 +71,10 @@ fn enumeration_yields_exactly_the_checked_count() {
         ("attention_search.nas", 30),
     ] {
         let src = example(file);
-        assert_eq!(common::count(&src).as_deref(), Some(expected.to_string().as_str()));
+        assert_eq!(
+            common::count(&src).as_deref(),
+            Some(expected.to_string().as_str())
+        );
         let archs = enumerate_json(&src);
         assert_eq!(archs.len(), expected, "{file}");
         // Distinct assignments, and here distinct networks: no two share a hash.
@@ -127,7 +142,9 @@ fn equal_networks_share_a_hash() {
 fn sample_json(src: &str, n: usize, seed: u64) -> Vec<serde_json::Value> {
     let (out, codes) = common::run(src, &common::sample_request(n, seed), true);
     assert!(codes.is_empty(), "sample reports {codes:?}");
-    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -211,7 +228,10 @@ fn uniform_sampling_weighs_every_architecture_equally() {
     }
     let fu = ones_uniform as f64 / draws as f64;
     let fd = ones_decision as f64 / draws as f64;
-    assert!((0.14..0.26).contains(&fu), "uniform over architectures: {fu}");
+    assert!(
+        (0.14..0.26).contains(&fu),
+        "uniform over architectures: {fu}"
+    );
     assert!((0.42..0.58).contains(&fd), "uniform per decision: {fd}");
 }
 
@@ -229,18 +249,24 @@ fn uniform_sampling_draws_distinct_architectures() {
     assert!(codes.is_empty());
     let hashes: HashSet<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(hashes.len(), 50);
 }
 
 fn examples() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".nas"))
-        .collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".nas"))
+            .collect();
     v.sort();
     v
 }

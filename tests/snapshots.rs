@@ -53,7 +53,13 @@ fn run_line(src: &str) -> common::Request {
         .find_map(|l| l.strip_prefix("// run: "))
         .expect("a `// run:` line");
     let words: Vec<&str> = line.split_whitespace().collect();
-    let flag = |name: &str| words.iter().position(|w| *w == name).and_then(|i| words.get(i + 1)).and_then(|v| v.parse::<u64>().ok());
+    let flag = |name: &str| {
+        words
+            .iter()
+            .position(|w| *w == name)
+            .and_then(|i| words.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
     match words[0] {
         "sample" => common::Request::Sample {
             n: flag("-n").unwrap_or(1) as usize,
@@ -84,9 +90,17 @@ fn ui_run() {
             path.display()
         );
         let checked = common::check_file(path);
-        assert!(!checked.contains("nas::"), "{} must check clean:\n{checked}", path.display());
+        assert!(
+            !checked.contains("nas::"),
+            "{} must check clean:\n{checked}",
+            path.display()
+        );
         let out = common::run_file(path, &run_line(&src), false);
-        assert!(out.contains("nas::"), "{} reports nothing:\n{out}", path.display());
+        assert!(
+            out.contains("nas::"),
+            "{} reports nothing:\n{out}",
+            path.display()
+        );
         insta::assert_snapshot!(format!("--- source\n{src}\n--- output\n{out}"));
     });
 }
@@ -96,7 +110,11 @@ fn ui_run() {
 fn samples() {
     insta::glob!("../examples", "*.nas", |path| {
         let out = common::run_file(path, &common::sample_request(3, 7), false);
-        assert!(!out.contains("nas::"), "sampling {} fails:\n{out}", path.display());
+        assert!(
+            !out.contains("nas::"),
+            "sampling {} fails:\n{out}",
+            path.display()
+        );
         insta::assert_snapshot!(out);
     });
 }

@@ -200,7 +200,12 @@ fn run_space(file: &std::path::Path, common: &Common, request: sample::Request) 
         &request,
         common.format == OutputFormat::Json,
     );
-    check::emit(&out.diagnostics, &out.sources, common.message_format, common.color);
+    check::emit(
+        &out.diagnostics,
+        &out.sources,
+        common.message_format,
+        common.color,
+    );
     if let Some(e) = &out.usage_error {
         eprintln!("error: {e}");
         return 2;

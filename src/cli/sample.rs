@@ -166,7 +166,9 @@ fn run_checked(
                 Err(e) => sink.push(enum_error(&e, info, "enumerate")),
             }
         }
-        Request::Describe { file, json: text } => describe(&interp, info, file, text, json, sink, out),
+        Request::Describe { file, json: text } => {
+            describe(&interp, info, file, text, json, sink, out)
+        }
     }
 }
 
@@ -214,8 +216,16 @@ fn describe(
     let unused: Vec<String> = replay.unused().into_iter().map(String::from).collect();
     match outcome {
         Err(e) if replay.failed.is_some() => sink.push(
-            Diagnostic::error(Code::ArchMismatch, e.message.clone(), e.span, "this hyperparameter")
-                .with_help(format!("give `{}` a value of its domain in `{file}`", e.path)),
+            Diagnostic::error(
+                Code::ArchMismatch,
+                e.message.clone(),
+                e.span,
+                "this hyperparameter",
+            )
+            .with_help(format!(
+                "give `{}` a value of its domain in `{file}`",
+                e.path
+            )),
         ),
         Err(e) => sink.push(unbuildable(&e)),
         Ok(Outcome::Rejected(r, _)) => sink.push(
@@ -254,7 +264,13 @@ fn unbuildable(e: &BuildError) -> Diagnostic {
     } else {
         format!("while building `{}`; change the space so that every assignment gives a network that can be built", e.path)
     };
-    Diagnostic::error(Code::Unbuildable, e.message.clone(), e.span, e.label.clone()).with_help(help)
+    Diagnostic::error(
+        Code::Unbuildable,
+        e.message.clone(),
+        e.span,
+        e.label.clone(),
+    )
+    .with_help(help)
 }
 
 fn all_rejected(stats: &Rejections, info: &crate::check::SpaceInfo) -> Diagnostic {
@@ -285,7 +301,10 @@ fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diag
         EnumError::Build(b) => unbuildable(b),
         EnumError::Continuous(h) => Diagnostic::error(
             Code::TooLargeToEnumerate,
-            format!("`{what}` needs a finite space, and `{}` is continuous", h.path),
+            format!(
+                "`{what}` needs a finite space, and `{}` is continuous",
+                h.path
+            ),
             info.params
                 .iter()
                 .find(|p| p.name == h.path)
@@ -319,7 +338,7 @@ fn rejection_line(stats: &Rejections, n: usize) -> String {
     );
     if stats.rejected > 0 {
         let mut parts: Vec<&(crate::interp::Rejection, u64)> = stats.by_constraint.iter().collect();
-        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         let list: Vec<String> = parts
             .iter()
             .map(|(r, k)| match r.constraint {
@@ -363,8 +382,18 @@ fn print_archs(archs: &[Arch], json: bool, out: &mut RunOutput) {
 /// An architecture for people: decisions, values, the graph node by node, metrics.
 pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "architecture {index} of {total} · {} · hash {}", a.space, a.hash_hex());
-    let width = a.assignment.iter().map(|d| d.hyper.path.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        s,
+        "architecture {index} of {total} · {} · hash {}",
+        a.space,
+        a.hash_hex()
+    );
+    let width = a
+        .assignment
+        .iter()
+        .map(|d| d.hyper.path.len())
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(s, "  decisions ({})", a.assignment.len());
     for d in &a.assignment {
         let _ = writeln!(
@@ -377,7 +406,11 @@ pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
     let derived: Vec<String> = a
         .values
         .iter()
-        .filter(|(k, _)| !a.assignment.iter().any(|d| d.hyper.named && d.hyper.path == *k))
+        .filter(|(k, _)| {
+            !a.assignment
+                .iter()
+                .any(|d| d.hyper.named && d.hyper.path == *k)
+        })
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
     if !derived.is_empty() {
@@ -390,13 +423,21 @@ pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
         .enumerate()
         .map(|(i, n)| {
             let args: Vec<String> = n.args.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            let mut op = if args.is_empty() { n.op.clone() } else { format!("{}({})", n.op, args.join(", ")) };
+            let mut op = if args.is_empty() {
+                n.op.clone()
+            } else {
+                format!("{}({})", n.op, args.join(", "))
+            };
             let sequential = n.inputs.len() == 1 && n.inputs[0] as usize + 1 == i;
             if !n.inputs.is_empty() && !sequential {
                 let ins: Vec<String> = n.inputs.iter().map(|x| x.to_string()).collect();
                 op = format!("{op} <- {}", ins.join(", "));
             }
-            let params = if n.cost.params > 0 { grouped(n.cost.params) } else { String::new() };
+            let params = if n.cost.params > 0 {
+                grouped(n.cost.params)
+            } else {
+                String::new()
+            };
             (format!("{i:>4}"), op, n.shape.to_string(), params)
         })
         .collect();

@@ -11,7 +11,7 @@
 //! hyperparameter does not apply), the metrics and the constraints on them.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::data::DataFacts;
@@ -78,10 +78,12 @@ pub struct Interp<'a> {
     early: Vec<usize>,
     late: Vec<(usize, Vec<usize>)>,
     on_metrics: Vec<(usize, Vec<usize>)>,
+    /// Per dependent value: the named params it depends on.
+    let_deps: Vec<Vec<usize>>,
     params_by_name: HashMap<&'a str, usize>,
     lets_by_name: HashMap<&'a str, usize>,
     /// Domains of inline `choice`s, by the address of the call.
-    choice_domains: RefCell<HashMap<usize, Rc<Domain>>>,
+    choice_domains: RefCell<Vec<(usize, Rc<Domain>)>>,
 }
 
 const MAX_DEPTH: usize = 256;
@@ -121,7 +123,9 @@ impl<'a> Interp<'a> {
                         .iter()
                         .map(from_val)
                         .collect::<Option<_>>()
-                        .ok_or_else(|| err(format!("the alternatives of `{}` are not constant", p.name)))?;
+                        .ok_or_else(|| {
+                            err(format!("the alternatives of `{}` are not constant", p.name))
+                        })?;
                     let alts = values
                         .iter()
                         .map(|v| Alt {
@@ -180,6 +184,11 @@ impl<'a> Interp<'a> {
             early,
             late,
             on_metrics,
+            let_deps: space
+                .lets
+                .iter()
+                .map(|l| count::param_deps(space, &l.value).into_iter().collect())
+                .collect(),
             params_by_name: space
                 .params
                 .iter()
@@ -192,7 +201,7 @@ impl<'a> Interp<'a> {
                 .enumerate()
                 .map(|(i, l)| (l.name.as_str(), i))
                 .collect(),
-            choice_domains: RefCell::new(HashMap::new()),
+            choice_domains: RefCell::new(Vec::new()),
         })
     }
 
@@ -210,7 +219,6 @@ impl<'a> Interp<'a> {
             named: vec![None; self.space.params.len()],
             lets: vec![None; self.space.lets.len()],
             nodes: Vec::new(),
-            claimed: HashSet::new(),
             facts: None,
             metrics: None,
             depth: 0,
@@ -225,7 +233,7 @@ impl<'a> Interp<'a> {
 
     fn choice_domain(&self, call: &Expr, args: &[ast::Arg]) -> Rc<Domain> {
         let key = call as *const Expr as usize;
-        if let Some(d) = self.choice_domains.borrow().get(&key) {
+        if let Some((_, d)) = self.choice_domains.borrow().iter().find(|(k, _)| *k == key) {
             return d.clone();
         }
         let sources = &self.checked.program.sources;
@@ -242,7 +250,7 @@ impl<'a> Interp<'a> {
             })
             .collect();
         let d = Rc::new(Domain::Choice { alts });
-        self.choice_domains.borrow_mut().insert(key, d.clone());
+        self.choice_domains.borrow_mut().push((key, d.clone()));
         d
     }
 }
@@ -365,7 +373,6 @@ struct Run<'a, 'd> {
     named: Vec<Option<Value>>,
     lets: Vec<Option<Value>>,
     nodes: Vec<Node>,
-    claimed: HashSet<String>,
     facts: Option<DataFacts>,
     metrics: Option<Cost>,
     depth: usize,
@@ -415,7 +422,14 @@ impl<'a> Run<'a, '_> {
         let Some(graph) = &space.graph else {
             return self.err("the space has no graph", space.span, "no graph", "");
         };
-        let input = self.node("input".into(), Vec::new(), Vec::new(), facts.input, Cost::default(), "input".into());
+        let input = self.node(
+            "input".into(),
+            Vec::new(),
+            Vec::new(),
+            facts.input,
+            Cost::default(),
+            "input".into(),
+        );
         let out = self.apply(graph, &self.space_env(), input, "")?;
         let mut train = Vec::new();
         for f in &space.train {
@@ -438,8 +452,7 @@ impl<'a> Run<'a, '_> {
             }
         }
         for (i, l) in space.lets.iter().enumerate() {
-            let deps = count::param_deps(space, &l.value);
-            if deps.iter().all(|d| self.named[*d].is_some()) {
+            if ip.let_deps[i].iter().all(|d| self.named[*d].is_some()) {
                 let v = self.let_value(i, l.value.span)?;
                 values.push((l.name.clone(), v));
             }
@@ -479,17 +492,14 @@ impl<'a> Run<'a, '_> {
     /// Claims a hyperparameter path for this candidate; a second one at the same place
     /// (two `optional`s in one block) gets `#2`.
     fn claim(&mut self, path: String) -> String {
-        if self.claimed.insert(path.clone()) {
+        let taken = |p: &str| self.made.iter().any(|d| d.hyper.path == p);
+        if !taken(&path) {
             return path;
         }
-        let mut k = 2;
-        loop {
-            let p = format!("{path}#{k}");
-            if self.claimed.insert(p.clone()) {
-                return p;
-            }
-            k += 1;
-        }
+        (2..)
+            .map(|k| format!("{path}#{k}"))
+            .find(|p| !taken(p))
+            .unwrap_or(path)
     }
 
     fn decide(&mut self, hyper: Hyper, span: Span) -> R<Pick> {
@@ -517,7 +527,6 @@ impl<'a> Run<'a, '_> {
         }
         let ip = self.ip;
         let p = &ip.space.params[i];
-        self.claimed.insert(p.name.clone());
         let pick = self.decide(ip.hypers[i].clone(), p.span)?;
         let float = p.ty.to_string() == "float";
         let v = match pick {
@@ -579,7 +588,12 @@ impl<'a> Run<'a, '_> {
             ExprKind::Float(v) => Ok(Value::Float(*v)),
             ExprKind::Bool(v) => Ok(Value::Bool(*v)),
             ExprKind::Str(s) => Ok(Value::Str(s.clone())),
-            ExprKind::Data => self.err("`data` alone is not a value", e.span, "use `data.vocab`", path),
+            ExprKind::Data => self.err(
+                "`data` alone is not a value",
+                e.span,
+                "use `data.vocab`",
+                path,
+            ),
             ExprKind::Member(base, field) => {
                 if !matches!(base.kind, ExprKind::Data) {
                     return self.err("only `data.field` can be read", e.span, "not data", path);
@@ -604,7 +618,12 @@ impl<'a> Run<'a, '_> {
                     },
                     (UnOp::Neg, Value::Float(x)) => Ok(Value::Float(-x)),
                     (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-                    (_, v) => self.err(format!("cannot apply `{op:?}` to `{v}`"), e.span, "here", path),
+                    (_, v) => self.err(
+                        format!("cannot apply `{op:?}` to `{v}`"),
+                        e.span,
+                        "here",
+                        path,
+                    ),
                 }
             }
             ExprKind::Binary(op, l, r) => {
@@ -626,7 +645,12 @@ impl<'a> Run<'a, '_> {
                     Some(o) => self.value(o, env, path),
                     None => self.err("an `if` without `else` has no value", e.span, "here", path),
                 },
-                other => self.err(format!("the condition is `{other}`"), c.span, "not a boolean", path),
+                other => self.err(
+                    format!("the condition is `{other}`"),
+                    c.span,
+                    "not a boolean",
+                    path,
+                ),
             },
             ExprKind::Block(stmts) => {
                 let mut env = env.clone();
@@ -647,16 +671,32 @@ impl<'a> Run<'a, '_> {
                 }
             }
             ExprKind::Call(callee, args) => self.call_value(e, callee, args, env, path),
-            ExprKind::Repeat(..) | ExprKind::Optional(_) | ExprKind::Residual(_) => {
-                self.err("a graph where a value is expected", e.span, "not a value", path)
-            }
+            ExprKind::Repeat(..) | ExprKind::Optional(_) | ExprKind::Residual(_) => self.err(
+                "a graph where a value is expected",
+                e.span,
+                "not a value",
+                path,
+            ),
         }
     }
 
-    fn name_value(&mut self, id: &'a ast::Ident, env: &Env<'a>, span: Span, path: &str) -> R<Value> {
+    fn name_value(
+        &mut self,
+        id: &'a ast::Ident,
+        env: &Env<'a>,
+        span: Span,
+        path: &str,
+    ) -> R<Value> {
         match env.get(&id.name) {
             Some(B::Value(v)) => return Ok(v.clone()),
-            Some(_) => return self.err(format!("`{}` is not a value", id.name), span, "a module or tensor", path),
+            Some(_) => {
+                return self.err(
+                    format!("`{}` is not a value", id.name),
+                    span,
+                    "a module or tensor",
+                    path,
+                )
+            }
             None => {}
         }
         if env.space {
@@ -673,27 +713,40 @@ impl<'a> Run<'a, '_> {
 
     /// An enum symbol `name(args)`: the payload named after the variant's parameters,
     /// defaults filled in.
-    fn symbol(&mut self, name: &str, args: &'a [ast::Arg], env: &Env<'a>, span: Span, path: &str) -> R<Value> {
+    fn symbol(
+        &mut self,
+        name: &str,
+        args: &'a [ast::Arg],
+        env: &Env<'a>,
+        span: Span,
+        path: &str,
+    ) -> R<Value> {
         let checked = self.ip.checked;
-        let variant = checked.lookup(env.file, name).and_then(|r| match checked.item(r) {
-            Item::Enum(def) => def
-                .variants
-                .iter()
-                .find(|v| v.name.name == name)
-                .map(|v| (v, r.file)),
-            _ => None,
-        });
+        let variant = checked
+            .lookup(env.file, name)
+            .and_then(|r| match checked.item(r) {
+                Item::Enum(def) => def
+                    .variants
+                    .iter()
+                    .find(|v| v.name.name == name)
+                    .map(|v| (v, r.file)),
+                _ => None,
+            });
         let Some((variant, file)) = variant else {
             // A symbol the checker accepted without an enum (a bare `enum` domain).
             let mut payload = Vec::new();
             for (k, a) in args.iter().enumerate() {
-                let key = a.name.as_ref().map_or_else(|| k.to_string(), |n| n.name.clone());
+                let key = a
+                    .name
+                    .as_ref()
+                    .map_or_else(|| k.to_string(), |n| n.name.clone());
                 let v = self.value(&a.value, env, &join(path, &join(name, &key)))?;
                 payload.push((key, v));
             }
             return Ok(Value::Sym(name.to_string(), payload));
         };
-        let payload = self.bind_values(&variant.params, args, env, file, span, &join(path, name))?;
+        let payload =
+            self.bind_values(&variant.params, args, env, file, span, &join(path, name))?;
         Ok(Value::Sym(name.to_string(), payload))
     }
 
@@ -713,7 +766,7 @@ impl<'a> Run<'a, '_> {
         for (p, slot) in params.iter().zip(slots) {
             let v = match slot {
                 Some(a) => {
-                    let seg = if a.name.is_some() { join(here, &p.name.name) } else { here.to_string() };
+                    let seg = arg_path(a, here, &p.name.name);
                     self.value(&a.value, env, &seg)?
                 }
                 None => match &p.default {
@@ -740,7 +793,14 @@ impl<'a> Run<'a, '_> {
         Ok(out)
     }
 
-    fn call_value(&mut self, e: &'a Expr, callee: &'a Expr, args: &'a [ast::Arg], env: &Env<'a>, path: &str) -> R<Value> {
+    fn call_value(
+        &mut self,
+        e: &'a Expr,
+        callee: &'a Expr,
+        args: &'a [ast::Arg],
+        env: &Env<'a>,
+        path: &str,
+    ) -> R<Value> {
         let ExprKind::Name(id) = &callee.kind else {
             return self.err("only names can be called", callee.span, "not a name", path);
         };
@@ -803,7 +863,12 @@ impl<'a> Run<'a, '_> {
                 }
                 return match math(name, &vals) {
                     Some(v) => Ok(v),
-                    None => self.err(format!("`{name}` of these values is undefined"), e.span, "here", path),
+                    None => self.err(
+                        format!("`{name}` of these values is undefined"),
+                        e.span,
+                        "here",
+                        path,
+                    ),
                 };
             }
             _ => {}
@@ -812,18 +877,33 @@ impl<'a> Run<'a, '_> {
         match checked.lookup(env.file, name).map(|r| (r, checked.item(r))) {
             Some((_, Item::Builtin(b))) if b.kind == BuiltinKind::Metric => {
                 let Some(m) = self.metrics else {
-                    return self.err("metrics are known only once the graph is built", e.span, "here", path);
+                    return self.err(
+                        "metrics are known only once the graph is built",
+                        e.span,
+                        "here",
+                        path,
+                    );
                 };
                 let v = match name {
                     "params" => m.params,
                     "flops" => m.flops,
                     "activation_memory" => m.activation_memory,
-                    _ => return self.err(format!("`{name}` is measured by training"), e.span, "not static", path),
+                    _ => {
+                        return self.err(
+                            format!("`{name}` is measured by training"),
+                            e.span,
+                            "not static",
+                            path,
+                        )
+                    }
                 };
                 Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
             }
-            Some((r, Item::Builtin(b))) if matches!(b.kind, BuiltinKind::Dataset | BuiltinKind::Optimizer) => {
-                let payload = self.bind_values(&b.params, args, env, r.file, e.span, &join(path, name))?;
+            Some((r, Item::Builtin(b)))
+                if matches!(b.kind, BuiltinKind::Dataset | BuiltinKind::Optimizer) =>
+            {
+                let payload =
+                    self.bind_values(&b.params, args, env, r.file, e.span, &join(path, name))?;
                 Ok(Value::Sym(name.to_string(), payload))
             }
             Some((r, Item::Fn(def))) => {
@@ -836,7 +916,15 @@ impl<'a> Run<'a, '_> {
 
     // ---- graphs -------------------------------------------------------------------
 
-    fn node(&mut self, op: String, args: Vec<(String, Value)>, inputs: Vec<u32>, shape: Shape, cost: Cost, path: String) -> T {
+    fn node(
+        &mut self,
+        op: String,
+        args: Vec<(String, Value)>,
+        inputs: Vec<u32>,
+        shape: Shape,
+        cost: Cost,
+        path: String,
+    ) -> T {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
             op,
@@ -853,7 +941,9 @@ impl<'a> Run<'a, '_> {
         match &e.kind {
             ExprKind::Name(id) => matches!(env.get(&id.name), Some(B::Tensor(_))),
             ExprKind::Binary(BinOp::Seq, l, _) => self.is_tensor(l, env),
-            ExprKind::Call(c, _) => matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add"),
+            ExprKind::Call(c, _) => {
+                matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add")
+            }
             _ => false,
         }
     }
@@ -870,7 +960,10 @@ impl<'a> Run<'a, '_> {
                 })
         };
         match &e.kind {
-            ExprKind::Repeat(..) | ExprKind::Optional(..) | ExprKind::Residual(..) | ExprKind::Block(_) => true,
+            ExprKind::Repeat(..)
+            | ExprKind::Optional(..)
+            | ExprKind::Residual(..)
+            | ExprKind::Block(_) => true,
             ExprKind::Binary(BinOp::Seq, l, _) => self.is_module(l, env),
             ExprKind::If(_, t, _) => self.is_module(t, env) || self.is_tensor(t, env),
             ExprKind::Name(id) => match env.get(&id.name) {
@@ -894,7 +987,12 @@ impl<'a> Run<'a, '_> {
         match &e.kind {
             ExprKind::Name(id) => match env.get(&id.name) {
                 Some(B::Tensor(t)) => Ok(*t),
-                _ => self.err(format!("`{}` is not a tensor", id.name), e.span, "here", path),
+                _ => self.err(
+                    format!("`{}` is not a tensor", id.name),
+                    e.span,
+                    "here",
+                    path,
+                ),
             },
             ExprKind::Binary(BinOp::Seq, l, r) => {
                 let t = self.tensor(l, env, flow, path)?;
@@ -917,7 +1015,14 @@ impl<'a> Run<'a, '_> {
                 match metrics::join(&id.name, &shapes) {
                     Ok((shape, cost)) => {
                         let inputs = parts.iter().map(|t| t.node).collect();
-                        Ok(self.node(id.name.clone(), Vec::new(), inputs, shape, cost, join(path, &id.name)))
+                        Ok(self.node(
+                            id.name.clone(),
+                            Vec::new(),
+                            inputs,
+                            shape,
+                            cost,
+                            join(path, &id.name),
+                        ))
                     }
                     Err(m) => self.err(m, e.span, "cannot join these", path),
                 }
@@ -933,7 +1038,12 @@ impl<'a> Run<'a, '_> {
 
     fn apply_inner(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
         if self.nodes.len() > MAX_NODES {
-            return self.err("the architecture has more than a million nodes", e.span, "while expanding this", path);
+            return self.err(
+                "the architecture has more than a million nodes",
+                e.span,
+                "while expanding this",
+                path,
+            );
         }
         match &e.kind {
             ExprKind::Binary(BinOp::Seq, l, r) => {
@@ -984,7 +1094,14 @@ impl<'a> Run<'a, '_> {
             ExprKind::Residual(body) => {
                 let out = self.apply(body, env, input, path)?;
                 match metrics::join("add", &[input.shape, out.shape]) {
-                    Ok((shape, cost)) => Ok(self.node("add".into(), Vec::new(), vec![input.node, out.node], shape, cost, join(path, "residual"))),
+                    Ok((shape, cost)) => Ok(self.node(
+                        "add".into(),
+                        Vec::new(),
+                        vec![input.node, out.node],
+                        shape,
+                        cost,
+                        join(path, "residual"),
+                    )),
                     Err(m) => self.err(m, e.span, "the body changes the shape", path),
                 }
             }
@@ -994,12 +1111,22 @@ impl<'a> Run<'a, '_> {
                     Some(o) => self.graph_or_tensor(o, env, input, path),
                     None => Ok(input),
                 },
-                other => self.err(format!("the condition is `{other}`"), c.span, "not a boolean", path),
+                other => self.err(
+                    format!("the condition is `{other}`"),
+                    c.span,
+                    "not a boolean",
+                    path,
+                ),
             },
             ExprKind::Name(id) => match env.get(&id.name).cloned() {
                 Some(B::Module(t)) => self.apply(t.expr, &t.env, input, &t.path),
                 Some(B::Tensor(t)) => Ok(t),
-                Some(B::Value(v)) => self.err(format!("`{}` is the value `{v}`, not a module", id.name), e.span, "not a module", path),
+                Some(B::Value(v)) => self.err(
+                    format!("`{}` is the value `{v}`, not a module", id.name),
+                    e.span,
+                    "not a module",
+                    path,
+                ),
                 None => self.call_module(e, id, &[], env, input, path),
             },
             ExprKind::Call(callee, args) => {
@@ -1024,7 +1151,12 @@ impl<'a> Run<'a, '_> {
                     _ => self.call_module(e, id, args, env, input, path),
                 }
             }
-            _ => self.err("a value where a module is expected", e.span, "not a module", path),
+            _ => self.err(
+                "a value where a module is expected",
+                e.span,
+                "not a module",
+                path,
+            ),
         }
     }
 
@@ -1038,7 +1170,7 @@ impl<'a> Run<'a, '_> {
 
     fn block(&mut self, stmts: &'a [Stmt], mut env: Env<'a>, input: T, path: &str) -> R<T> {
         let mut cur = input;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen: Vec<(&str, usize)> = Vec::new();
         for s in stmts {
             match s {
                 Stmt::Let(l) => {
@@ -1059,9 +1191,17 @@ impl<'a> Run<'a, '_> {
                 Stmt::Expr(x) => {
                     // The second call of `f` in one block is `f#2`, as `nasc check` lists it.
                     let seg = call_name(x);
-                    let n = seen.entry(seg).or_default();
-                    *n += 1;
-                    let alias = (*n > 1 && !seg.is_empty()).then(|| format!("{seg}#{n}"));
+                    let n = match seen.iter_mut().find(|(s, _)| *s == seg) {
+                        Some((_, n)) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            seen.push((seg, 1));
+                            1
+                        }
+                    };
+                    let alias = (n > 1 && !seg.is_empty()).then(|| format!("{seg}#{n}"));
                     cur = if self.is_tensor(x, &env) {
                         self.tensor(x, &env, cur, path)?
                     } else {
@@ -1092,7 +1232,9 @@ impl<'a> Run<'a, '_> {
         match &e.kind {
             ExprKind::Call(callee, args) => match &callee.kind {
                 ExprKind::Name(id) if !matches!(id.name.as_str(), "choice" | "concat" | "add") => {
-                    self.nested(e.span, |run| run.call_module_named(e, id, args, env, input, path, alias))
+                    self.nested(e.span, |run| {
+                        run.call_module_named(e, id, args, env, input, path, alias)
+                    })
                 }
                 _ => self.apply(e, env, input, path),
             },
@@ -1100,7 +1242,15 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    fn call_module(&mut self, e: &'a Expr, id: &'a ast::Ident, args: &'a [ast::Arg], env: &Env<'a>, input: T, path: &str) -> R<T> {
+    fn call_module(
+        &mut self,
+        e: &'a Expr,
+        id: &'a ast::Ident,
+        args: &'a [ast::Arg],
+        env: &Env<'a>,
+        input: T,
+        path: &str,
+    ) -> R<T> {
         self.call_module_named(e, id, args, env, input, path, &id.name)
     }
 
@@ -1117,7 +1267,10 @@ impl<'a> Run<'a, '_> {
     ) -> R<T> {
         let checked = self.ip.checked;
         let here = join(path, shown);
-        match checked.lookup(env.file, &id.name).map(|r| (r, checked.item(r))) {
+        match checked
+            .lookup(env.file, &id.name)
+            .map(|r| (r, checked.item(r)))
+        {
             Some((r, Item::Fn(def))) => {
                 let fenv = self.bind_fn(def, r.file, args, env, Some(input), &here)?;
                 self.apply(&def.body, &fenv, input, &here)
@@ -1137,13 +1290,16 @@ impl<'a> Run<'a, '_> {
                     renv = renv.with(&p.name.name, B::Value(v.clone()));
                 }
                 for rule in &b.requires {
-                    if rule.cond.names().iter().any(|n| n.name == "width") && input.shape.features().is_none() {
+                    if input.shape.features().is_none()
+                        && rule.cond.names().iter().any(|n| n.name == "width")
+                    {
                         continue;
                     }
                     if let Value::Bool(false) = self.value(&rule.cond, &renv, &here)? {
-                        let text = rule.message.clone().unwrap_or_else(|| {
-                            checked.program.sources.snippet(rule.cond.span)
-                        });
+                        let text = rule
+                            .message
+                            .clone()
+                            .unwrap_or_else(|| checked.program.sources.snippet(rule.cond.span));
                         return Err(Halt::Reject(Rejection {
                             constraint: None,
                             text: format!("{}: {text}", id.name),
@@ -1152,11 +1308,18 @@ impl<'a> Run<'a, '_> {
                     }
                 }
                 match metrics::module(&id.name, &metrics::Args(&vals), &input.shape) {
-                    Ok((shape, cost)) => Ok(self.node(id.name.clone(), vals, vec![input.node], shape, cost, here)),
+                    Ok((shape, cost)) => {
+                        Ok(self.node(id.name.clone(), vals, vec![input.node], shape, cost, here))
+                    }
                     Err(m) => self.err(m, e.span, "cannot be built here", &here),
                 }
             }
-            _ => self.err(format!("`{}` is not a module", id.name), e.span, "not a module", path),
+            _ => self.err(
+                format!("`{}` is not a module", id.name),
+                e.span,
+                "not a module",
+                path,
+            ),
         }
     }
 
@@ -1179,10 +1342,7 @@ impl<'a> Run<'a, '_> {
         };
         for (p, slot) in def.params.iter().zip(slots) {
             let (expr, eenv, seg) = match slot {
-                Some(a) => {
-                    let seg = if a.name.is_some() { join(here, &p.name.name) } else { here.to_string() };
-                    (&a.value, env.clone(), seg)
-                }
+                Some(a) => (&a.value, env.clone(), arg_path(a, here, &p.name.name)),
                 None => match &p.default {
                     Some(d) => (
                         d,
@@ -1194,7 +1354,12 @@ impl<'a> Run<'a, '_> {
                         here.to_string(),
                     ),
                     None => {
-                        return self.err(format!("no value for `{}`", p.name.name), def.span, "missing argument", here)
+                        return self.err(
+                            format!("no value for `{}`", p.name.name),
+                            def.span,
+                            "missing argument",
+                            here,
+                        )
                     }
                 },
             };
@@ -1206,7 +1371,12 @@ impl<'a> Run<'a, '_> {
                 }),
                 "tensor" => {
                     let Some(flow) = flow else {
-                        return self.err("a tensor argument outside a graph", expr.span, "here", here);
+                        return self.err(
+                            "a tensor argument outside a graph",
+                            expr.span,
+                            "here",
+                            here,
+                        );
                     };
                     B::Tensor(self.graph_or_tensor(expr, &eenv, flow, here)?)
                 }
@@ -1215,6 +1385,24 @@ impl<'a> Run<'a, '_> {
             fenv = fenv.with(&p.name.name, b);
         }
         Ok(fenv)
+    }
+}
+
+/// The path of a call argument, for the hyperparameters inside it; a literal or a name
+/// holds none, so it needs no path.
+fn arg_path(a: &ast::Arg, here: &str, param: &str) -> String {
+    match (&a.value.kind, &a.name) {
+        (
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Str(_)
+            | ExprKind::Name(_)
+            | ExprKind::Member(..),
+            _,
+        ) => String::new(),
+        (_, Some(_)) => join(here, param),
+        (_, None) => here.to_string(),
     }
 }
 
@@ -1260,7 +1448,9 @@ fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
     let overflow = || "arithmetic overflow".to_string();
     Ok(match op {
         BinOp::And | BinOp::Or => match (a, b) {
-            (Value::Bool(x), Value::Bool(y)) => Value::Bool(if op == BinOp::And { *x && *y } else { *x || *y }),
+            (Value::Bool(x), Value::Bool(y)) => {
+                Value::Bool(if op == BinOp::And { *x && *y } else { *x || *y })
+            }
             _ => return Err(format!("`{a}` and `{b}` are not booleans")),
         },
         BinOp::Eq | BinOp::Ne => {

@@ -33,20 +33,25 @@ impl DataFacts {
                 .and_then(|(_, v)| v.as_int())
         };
         let string = |k: &str| {
-            args.iter().find(|(n, _)| n == k).and_then(|(_, v)| match v {
-                Value::Str(s) => Some(s.clone()),
-                _ => None,
-            })
+            args.iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| match v {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
         };
-        let tokens = |len: Option<i64>, vocab: i64, classes: Option<i64>| -> Result<DataFacts, String> {
-            let len = len.filter(|l| *l > 0).ok_or("the sequence length must be positive")?;
-            Ok(DataFacts {
-                source: source.clone(),
-                input: Shape::Tokens { len },
-                vocab: Some(vocab),
-                classes,
-            })
-        };
+        let tokens =
+            |len: Option<i64>, vocab: i64, classes: Option<i64>| -> Result<DataFacts, String> {
+                let len = len
+                    .filter(|l| *l > 0)
+                    .ok_or("the sequence length must be positive")?;
+                Ok(DataFacts {
+                    source: source.clone(),
+                    input: Shape::Tokens { len },
+                    vocab: Some(vocab),
+                    classes,
+                })
+            };
         match name.as_str() {
             "text_corpus" => tokens(int("context"), 256, None),
             "word_corpus" => tokens(int("context"), 10_000, None),

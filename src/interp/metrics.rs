@@ -127,7 +127,10 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
         }
         "positions" => {
             let Shape::Seq { len, width } = input else {
-                return Err(format!("`positions` needs a sequence, and gets {}", describe(&input)));
+                return Err(format!(
+                    "`positions` needs a sequence, and gets {}",
+                    describe(&input)
+                ));
             };
             let max_len = args.int("max_len")?;
             if len > max_len {
@@ -170,7 +173,9 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
         "dropout" | "identity" => same(input, i64::from(name == "dropout")),
         "act" => {
             if args.sym("kind").0 == "swiglu" {
-                return Err("`swiglu` is a gated activation: use it as `ffn(activation = swiglu)`".into());
+                return Err(
+                    "`swiglu` is a gated activation: use it as `ffn(activation = swiglu)`".into(),
+                );
             }
             rows(&input, name).or_else(|e| match input {
                 Shape::Image { .. } => Ok((0, 0)),
@@ -179,9 +184,9 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
             same(input, 1)
         }
         "layer_norm" | "rms_norm" | "batch_norm" => {
-            let w = input.features().ok_or_else(|| {
-                format!("`{name}` needs features, and gets {}", describe(&input))
-            })?;
+            let w = input
+                .features()
+                .ok_or_else(|| format!("`{name}` needs features, and gets {}", describe(&input)))?;
             let (params, per) = match name {
                 "layer_norm" => (m(&[2, w])?, 5),
                 "rms_norm" => (m(&[w])?, 4),
@@ -198,11 +203,7 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
             let gated = args.sym("activation").0 == "swiglu";
             let mats = if gated { 3 } else { 2 };
             let up = sum(&[m(&[w, h])?, m(&[h])?]);
-            let params = sum(&[
-                m(&[mats - 1])?.saturating_mul(up),
-                m(&[h, w])?,
-                m(&[w])?,
-            ]);
+            let params = sum(&[m(&[mats - 1])?.saturating_mul(up), m(&[h, w])?, m(&[w])?]);
             Ok((
                 input,
                 Cost {
@@ -214,7 +215,10 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
         }
         "lm_head" => {
             let Shape::Seq { len, width } = input else {
-                return Err(format!("`lm_head` needs a sequence, and gets {}", describe(&input)));
+                return Err(format!(
+                    "`lm_head` needs a sequence, and gets {}",
+                    describe(&input)
+                ));
             };
             let vocab = args.int("vocab")?;
             let params = if args.bool("tied") {
@@ -242,7 +246,10 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 } => (m(&[channels, height, width])?, channels),
                 Shape::Vector { width } => (0, width),
                 Shape::Tokens { .. } => {
-                    return Err(format!("`classifier` needs features, and gets {}", describe(&input)))
+                    return Err(format!(
+                        "`classifier` needs features, and gets {}",
+                        describe(&input)
+                    ))
                 }
             };
             Ok((
@@ -256,7 +263,11 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
         }
         "conv2d" => {
             let (c, h, w) = image(&input, name)?;
-            let (f, k, s) = (args.int("filters")?, args.int("kernel")?, args.int("stride")?);
+            let (f, k, s) = (
+                args.int("filters")?,
+                args.int("kernel")?,
+                args.int("stride")?,
+            );
             let (h2, w2) = ((h + s - 1) / s, (w + s - 1) / s);
             Ok((
                 Shape::Image {
@@ -313,7 +324,9 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        other => Err(format!("the builtin module `{other}` has no implementation")),
+        other => Err(format!(
+            "the builtin module `{other}` has no implementation"
+        )),
     }
 }
 
@@ -324,13 +337,19 @@ fn image(s: &Shape, module: &str) -> Result<(i64, i64, i64), String> {
             height,
             width,
         } => Ok((channels, height, width)),
-        other => Err(format!("`{module}` needs an image, and gets {}", describe(&other))),
+        other => Err(format!(
+            "`{module}` needs an image, and gets {}",
+            describe(&other)
+        )),
     }
 }
 
 fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
     let Shape::Seq { len: t, width: d } = input else {
-        return Err(format!("`attention` needs a sequence, and gets {}", describe(&input)));
+        return Err(format!(
+            "`attention` needs a sequence, and gets {}",
+            describe(&input)
+        ));
     };
     let heads = args.int("heads")?;
     if heads <= 0 || d % heads != 0 {
@@ -350,12 +369,23 @@ fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
         "linear" | "cosformer" => {
             // Feature maps of q and k; the key-value summary (a prefix sum when causal).
             let factor = if kind == "cosformer" { 2 } else { 1 };
-            let states = if causal { m(&[t, d, dh])? } else { m(&[d, dh])? };
-            (m(&[4, t, d, dh, factor])?, states.saturating_mul(factor as u64))
+            let states = if causal {
+                m(&[t, d, dh])?
+            } else {
+                m(&[d, dh])?
+            };
+            (
+                m(&[4, t, d, dh, factor])?,
+                states.saturating_mul(factor as u64),
+            )
         }
         "performer" => {
             let f = Args(payload).int("features")?;
-            let states = if causal { m(&[t, heads, f, dh])? } else { m(&[heads, f, dh])? };
+            let states = if causal {
+                m(&[t, heads, f, dh])?
+            } else {
+                m(&[heads, f, dh])?
+            };
             (m(&[8, t, f, d])?, sum(&[m(&[2, t, heads, f])?, states]))
         }
         other => return Err(format!("no attention mechanism `{other}`")),
@@ -372,7 +402,9 @@ fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
 
 /// The output shape and cost of `concat` or `add` over `inputs`.
 pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
-    let first = *inputs.first().ok_or(format!("`{op}` needs at least one input"))?;
+    let first = *inputs
+        .first()
+        .ok_or(format!("`{op}` needs at least one input"))?;
     let out = if op == "add" {
         if let Some(other) = inputs.iter().find(|s| **s != first) {
             return Err(format!(
@@ -424,7 +456,11 @@ pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
         }
     };
     let n = out.elements() as i64;
-    let adds = if op == "add" { inputs.len() as i64 - 1 } else { 0 };
+    let adds = if op == "add" {
+        inputs.len() as i64 - 1
+    } else {
+        0
+    };
     Ok((
         out,
         Cost {
@@ -451,16 +487,36 @@ mod tests {
             ("causal", Value::Bool(true)),
             ("dropout", Value::Float(0.0)),
         ]);
-        let (out, cost) = module("attention", &Args(&a), &Shape::Seq { len: 128, width: 64 }).unwrap();
-        assert_eq!(out, Shape::Seq { len: 128, width: 64 });
+        let (out, cost) = module(
+            "attention",
+            &Args(&a),
+            &Shape::Seq {
+                len: 128,
+                width: 64,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            Shape::Seq {
+                len: 128,
+                width: 64
+            }
+        );
         assert_eq!(cost.params, 4 * (64 * 64 + 64));
         assert_eq!(cost.flops, 8 * 128 * 64 * 64 + 4 * 128 * 128 * 64);
     }
 
     #[test]
     fn ffn_swiglu_has_a_gate() {
-        let plain = args(&[("hidden", Value::Int(8)), ("activation", Value::Sym("gelu".into(), vec![]))]);
-        let gated = args(&[("hidden", Value::Int(8)), ("activation", Value::Sym("swiglu".into(), vec![]))]);
+        let plain = args(&[
+            ("hidden", Value::Int(8)),
+            ("activation", Value::Sym("gelu".into(), vec![])),
+        ]);
+        let gated = args(&[
+            ("hidden", Value::Int(8)),
+            ("activation", Value::Sym("swiglu".into(), vec![])),
+        ]);
         let s = Shape::Seq { len: 2, width: 4 };
         let (_, p) = module("ffn", &Args(&plain), &s).unwrap();
         let (_, g) = module("ffn", &Args(&gated), &s).unwrap();
@@ -470,10 +526,25 @@ mod tests {
 
     #[test]
     fn conv_pads_to_same_size_and_strides() {
-        let a = args(&[("filters", Value::Int(16)), ("kernel", Value::Int(3)), ("stride", Value::Int(2))]);
-        let img = Shape::Image { channels: 3, height: 32, width: 31 };
+        let a = args(&[
+            ("filters", Value::Int(16)),
+            ("kernel", Value::Int(3)),
+            ("stride", Value::Int(2)),
+        ]);
+        let img = Shape::Image {
+            channels: 3,
+            height: 32,
+            width: 31,
+        };
         let (out, cost) = module("conv2d", &Args(&a), &img).unwrap();
-        assert_eq!(out, Shape::Image { channels: 16, height: 16, width: 16 });
+        assert_eq!(
+            out,
+            Shape::Image {
+                channels: 16,
+                height: 16,
+                width: 16
+            }
+        );
         assert_eq!(cost.params, 3 * 16 * 9 + 16);
     }
 
@@ -482,10 +553,21 @@ mod tests {
         let a = args(&[("heads", Value::Int(3))]);
         assert!(module("attention", &Args(&a), &Shape::Seq { len: 4, width: 8 }).is_err());
         assert!(module("attention", &Args(&a), &Shape::Vector { width: 9 }).is_err());
-        assert!(join("add", &[Shape::Vector { width: 2 }, Shape::Vector { width: 3 }]).is_err());
-        let (out, _) = join("concat", &[Shape::Vector { width: 2 }, Shape::Vector { width: 3 }]).unwrap();
+        assert!(join(
+            "add",
+            &[Shape::Vector { width: 2 }, Shape::Vector { width: 3 }]
+        )
+        .is_err());
+        let (out, _) = join(
+            "concat",
+            &[Shape::Vector { width: 2 }, Shape::Vector { width: 3 }],
+        )
+        .unwrap();
         assert_eq!(out, Shape::Vector { width: 5 });
-        let huge = args(&[("vocab", Value::Int(i64::MAX)), ("dim", Value::Int(i64::MAX))]);
+        let huge = args(&[
+            ("vocab", Value::Int(i64::MAX)),
+            ("dim", Value::Int(i64::MAX)),
+        ]);
         assert!(module("embedding", &Args(&huge), &Shape::Tokens { len: 1 }).is_err());
     }
 }

@@ -159,10 +159,14 @@ impl Domain {
     pub fn size(&self) -> Option<u64> {
         match self {
             Domain::Choice { alts } => Some(alts.len() as u64),
-            Domain::Int { lo, hi, step } => {
-                Some(if hi < lo { 0 } else { ((hi - lo) / step) as u64 + 1 })
-            }
-            Domain::Float { lo, hi, q: Some(q), .. } => {
+            Domain::Int { lo, hi, step } => Some(if hi < lo {
+                0
+            } else {
+                ((hi - lo) / step) as u64 + 1
+            }),
+            Domain::Float {
+                lo, hi, q: Some(q), ..
+            } => {
                 let (a, b) = ((lo / q).ceil(), (hi / q).floor());
                 Some(if b < a { 0 } else { (b - a) as u64 + 1 })
             }
@@ -188,7 +192,9 @@ impl Domain {
     pub fn contains(&self, pick: &Pick) -> bool {
         match (self, pick) {
             (Domain::Choice { alts }, Pick::Index(k)) => (*k as usize) < alts.len(),
-            (Domain::Int { lo, hi, step }, Pick::Int(v)) => v >= lo && v <= hi && (v - lo) % step == 0,
+            (Domain::Int { lo, hi, step }, Pick::Int(v)) => {
+                v >= lo && v <= hi && (v - lo) % step == 0
+            }
             (Domain::Float { lo, hi, q, .. }, Pick::Float(v)) => {
                 let tol = 1e-9 * (hi - lo).abs().max(1.0);
                 *v >= lo - tol
@@ -220,7 +226,10 @@ impl Domain {
                 let k = alts
                     .iter()
                     .position(|a| a.value.as_ref().is_some_and(|v| json_eq(&v.to_json(), j)))
-                    .or_else(|| alts.iter().position(|a| j.as_str() == Some(a.label.as_str())))?;
+                    .or_else(|| {
+                        alts.iter()
+                            .position(|a| j.as_str() == Some(a.label.as_str()))
+                    })?;
                 Pick::Index(k as u32)
             }
             Domain::Int { .. } => Pick::Int(j.as_i64()?),

@@ -106,7 +106,11 @@ pub struct Rejections {
 impl Rejections {
     fn note(&mut self, r: Rejection) {
         self.rejected += 1;
-        match self.by_constraint.iter_mut().find(|(x, _)| x.span == r.span && x.text == r.text) {
+        match self
+            .by_constraint
+            .iter_mut()
+            .find(|(x, _)| x.span == r.span && x.text == r.text)
+        {
             Some((_, n)) => *n += 1,
             None => self.by_constraint.push((r, 1)),
         }
@@ -217,7 +221,10 @@ impl Decider for Replay<'_> {
             Some(j) => {
                 self.used.push(hyper.path.clone());
                 hyper.domain.pick_from_json(j).ok_or_else(|| {
-                    format!("`{}` = {j} is not in its domain {}", hyper.path, hyper.domain)
+                    format!(
+                        "`{}` = {j} is not in its domain {}",
+                        hyper.path, hyper.domain
+                    )
                 })
             }
         };

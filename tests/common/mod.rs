@@ -72,7 +72,8 @@ pub use nasc::cli::sample::Request;
 /// returns its stdout and the codes of its diagnostics.
 pub fn run(src: &str, request: &Request, json: bool) -> (String, Vec<String>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    let out = nasc::cli::sample::run_source("test.nas", src.to_string(), Some(dir), None, request, json);
+    let out =
+        nasc::cli::sample::run_source("test.nas", src.to_string(), Some(dir), None, request, json);
     let codes = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
     (out.stdout, codes)
 }
@@ -86,7 +87,14 @@ pub fn run_file(path: &Path, request: &Request, json: bool) -> String {
         .unwrap_or(path)
         .display()
         .to_string();
-    let out = nasc::cli::sample::run_source(&name, text, path.parent().map(Path::to_path_buf), None, request, json);
+    let out = nasc::cli::sample::run_source(
+        &name,
+        text,
+        path.parent().map(Path::to_path_buf),
+        None,
+        request,
+        json,
+    );
     let mut s = String::new();
     for d in &out.diagnostics {
         s.push_str(&nasc::render::human(d, &out.sources, 100, false));

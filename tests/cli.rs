@@ -107,3 +107,100 @@ fn json_span_points_at_the_offending_text() {
     assert_eq!(first["span"]["line"], 3);
     assert_eq!(first["span"]["column"], 26);
 }
+
+#[test]
+fn sample_prints_json_lines_and_the_same_seed_repeats() {
+    let args = [
+        "sample",
+        "examples/tiny_lm.nas",
+        "-n",
+        "5",
+        "--seed",
+        "7",
+        "--format",
+        "json",
+    ];
+    let (code, first, stderr) = nasc(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(first.lines().count(), 5);
+    for line in first.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(v["space"], "tiny_lm");
+        assert_eq!(v["hash"].as_str().map(str::len), Some(32));
+        assert!(v["graph"].as_array().is_some_and(|g| g.len() > 5));
+    }
+    let (_, second, _) = nasc(&args);
+    assert_eq!(first, second);
+    let (code, text, _) = nasc(&["sample", "examples/tiny_lm.nas", "-n", "2", "--seed", "7"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("architecture 2 of 2"), "{text}");
+    assert!(text.contains("metrics: params"), "{text}");
+}
+
+#[test]
+fn describe_reads_back_a_sampled_architecture() {
+    let (_, json, _) = nasc(&[
+        "sample",
+        "examples/deep_architect_poster.nas",
+        "--seed",
+        "4",
+        "--format",
+        "json",
+    ]);
+    let dir = std::env::temp_dir().join(format!("nasc-describe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("arch.json");
+    std::fs::write(&file, json.trim()).unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let (code, out, stderr) = nasc(&[
+        "describe",
+        "examples/deep_architect_poster.nas",
+        "--arch",
+        &path,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out.trim(), json.trim());
+    // A value outside its domain is an error with a code and exit status 1.
+    std::fs::write(&file, r#"{"n": 3}"#).unwrap();
+    let (code, _, stderr) = nasc(&[
+        "describe",
+        "examples/deep_architect_poster.nas",
+        "--arch",
+        &path,
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nas::E031"), "{stderr}");
+    // Not JSON: a usage error.
+    std::fs::write(&file, "not json").unwrap();
+    let (code, _, stderr) = nasc(&[
+        "describe",
+        "examples/deep_architect_poster.nas",
+        "--arch",
+        &path,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn enumerate_counts_and_refuses_past_its_limit() {
+    let (code, out, stderr) = nasc(&["enumerate", "examples/deep_architect_poster.nas", "--count"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out.trim(), "25,008 architectures");
+    let (code, _, stderr) = nasc(&[
+        "enumerate",
+        "examples/deep_architect_poster.nas",
+        "--limit",
+        "100",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("nas::E032") && stderr.contains("--limit"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = nasc(&["sample", "examples/tiny_lm.nas", "--space", "nope"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no space `nope`"), "{stderr}");
+}

@@ -363,6 +363,44 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// Runs the interpreter commands on `text`: a few samples, a short enumeration, and a
+/// describe of an empty architecture; a panic fails the test.
+fn interpret(text: String) {
+    use nasc::cli::sample::{run_source, Request};
+    let requests = [
+        Request::Sample {
+            n: 2,
+            seed: 0,
+            uniform: false,
+            limit: 50,
+            max_attempts: 20,
+        },
+        Request::Enumerate {
+            limit: 50,
+            count_only: false,
+        },
+        Request::Describe {
+            file: "arch.json".into(),
+            json: "{}".into(),
+        },
+    ];
+    for r in &requests {
+        let out = run_source("fuzz.nas", text.clone(), None, None, r, false);
+        for d in &out.diagnostics {
+            let _ = nasc::render::human(d, &out.sources, 100, false);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: config().cases / 4, ..config() })]
+
+    #[test]
+    fn mutated_programs_interpret_without_panics(text in mutated()) {
+        interpret(text);
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -389,6 +427,7 @@ proptest! {
 fn seeds_never_panic() {
     for s in seeds() {
         check(String::from_utf8_lossy(s).into_owned());
+        interpret(String::from_utf8_lossy(s).into_owned());
     }
 }
 

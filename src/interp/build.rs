@@ -21,7 +21,7 @@ use super::{Alt, Decider, Decision, Domain, Hyper, Pick, Value};
 use crate::check::{self, Checked, SpaceInfo};
 use crate::diag::{FileId, Span};
 use crate::space::count;
-use crate::space::eval::Val;
+use crate::space::eval::{is_module_item, Val};
 use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
 
 /// Why an architecture cannot be built at all (an error in the space, or a value the
@@ -761,7 +761,7 @@ impl<'a> Run<'a, '_> {
         span: Span,
         here: &str,
     ) -> R<Vec<(String, Value)>> {
-        let slots = match_args(params, args);
+        let slots = ast::match_args(params, args);
         let mut out = Vec::with_capacity(params.len());
         for (p, slot) in params.iter().zip(slots) {
             let v = match slot {
@@ -953,11 +953,7 @@ impl<'a> Run<'a, '_> {
             self.ip
                 .checked
                 .lookup(env.file, name)
-                .is_some_and(|r| match self.ip.checked.item(r) {
-                    Item::Fn(f) => f.ret.as_ref().is_none_or(|t| t.name == "module"),
-                    Item::Builtin(b) => b.kind == BuiltinKind::Module,
-                    _ => false,
-                })
+                .is_some_and(|r| is_module_item(self.ip.checked.item(r)))
         };
         match &e.kind {
             ExprKind::Repeat(..)
@@ -1334,7 +1330,7 @@ impl<'a> Run<'a, '_> {
         flow: Option<T>,
         here: &str,
     ) -> R<Env<'a>> {
-        let slots = match_args(&def.params, args);
+        let slots = ast::match_args(&def.params, args);
         let mut fenv = Env {
             head: None,
             file,
@@ -1414,25 +1410,6 @@ fn call_name(e: &Expr) -> &str {
         },
         _ => "",
     }
-}
-
-/// Which argument fills each declared parameter: by name, else by position.
-fn match_args<'x>(params: &[ast::FnParam], args: &'x [ast::Arg]) -> Vec<Option<&'x ast::Arg>> {
-    let mut slots: Vec<Option<&ast::Arg>> = vec![None; params.len()];
-    let mut positional = 0;
-    for a in args {
-        let slot = match &a.name {
-            Some(n) => params.iter().position(|p| p.name.name == n.name),
-            None => {
-                positional += 1;
-                Some(positional - 1)
-            }
-        };
-        if let Some(s) = slot.filter(|s| *s < slots.len()) {
-            slots[s] = Some(a);
-        }
-    }
-    slots
 }
 
 /// An integer given where a float is declared becomes a float (so `rate = 0` and

@@ -684,21 +684,10 @@ impl<'a> Eval<'a> {
         args: &[ast::Arg],
         env: &Env,
     ) -> Result<Weight, Stop> {
-        // Match arguments to parameters.
-        let mut bound: Vec<Option<&ast::Expr>> = vec![None; def.params.len()];
-        let mut positional = 0;
-        for a in args {
-            let slot = match &a.name {
-                Some(n) => def.params.iter().position(|p| p.name.name == n.name),
-                None => {
-                    positional += 1;
-                    Some(positional - 1)
-                }
-            };
-            if let Some(s) = slot.filter(|s| *s < bound.len()) {
-                bound[s] = Some(&a.value);
-            }
-        }
+        let bound: Vec<Option<&ast::Expr>> = ast::match_args(&def.params, args)
+            .into_iter()
+            .map(|a| a.map(|a| &a.value))
+            .collect();
         let fn_env = Env::new(file, Vec::new(), None);
         self.bind_params(def, &bound, 0, env, fn_env)
     }
@@ -794,7 +783,8 @@ impl Eval<'_> {
     }
 }
 
-fn is_module_item(item: &Item) -> bool {
+/// Whether a top-level item is a module: a builtin module or a function returning one.
+pub(crate) fn is_module_item(item: &Item) -> bool {
     match item {
         Item::Fn(f) => f.ret.as_ref().is_none_or(|t| t.name == "module"),
         Item::Builtin(b) => b.kind == BuiltinKind::Module,

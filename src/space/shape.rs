@@ -588,17 +588,9 @@ impl Walker<'_> {
                     .map(|d| (d, Env::new(r.file, Vec::new(), None)))
             })
             .collect();
-        let mut positional = 0;
-        for a in args {
-            let slot = match &a.name {
-                Some(n) => params.iter().position(|p| p.name.name == n.name),
-                None => {
-                    positional += 1;
-                    Some(positional - 1)
-                }
-            };
-            if let Some(s) = slot.filter(|s| *s < bound.len()) {
-                bound[s] = Some((&a.value, env.clone()));
+        for (slot, a) in bound.iter_mut().zip(ast::match_args(params, args)) {
+            if let Some(a) = a {
+                *slot = Some((&a.value, env.clone()));
             }
         }
         match checked.item(r) {

@@ -543,3 +543,23 @@ pub enum ExprKind {
     /// `{ statements }`.
     Block(Vec<Stmt>),
 }
+
+/// Which argument fills each declared parameter: by keyword, else by position (`None`
+/// where none does; arguments past the parameters are dropped, the checker reports them).
+pub fn match_args<'x>(params: &[FnParam], args: &'x [Arg]) -> Vec<Option<&'x Arg>> {
+    let mut slots: Vec<Option<&Arg>> = vec![None; params.len()];
+    let mut positional = 0;
+    for a in args {
+        let slot = match &a.name {
+            Some(n) => params.iter().position(|p| p.name.name == n.name),
+            None => {
+                positional += 1;
+                Some(positional - 1)
+            }
+        };
+        if let Some(s) = slot.filter(|s| *s < slots.len()) {
+            slots[s] = Some(a);
+        }
+    }
+    slots
+}

@@ -11,7 +11,7 @@ use crate::syntax::ast::{self, Item};
 #[derive(Debug, Default, Clone)]
 pub struct FileScope {
     /// Name to item.
-    pub names: HashMap<String, ItemRef>,
+    pub names: rustc_hash::FxHashMap<String, ItemRef>,
 }
 
 /// The name an item defines, with its span, if it defines one.

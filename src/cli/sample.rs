@@ -409,7 +409,7 @@ pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
         .filter(|(k, _)| {
             !a.assignment
                 .iter()
-                .any(|d| d.hyper.named && d.hyper.path == *k)
+                .any(|d| d.hyper.named && *d.hyper.path == **k)
         })
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
@@ -424,7 +424,7 @@ pub fn render_arch(a: &Arch, index: usize, total: usize) -> String {
         .map(|(i, n)| {
             let args: Vec<String> = n.args.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             let mut op = if args.is_empty() {
-                n.op.clone()
+                n.op.to_string()
             } else {
                 format!("{}({})", n.op, args.join(", "))
             };

@@ -10,14 +10,17 @@
 //! inactive. Then the remaining constraints (a constraint that mentions an inactive
 //! hyperparameter does not apply), the metrics and the constraints on them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::data::DataFacts;
 use super::ir::{self, Arch, Cost, Node, Shape};
 use super::metrics;
-use super::{Alt, Decider, Decision, Domain, Hyper, Pick, Value};
+use super::{Alt, Decider, Decision, Domain, Hyper, Name, Pick, Value};
 use crate::check::{self, Checked, SpaceInfo};
 use crate::diag::{FileId, Span};
 use crate::space::count;
@@ -82,6 +85,14 @@ pub struct Interp<'a> {
     let_deps: Vec<Vec<usize>>,
     params_by_name: HashMap<&'a str, usize>,
     lets_by_name: HashMap<&'a str, usize>,
+    /// The most nodes and decisions one build has made so far: the next build reserves
+    /// that much room up front.
+    node_hint: Cell<usize>,
+    decision_hint: Cell<usize>,
+    /// Per builtin signature (by address): the shared names of its parameters.
+    param_names: RefCell<FxHashMap<usize, Rc<[Name]>>>,
+    /// Names shared by every architecture built (modules, arguments, symbols).
+    names: RefCell<FxHashSet<Name>>,
     /// Domains of inline `choice`s, by the address of the call.
     choice_domains: RefCell<Vec<(usize, Rc<Domain>)>>,
 }
@@ -202,7 +213,32 @@ impl<'a> Interp<'a> {
                 .map(|(i, l)| (l.name.as_str(), i))
                 .collect(),
             choice_domains: RefCell::new(Vec::new()),
+            names: RefCell::new(FxHashSet::default()),
+            node_hint: Cell::new(0),
+            decision_hint: Cell::new(0),
+            param_names: RefCell::new(FxHashMap::default()),
         })
+    }
+
+    /// The shared name for `s` (an allocation the first time only).
+    fn name(&self, s: &str) -> Name {
+        if let Some(n) = self.names.borrow().get(s) {
+            return n.clone();
+        }
+        let n: Name = s.into();
+        self.names.borrow_mut().insert(n.clone());
+        n
+    }
+
+    /// The shared names of a signature's parameters.
+    fn param_names(&self, params: &[ast::FnParam]) -> Rc<[Name]> {
+        let key = params.as_ptr() as usize;
+        if let Some(n) = self.param_names.borrow().get(&key) {
+            return n.clone();
+        }
+        let names: Rc<[Name]> = params.iter().map(|p| self.name(&p.name.name)).collect();
+        self.param_names.borrow_mut().insert(key, names.clone());
+        names
     }
 
     /// The named hyperparameters as strategies see them.
@@ -215,19 +251,25 @@ impl<'a> Interp<'a> {
         let mut run = Run {
             ip: self,
             decider,
-            made: Vec::new(),
             named: vec![None; self.space.params.len()],
             lets: vec![None; self.space.lets.len()],
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(self.node_hint.get()),
+            made: Vec::with_capacity(self.decision_hint.get()),
+            nodes_made: 0,
+            made_keys: Vec::with_capacity(self.decision_hint.get()),
             facts: None,
             metrics: None,
             depth: 0,
             steps: 0,
         };
-        match run.go() {
+        let result = run.go();
+        self.node_hint.set(self.node_hint.get().max(run.nodes_made));
+        self.decision_hint
+            .set(self.decision_hint.get().max(run.made.len()));
+        match result {
             Ok(arch) => Ok(Outcome::Built(Box::new(arch))),
             Err(Halt::Reject(r)) => Ok(Outcome::Rejected(r, run.made)),
-            Err(Halt::Error(e)) => Err(e),
+            Err(Halt::Error(e)) => Err(*e),
         }
     }
 
@@ -278,9 +320,9 @@ fn from_val(v: &Val) -> Option<Value> {
         Val::Bool(b) => Value::Bool(*b),
         Val::Str(s) => Value::Str(s.clone()),
         Val::Sym(n, p) => Value::Sym(
-            n.clone(),
+            n.as_str().into(),
             p.iter()
-                .map(|(k, x)| Some((k.clone(), from_val(x)?)))
+                .map(|(k, x)| Some((k.as_str().into(), from_val(x)?)))
                 .collect::<Option<_>>()?,
         ),
         Val::Opaque(_) => return None,
@@ -289,7 +331,7 @@ fn from_val(v: &Val) -> Option<Value> {
 
 enum Halt {
     Reject(Rejection),
-    Error(BuildError),
+    Error(Box<BuildError>),
 }
 
 type R<T> = Result<T, Halt>;
@@ -372,7 +414,10 @@ struct Run<'a, 'd> {
     made: Vec<Decision>,
     named: Vec<Option<Value>>,
     lets: Vec<Option<Value>>,
+    /// Per decision made, the hash of its path.
+    made_keys: Vec<u64>,
     nodes: Vec<Node>,
+    nodes_made: usize,
     facts: Option<DataFacts>,
     metrics: Option<Cost>,
     depth: usize,
@@ -381,12 +426,12 @@ struct Run<'a, 'd> {
 
 impl<'a> Run<'a, '_> {
     fn err<X>(&self, message: impl Into<String>, span: Span, label: &str, path: &str) -> R<X> {
-        Err(Halt::Error(BuildError {
+        Err(Halt::Error(Box::new(BuildError {
             message: message.into(),
             span,
             label: label.into(),
             path: path.into(),
-        }))
+        })))
     }
 
     fn space_env(&self) -> Env<'a> {
@@ -434,8 +479,9 @@ impl<'a> Run<'a, '_> {
         let mut train = Vec::new();
         for f in &space.train {
             let v = self.value(&f.value, &self.space_env(), &join("train", &f.name.name))?;
-            train.push((f.name.name.clone(), v));
+            train.push((ip.name(&f.name.name), v));
         }
+        self.nodes_made = self.nodes.len();
         let nodes = ir::canonical(std::mem::take(&mut self.nodes), out.node);
         let metrics = nodes.iter().fold(Cost::default(), |a, n| a.plus(n.cost));
         self.metrics = Some(metrics);
@@ -445,16 +491,16 @@ impl<'a> Run<'a, '_> {
             }
         }
         // Dependent values whose hyperparameters are all active.
-        let mut values: Vec<(String, Value)> = Vec::new();
+        let mut values: Vec<(Name, Value)> = Vec::new();
         for (i, p) in space.params.iter().enumerate() {
             if let Some(v) = &self.named[i] {
-                values.push((p.name.clone(), v.clone()));
+                values.push((ip.name(&p.name), v.clone()));
             }
         }
         for (i, l) in space.lets.iter().enumerate() {
             if ip.let_deps[i].iter().all(|d| self.named[*d].is_some()) {
                 let v = self.let_value(i, l.value.span)?;
-                values.push((l.name.clone(), v));
+                values.push((ip.name(&l.name), v));
             }
         }
         let hash = ir::hash(&nodes, &facts.source, &train);
@@ -492,7 +538,14 @@ impl<'a> Run<'a, '_> {
     /// Claims a hyperparameter path for this candidate; a second one at the same place
     /// (two `optional`s in one block) gets `#2`.
     fn claim(&mut self, path: String) -> String {
-        let taken = |p: &str| self.made.iter().any(|d| d.hyper.path == p);
+        // Compares hashes of the paths, then the paths where two hashes agree.
+        let taken = |p: &str| {
+            let key = xxh3_64(p.as_bytes());
+            self.made_keys
+                .iter()
+                .zip(&self.made)
+                .any(|(k, d)| *k == key && d.hyper.path == p)
+        };
         if !taken(&path) {
             return path;
         }
@@ -505,6 +558,7 @@ impl<'a> Run<'a, '_> {
     fn decide(&mut self, hyper: Hyper, span: Span) -> R<Pick> {
         match self.decider.decide(&hyper, &self.made) {
             Ok(pick) if hyper.domain.contains(&pick) => {
+                self.made_keys.push(xxh3_64(hyper.path.as_bytes()));
                 self.made.push(Decision { hyper, pick });
                 Ok(pick)
             }
@@ -741,13 +795,13 @@ impl<'a> Run<'a, '_> {
                     .as_ref()
                     .map_or_else(|| k.to_string(), |n| n.name.clone());
                 let v = self.value(&a.value, env, &join(path, &join(name, &key)))?;
-                payload.push((key, v));
+                payload.push((key.into(), v));
             }
-            return Ok(Value::Sym(name.to_string(), payload));
+            return Ok(Value::Sym(self.ip.name(name), payload));
         };
         let payload =
             self.bind_values(&variant.params, args, env, file, span, &join(path, name))?;
-        Ok(Value::Sym(name.to_string(), payload))
+        Ok(Value::Sym(self.ip.name(name), payload))
     }
 
     /// Binds call arguments to declared value parameters, evaluating each once (a
@@ -760,10 +814,11 @@ impl<'a> Run<'a, '_> {
         decl_file: FileId,
         span: Span,
         here: &str,
-    ) -> R<Vec<(String, Value)>> {
+    ) -> R<Vec<(Name, Value)>> {
         let slots = ast::match_args(params, args);
+        let names = self.ip.param_names(params);
         let mut out = Vec::with_capacity(params.len());
-        for (p, slot) in params.iter().zip(slots) {
+        for ((p, slot), name) in params.iter().zip(slots).zip(names.iter()) {
             let v = match slot {
                 Some(a) => {
                     let seg = arg_path(a, here, &p.name.name);
@@ -788,7 +843,7 @@ impl<'a> Run<'a, '_> {
                     }
                 },
             };
-            out.push((p.name.name.clone(), coerce(&p.ty.name, v)));
+            out.push((name.clone(), coerce(&p.ty.name, v)));
         }
         Ok(out)
     }
@@ -904,7 +959,7 @@ impl<'a> Run<'a, '_> {
             {
                 let payload =
                     self.bind_values(&b.params, args, env, r.file, e.span, &join(path, name))?;
-                Ok(Value::Sym(name.to_string(), payload))
+                Ok(Value::Sym(self.ip.name(name), payload))
             }
             Some((r, Item::Fn(def))) => {
                 let fenv = self.bind_fn(def, r.file, args, env, None, path)?;
@@ -918,8 +973,8 @@ impl<'a> Run<'a, '_> {
 
     fn node(
         &mut self,
-        op: String,
-        args: Vec<(String, Value)>,
+        op: Name,
+        args: Vec<(Name, Value)>,
         inputs: Vec<u32>,
         shape: Shape,
         cost: Cost,
@@ -1012,7 +1067,7 @@ impl<'a> Run<'a, '_> {
                     Ok((shape, cost)) => {
                         let inputs = parts.iter().map(|t| t.node).collect();
                         Ok(self.node(
-                            id.name.clone(),
+                            self.ip.name(&id.name),
                             Vec::new(),
                             inputs,
                             shape,
@@ -1091,7 +1146,7 @@ impl<'a> Run<'a, '_> {
                 let out = self.apply(body, env, input, path)?;
                 match metrics::join("add", &[input.shape, out.shape]) {
                     Ok((shape, cost)) => Ok(self.node(
-                        "add".into(),
+                        self.ip.name("add"),
                         Vec::new(),
                         vec![input.node, out.node],
                         shape,
@@ -1274,24 +1329,29 @@ impl<'a> Run<'a, '_> {
             Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Module => {
                 let vals = self.bind_values(&b.params, args, env, r.file, e.span, &here)?;
                 // The module's own rules, with `width` the input's features.
-                let mut renv = Env {
-                    head: None,
-                    file: r.file,
-                    space: false,
-                };
-                if let Some(w) = input.shape.features() {
-                    renv = renv.with("width", B::Value(Value::Int(w)));
-                }
-                for (p, (_, v)) in b.params.iter().zip(&vals) {
-                    renv = renv.with(&p.name.name, B::Value(v.clone()));
-                }
+                let width = input.shape.features();
                 for rule in &b.requires {
-                    if input.shape.features().is_none()
-                        && rule.cond.names().iter().any(|n| n.name == "width")
-                    {
+                    if width.is_none() && rule.cond.names().iter().any(|n| n.name == "width") {
                         continue;
                     }
-                    if let Value::Bool(false) = self.value(&rule.cond, &renv, &here)? {
+                    let holds = match quick_rule(&rule.cond, &b.params, &vals, width) {
+                        Some(v) => v,
+                        None => {
+                            let mut renv = Env {
+                                head: None,
+                                file: r.file,
+                                space: false,
+                            };
+                            if let Some(w) = width {
+                                renv = renv.with("width", B::Value(Value::Int(w)));
+                            }
+                            for (p, (_, v)) in b.params.iter().zip(&vals) {
+                                renv = renv.with(&p.name.name, B::Value(v.clone()));
+                            }
+                            self.value(&rule.cond, &renv, &here)?
+                        }
+                    };
+                    if let Value::Bool(false) = holds {
                         let text = rule
                             .message
                             .clone()
@@ -1304,9 +1364,14 @@ impl<'a> Run<'a, '_> {
                     }
                 }
                 match metrics::module(&id.name, &metrics::Args(&vals), &input.shape) {
-                    Ok((shape, cost)) => {
-                        Ok(self.node(id.name.clone(), vals, vec![input.node], shape, cost, here))
-                    }
+                    Ok((shape, cost)) => Ok(self.node(
+                        self.ip.name(&id.name),
+                        vals,
+                        vec![input.node],
+                        shape,
+                        cost,
+                        here,
+                    )),
                     Err(m) => self.err(m, e.span, "cannot be built here", &here),
                 }
             }
@@ -1381,6 +1446,44 @@ impl<'a> Run<'a, '_> {
             fenv = fenv.with(&p.name.name, b);
         }
         Ok(fenv)
+    }
+}
+
+/// A builtin module's rule over its arguments and `width`, evaluated without building a
+/// scope: literals, the names, and operators. `None` for anything else, or an error
+/// (then the general evaluator runs and reports it).
+fn quick_rule(
+    e: &Expr,
+    params: &[ast::FnParam],
+    vals: &[(Name, Value)],
+    width: Option<i64>,
+) -> Option<Value> {
+    match &e.kind {
+        ExprKind::Int(v) => Some(Value::Int(*v)),
+        ExprKind::Float(v) => Some(Value::Float(*v)),
+        ExprKind::Bool(v) => Some(Value::Bool(*v)),
+        ExprKind::Name(id) => match params.iter().position(|p| p.name.name == id.name) {
+            Some(k) => vals.get(k).map(|(_, v)| v.clone()),
+            None if id.name == "width" => width.map(Value::Int),
+            None => None,
+        },
+        ExprKind::Unary(op, x) => match (op, quick_rule(x, params, vals, width)?) {
+            (UnOp::Neg, Value::Int(x)) => x.checked_neg().map(Value::Int),
+            (UnOp::Neg, Value::Float(x)) => Some(Value::Float(-x)),
+            (UnOp::Not, Value::Bool(b)) => Some(Value::Bool(!b)),
+            _ => None,
+        },
+        ExprKind::Binary(op, l, r) => {
+            let a = quick_rule(l, params, vals, width)?;
+            if let (BinOp::And | BinOp::Or, Value::Bool(x)) = (op, &a) {
+                if (*op == BinOp::And) != *x {
+                    return Some(Value::Bool(*x));
+                }
+            }
+            let b = quick_rule(r, params, vals, width)?;
+            arith(*op, &a, &b).ok()
+        }
+        _ => None,
     }
 }
 

@@ -29,12 +29,12 @@ impl DataFacts {
         };
         let int = |k: &str| {
             args.iter()
-                .find(|(n, _)| n == k)
+                .find(|(n, _)| &**n == k)
                 .and_then(|(_, v)| v.as_int())
         };
         let string = |k: &str| {
             args.iter()
-                .find(|(n, _)| n == k)
+                .find(|(n, _)| &**n == k)
                 .and_then(|(_, v)| match v {
                     Value::Str(s) => Some(s.clone()),
                     _ => None,
@@ -52,7 +52,7 @@ impl DataFacts {
                     classes,
                 })
             };
-        match name.as_str() {
+        match &**name {
             "text_corpus" => tokens(int("context"), 256, None),
             "word_corpus" => tokens(int("context"), 10_000, None),
             "text_classification" => tokens(int("max_len"), 256, Some(2)),

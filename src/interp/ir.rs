@@ -9,9 +9,9 @@
 //! way and share a hash, whatever their hyperparameter paths.
 
 use serde::Serialize;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
-use super::{assignment_json, Decision, Value};
+use super::{assignment_json, Decision, Name, Value};
 
 /// The shape of one example's tensor at a point of the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -112,10 +112,10 @@ impl Cost {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Node {
     /// `input`, `concat`, `add`, or a builtin module's name.
-    pub op: String,
+    pub op: Name,
     /// The module's arguments, every one of them, in declaration order.
     #[serde(serialize_with = "ser_args")]
-    pub args: Vec<(String, Value)>,
+    pub args: Vec<(Name, Value)>,
     /// The nodes it reads, by index.
     pub inputs: Vec<u32>,
     /// The shape it outputs.
@@ -126,7 +126,7 @@ pub struct Node {
     pub path: String,
 }
 
-fn ser_args<S: serde::Serializer>(args: &[(String, Value)], s: S) -> Result<S::Ok, S::Error> {
+fn ser_args<S: serde::Serializer>(args: &[(Name, Value)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(args.len()))?;
     for (k, v) in args {
@@ -143,11 +143,11 @@ pub struct Arch {
     /// The decisions that made it.
     pub assignment: Vec<Decision>,
     /// The named hyperparameters and dependent values, as resolved (inactive ones absent).
-    pub values: Vec<(String, Value)>,
+    pub values: Vec<(Name, Value)>,
     /// The data source.
     pub data: Value,
     /// The training settings.
-    pub train: Vec<(String, Value)>,
+    pub train: Vec<(Name, Value)>,
     /// The graph, canonical: topological, the last node is the output.
     pub nodes: Vec<Node>,
     /// Static metrics: the sums over the nodes.
@@ -165,10 +165,10 @@ impl Arch {
     /// The architecture as JSON: what `nasc sample --format json` prints and
     /// `nasc describe --arch` reads back (it needs only `space` and `assignment`).
     pub fn to_json(&self) -> serde_json::Value {
-        let pairs = |v: &[(String, Value)]| {
+        let pairs = |v: &[(Name, Value)]| {
             let mut m = serde_json::Map::new();
             for (k, x) in v {
-                m.insert(k.clone(), x.to_json());
+                m.insert(k.to_string(), x.to_json());
             }
             serde_json::Value::Object(m)
         };
@@ -197,6 +197,9 @@ pub fn canonical(nodes: Vec<Node>, output: u32) -> Vec<Node> {
             }
         }
     }
+    if output as usize + 1 == nodes.len() && live.iter().all(|&l| l) {
+        return nodes;
+    }
     // Nodes made after the output cannot feed it; the output goes last.
     let mut order: Vec<usize> = (0..nodes.len())
         .filter(|&i| live[i] && i != output as usize)
@@ -220,64 +223,67 @@ pub fn canonical(nodes: Vec<Node>, output: u32) -> Vec<Node> {
 }
 
 /// The stable hash of a canonical graph with its data source and training settings.
-pub fn hash(nodes: &[Node], data: &Value, train: &[(String, Value)]) -> u128 {
-    let mut h = Xxh3::new();
-    h.update(b"nasc-arch-1");
+///
+/// Everything is written into one buffer, then hashed once (xxh3-128): each string with
+/// its length, each value with a tag, so that no two different inputs write the same bytes.
+pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
+    let mut b = Vec::with_capacity(64 * nodes.len() + 64);
+    b.extend_from_slice(b"nasc-arch-1");
     for n in nodes {
-        put_str(&mut h, &n.op);
-        put_u64(&mut h, n.args.len() as u64);
+        put_str(&mut b, &n.op);
+        put_u64(&mut b, n.args.len() as u64);
         for (k, v) in &n.args {
-            put_str(&mut h, k);
-            put_value(&mut h, v);
+            put_str(&mut b, k);
+            put_value(&mut b, v);
         }
-        put_u64(&mut h, n.inputs.len() as u64);
+        put_u64(&mut b, n.inputs.len() as u64);
         for i in &n.inputs {
-            put_u64(&mut h, u64::from(*i));
+            put_u64(&mut b, u64::from(*i));
         }
     }
-    h.update(b"data");
-    put_value(&mut h, data);
-    h.update(b"train");
+    b.extend_from_slice(b"data");
+    put_value(&mut b, data);
+    b.extend_from_slice(b"train");
     for (k, v) in train {
-        put_str(&mut h, k);
-        put_value(&mut h, v);
+        put_str(&mut b, k);
+        put_value(&mut b, v);
     }
-    h.digest128()
+    xxh3_128(&b)
 }
 
-fn put_u64(h: &mut Xxh3, x: u64) {
-    h.update(&x.to_le_bytes());
+fn put_u64(b: &mut Vec<u8>, x: u64) {
+    b.extend_from_slice(&x.to_le_bytes());
 }
 
-fn put_str(h: &mut Xxh3, s: &str) {
-    put_u64(h, s.len() as u64);
-    h.update(s.as_bytes());
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    put_u64(b, s.len() as u64);
+    b.extend_from_slice(s.as_bytes());
 }
 
-fn put_value(h: &mut Xxh3, v: &Value) {
+fn put_value(b: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Int(x) => {
-            h.update(b"i");
-            h.update(&x.to_le_bytes());
+            b.push(b'i');
+            b.extend_from_slice(&x.to_le_bytes());
         }
         Value::Float(x) => {
-            h.update(b"f");
+            b.push(b'f');
             // -0.0 and 0.0 are the same setting.
             let x = if *x == 0.0 { 0.0f64 } else { *x };
-            h.update(&x.to_bits().to_le_bytes());
+            b.extend_from_slice(&x.to_bits().to_le_bytes());
         }
-        Value::Bool(b) => h.update(if *b { b"t" } else { b"n" }),
+        Value::Bool(x) => b.push(if *x { b't' } else { b'n' }),
         Value::Str(s) => {
-            h.update(b"s");
-            put_str(h, s);
+            b.push(b's');
+            put_str(b, s);
         }
         Value::Sym(n, p) => {
-            h.update(b"y");
-            put_str(h, n);
-            put_u64(h, p.len() as u64);
+            b.push(b'y');
+            put_str(b, n);
+            put_u64(b, p.len() as u64);
             for (k, x) in p {
-                put_str(h, k);
-                put_value(h, x);
+                put_str(b, k);
+                put_value(b, x);
             }
         }
     }
@@ -307,7 +313,7 @@ mod tests {
             node("b", vec![2]),
         ];
         let c = canonical(nodes, 3);
-        let ops: Vec<&str> = c.iter().map(|n| n.op.as_str()).collect();
+        let ops: Vec<&str> = c.iter().map(|n| &*n.op).collect();
         assert_eq!(ops, ["input", "a", "b"]);
         assert_eq!(c[2].inputs, vec![1]);
     }
@@ -322,8 +328,8 @@ mod tests {
         assert_eq!(hash(&a, &data, &[]), hash(&b, &data, &[]));
         b[1].args[0].1 = Value::Int(9);
         assert_ne!(hash(&a, &data, &[]), hash(&b, &data, &[]));
-        let f0 = vec![("x".to_string(), Value::Float(0.0))];
-        let f1 = vec![("x".to_string(), Value::Float(-0.0))];
+        let f0 = vec![("x".into(), Value::Float(0.0))];
+        let f1 = vec![("x".into(), Value::Float(-0.0))];
         assert_eq!(hash(&a, &data, &f0), hash(&a, &data, &f1));
     }
 }

@@ -19,14 +19,14 @@
 //! | `batch_norm` | 2·channels |
 
 use super::ir::{Cost, Shape};
-use super::Value;
+use super::{Name, Value};
 
 /// The arguments of a module, every one resolved.
-pub struct Args<'a>(pub &'a [(String, Value)]);
+pub struct Args<'a>(pub &'a [(Name, Value)]);
 
 impl Args<'_> {
     fn get(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
     }
 
     fn int(&self, name: &str) -> Result<i64, String> {
@@ -40,9 +40,9 @@ impl Args<'_> {
         matches!(self.get(name), Some(Value::Bool(true)))
     }
 
-    fn sym(&self, name: &str) -> (&str, &[(String, Value)]) {
+    fn sym(&self, name: &str) -> (&str, &[(Name, Value)]) {
         match self.get(name) {
-            Some(Value::Sym(n, p)) => (n.as_str(), p.as_slice()),
+            Some(Value::Sym(n, p)) => (&**n, p.as_slice()),
             _ => ("", &[]),
         }
     }
@@ -475,8 +475,8 @@ pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
 mod tests {
     use super::*;
 
-    fn args(v: &[(&str, Value)]) -> Vec<(String, Value)> {
-        v.iter().map(|(k, x)| (k.to_string(), x.clone())).collect()
+    fn args(v: &[(&str, Value)]) -> Vec<(Name, Value)> {
+        v.iter().map(|(k, x)| ((*k).into(), x.clone())).collect()
     }
 
     #[test]

@@ -26,6 +26,10 @@ use serde::Serialize;
 pub use build::{Built, Interp, Outcome, Rejection};
 pub use ir::Arch;
 
+/// A name shared between the space and the architectures built from it (module and
+/// argument names, enum symbols): cloning one costs no allocation.
+pub type Name = std::sync::Arc<str>;
+
 /// A concrete value of the language.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -38,7 +42,7 @@ pub enum Value {
     /// A string.
     Str(String),
     /// An enum symbol with its payload: `softmax`, `local(window = 16)`.
-    Sym(String, Vec<(String, Value)>),
+    Sym(Name, Vec<(Name, Value)>),
 }
 
 impl Value {
@@ -68,14 +72,14 @@ impl Value {
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Str(s) => serde_json::Value::String(s.clone()),
-            Value::Sym(n, p) if p.is_empty() => serde_json::Value::String(n.clone()),
+            Value::Sym(n, p) if p.is_empty() => serde_json::Value::String(n.to_string()),
             Value::Sym(n, p) => {
                 let mut inner = serde_json::Map::new();
                 for (k, v) in p {
-                    inner.insert(k.clone(), v.to_json());
+                    inner.insert(k.to_string(), v.to_json());
                 }
                 let mut outer = serde_json::Map::new();
-                outer.insert(n.clone(), serde_json::Value::Object(inner));
+                outer.insert(n.to_string(), serde_json::Value::Object(inner));
                 serde_json::Value::Object(outer)
             }
         }

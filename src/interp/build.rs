@@ -20,7 +20,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::data::DataFacts;
 use super::ir::{self, Arch, Cost, Node, Shape};
 use super::metrics;
-use super::{Alt, Decider, Decision, Domain, Hyper, Name, Pick, Value};
+use super::{Alt, Decider, Decision, Domain, Hyper, Name, Partial, Pick, Value};
 use crate::check::{self, Checked, SpaceInfo};
 use crate::diag::{FileId, Span};
 use crate::space::count;
@@ -63,6 +63,34 @@ pub enum Outcome {
 
 /// A built architecture.
 pub type Built = Arch;
+
+/// Where a partial assignment stands: which of its values apply, which hyperparameters
+/// exist under it but have no value yet, and whether it already breaks a constraint.
+#[derive(Clone, Debug)]
+pub struct Frontier {
+    /// The given values that apply, in the order the expansion reaches them.
+    pub assigned: Vec<Decision>,
+    /// The hyperparameters that exist under the given values and have none, in the order
+    /// the expansion reaches them. What lies behind an open one does not exist yet (the
+    /// body of a `repeat` whose count is open, the alternatives of an open `choice`, the
+    /// body of an open `optional`, the branches of an `if` on an open value): it appears
+    /// once that one is assigned.
+    pub open: Vec<Hyper>,
+    /// A constraint the given values already violate (no completion can satisfy it).
+    pub rejected: Option<Rejection>,
+    /// The architecture, when nothing is open and no constraint is violated.
+    pub arch: Option<Box<Arch>>,
+}
+
+/// Who answers for the hyperparameters during a build.
+enum Source<'d> {
+    Full(&'d mut dyn Decider),
+    Partial(&'d mut dyn Partial),
+}
+
+/// The node of a tensor whose shape depends on an open hyperparameter (in a frontier
+/// probe only).
+const UNKNOWN: u32 = u32::MAX;
 
 /// A space made executable: everything about it that does not depend on an assignment.
 pub struct Interp<'a> {
@@ -248,9 +276,56 @@ impl<'a> Interp<'a> {
 
     /// Builds one architecture, asking `decider` for every hyperparameter it reaches.
     pub fn build(&self, decider: &mut dyn Decider) -> Result<Outcome, BuildError> {
-        let mut run = Run {
+        let mut run = self.run(Source::Full(decider));
+        let result = run.go();
+        self.node_hint.set(self.node_hint.get().max(run.nodes_made));
+        self.decision_hint
+            .set(self.decision_hint.get().max(run.made.len()));
+        match result {
+            Ok(Some(arch)) => Ok(Outcome::Built(Box::new(arch))),
+            Ok(None) | Err(Halt::Open) => Err(BuildError {
+                message: "a hyperparameter got no value".into(),
+                span: self.space.span,
+                label: "while building this space".into(),
+                path: String::new(),
+            }),
+            Err(Halt::Reject(r)) => Ok(Outcome::Rejected(r, run.made)),
+            Err(Halt::Error(e)) => Err(*e),
+        }
+    }
+
+    /// Where the partial assignment `given` stands: expands the space as far as the given
+    /// values allow and lists the hyperparameters that exist but have no value yet. This
+    /// is DeepArchitect's view of a partially specified architecture: assigning an open
+    /// hyperparameter may bring new ones into existence (the copies of a `repeat` body, an
+    /// alternative's own choices) or make given ones inactive.
+    pub fn frontier(&self, given: &mut dyn Partial) -> Result<Frontier, BuildError> {
+        let mut run = self.run(Source::Partial(given));
+        let result = run.go();
+        let (rejected, arch) = match result {
+            Ok(arch) => (None, arch.map(Box::new)),
+            Err(Halt::Reject(r)) => (Some(r), None),
+            Err(Halt::Open) => (None, None),
+            Err(Halt::Error(e)) => return Err(*e),
+        };
+        Ok(Frontier {
+            assigned: match &arch {
+                Some(a) => a.assignment.clone(),
+                None => run.made,
+            },
+            open: run.open,
+            rejected,
+            arch,
+        })
+    }
+
+    fn run<'d>(&'d self, decider: Source<'d>) -> Run<'d, 'd> {
+        Run {
             ip: self,
             decider,
+            open: Vec::new(),
+            open_named: vec![false; self.space.params.len()],
+            open_lets: vec![false; self.space.lets.len()],
             named: vec![None; self.space.params.len()],
             lets: vec![None; self.space.lets.len()],
             nodes: Vec::with_capacity(self.node_hint.get()),
@@ -261,15 +336,6 @@ impl<'a> Interp<'a> {
             metrics: None,
             depth: 0,
             steps: 0,
-        };
-        let result = run.go();
-        self.node_hint.set(self.node_hint.get().max(run.nodes_made));
-        self.decision_hint
-            .set(self.decision_hint.get().max(run.made.len()));
-        match result {
-            Ok(arch) => Ok(Outcome::Built(Box::new(arch))),
-            Err(Halt::Reject(r)) => Ok(Outcome::Rejected(r, run.made)),
-            Err(Halt::Error(e)) => Err(*e),
         }
     }
 
@@ -332,6 +398,22 @@ fn from_val(v: &Val) -> Option<Value> {
 enum Halt {
     Reject(Rejection),
     Error(Box<BuildError>),
+    /// The value depends on an open hyperparameter (in a frontier probe only).
+    Open,
+}
+
+/// In a frontier probe, carries on past a value that depends on an open hyperparameter:
+/// `None` for it, and `open` set, so the caller still visits the rest (and the
+/// hyperparameters inside it) before giving up on its own value.
+fn soft<X>(r: R<X>, open: &mut bool) -> R<Option<X>> {
+    match r {
+        Ok(x) => Ok(Some(x)),
+        Err(Halt::Open) => {
+            *open = true;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 type R<T> = Result<T, Halt>;
@@ -340,6 +422,14 @@ type R<T> = Result<T, Halt>;
 struct T {
     node: u32,
     shape: Shape,
+}
+
+/// A tensor that depends on an open hyperparameter.
+fn unknown() -> T {
+    T {
+        node: UNKNOWN,
+        shape: Shape::Vector { width: 0 },
+    }
 }
 
 #[derive(Clone)]
@@ -352,6 +442,8 @@ struct Template<'a> {
 #[derive(Clone)]
 enum B<'a> {
     Value(Value),
+    /// A value that depends on an open hyperparameter (in a frontier probe only).
+    Unknown,
     Module(Template<'a>),
     Tensor(T),
 }
@@ -410,7 +502,11 @@ fn join(path: &str, seg: &str) -> String {
 
 struct Run<'a, 'd> {
     ip: &'a Interp<'a>,
-    decider: &'d mut dyn Decider,
+    decider: Source<'d>,
+    /// Hyperparameters without a value, in a frontier probe; named params among them.
+    open: Vec<Hyper>,
+    open_named: Vec<bool>,
+    open_lets: Vec<bool>,
     made: Vec<Decision>,
     named: Vec<Option<Value>>,
     lets: Vec<Option<Value>>,
@@ -442,44 +538,55 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    fn go(&mut self) -> R<Arch> {
+    /// The build; `None` in a frontier probe that leaves something open.
+    fn go(&mut self) -> R<Option<Arch>> {
         let ip = self.ip;
         let space = ip.space;
+        let mut open = false;
         for i in 0..space.params.len() {
             if !ip.conditional[i] {
-                self.param(i)?;
+                soft(self.param(i), &mut open)?;
             }
         }
         let facts = match &space.data {
-            Some(e) => {
-                let v = self.value(e, &self.space_env(), "data")?;
-                match DataFacts::of(v) {
-                    Ok(f) => f,
+            Some(e) => match soft(self.value(e, &self.space_env(), "data"), &mut open)? {
+                Some(v) => match DataFacts::of(v) {
+                    Ok(f) => Some(f),
                     Err(m) => return self.err(m, e.span, "data source", "data"),
-                }
-            }
-            None => DataFacts::default_text(),
+                },
+                None => None,
+            },
+            None => Some(DataFacts::default_text()),
         };
-        self.facts = Some(facts.clone());
+        self.facts = facts.clone();
         for &k in &ip.early {
             self.require(k)?;
         }
         let Some(graph) = &space.graph else {
             return self.err("the space has no graph", space.span, "no graph", "");
         };
-        let input = self.node(
-            "input".into(),
-            Vec::new(),
-            Vec::new(),
-            facts.input,
-            Cost::default(),
-            "input".into(),
-        );
+        let input = match &facts {
+            Some(f) => self.node(
+                "input".into(),
+                Vec::new(),
+                Vec::new(),
+                f.input,
+                Cost::default(),
+                "input".into(),
+            ),
+            None => unknown(),
+        };
         let out = self.apply(graph, &self.space_env(), input, "")?;
         let mut train = Vec::new();
         for f in &space.train {
-            let v = self.value(&f.value, &self.space_env(), &join("train", &f.name.name))?;
-            train.push((ip.name(&f.name.name), v));
+            let here = join("train", &f.name.name);
+            if let Some(v) = soft(self.value(&f.value, &self.space_env(), &here), &mut open)? {
+                train.push((ip.name(&f.name.name), v));
+            }
+        }
+        let Some(facts) = facts else { return Ok(None) };
+        if open || out.node == UNKNOWN || !self.open.is_empty() {
+            return Ok(None);
         }
         self.nodes_made = self.nodes.len();
         let nodes = ir::canonical(std::mem::take(&mut self.nodes), out.node);
@@ -504,7 +611,7 @@ impl<'a> Run<'a, '_> {
             }
         }
         let hash = ir::hash(&nodes, &facts.source, &train);
-        Ok(Arch {
+        Ok(Some(Arch {
             space: space.name.clone(),
             assignment: std::mem::take(&mut self.made),
             values,
@@ -513,13 +620,18 @@ impl<'a> Run<'a, '_> {
             nodes,
             metrics,
             hash,
-        })
+        }))
     }
 
     fn require(&mut self, k: usize) -> R<()> {
         let r = &self.ip.space.requires[k];
         let env = self.space_env();
-        match self.value(&r.cond, &env, "")? {
+        let mut open = false;
+        let Some(v) = soft(self.value(&r.cond, &env, ""), &mut open)? else {
+            // Over an open hyperparameter: it applies once that has a value.
+            return Ok(());
+        };
+        match v {
             Value::Bool(true) => Ok(()),
             Value::Bool(false) => Err(Halt::Reject(Rejection {
                 constraint: Some(k),
@@ -545,6 +657,7 @@ impl<'a> Run<'a, '_> {
                 .iter()
                 .zip(&self.made)
                 .any(|(k, d)| *k == key && d.hyper.path == p)
+                || self.open.iter().any(|h| h.path == p)
         };
         if !taken(&path) {
             return path;
@@ -556,7 +669,18 @@ impl<'a> Run<'a, '_> {
     }
 
     fn decide(&mut self, hyper: Hyper, span: Span) -> R<Pick> {
-        match self.decider.decide(&hyper, &self.made) {
+        let answer = match &mut self.decider {
+            Source::Full(d) => d.decide(&hyper, &self.made),
+            Source::Partial(g) => match g.given(&hyper) {
+                Ok(Some(pick)) => Ok(pick),
+                Ok(None) => {
+                    self.open.push(hyper);
+                    return Err(Halt::Open);
+                }
+                Err(m) => Err(m),
+            },
+        };
+        match answer {
             Ok(pick) if hyper.domain.contains(&pick) => {
                 self.made_keys.push(xxh3_64(hyper.path.as_bytes()));
                 self.made.push(Decision { hyper, pick });
@@ -579,9 +703,18 @@ impl<'a> Run<'a, '_> {
         if let Some(v) = &self.named[i] {
             return Ok(v.clone());
         }
+        if self.open_named[i] {
+            return Err(Halt::Open);
+        }
         let ip = self.ip;
         let p = &ip.space.params[i];
-        let pick = self.decide(ip.hypers[i].clone(), p.span)?;
+        let pick = match self.decide(ip.hypers[i].clone(), p.span) {
+            Err(Halt::Open) => {
+                self.open_named[i] = true;
+                return Err(Halt::Open);
+            }
+            r => r?,
+        };
         let float = p.ty.to_string() == "float";
         let v = match pick {
             Pick::Index(k) => ip.choices[i][k as usize].clone(),
@@ -608,10 +741,24 @@ impl<'a> Run<'a, '_> {
         if let Some(v) = &self.lets[i] {
             return Ok(v.clone());
         }
+        if self.open_lets[i] {
+            return Err(Halt::Open);
+        }
         let l = &self.ip.space.lets[i];
-        let v = self.nested(span, |run| run.value(&l.value, &run.space_env(), &l.name))?;
+        let v = match self.nested(span, |run| run.value(&l.value, &run.space_env(), &l.name)) {
+            Err(Halt::Open) => {
+                // Evaluated once, as in a build: its open choices are listed once.
+                self.open_lets[i] = true;
+                return Err(Halt::Open);
+            }
+            r => r?,
+        };
         self.lets[i] = Some(v.clone());
         Ok(v)
+    }
+
+    fn probing(&self) -> bool {
+        matches!(self.decider, Source::Partial(_))
     }
 
     fn nested<X>(&mut self, span: Span, f: impl FnOnce(&mut Self) -> R<X>) -> R<X> {
@@ -652,6 +799,9 @@ impl<'a> Run<'a, '_> {
                 if !matches!(base.kind, ExprKind::Data) {
                     return self.err("only `data.field` can be read", e.span, "not data", path);
                 }
+                if self.facts.is_none() && self.probing() {
+                    return Err(Halt::Open);
+                }
                 match self.facts.as_ref().and_then(|f| f.field(&field.name)) {
                     Some(v) => Ok(v),
                     None => self.err(
@@ -681,13 +831,17 @@ impl<'a> Run<'a, '_> {
                 }
             }
             ExprKind::Binary(op, l, r) => {
-                let a = self.value(l, env, path)?;
-                if let (BinOp::And | BinOp::Or, Value::Bool(x)) = (op, &a) {
+                let mut open = false;
+                let a = soft(self.value(l, env, path), &mut open)?;
+                if let (BinOp::And | BinOp::Or, Some(Value::Bool(x))) = (op, &a) {
                     if (*op == BinOp::And) != *x {
                         return Ok(Value::Bool(*x));
                     }
                 }
-                let b = self.value(r, env, path)?;
+                let b = soft(self.value(r, env, path), &mut open)?;
+                let (Some(a), Some(b)) = (a, b) else {
+                    return Err(Halt::Open);
+                };
                 match arith(*op, &a, &b) {
                     Ok(v) => Ok(v),
                     Err(m) => self.err(m, e.span, "here", path),
@@ -712,8 +866,13 @@ impl<'a> Run<'a, '_> {
                 for s in stmts {
                     match s {
                         Stmt::Let(l) => {
-                            let v = self.value(&l.value, &env, &join(path, &l.name.name))?;
-                            env = env.with(&l.name.name, B::Value(v));
+                            let here = join(path, &l.name.name);
+                            let mut open = false;
+                            let b = match soft(self.value(&l.value, &env, &here), &mut open)? {
+                                Some(v) => B::Value(v),
+                                None => B::Unknown,
+                            };
+                            env = env.with(&l.name.name, b);
                         }
                         Stmt::Expr(x) => result = Some(self.value(x, &env, path)?),
                         Stmt::Require(_) => {}
@@ -743,6 +902,7 @@ impl<'a> Run<'a, '_> {
     ) -> R<Value> {
         match env.get(&id.name) {
             Some(B::Value(v)) => return Ok(v.clone()),
+            Some(B::Unknown) => return Err(Halt::Open),
             Some(_) => {
                 return self.err(
                     format!("`{}` is not a value", id.name),
@@ -789,13 +949,19 @@ impl<'a> Run<'a, '_> {
         let Some((variant, file)) = variant else {
             // A symbol the checker accepted without an enum (a bare `enum` domain).
             let mut payload = Vec::new();
+            let mut open = false;
             for (k, a) in args.iter().enumerate() {
                 let key = a
                     .name
                     .as_ref()
                     .map_or_else(|| k.to_string(), |n| n.name.clone());
-                let v = self.value(&a.value, env, &join(path, &join(name, &key)))?;
-                payload.push((key.into(), v));
+                let here = join(path, &join(name, &key));
+                if let Some(v) = soft(self.value(&a.value, env, &here), &mut open)? {
+                    payload.push((key.into(), v));
+                }
+            }
+            if open {
+                return Err(Halt::Open);
             }
             return Ok(Value::Sym(self.ip.name(name), payload));
         };
@@ -818,11 +984,15 @@ impl<'a> Run<'a, '_> {
         let slots = ast::match_args(params, args);
         let names = self.ip.param_names(params);
         let mut out = Vec::with_capacity(params.len());
+        let mut open = false;
         for ((p, slot), name) in params.iter().zip(slots).zip(names.iter()) {
             let v = match slot {
                 Some(a) => {
                     let seg = arg_path(a, here, &p.name.name);
-                    self.value(&a.value, env, &seg)?
+                    match soft(self.value(&a.value, env, &seg), &mut open)? {
+                        Some(v) => v,
+                        None => continue,
+                    }
                 }
                 None => match &p.default {
                     Some(d) => {
@@ -844,6 +1014,9 @@ impl<'a> Run<'a, '_> {
                 },
             };
             out.push((name.clone(), coerce(&p.ty.name, v)));
+        }
+        if open {
+            return Err(Halt::Open);
         }
         Ok(out)
     }
@@ -877,13 +1050,19 @@ impl<'a> Run<'a, '_> {
             "range" | "uniform" | "log_uniform" => {
                 let mut nums = Vec::new();
                 let mut q = None;
+                let mut open = false;
                 for a in args {
-                    let v = self.value(&a.value, env, path)?;
+                    let Some(v) = soft(self.value(&a.value, env, path), &mut open)? else {
+                        continue;
+                    };
                     if a.name.as_ref().is_some_and(|n| n.name == "q") {
                         q = v.as_f64();
                     } else {
                         nums.push(v);
                     }
+                }
+                if open {
+                    return Err(Halt::Open);
                 }
                 let domain = match (name, nums.as_slice()) {
                     ("range", [Value::Int(lo), Value::Int(hi), rest @ ..]) => Domain::Int {
@@ -913,8 +1092,12 @@ impl<'a> Run<'a, '_> {
             }
             "min" | "max" | "abs" | "int" | "float" | "log2" | "sqrt" => {
                 let mut vals = Vec::new();
+                let mut open = false;
                 for a in args {
-                    vals.push(self.value(&a.value, env, path)?);
+                    vals.extend(soft(self.value(&a.value, env, path), &mut open)?);
+                }
+                if open {
+                    return Err(Halt::Open);
                 }
                 return match math(name, &vals) {
                     Some(v) => Ok(v),
@@ -1062,6 +1245,9 @@ impl<'a> Run<'a, '_> {
                     };
                     parts.push(t);
                 }
+                if parts.iter().any(|t| t.node == UNKNOWN) {
+                    return Ok(unknown());
+                }
                 let shapes: Vec<Shape> = parts.iter().map(|t| t.shape).collect();
                 match metrics::join(&id.name, &shapes) {
                     Ok((shape, cost)) => {
@@ -1084,7 +1270,11 @@ impl<'a> Run<'a, '_> {
 
     /// Applies a module expression to `input`.
     fn apply(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
-        self.nested(e.span, |run| run.apply_inner(e, env, input, path))
+        match self.nested(e.span, |run| run.apply_inner(e, env, input, path)) {
+            // What an open hyperparameter decides is not built yet.
+            Err(Halt::Open) => Ok(unknown()),
+            r => r,
+        }
     }
 
     fn apply_inner(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
@@ -1144,6 +1334,9 @@ impl<'a> Run<'a, '_> {
             }
             ExprKind::Residual(body) => {
                 let out = self.apply(body, env, input, path)?;
+                if out.node == UNKNOWN || input.node == UNKNOWN {
+                    return Ok(unknown());
+                }
                 match metrics::join("add", &[input.shape, out.shape]) {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.name("add"),
@@ -1172,6 +1365,7 @@ impl<'a> Run<'a, '_> {
             ExprKind::Name(id) => match env.get(&id.name).cloned() {
                 Some(B::Module(t)) => self.apply(t.expr, &t.env, input, &t.path),
                 Some(B::Tensor(t)) => Ok(t),
+                Some(B::Unknown) => Err(Halt::Open),
                 Some(B::Value(v)) => self.err(
                     format!("`{}` is the value `{v}`, not a module", id.name),
                     e.span,
@@ -1235,7 +1429,11 @@ impl<'a> Run<'a, '_> {
                             path: here.into(),
                         })
                     } else {
-                        B::Value(self.value(&l.value, &env, &here)?)
+                        let mut open = false;
+                        match soft(self.value(&l.value, &env, &here), &mut open)? {
+                            Some(v) => B::Value(v),
+                            None => B::Unknown,
+                        }
                     };
                     env = env.with(&l.name.name, b);
                 }
@@ -1262,8 +1460,8 @@ impl<'a> Run<'a, '_> {
                         }
                     };
                 }
-                Stmt::Require(r) => match self.value(&r.cond, &env, path)? {
-                    Value::Bool(true) => {}
+                Stmt::Require(r) => match soft(self.value(&r.cond, &env, path), &mut false)? {
+                    Some(Value::Bool(true)) | None => {}
                     _ => {
                         let text = self.ip.checked.program.sources.snippet(r.cond.span);
                         return Err(Halt::Reject(Rejection {
@@ -1328,6 +1526,9 @@ impl<'a> Run<'a, '_> {
             }
             Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Module => {
                 let vals = self.bind_values(&b.params, args, env, r.file, e.span, &here)?;
+                if input.node == UNKNOWN {
+                    return Ok(unknown());
+                }
                 // The module's own rules, with `width` the input's features.
                 let width = input.shape.features();
                 for rule in &b.requires {
@@ -1441,7 +1642,13 @@ impl<'a> Run<'a, '_> {
                     };
                     B::Tensor(self.graph_or_tensor(expr, &eenv, flow, here)?)
                 }
-                ty => B::Value(coerce(ty, self.value(expr, &eenv, &seg)?)),
+                ty => {
+                    let mut open = false;
+                    match soft(self.value(expr, &eenv, &seg), &mut open)? {
+                        Some(v) => B::Value(coerce(ty, v)),
+                        None => B::Unknown,
+                    }
+                }
             };
             fenv = fenv.with(&p.name.name, b);
         }
@@ -1613,5 +1820,211 @@ fn math(name: &str, vals: &[Value]) -> Option<Value> {
             Some(acc)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::interp::strategy::{self, random_pick, RandomSearch};
+
+    fn checked(src: &str) -> Checked {
+        let mut sink = crate::diag::Sink::default();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let program = check::load("test.nas", src.to_string(), Some(dir), &mut sink);
+        let checked = check::check(program, &mut sink);
+        assert!(!sink.has_errors(), "the test space checks clean");
+        checked
+    }
+
+    /// A partial assignment: path to value.
+    struct Given(HashMap<String, Pick>);
+
+    impl Partial for Given {
+        fn given(&mut self, hyper: &Hyper) -> Result<Option<Pick>, String> {
+            Ok(self.0.get(&hyper.path).copied())
+        }
+    }
+
+    impl Decider for Given {
+        fn decide(&mut self, hyper: &Hyper, _: &[Decision]) -> Result<Pick, String> {
+            self.0
+                .get(&hyper.path)
+                .copied()
+                .ok_or_else(|| hyper.path.clone())
+        }
+    }
+
+    fn given(pairs: &[(&str, Pick)]) -> Given {
+        Given(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+    }
+
+    fn paths(hs: &[Hyper]) -> Vec<&str> {
+        hs.iter().map(|h| h.path.as_str()).collect()
+    }
+
+    const REPEAT: &str = "space s {
+        param n : int = choice(1, 2)
+        param w : int = choice(8, 16)
+        graph {
+            embedding(vocab = data.vocab, dim = w)
+            repeat n { linear(out = choice(4, 8)) >> optional dropout() }
+            linear(out = choice(2, 3))
+        }
+        data = synthetic(copy, vocab = 16, length = 4)
+    }";
+
+    #[test]
+    fn an_open_repeat_count_hides_its_body() {
+        let c = checked(REPEAT);
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        let f = ip.frontier(&mut given(&[])).unwrap();
+        assert_eq!(paths(&f.open), ["w", "n", "linear.out"]);
+        assert!(f.assigned.is_empty() && f.arch.is_none() && f.rejected.is_none());
+
+        let f = ip
+            .frontier(&mut given(&[("n", Pick::Index(1)), ("w", Pick::Index(0))]))
+            .unwrap();
+        assert_eq!(
+            paths(&f.open),
+            [
+                "n[0].linear.out",
+                "n[0].optional",
+                "n[1].linear.out",
+                "n[1].optional",
+                "linear.out"
+            ]
+        );
+        assert_eq!(
+            paths(
+                &f.assigned
+                    .iter()
+                    .map(|d| d.hyper.clone())
+                    .collect::<Vec<_>>()
+            ),
+            ["w", "n"]
+        );
+    }
+
+    #[test]
+    fn a_full_assignment_builds_and_a_violated_constraint_shows() {
+        let src = "space s {
+            param a : int = choice(1, 2, 3)
+            param b : int = choice(1, 2, 3)
+            require a < b
+            graph { embedding(vocab = data.vocab, dim = 4) >> linear(out = a * b) }
+            data = synthetic(copy, vocab = 16, length = 4)
+        }";
+        let c = checked(src);
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        let f = ip
+            .frontier(&mut given(&[("a", Pick::Index(2)), ("b", Pick::Index(0))]))
+            .unwrap();
+        assert!(f.rejected.is_some(), "3 < 1 is violated");
+        let f = ip
+            .frontier(&mut given(&[("a", Pick::Index(0)), ("b", Pick::Index(2))]))
+            .unwrap();
+        assert!(f.open.is_empty() && f.rejected.is_none());
+        let arch = f.arch.expect("complete");
+        assert_eq!(
+            arch.nodes.last().unwrap().shape,
+            Shape::Seq { len: 4, width: 3 }
+        );
+    }
+
+    fn example(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    /// Along a sampled architecture's decisions, the first open hyperparameter of every
+    /// prefix is the next decision the sampler made; the whole assignment builds the
+    /// same architecture.
+    #[test]
+    fn every_prefix_opens_the_next_decision() {
+        for name in [
+            "tiny_lm.nas",
+            "deep_architect_poster.nas",
+            "conditional.nas",
+        ] {
+            let c = checked(&example(name));
+            let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+            let mut rng = strategy::rng(11);
+            let (archs, _) = strategy::sample(&ip, &mut RandomSearch, &mut rng, 5, 10_000)
+                .unwrap_or_else(|_| panic!("{name} samples"));
+            for a in archs {
+                for k in 0..=a.assignment.len() {
+                    let mut g = Given(
+                        a.assignment[..k]
+                            .iter()
+                            .map(|d| (d.hyper.path.clone(), d.pick))
+                            .collect(),
+                    );
+                    let f = ip.frontier(&mut g).unwrap();
+                    assert_eq!(f.assigned, a.assignment[..k], "{name}, prefix {k}");
+                    match a.assignment.get(k) {
+                        Some(next) => {
+                            assert_eq!(f.open.first(), Some(&next.hyper), "{name}, prefix {k}");
+                            assert!(f.arch.is_none());
+                        }
+                        None => {
+                            assert!(f.open.is_empty());
+                            assert_eq!(f.arch.expect("complete").hash, a.hash);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Assigning every open hyperparameter at random, frontier after frontier, ends in a
+    /// member of the space: the same architecture a build with those values gives.
+    #[test]
+    fn completing_frontiers_gives_a_member_of_the_space() {
+        for name in [
+            "tiny_lm.nas",
+            "deep_architect_poster.nas",
+            "conditional.nas",
+            "attention_search.nas",
+        ] {
+            let c = checked(&example(name));
+            let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+            let mut rng = strategy::rng(5);
+            let mut complete = 0;
+            for _ in 0..20 {
+                let mut g = Given(HashMap::new());
+                let mut rounds = 0;
+                let arch = loop {
+                    let f = ip.frontier(&mut g).unwrap();
+                    if f.rejected.is_some() {
+                        break None;
+                    }
+                    if let Some(a) = f.arch {
+                        break Some(a);
+                    }
+                    assert!(!f.open.is_empty(), "{name}: incomplete with nothing open");
+                    for h in &f.open {
+                        g.0.insert(h.path.clone(), random_pick(&h.domain, &mut rng));
+                    }
+                    rounds += 1;
+                    assert!(rounds < 100, "{name}: frontiers do not close");
+                };
+                let Some(arch) = arch else { continue };
+                complete += 1;
+                let Ok(Outcome::Built(b)) = ip.build(&mut g) else {
+                    panic!("{name}: the completed assignment builds");
+                };
+                assert_eq!(b.hash, arch.hash);
+                assert_eq!(b.assignment, arch.assignment);
+            }
+            assert!(
+                complete > 0,
+                "{name}: some completions satisfy the constraints"
+            );
+        }
     }
 }

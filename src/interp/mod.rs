@@ -23,7 +23,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use build::{Built, Interp, Outcome, Rejection};
+pub use build::{Built, Frontier, Interp, Outcome, Rejection};
 pub use ir::Arch;
 
 /// A name shared between the space and the architectures built from it (module and
@@ -339,6 +339,13 @@ pub fn assignment_json(a: &[Decision]) -> serde_json::Value {
         m.insert(d.hyper.path.clone(), d.hyper.domain.pick_json(&d.pick));
     }
     serde_json::Value::Object(m)
+}
+
+/// A partial assignment, as [`Interp::frontier`] reads it.
+pub trait Partial {
+    /// The value given for `hyper`, `Ok(None)` if it has none yet; `Err` when the value
+    /// given is not in the domain (stops with that reason).
+    fn given(&mut self, hyper: &Hyper) -> Result<Option<Pick>, String>;
 }
 
 /// Who picks the values while a candidate is built.

@@ -19,7 +19,7 @@ use rand::{Rng, RngExt, SeedableRng};
 
 use super::build::{BuildError, Interp, Outcome, Rejection};
 use super::ir::Arch;
-use super::{Decider, Decision, Domain, Hyper, Pick};
+use super::{Decider, Decision, Domain, Hyper, Partial, Pick};
 
 /// The random generator of every strategy: seeded, portable, passed explicitly.
 pub type Rng64 = rand::rngs::Xoshiro256PlusPlus;
@@ -232,6 +232,15 @@ impl Decider for Replay<'_> {
             self.failed = Some(e.clone());
         }
         result
+    }
+}
+
+impl Partial for Replay<'_> {
+    fn given(&mut self, hyper: &Hyper) -> Result<Option<Pick>, String> {
+        match self.values.get(&hyper.path) {
+            None => Ok(None),
+            Some(_) => self.decide(hyper, &[]).map(Some),
+        }
     }
 }
 

@@ -66,6 +66,7 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
                 _ => common::Request::Describe {
                     file: "arch.json".into(),
                     json: json.get(k).cloned().unwrap_or_default(),
+                    partial: false,
                 },
             };
             for (src, k, expect) in [(wrong, 0, true), (fixed, json.len().max(1) - 1, false)] {

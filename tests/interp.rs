@@ -164,6 +164,7 @@ fn describe(src: &str, arch: &serde_json::Value) -> (String, Vec<String>) {
         &Request::Describe {
             file: "arch.json".into(),
             json: arch.to_string(),
+            partial: false,
         },
         true,
     )

@@ -382,6 +382,12 @@ fn interpret(text: String) {
         Request::Describe {
             file: "arch.json".into(),
             json: "{}".into(),
+            partial: false,
+        },
+        Request::Describe {
+            file: "arch.json".into(),
+            json: "{}".into(),
+            partial: true,
         },
     ];
     for r in &requests {

@@ -72,10 +72,15 @@ fn run_line(src: &str) -> common::Request {
             limit: flag("--limit").unwrap_or(100_000),
             count_only: true,
         },
-        "describe" => common::Request::Describe {
-            file: "arch.json".into(),
-            json: line["describe".len()..].trim().to_string(),
-        },
+        "describe" => {
+            let rest = line["describe".len()..].trim();
+            let partial = rest.starts_with("--partial");
+            common::Request::Describe {
+                file: "arch.json".into(),
+                json: rest.trim_start_matches("--partial").trim().to_string(),
+                partial,
+            }
+        }
         other => panic!("unknown command `{other}`"),
     }
 }
@@ -96,10 +101,19 @@ fn ui_run() {
             path.display()
         );
         let out = common::run_file(path, &run_line(&src), false);
-        assert!(
+        // A program whose comment starts `// ok:` shows a command that succeeds; every
+        // other one must report its diagnostic.
+        let ok = src.starts_with("// ok:");
+        assert_eq!(
             out.contains("nas::"),
-            "{} reports nothing:\n{out}",
-            path.display()
+            !ok,
+            "{} {}:\n{out}",
+            path.display(),
+            if ok {
+                "reports a diagnostic"
+            } else {
+                "reports nothing"
+            }
         );
         insta::assert_snapshot!(format!("--- source\n{src}\n--- output\n{out}"));
     });

@@ -92,6 +92,10 @@ enum Command {
         /// The architecture file.
         #[arg(long)]
         arch: std::path::PathBuf,
+        /// The file may leave hyperparameters open: list the open ones (those that exist
+        /// under the given values) instead of failing.
+        #[arg(long)]
+        partial: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -170,13 +174,19 @@ pub fn main() -> i32 {
                 count_only: count,
             },
         ),
-        Command::Describe { file, arch, common } => match std::fs::read_to_string(&arch) {
+        Command::Describe {
+            file,
+            arch,
+            partial,
+            common,
+        } => match std::fs::read_to_string(&arch) {
             Ok(json) => run_space(
                 &file,
                 &common,
                 sample::Request::Describe {
                     file: arch.display().to_string(),
                     json,
+                    partial,
                 },
             ),
             Err(e) => {

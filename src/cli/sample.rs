@@ -40,6 +40,8 @@ pub enum Request {
         file: String,
         /// Its text.
         json: String,
+        /// List the open hyperparameters of a partial assignment instead of failing.
+        partial: bool,
     },
 }
 
@@ -166,17 +168,21 @@ fn run_checked(
                 Err(e) => sink.push(enum_error(&e, info, "enumerate")),
             }
         }
-        Request::Describe { file, json: text } => {
-            describe(&interp, info, file, text, json, sink, out)
-        }
+        Request::Describe {
+            file,
+            json: text,
+            partial,
+        } => describe(&interp, info, file, text, *partial, json, sink, out),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn describe(
     interp: &Interp,
     info: &crate::check::SpaceInfo,
     file: &str,
     text: &str,
+    partial: bool,
     json: bool,
     sink: &mut Sink,
     out: &mut RunOutput,
@@ -211,32 +217,50 @@ fn describe(
             return;
         }
     };
+    if partial {
+        let mut replay = Replay::new(&values);
+        match interp.frontier(&mut replay) {
+            Err(e) if replay.failed.is_some() => {
+                sink.push(out_of_domain(&e, file));
+                return;
+            }
+            Err(e) => {
+                sink.push(unbuildable(&e));
+                return;
+            }
+            Ok(f) if f.arch.is_none() => {
+                if let Some(r) = &f.rejected {
+                    sink.push(violated(r, file));
+                    return;
+                }
+                print_frontier(info, &f, &replay.unused(), json, out);
+                return;
+            }
+            // Complete: described as a whole architecture below.
+            Ok(_) => {}
+        }
+    }
     let mut replay = Replay::new(&values);
     let outcome = interp.build(&mut replay);
     let unused: Vec<String> = replay.unused().into_iter().map(String::from).collect();
     match outcome {
-        Err(e) if replay.failed.is_some() => sink.push(
-            Diagnostic::error(
-                Code::ArchMismatch,
-                e.message.clone(),
-                e.span,
-                "this hyperparameter",
-            )
-            .with_help(format!(
-                "give `{}` a value of its domain in `{file}`",
-                e.path
-            )),
-        ),
+        Err(e) if replay.failed.is_some() => {
+            let mut d = out_of_domain(&e, file);
+            // A missing value: say which others are open too.
+            if let Ok(f) = interp.frontier(&mut Replay::new(&values)) {
+                if f.open.len() > 1 {
+                    let open: Vec<String> =
+                        f.open.iter().map(|h| format!("`{}`", h.path)).collect();
+                    d = d.with_help(format!(
+                        "give values in `{file}` for every open hyperparameter: {} (`nasc describe --partial` lists them with their domains)",
+                        open.join(", ")
+                    ));
+                }
+            }
+            sink.push(d)
+        }
         Err(e) => sink.push(unbuildable(&e)),
-        Ok(Outcome::Rejected(r, _)) => sink.push(
-            Diagnostic::error(
-                Code::ArchMismatch,
-                format!("the architecture in `{file}` violates `{}`", r.text),
-                r.span,
-                "violated",
-            )
-            .with_help("change the values in the file so that every constraint holds"),
-        ),
+        Ok(Outcome::Rejected(r, _)) => sink.push(violated(&r, file)),
         Ok(Outcome::Built(arch)) => {
             if !unused.is_empty() {
                 sink.push(
@@ -255,6 +279,85 @@ fn describe(
             }
             print_archs(std::slice::from_ref(&*arch), json, out);
         }
+    }
+}
+
+fn out_of_domain(e: &BuildError, file: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::ArchMismatch,
+        e.message.clone(),
+        e.span,
+        "this hyperparameter",
+    )
+    .with_help(format!(
+        "give `{}` a value of its domain in `{file}`",
+        e.path
+    ))
+}
+
+fn violated(r: &crate::interp::Rejection, file: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::ArchMismatch,
+        format!("the architecture in `{file}` violates `{}`", r.text),
+        r.span,
+        "violated",
+    )
+    .with_help("change the values in the file so that every constraint holds")
+}
+
+/// A partial assignment: the values that apply, the open hyperparameters with their
+/// domains, the given values not reached yet.
+fn print_frontier(
+    info: &crate::check::SpaceInfo,
+    f: &crate::interp::Frontier,
+    unreached: &[&str],
+    json: bool,
+    out: &mut RunOutput,
+) {
+    if json {
+        let j = serde_json::json!({
+            "space": info.name,
+            "complete": false,
+            "assignment": crate::interp::assignment_json(&f.assigned),
+            "open": f.open,
+            "unreached": unreached,
+        });
+        out.stdout.push_str(&j.to_string());
+        out.stdout.push('\n');
+        return;
+    }
+    let s = &mut out.stdout;
+    s.push_str(&format!(
+        "partial architecture of `{}`: {} given value{} appl{}, {} hyperparameter{} open\n",
+        info.name,
+        f.assigned.len(),
+        if f.assigned.len() == 1 { "" } else { "s" },
+        if f.assigned.len() == 1 { "ies" } else { "y" },
+        f.open.len(),
+        if f.open.len() == 1 { " is" } else { "s are" },
+    ));
+    let width = f
+        .assigned
+        .iter()
+        .map(|d| d.hyper.path.len())
+        .chain(f.open.iter().map(|h| h.path.len()))
+        .max()
+        .unwrap_or(0);
+    for d in &f.assigned {
+        s.push_str(&format!(
+            "  {:width$}  = {}\n",
+            d.hyper.path,
+            d.hyper.domain.pick_json(&d.pick)
+        ));
+    }
+    for h in &f.open {
+        s.push_str(&format!("  {:width$}  open: {}\n", h.path, h.domain));
+    }
+    if !unreached.is_empty() {
+        s.push_str(&format!(
+            "  not reached (behind an open hyperparameter, or inactive): {}\n",
+            unreached.join(", ")
+        ));
     }
 }
 

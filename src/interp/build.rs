@@ -1481,9 +1481,14 @@ impl<'a> Run<'a, '_> {
         match &e.kind {
             ExprKind::Call(callee, args) => match &callee.kind {
                 ExprKind::Name(id) if !matches!(id.name.as_str(), "choice" | "concat" | "add") => {
-                    self.nested(e.span, |run| {
+                    let r = self.nested(e.span, |run| {
                         run.call_module_named(e, id, args, env, input, path, alias)
-                    })
+                    });
+                    match r {
+                        // As in `apply`: what an open hyperparameter decides is not built.
+                        Err(Halt::Open) => Ok(unknown()),
+                        r => r,
+                    }
                 }
                 _ => self.apply(e, env, input, path),
             },
@@ -1906,6 +1911,26 @@ mod tests {
             ),
             ["w", "n"]
         );
+    }
+
+    /// A second call of the same module in a block (`linear#2`) whose argument is open
+    /// does not hide the statements after it.
+    #[test]
+    fn an_open_argument_hides_nothing_after_it() {
+        let src = "space s {
+            param w : int = choice(8, 16)
+            graph {
+                embedding(vocab = data.vocab, dim = 4)
+                linear(out = w)
+                linear(out = w)
+                linear(out = choice(2, 3))
+            }
+            data = synthetic(copy, vocab = 16, length = 4)
+        }";
+        let c = checked(src);
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        let f = ip.frontier(&mut given(&[])).unwrap();
+        assert_eq!(paths(&f.open), ["w", "linear#3.out"]);
     }
 
     #[test]

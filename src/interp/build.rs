@@ -424,6 +424,15 @@ struct T {
     shape: Shape,
 }
 
+/// A graph that depends on an open hyperparameter is not built yet: its output is a
+/// tensor of unknown shape (in a frontier probe only).
+fn unbuilt_if_open(r: R<T>) -> R<T> {
+    match r {
+        Err(Halt::Open) => Ok(unknown()),
+        r => r,
+    }
+}
+
 /// A tensor that depends on an open hyperparameter.
 fn unknown() -> T {
     T {
@@ -1270,11 +1279,7 @@ impl<'a> Run<'a, '_> {
 
     /// Applies a module expression to `input`.
     fn apply(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
-        match self.nested(e.span, |run| run.apply_inner(e, env, input, path)) {
-            // What an open hyperparameter decides is not built yet.
-            Err(Halt::Open) => Ok(unknown()),
-            r => r,
-        }
+        unbuilt_if_open(self.nested(e.span, |run| run.apply_inner(e, env, input, path)))
     }
 
     fn apply_inner(&mut self, e: &'a Expr, env: &Env<'a>, input: T, path: &str) -> R<T> {
@@ -1481,14 +1486,9 @@ impl<'a> Run<'a, '_> {
         match &e.kind {
             ExprKind::Call(callee, args) => match &callee.kind {
                 ExprKind::Name(id) if !matches!(id.name.as_str(), "choice" | "concat" | "add") => {
-                    let r = self.nested(e.span, |run| {
+                    unbuilt_if_open(self.nested(e.span, |run| {
                         run.call_module_named(e, id, args, env, input, path, alias)
-                    });
-                    match r {
-                        // As in `apply`: what an open hyperparameter decides is not built.
-                        Err(Halt::Open) => Ok(unknown()),
-                        r => r,
-                    }
+                    }))
                 }
                 _ => self.apply(e, env, input, path),
             },

@@ -1,0 +1,233 @@
+//! Tests of the model stage: parameter counts against the IR, shapes, causal masking of
+//! every attention mechanism.
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::{Flow, Net};
+use crate::interp::strategy::{self, RandomSearch};
+use crate::interp::{Arch, Interp};
+
+/// Checks `src` (imports resolve against the crate root) and samples `n` architectures.
+pub(crate) fn sample(src: &str, n: usize, seed: u64) -> Vec<Arch> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    let mut sink = crate::diag::Sink::default();
+    let program = crate::check::load("test.nas", src.to_string(), Some(dir), &mut sink);
+    let checked = crate::check::check(program, &mut sink);
+    assert!(!sink.has_errors(), "the test space checks clean:\n{src}");
+    let interp = Interp::new(&checked, &checked.spaces[0]).expect("the space builds");
+    let mut rng = strategy::rng(seed);
+    strategy::sample(&interp, &mut RandomSearch, &mut rng, n, 10_000)
+        .unwrap_or_else(|_| panic!("the space samples"))
+        .0
+}
+
+/// A one-architecture space: embedding, `positions`, one pre-norm attention block with
+/// `kind`, a feed-forward block, the head.
+pub(crate) fn fixed(kind: &str, positions: &str, causal: bool, context: usize) -> Arch {
+    let src = format!(
+        "import std.transformer.{{ attention, ffn, pre_norm }}
+space s {{
+    graph {{
+        embedding(vocab = data.vocab, dim = 32)
+        positions(kind = {positions})
+        pre_norm(attention(heads = 4, kind = {kind}, causal = {causal}))
+        pre_norm(ffn(hidden = 64, activation = gelu))
+        layer_norm()
+        lm_head(vocab = data.vocab)
+    }}
+    data = text_corpus(\"tiny_shakespeare\", context = {context})
+}}"
+    );
+    sample(&src, 1, 0).remove(0)
+}
+
+/// Every mechanism of `attention_kind`, as written in `.nas`.
+pub(crate) const KINDS: [&str; 5] = [
+    "softmax",
+    "linear",
+    "cosformer",
+    "local(window = 4)",
+    "performer(features = 16)",
+];
+
+fn logits(net: &Net, tokens: &[i64], device: &Device) -> Vec<f32> {
+    let t =
+        Tensor::<2, Int>::from_data(TensorData::new(tokens.to_vec(), [1, tokens.len()]), device);
+    match net.forward(t) {
+        Flow::Seq(x) => x.into_data().to_vec::<f32>().expect("f32 logits"),
+        _ => panic!("a language model outputs a sequence"),
+    }
+}
+
+#[test]
+fn built_models_have_exactly_the_static_parameter_count() {
+    let device = Device::flex();
+    let spaces = [
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tiny_lm.nas"))
+            .unwrap(),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/attention_search.nas"
+        ))
+        .unwrap(),
+    ];
+    let mut seen = 0;
+    for src in &spaces {
+        for arch in sample(src, 6, 11) {
+            let net = Net::new(&arch, &device, 0).expect("text architectures build");
+            assert_eq!(
+                net.num_params() as u64,
+                arch.metrics.params,
+                "{}",
+                arch.hash_hex()
+            );
+            seen += 1;
+        }
+    }
+    for kind in KINDS {
+        for positions in ["learned", "sinusoidal", "rotary", "none"] {
+            let arch = fixed(kind, positions, true, 16);
+            let net = Net::new(&arch, &device, 0).unwrap();
+            assert_eq!(
+                net.num_params() as u64,
+                arch.metrics.params,
+                "{kind} {positions}"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 12 + 20);
+}
+
+#[test]
+fn tied_heads_share_the_embedding_and_swiglu_has_a_gate() {
+    let src = "import std.transformer.{ ffn }
+space s {
+    graph {
+        embedding(vocab = data.vocab, dim = 24)
+        ffn(hidden = 40, activation = swiglu)
+        rms_norm()
+        lm_head(vocab = data.vocab, tied = true)
+    }
+    data = text_corpus(\"tiny_shakespeare\", context = 8)
+}";
+    let arch = sample(src, 1, 0).remove(0);
+    let net = Net::new(&arch, &Device::flex(), 0).unwrap();
+    // embedding 256·24, swiglu 2·(24·40 + 40) + 40·24 + 24, rms 24, tied head bias 256.
+    let expected = 256 * 24 + 2 * (24 * 40 + 40) + 40 * 24 + 24 + 24 + 256;
+    assert_eq!(net.num_params(), expected);
+    assert_eq!(arch.metrics.params, expected as u64);
+    let out = logits(&net, &[1, 2, 3, 4, 5, 6, 7, 8], &Device::flex());
+    assert_eq!(out.len(), 8 * 256);
+    assert!(out.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn every_mechanism_outputs_the_sequence_shape() {
+    let device = Device::flex();
+    for kind in KINDS {
+        for causal in [true, false] {
+            let arch = fixed(kind, "rotary", causal, 12);
+            let net = Net::new(&arch, &device, 0).unwrap();
+            let tokens: Vec<i64> = (0..24).map(|i| (i * 7 % 256) as i64).collect();
+            let t = Tensor::<2, Int>::from_data(TensorData::new(tokens, [2, 12]), &device);
+            let Flow::Seq(out) = net.forward(t) else {
+                panic!()
+            };
+            assert_eq!(out.dims(), [2, 12, 256], "{kind}");
+            let vals = out.into_data().to_vec::<f32>().unwrap();
+            assert!(vals.iter().all(|x| x.is_finite()), "{kind} causal={causal}");
+        }
+    }
+}
+
+#[test]
+fn no_information_flows_from_future_tokens() {
+    let device = Device::flex();
+    let len = 12;
+    let base: Vec<i64> = (0..len).map(|i| (i * 37 % 256) as i64).collect();
+    for kind in KINDS {
+        for positions in ["learned", "rotary"] {
+            let arch = fixed(kind, positions, true, len);
+            let net = Net::new(&arch, &device, 0).unwrap();
+            let before = logits(&net, &base, &device);
+            for p in [3usize, 7, len - 1] {
+                let mut changed = base.clone();
+                changed[p] = (changed[p] + 101) % 256;
+                let after = logits(&net, &changed, &device);
+                for pos in 0..len {
+                    let row = pos * 256..(pos + 1) * 256;
+                    let diff = before[row.clone()]
+                        .iter()
+                        .zip(&after[row])
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0f32, f32::max);
+                    // One local block with window 4: token p reaches p..p+4 only.
+                    let reach = if kind.starts_with("local") {
+                        p + 4
+                    } else {
+                        len
+                    };
+                    if pos < p || pos >= reach {
+                        assert!(
+                            diff < 1e-5,
+                            "{kind} {positions}: token {p} changed position {pos} by {diff}"
+                        );
+                    } else {
+                        assert!(
+                            diff > 1e-6,
+                            "{kind} {positions}: token {p} did not reach position {pos}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bidirectional_attention_sees_later_tokens() {
+    let device = Device::flex();
+    let len = 12;
+    let base: Vec<i64> = (0..len).map(|i| (i * 37 % 256) as i64).collect();
+    for kind in KINDS {
+        let arch = fixed(kind, "learned", false, len);
+        let net = Net::new(&arch, &device, 0).unwrap();
+        let before = logits(&net, &base, &device);
+        let mut changed = base.clone();
+        // Within the local window (2 either side) of position 1.
+        changed[3] = (changed[3] + 101) % 256;
+        let after = logits(&net, &changed, &device);
+        let diff = before[256..512]
+            .iter()
+            .zip(&after[256..512])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff > 1e-6, "{kind}: position 1 does not see position 3");
+    }
+}
+
+#[test]
+fn local_attention_sees_only_its_window() {
+    let device = Device::flex();
+    let len = 12;
+    let base: Vec<i64> = (0..len).map(|i| (i * 37 % 256) as i64).collect();
+    // One block, window 4: position 9 sees 6..=9, not 5. (Two blocks would widen it.)
+    let arch = fixed("local(window = 4)", "none", true, len);
+    let net = Net::new(&arch, &device, 0).unwrap();
+    let before = logits(&net, &base, &device);
+    let row = |v: &[f32]| v[9 * 256..10 * 256].to_vec();
+    let delta = |p: usize| {
+        let mut changed = base.clone();
+        changed[p] = (changed[p] + 101) % 256;
+        let after = logits(&net, &changed, &device);
+        row(&before)
+            .iter()
+            .zip(row(&after))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    };
+    assert!(delta(5) < 1e-5, "position 5 is outside the window of 9");
+    assert!(delta(6) > 1e-6, "position 6 is inside the window of 9");
+}

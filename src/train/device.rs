@@ -1,0 +1,77 @@
+//! Where training runs: burn's pure-Rust `flex` CPU backend (always built, the default),
+//! `wgpu` (Vulkan, Metal, DirectX, or a software Vulkan driver) and CUDA behind the cargo
+//! features of the same names.
+
+use burn::tensor::{Device, Tensor};
+
+/// A backend the user can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// burn's `flex` backend on the CPU, multi-threaded.
+    Cpu,
+    /// A GPU through wgpu (needs the `wgpu` feature); `NASC_WGPU_CPU=1` picks a software
+    /// adapter instead.
+    Wgpu,
+    /// An NVIDIA GPU through CUDA (needs the `cuda` feature).
+    Cuda,
+}
+
+/// Opens the device, checking that it works: a backend that was not compiled in, or a
+/// machine without such a device, is an error that says what to do, never a panic.
+pub fn open(choice: DeviceChoice) -> Result<Device, String> {
+    let device = match choice {
+        DeviceChoice::Cpu => Device::flex(),
+        DeviceChoice::Wgpu => wgpu()?,
+        DeviceChoice::Cuda => cuda()?,
+    };
+    // Backends open lazily; run one operation so that a missing device shows up here.
+    let probe = device.clone();
+    let works = std::panic::catch_unwind(move || {
+        let t = Tensor::<1>::ones([4], &probe);
+        t.sum().into_scalar::<f32>()
+    });
+    match works {
+        Ok(v) if v == 4.0 => Ok(device),
+        Ok(v) => Err(format!(
+            "the {choice:?} device computed 1+1+1+1 = {v}: it does not work on this machine"
+        )),
+        Err(_) => Err(format!(
+            "no usable {choice:?} device on this machine (the backend failed to start); use `--device cpu`"
+        )),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Result<Device, String> {
+    use burn::tensor::DeviceKind;
+    let kind = if std::env::var_os("NASC_WGPU_CPU").is_some() {
+        DeviceKind::Cpu
+    } else {
+        DeviceKind::DefaultDevice
+    };
+    Ok(Device::wgpu(kind))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Result<Device, String> {
+    Err("this nasc was built without the `wgpu` backend: rebuild with `cargo install --path . --features wgpu`, or use `--device cpu`".into())
+}
+
+#[cfg(feature = "cuda")]
+fn cuda() -> Result<Device, String> {
+    Ok(Device::cuda(0))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda() -> Result<Device, String> {
+    Err("this nasc was built without the `cuda` backend: rebuild with `--features cuda` on a machine with the CUDA toolkit and network access (see the README), or use `--device cpu`".into())
+}
+
+/// The peak resident memory of this process so far, in bytes (Linux: `VmHWM`).
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -147,6 +147,12 @@ codes! {
     ArchMismatch = "E031", "architecture does not fit its space";
     /// `nasc enumerate` was asked for a space that is infinite or larger than its limit.
     TooLargeToEnumerate = "E032", "space too large to enumerate";
+    /// `nasc train` cannot open the space's data source: a corpus file that does not
+    /// exist, a set that must be fetched first, a kind of data training does not read yet.
+    DataUnavailable = "E033", "data source unavailable";
+    /// A `train` setting has a value training cannot use (a learning rate of zero, a
+    /// beta of 1). Reported by `nasc train`.
+    BadTrainSetting = "E034", "invalid training setting";
     /// A hyperparameter is declared but never used.
     UnusedParam = "W001", "unused hyperparameter";
     /// A name hides another one of the same name.

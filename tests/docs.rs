@@ -52,6 +52,27 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
         }
         // Codes of the interpreter commands: the program checks clean, the command
         // reports the code on the wrong example and nothing on the fixed one.
+        if section.contains("Reported by `nasc train`") {
+            for (src, expect) in [(wrong, true), (fixed, false)] {
+                assert!(
+                    common::codes(src).is_empty(),
+                    "{code}: the example must check clean\n{src}"
+                );
+                let codes = common::train_codes(src);
+                assert_eq!(
+                    codes.iter().any(|c| c == code.as_str()),
+                    expect,
+                    "{code}: `nasc train` reports {codes:?}\n{src}"
+                );
+                if !expect {
+                    assert!(
+                        codes.is_empty(),
+                        "{code}: the fixed example reports {codes:?}"
+                    );
+                }
+            }
+            continue;
+        }
         let command = ["sample", "enumerate", "describe"]
             .into_iter()
             .find(|c| section.contains(&format!("Reported by `nasc {c}`")));

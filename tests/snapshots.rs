@@ -46,7 +46,8 @@ fn ui() {
 }
 
 /// The request a `tests/ui_run` program's second line asks for: `// run: sample -n 2
-/// --seed 1`, `// run: enumerate`, `// run: describe {json}`.
+/// --seed 1`, `// run: enumerate`, `// run: describe {json}` (`// run: train` trains one
+/// step of a sampled architecture, through `common::train_file`).
 fn run_line(src: &str) -> common::Request {
     let line = src
         .lines()
@@ -100,7 +101,12 @@ fn ui_run() {
             "{} must check clean:\n{checked}",
             path.display()
         );
-        let out = common::run_file(path, &run_line(&src), false);
+        let trains = src.lines().any(|l| l.starts_with("// run: train"));
+        let out = if trains {
+            common::train_file(path)
+        } else {
+            common::run_file(path, &run_line(&src), false)
+        };
         // A program whose comment starts `// ok:` shows a command that succeeds; every
         // other one must report its diagnostic.
         let ok = src.starts_with("// ok:");

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod sample;
+pub mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -96,6 +97,55 @@ enum Command {
         /// under the given values) instead of failing.
         #[arg(long)]
         partial: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Train one architecture of a space on its data and measure it: validation loss,
+    /// perplexity, parameters, throughput, latency, peak memory, wall time.
+    Train {
+        /// The `.nas` file.
+        file: std::path::PathBuf,
+        /// The architecture file (`nasc sample --format json` output, or an object of
+        /// hyperparameter values).
+        #[arg(long, conflicts_with = "sample", required_unless_present = "sample")]
+        arch: Option<std::path::PathBuf>,
+        /// Draw the architecture at random instead (with `--seed`).
+        #[arg(long)]
+        sample: bool,
+        /// The seed of `--sample`.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Optimizer steps (default: the space's `train` block, else 300).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Examples per step (default: the `train` block, else 32).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// The seed of weights, batches and dropout (default: the `train` block, else 0).
+        #[arg(long)]
+        train_seed: Option<u64>,
+        /// Where to train.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: crate::train::device::DeviceChoice,
+        /// Write the weights (`model.bpk`), the architecture and the report to this directory.
+        #[arg(long)]
+        save: Option<std::path::PathBuf>,
+        /// No progress bar or evaluation lines on standard error.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Evaluate a model saved by `nasc train --save` on its space's validation set.
+    Eval {
+        /// The `.nas` file the model was trained from.
+        file: std::path::PathBuf,
+        /// The directory `nasc train --save` wrote.
+        #[arg(long)]
+        model: std::path::PathBuf,
+        /// Where to evaluate.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: crate::train::device::DeviceChoice,
         #[command(flatten)]
         common: Common,
     },
@@ -194,6 +244,67 @@ pub fn main() -> i32 {
                 2
             }
         },
+        Command::Train {
+            file,
+            arch,
+            sample,
+            seed,
+            steps,
+            batch,
+            train_seed,
+            device,
+            save,
+            quiet,
+            common,
+        } => {
+            let source = match arch {
+                Some(path) if !sample => match std::fs::read_to_string(&path) {
+                    Ok(json) => train::ArchSource::File {
+                        name: path.display().to_string(),
+                        json,
+                    },
+                    Err(e) => {
+                        eprintln!("error: cannot read `{}`: {e}", path.display());
+                        return 2;
+                    }
+                },
+                _ => train::ArchSource::Sample { seed },
+            };
+            let request = train::TrainRequest {
+                arch: source,
+                steps,
+                batch,
+                train_seed,
+                device,
+                save,
+                progress: !quiet,
+            };
+            let (name, text, dir) = match check::read_input(&file) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let json = common.format == OutputFormat::Json;
+            let r = train::run_source(&name, text, dir, common.space.as_deref(), &request, json);
+            match finish(&r.out, &common) {
+                0 if r.failed => 3,
+                code => code,
+            }
+        }
+        Command::Eval {
+            file,
+            model,
+            device,
+            common,
+        } => {
+            let (name, text, dir) = match check::read_input(&file) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let json = common.format == OutputFormat::Json;
+            let request = train::EvalRequest { model, device };
+            let out = train::eval_source(&name, text, dir, common.space.as_deref(), &request, json);
+            finish(&out, &common)
+        }
     }
 }
 
@@ -210,6 +321,11 @@ fn run_space(file: &std::path::Path, common: &Common, request: sample::Request) 
         &request,
         common.format == OutputFormat::Json,
     );
+    finish(&out, common)
+}
+
+/// Prints what a space command produced; its exit code.
+fn finish(out: &sample::RunOutput, common: &Common) -> i32 {
     check::emit(
         &out.diagnostics,
         &out.sources,

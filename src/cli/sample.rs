@@ -187,35 +187,8 @@ fn describe(
     sink: &mut Sink,
     out: &mut RunOutput,
 ) {
-    let parsed: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            out.usage_error = Some(format!("`{file}` is not JSON: {e}"));
-            return;
-        }
-    };
-    if let Some(s) = parsed.get("space").and_then(|s| s.as_str()) {
-        if s != info.name {
-            sink.push(
-                Diagnostic::error(
-                    Code::ArchMismatch,
-                    format!("`{file}` is an architecture of `{s}`, not of `{}`", info.name),
-                    info.span,
-                    "this space",
-                )
-                .with_help("pick the space with `--space NAME`, or describe the file against its own space"),
-            );
-            return;
-        }
-    }
-    let values = match parsed.get("assignment").unwrap_or(&parsed) {
-        serde_json::Value::Object(m) => m.clone(),
-        _ => {
-            out.usage_error = Some(format!(
-                "`{file}` must be an object of hyperparameter values, or an architecture with an `assignment` object"
-            ));
-            return;
-        }
+    let Some(values) = parse_values(info, file, text, sink, out) else {
+        return;
     };
     if partial {
         let mut replay = Replay::new(&values);
@@ -240,14 +213,70 @@ fn describe(
             Ok(_) => {}
         }
     }
-    let mut replay = Replay::new(&values);
+    if let Some(arch) = build_values(interp, info, file, &values, sink) {
+        print_archs(std::slice::from_ref(&*arch), json, out);
+    }
+}
+
+/// The hyperparameter values of an architecture file: its `assignment` object, or the
+/// whole file when it is a plain object of values. `None` after reporting why not.
+pub(crate) fn parse_values(
+    info: &crate::check::SpaceInfo,
+    file: &str,
+    text: &str,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let parsed: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            out.usage_error = Some(format!("`{file}` is not JSON: {e}"));
+            return None;
+        }
+    };
+    if let Some(s) = parsed.get("space").and_then(|s| s.as_str()) {
+        if s != info.name {
+            sink.push(
+                Diagnostic::error(
+                    Code::ArchMismatch,
+                    format!("`{file}` is an architecture of `{s}`, not of `{}`", info.name),
+                    info.span,
+                    "this space",
+                )
+                .with_help("pick the space with `--space NAME`, or describe the file against its own space"),
+            );
+            return None;
+        }
+    }
+    match parsed.get("assignment").unwrap_or(&parsed) {
+        serde_json::Value::Object(m) => Some(m.clone()),
+        _ => {
+            out.usage_error = Some(format!(
+                "`{file}` must be an object of hyperparameter values, or an architecture with an `assignment` object"
+            ));
+            None
+        }
+    }
+}
+
+/// Builds the architecture that `values` (from `file`) assign; `None` after reporting why
+/// they do not make one (a value out of its domain, a missing or unknown one, a violated
+/// constraint).
+pub(crate) fn build_values(
+    interp: &Interp,
+    info: &crate::check::SpaceInfo,
+    file: &str,
+    values: &serde_json::Map<String, serde_json::Value>,
+    sink: &mut Sink,
+) -> Option<Box<Arch>> {
+    let mut replay = Replay::new(values);
     let outcome = interp.build(&mut replay);
     let unused: Vec<String> = replay.unused().into_iter().map(String::from).collect();
     match outcome {
         Err(e) if replay.failed.is_some() => {
             let mut d = out_of_domain(&e, file);
             // A missing value: say which others are open too.
-            if let Ok(f) = interp.frontier(&mut Replay::new(&values)) {
+            if let Ok(f) = interp.frontier(&mut Replay::new(values)) {
                 if f.open.len() > 1 {
                     let open: Vec<String> =
                         f.open.iter().map(|h| format!("`{}`", h.path)).collect();
@@ -257,10 +286,17 @@ fn describe(
                     ));
                 }
             }
-            sink.push(d)
+            sink.push(d);
+            None
         }
-        Err(e) => sink.push(unbuildable(&e)),
-        Ok(Outcome::Rejected(r, _)) => sink.push(violated(&r, file)),
+        Err(e) => {
+            sink.push(unbuildable(&e));
+            None
+        }
+        Ok(Outcome::Rejected(r, _)) => {
+            sink.push(violated(&r, file));
+            None
+        }
         Ok(Outcome::Built(arch)) => {
             if !unused.is_empty() {
                 sink.push(
@@ -275,9 +311,9 @@ fn describe(
                     )
                     .with_help("remove them: they are misspelt, or inactive under the other values"),
                 );
-                return;
+                return None;
             }
-            print_archs(std::slice::from_ref(&*arch), json, out);
+            Some(arch)
         }
     }
 }
@@ -361,7 +397,7 @@ fn print_frontier(
     }
 }
 
-fn unbuildable(e: &BuildError) -> Diagnostic {
+pub(crate) fn unbuildable(e: &BuildError) -> Diagnostic {
     let help = if e.path.is_empty() {
         "change the space so that every assignment gives a network that can be built".to_string()
     } else {
@@ -376,7 +412,7 @@ fn unbuildable(e: &BuildError) -> Diagnostic {
     .with_help(help)
 }
 
-fn all_rejected(stats: &Rejections, info: &crate::check::SpaceInfo) -> Diagnostic {
+pub(crate) fn all_rejected(stats: &Rejections, info: &crate::check::SpaceInfo) -> Diagnostic {
     let (span, text, n) = match stats.worst() {
         Some((r, n)) => (r.span, r.text.clone(), *n),
         None => (info.span, String::new(), 0),

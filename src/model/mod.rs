@@ -36,6 +36,8 @@ pub struct ModelError {
 }
 
 /// One node of the graph, as a burn module.
+// A model holds a few dozen blocks for its whole life: boxing the large ones saves nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Block {
     /// The token ids.

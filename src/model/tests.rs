@@ -55,7 +55,7 @@ fn logits(net: &Net, tokens: &[i64], device: &Device) -> Vec<f32> {
     let t =
         Tensor::<2, Int>::from_data(TensorData::new(tokens.to_vec(), [1, tokens.len()]), device);
     match net.forward(t) {
-        Flow::Seq(x) => x.into_data().to_vec::<f32>().expect("f32 logits"),
+        Flow::Seq(x) => x.into_data().try_to_vec::<f32>().expect("f32 logits"),
         _ => panic!("a language model outputs a sequence"),
     }
 }
@@ -136,7 +136,7 @@ fn every_mechanism_outputs_the_sequence_shape() {
                 panic!()
             };
             assert_eq!(out.dims(), [2, 12, 256], "{kind}");
-            let vals = out.into_data().to_vec::<f32>().unwrap();
+            let vals = out.into_data().try_to_vec::<f32>().unwrap();
             assert!(vals.iter().all(|x| x.is_finite()), "{kind} causal={causal}");
         }
     }

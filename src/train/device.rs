@@ -32,7 +32,7 @@ pub fn open(choice: DeviceChoice) -> Result<Device, String> {
         t.sum().into_scalar::<f32>()
     });
     match works {
-        Ok(v) if v == 4.0 => Ok(device),
+        Ok(4.0) => Ok(device),
         Ok(v) => Err(format!(
             "the {choice:?} device computed 1+1+1+1 = {v}: it does not work on this machine"
         )),

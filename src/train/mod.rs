@@ -254,6 +254,29 @@ pub fn train(
     Ok((trained, report))
 }
 
+/// What a trained model measures without training: validation loss and latency.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measured {
+    /// Mean validation loss over the settings' validation batches.
+    pub val_loss: f64,
+    /// Median inference time of one batch, in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// Measures `net` (on the plain `device`) on the validation set `settings` describe.
+pub fn measure(
+    net: &Net,
+    corpus: &TextCorpus,
+    settings: &TrainSettings,
+    device: &Device,
+) -> Measured {
+    let val = corpus.val_batches(settings.batch, settings.eval_batches);
+    Measured {
+        val_loss: evaluate(net, &val, device),
+        latency_ms: latency(net, corpus, settings.batch, device),
+    }
+}
+
 /// The reason to stop, when the loss of step `step` is NaN or has exploded: more than
 /// three times the first step's loss (a model that diverges climbs far past where it began).
 fn diverged(loss: f64, first: f64, step: usize) -> Option<String> {

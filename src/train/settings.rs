@@ -44,6 +44,15 @@ pub enum Schedule {
     Constant,
 }
 
+/// A `train` field whose value training cannot use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingError {
+    /// The field (`optimizer` for the optimizer's own arguments).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
 /// Everything the training loop needs to know besides the model and the data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainSettings {
@@ -71,13 +80,17 @@ pub struct TrainSettings {
 
 impl TrainSettings {
     /// The settings of a `train` block (as resolved in an architecture), defaults filled.
-    pub fn from_fields(fields: &[(Name, Value)]) -> Result<TrainSettings, String> {
+    pub fn from_fields(fields: &[(Name, Value)]) -> Result<TrainSettings, SettingError> {
         let get = |k: &str| fields.iter().find(|(n, _)| &**n == k).map(|(_, v)| v);
-        let count = |k: &str, default: usize| -> Result<usize, String> {
+        let bad = |field: &str, message: String| SettingError {
+            field: field.to_string(),
+            message,
+        };
+        let count = |k: &str, default: usize| -> Result<usize, SettingError> {
             match get(k) {
                 None => Ok(default),
                 Some(Value::Int(v)) if *v >= 0 => Ok(*v as usize),
-                Some(v) => Err(format!("`{k}` must be a count, and is {v}")),
+                Some(v) => Err(bad(k, format!("`{k}` must be a count, and is {v}"))),
             }
         };
         let steps = count("steps", 300)?;
@@ -88,17 +101,21 @@ impl TrainSettings {
         let seed = count("seed", 0)? as u64;
         let grad_clip = match get("grad_clip") {
             None => 1.0,
-            Some(v) => v.as_f64().filter(|x| *x >= 0.0).ok_or(format!(
-                "`grad_clip` must be a norm (0 for none), and is {v}"
-            ))?,
+            Some(v) => v.as_f64().filter(|x| *x >= 0.0).ok_or_else(|| {
+                bad(
+                    "grad_clip",
+                    format!("`grad_clip` must be a norm (0 for none), and is {v}"),
+                )
+            })?,
         };
         let max_seconds = match get("max_seconds") {
             None => None,
-            Some(v) => Some(
-                v.as_f64()
-                    .filter(|x| *x > 0.0)
-                    .ok_or(format!("`max_seconds` must be positive, and is {v}"))?,
-            ),
+            Some(v) => Some(v.as_f64().filter(|x| *x > 0.0).ok_or_else(|| {
+                bad(
+                    "max_seconds",
+                    format!("`max_seconds` must be positive, and is {v}"),
+                )
+            })?),
         };
         let schedule = match get("schedule") {
             None => Schedule::Cosine,
@@ -106,9 +123,19 @@ impl TrainSettings {
                 "cosine" => Schedule::Cosine,
                 "linear" => Schedule::Linear,
                 "constant" => Schedule::Constant,
-                other => return Err(format!("no learning-rate schedule `{other}`")),
+                other => {
+                    return Err(bad(
+                        "schedule",
+                        format!("no learning-rate schedule `{other}`"),
+                    ))
+                }
             },
-            Some(v) => return Err(format!("`schedule` must be a schedule, and is {v}")),
+            Some(v) => {
+                return Err(bad(
+                    "schedule",
+                    format!("`schedule` must be a schedule, and is {v}"),
+                ))
+            }
         };
         let optimizer = match get("optimizer") {
             None => OptimizerSettings {
@@ -117,8 +144,15 @@ impl TrainSettings {
                 beta1: 0.9,
                 beta2: 0.999,
             },
-            Some(Value::Sym(name, args)) => optimizer(name, args)?,
-            Some(v) => return Err(format!("`optimizer` must be an optimizer, and is {v}")),
+            Some(Value::Sym(name, args)) => {
+                optimizer(name, args).map_err(|m| bad("optimizer", m))?
+            }
+            Some(v) => {
+                return Err(bad(
+                    "optimizer",
+                    format!("`optimizer` must be an optimizer, and is {v}"),
+                ))
+            }
         };
         Ok(TrainSettings {
             steps,
@@ -246,7 +280,7 @@ mod tests {
         let bad = |fields: Vec<(&str, Value)>| {
             let fields: Vec<(Name, Value)> =
                 fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
-            TrainSettings::from_fields(&fields).unwrap_err()
+            TrainSettings::from_fields(&fields).unwrap_err().message
         };
         assert!(bad(vec![("steps", Value::Int(-1))]).contains("count"));
         let lr0 = Value::Sym("adam".into(), vec![("lr".into(), Value::Float(0.0))]);

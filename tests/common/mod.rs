@@ -117,3 +117,54 @@ pub fn sample_request(n: usize, seed: u64) -> Request {
         max_attempts: 10_000,
     }
 }
+
+/// Runs `nasc train` (one step, a sampled architecture, no progress output) on a file and
+/// renders its diagnostics and usage error; standard output (timings) is left out.
+pub fn train_file(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("test file is readable");
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let (diagnostics, sources, usage) = train_text(&name, text, path.parent());
+    let mut s = String::new();
+    for d in &diagnostics {
+        s.push_str(&nasc::render::human(d, &sources, 100, false));
+        s.push('\n');
+    }
+    if let Some(e) = usage {
+        s.push_str(&format!("error: {e}\n"));
+    }
+    s
+}
+
+/// The codes of the diagnostics `nasc train` (one step) reports for `src`.
+pub fn train_codes(src: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (diagnostics, _, _) = train_text("test.nas", src.to_string(), Some(dir));
+    diagnostics.iter().map(|d| d.code.to_string()).collect()
+}
+
+fn train_text(
+    name: &str,
+    text: String,
+    dir: Option<&Path>,
+) -> (
+    Vec<nasc::diag::Diagnostic>,
+    nasc::source::SourceMap,
+    Option<String>,
+) {
+    let request = nasc::cli::train::TrainRequest {
+        arch: nasc::cli::train::ArchSource::Sample { seed: 0 },
+        steps: Some(1),
+        batch: Some(2),
+        train_seed: None,
+        device: nasc::train::device::DeviceChoice::Cpu,
+        save: None,
+        progress: false,
+    };
+    let r =
+        nasc::cli::train::run_source(name, text, dir.map(Path::to_path_buf), None, &request, true);
+    (r.out.diagnostics, r.out.sources, r.out.usage_error)
+}

@@ -1,0 +1,553 @@
+//! `nasc train` and `nasc eval`: one concrete architecture of a space, trained on the
+//! space's data and measured; a saved model evaluated again.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::check::{self, Checked, SpaceInfo};
+use crate::diag::{Code, Diagnostic, Sink};
+use crate::interp::strategy::{self, RandomSearch};
+use crate::interp::{Arch, Interp};
+use crate::model::Net;
+use crate::space;
+use crate::train::data::TextCorpus;
+use crate::train::device::{self, DeviceChoice};
+use crate::train::settings::TrainSettings;
+use crate::train::{self as stage, EvalPoint, Observer, Report, Status};
+
+use super::sample::{build_values, parse_values, RunOutput};
+
+/// Which architecture to train.
+#[derive(Clone, Debug)]
+pub enum ArchSource {
+    /// An architecture file (`nasc sample --format json` output, or an object of values).
+    File {
+        /// Its name, for messages.
+        name: String,
+        /// Its text.
+        json: String,
+    },
+    /// One architecture drawn with this seed.
+    Sample {
+        /// The seed.
+        seed: u64,
+    },
+}
+
+/// What `nasc train` was asked to do.
+#[derive(Clone, Debug)]
+pub struct TrainRequest {
+    /// The architecture.
+    pub arch: ArchSource,
+    /// Overrides the `train` block's `steps`.
+    pub steps: Option<usize>,
+    /// Overrides the `train` block's `batch`.
+    pub batch: Option<usize>,
+    /// Overrides the `train` block's `seed`.
+    pub train_seed: Option<u64>,
+    /// Where to run.
+    pub device: DeviceChoice,
+    /// Write the weights, the architecture and the report here.
+    pub save: Option<PathBuf>,
+    /// Show a progress bar and the evaluations on standard error.
+    pub progress: bool,
+}
+
+/// What `nasc train` produced.
+pub struct TrainOutput {
+    /// Diagnostics, summary, usage error.
+    pub out: RunOutput,
+    /// The trial ran and failed (diverged).
+    pub failed: bool,
+}
+
+/// Trains one architecture of the space `space` of the file `name`.
+pub fn run_source(
+    name: &str,
+    text: String,
+    dir: Option<PathBuf>,
+    space: Option<&str>,
+    request: &TrainRequest,
+    json: bool,
+) -> TrainOutput {
+    let mut sink = Sink::default();
+    let program = check::load(name, text, dir.clone(), &mut sink);
+    let checked = check::check(program, &mut sink);
+    let _ = space::summary::analyze(&checked, &mut sink);
+    let mut out = RunOutput {
+        sources: Default::default(),
+        diagnostics: Vec::new(),
+        stdout: String::new(),
+        usage_error: None,
+    };
+    let mut failed = false;
+    if !sink.has_errors() {
+        failed = train_checked(
+            &checked,
+            dir.as_deref(),
+            space,
+            request,
+            json,
+            &mut sink,
+            &mut out,
+        );
+    }
+    out.diagnostics = sink.into_sorted();
+    out.sources = checked.program.sources;
+    TrainOutput { out, failed }
+}
+
+/// The space and its interpreter, or `None` after saying why not.
+fn open_space<'a>(
+    checked: &'a Checked,
+    space: Option<&str>,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) -> Option<(&'a SpaceInfo, Interp<'a>)> {
+    let chosen = match space {
+        Some(n) => checked.spaces.iter().find(|s| s.name == n),
+        None => checked.spaces.first(),
+    };
+    let Some(info) = chosen else {
+        let names: Vec<&str> = checked.spaces.iter().map(|s| s.name.as_str()).collect();
+        out.usage_error = Some(match space {
+            Some(n) => format!("no space `{n}` in this file (spaces: {})", names.join(", ")),
+            None => "the file defines no space".into(),
+        });
+        return None;
+    };
+    match Interp::new(checked, info) {
+        Ok(i) => Some((info, i)),
+        Err(e) => {
+            sink.push(super::sample::unbuildable(&e));
+            None
+        }
+    }
+}
+
+/// What the command line says over the space's `train` block, and where to run.
+struct Overrides {
+    steps: Option<usize>,
+    batch: Option<usize>,
+    train_seed: Option<u64>,
+    device: DeviceChoice,
+}
+
+/// Everything training needs besides the model: data, settings, device. `None` after
+/// reporting why one of them is not there.
+fn prepare(
+    arch: &Arch,
+    info: &SpaceInfo,
+    dir: Option<&Path>,
+    overrides: &Overrides,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) -> Option<(TextCorpus, TrainSettings, burn::tensor::Device)> {
+    let corpus = match TextCorpus::open(&arch.data, dir) {
+        Ok(c) => c,
+        Err(e) => {
+            let span = info.data.as_ref().map_or(info.span, |d| d.span);
+            sink.push(
+                Diagnostic::error(Code::DataUnavailable, e.message, span, "this data source")
+                    .with_help(e.help),
+            );
+            return None;
+        }
+    };
+    let mut settings = match TrainSettings::from_fields(&arch.train) {
+        Ok(s) => s,
+        Err(e) => {
+            let span = info
+                .train
+                .iter()
+                .find(|f| f.name.name == e.field)
+                .map_or(info.span, |f| f.value.span);
+            sink.push(
+                Diagnostic::error(Code::BadTrainSetting, e.message, span, "this setting")
+                    .with_help("give training a value it can use: a positive learning rate, betas below 1, counts of at least zero"),
+            );
+            return None;
+        }
+    };
+    if let Some(s) = overrides.steps {
+        settings.steps = s;
+        settings.warmup = settings.warmup.min(s / 2);
+        settings.eval_every = settings.eval_every.min(s.max(1));
+    }
+    if let Some(b) = overrides.batch {
+        settings.batch = b.max(1);
+    }
+    if let Some(seed) = overrides.train_seed {
+        settings.seed = seed;
+    }
+    match device::open(overrides.device) {
+        Ok(d) => Some((corpus, settings, d)),
+        Err(e) => {
+            out.usage_error = Some(e);
+            None
+        }
+    }
+}
+
+fn train_checked(
+    checked: &Checked,
+    dir: Option<&Path>,
+    space: Option<&str>,
+    request: &TrainRequest,
+    json: bool,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) -> bool {
+    let Some((info, interp)) = open_space(checked, space, sink, out) else {
+        return false;
+    };
+    let arch = match &request.arch {
+        ArchSource::File { name, json } => {
+            let Some(values) = parse_values(info, name, json, sink, out) else {
+                return false;
+            };
+            match build_values(&interp, info, name, &values, sink) {
+                Some(a) => a,
+                None => return false,
+            }
+        }
+        ArchSource::Sample { seed } => {
+            let mut rng = strategy::rng(*seed);
+            match strategy::sample(&interp, &mut RandomSearch, &mut rng, 1, 10_000) {
+                Ok((mut archs, _)) => Box::new(archs.remove(0)),
+                Err(strategy::SampleError::Build(e)) => {
+                    sink.push(super::sample::unbuildable(&e));
+                    return false;
+                }
+                Err(strategy::SampleError::AllRejected(stats)) => {
+                    sink.push(super::sample::all_rejected(&stats, info));
+                    return false;
+                }
+            }
+        }
+    };
+    let overrides = Overrides {
+        steps: request.steps,
+        batch: request.batch,
+        train_seed: request.train_seed,
+        device: request.device,
+    };
+    let Some((corpus, settings, device)) = prepare(&arch, info, dir, &overrides, sink, out) else {
+        return false;
+    };
+    if request.progress {
+        eprintln!(
+            "training {} ({} parameters) on {} for {} steps of {} × {} tokens, {:?}",
+            &arch.hash_hex()[..12],
+            arch.metrics.params,
+            corpus.name,
+            settings.steps,
+            settings.batch,
+            corpus.context,
+            request.device
+        );
+    }
+    let mut observer = Progress::new(settings.steps, request.progress);
+    let result = stage::train(&arch, &corpus, &settings, &device, &mut observer);
+    observer.finish();
+    let (net, report) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            let span = info.graph.as_ref().map_or(info.span, |g| g.span);
+            sink.push(
+                Diagnostic::error(Code::Unbuildable, e.message, span, "this graph")
+                    .with_help(e.help),
+            );
+            return false;
+        }
+    };
+    if let Some(dir) = &request.save {
+        if let Err(e) = save(dir, &arch, &net, &report) {
+            out.usage_error = Some(e);
+        }
+    }
+    print_report(&arch, &report, request.device, json, out);
+    report.status == Status::Failed
+}
+
+/// Writes `arch.json`, `model.bpk` (burn's format) and `report.json` into `dir`.
+fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), String> {
+    use burn::module::Module;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let write = |file: &str, text: String| {
+        let p = dir.join(file);
+        std::fs::write(&p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))
+    };
+    write("arch.json", format!("{:#}\n", arch.to_json()))?;
+    let weights = dir.join("model.bpk");
+    net.clone()
+        .save_file(&weights)
+        .map_err(|e| format!("cannot write `{}`: {e}", weights.display()))?;
+    let report = serde_json::to_string_pretty(report).unwrap_or_default();
+    write("report.json", report + "\n")
+}
+
+fn print_report(arch: &Arch, r: &Report, device: DeviceChoice, json: bool, out: &mut RunOutput) {
+    if json {
+        let mut j = serde_json::to_value(r).unwrap_or_default();
+        if let Some(m) = j.as_object_mut() {
+            m.insert("space".into(), arch.space.clone().into());
+            m.insert("hash".into(), arch.hash_hex().into());
+            m.insert("static_params".into(), arch.metrics.params.into());
+            m.insert(
+                "device".into(),
+                serde_json::to_value(device).unwrap_or_default(),
+            );
+        }
+        out.stdout.push_str(&j.to_string());
+        out.stdout.push('\n');
+        return;
+    }
+    let s = &mut out.stdout;
+    let _ = writeln!(s, "architecture {}  ({})", arch.hash_hex(), arch.space);
+    match &r.reason {
+        Some(reason) => {
+            let _ = writeln!(s, "status          failed: {reason}");
+        }
+        None => {
+            let _ = writeln!(s, "status          ok");
+        }
+    }
+    let _ = writeln!(s, "steps           {}", r.steps);
+    let _ = writeln!(
+        s,
+        "val loss        {:.4}  (untrained {:.4}, unigram baseline {:.4})",
+        r.val_loss, r.first_val_loss, r.unigram_loss
+    );
+    let _ = writeln!(s, "val perplexity  {:.3}", r.val_perplexity);
+    let _ = writeln!(s, "bits per char   {:.3}", r.bits_per_char);
+    let _ = writeln!(s, "train loss      {:.4}", r.train_loss);
+    let _ = writeln!(
+        s,
+        "parameters      {}  (static count {})",
+        r.params, arch.metrics.params
+    );
+    let _ = writeln!(
+        s,
+        "throughput      {:.0} tokens/s, {:.1} ms/step",
+        r.tokens_per_s, r.ms_per_step
+    );
+    let _ = writeln!(
+        s,
+        "latency         {:.2} ms per batch (inference)",
+        r.latency_ms
+    );
+    if let Some(m) = r.peak_mem_bytes {
+        let _ = writeln!(
+            s,
+            "peak memory     {:.1} MiB (process)",
+            m as f64 / 1048576.0
+        );
+    }
+    let _ = writeln!(s, "wall time       {:.1} s on {device:?}", r.wall_s);
+}
+
+/// A progress bar on standard error, with a line per evaluation.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    show: bool,
+}
+
+impl Progress {
+    fn new(steps: usize, show: bool) -> Progress {
+        let bar = show.then(|| {
+            let bar = indicatif::ProgressBar::new(steps as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps  loss {msg}  {elapsed} (eta {eta})",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress { bar, show }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) if !bar.is_hidden() => bar.println(text),
+            _ if self.show => eprintln!("{text}"),
+            _ => {}
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn step(&mut self, step: usize, loss: f64, _lr: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step as u64);
+            bar.set_message(format!("{loss:.4}"));
+        }
+    }
+
+    fn eval(&mut self, p: &EvalPoint) {
+        let train = p
+            .train_loss
+            .map_or("      -".to_string(), |t| format!("{t:7.4}"));
+        self.line(format!(
+            "step {:>6}  train loss {train}  val loss {:7.4}",
+            p.step, p.val_loss
+        ));
+    }
+}
+
+/// What `nasc eval` was asked to do.
+#[derive(Clone, Debug)]
+pub struct EvalRequest {
+    /// The directory `nasc train --save` wrote.
+    pub model: PathBuf,
+    /// Where to run.
+    pub device: DeviceChoice,
+}
+
+/// Loads a saved model of the space and measures it on the validation set again.
+pub fn eval_source(
+    name: &str,
+    text: String,
+    dir: Option<PathBuf>,
+    space: Option<&str>,
+    request: &EvalRequest,
+    json: bool,
+) -> RunOutput {
+    let mut sink = Sink::default();
+    let program = check::load(name, text, dir.clone(), &mut sink);
+    let checked = check::check(program, &mut sink);
+    let _ = space::summary::analyze(&checked, &mut sink);
+    let mut out = RunOutput {
+        sources: Default::default(),
+        diagnostics: Vec::new(),
+        stdout: String::new(),
+        usage_error: None,
+    };
+    if !sink.has_errors() {
+        eval_checked(
+            &checked,
+            dir.as_deref(),
+            space,
+            request,
+            json,
+            &mut sink,
+            &mut out,
+        );
+    }
+    out.diagnostics = sink.into_sorted();
+    out.sources = checked.program.sources;
+    out
+}
+
+fn eval_checked(
+    checked: &Checked,
+    dir: Option<&Path>,
+    space: Option<&str>,
+    request: &EvalRequest,
+    json: bool,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) {
+    use burn::module::Module;
+    let Some((info, interp)) = open_space(checked, space, sink, out) else {
+        return;
+    };
+    let arch_file = request.model.join("arch.json");
+    let arch_name = arch_file.display().to_string();
+    let text = match std::fs::read_to_string(&arch_file) {
+        Ok(t) => t,
+        Err(e) => {
+            out.usage_error = Some(format!("cannot read `{arch_name}`: {e} (is `{}` a directory written by `nasc train --save`?)", request.model.display()));
+            return;
+        }
+    };
+    let Some(values) = parse_values(info, &arch_name, &text, sink, out) else {
+        return;
+    };
+    let Some(arch) = build_values(&interp, info, &arch_name, &values, sink) else {
+        return;
+    };
+    let saved_hash = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|j| j.get("hash").and_then(|h| h.as_str()).map(String::from));
+    if saved_hash.as_deref().is_some_and(|h| h != arch.hash_hex()) {
+        sink.push(
+            Diagnostic::error(
+                Code::ArchMismatch,
+                format!("the model in `{}` was trained on a different network than this space now builds from its values", request.model.display()),
+                info.span,
+                "this space",
+            )
+            .with_help("the space changed since training: evaluate with the space file the model was trained from, or train again"),
+        );
+        return;
+    }
+    let overrides = Overrides {
+        steps: None,
+        batch: None,
+        train_seed: None,
+        device: request.device,
+    };
+    let Some((corpus, settings, device)) = prepare(&arch, info, dir, &overrides, sink, out) else {
+        return;
+    };
+    let net = match Net::new(&arch, &device, settings.seed) {
+        Ok(n) => n,
+        Err(e) => {
+            sink.push(
+                Diagnostic::error(
+                    Code::Unbuildable,
+                    format!("`{}` cannot be built as a model: {}", e.path, e.message),
+                    info.graph.as_ref().map_or(info.span, |g| g.span),
+                    "this graph",
+                )
+                .with_help("change the architecture, or use modules the model stage implements"),
+            );
+            return;
+        }
+    };
+    let weights = request.model.join("model.bpk");
+    let net = match net.try_load_file(&weights) {
+        Ok(n) => n,
+        Err(e) => {
+            out.usage_error = Some(format!("cannot load `{}`: {e}", weights.display()));
+            return;
+        }
+    };
+    let measured = stage::measure(&net, &corpus, &settings, &device);
+    if json {
+        let j = serde_json::json!({
+            "space": arch.space,
+            "hash": arch.hash_hex(),
+            "val_loss": measured.val_loss,
+            "val_perplexity": measured.val_loss.exp(),
+            "bits_per_char": measured.val_loss / std::f64::consts::LN_2,
+            "latency_ms": measured.latency_ms,
+            "params": net.num_params(),
+        });
+        out.stdout.push_str(&j.to_string());
+        out.stdout.push('\n');
+    } else {
+        let s = &mut out.stdout;
+        let _ = writeln!(s, "architecture {}  ({})", arch.hash_hex(), arch.space);
+        let _ = writeln!(s, "val loss        {:.4}", measured.val_loss);
+        let _ = writeln!(s, "val perplexity  {:.3}", measured.val_loss.exp());
+        let _ = writeln!(
+            s,
+            "bits per char   {:.3}",
+            measured.val_loss / std::f64::consts::LN_2
+        );
+        let _ = writeln!(
+            s,
+            "latency         {:.2} ms per batch (inference)",
+            measured.latency_ms
+        );
+        let _ = writeln!(s, "parameters      {}", net.num_params());
+    }
+}

@@ -1,0 +1,209 @@
+//! End-to-end tests of `nasc train` and `nasc eval` on the real binary: the JSON summary,
+//! determinism of a seed, saving and evaluating again, failures and their exit codes.
+
+use std::process::Command;
+
+fn nasc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nasc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("nasc runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A small space of the shipped corpus, written to a temporary file.
+fn space_file(dir: &std::path::Path, train: &str) -> String {
+    let src = format!(
+        "import std.transformer.{{ attention, ffn, pre_norm }}
+space small {{
+    param width = choice(32, 48)
+    graph {{
+        embedding(vocab = data.vocab, dim = width)
+        positions(kind = choice(learned, rotary))
+        pre_norm(attention(heads = 4, kind = choice(softmax, linear, cosformer, local(window = 8))))
+        pre_norm(ffn(hidden = 2 * width, activation = choice(gelu, swiglu)))
+        optional dropout(rate = 0.1)
+        layer_norm()
+        lm_head(vocab = data.vocab)
+    }}
+    data = text_corpus(\"tiny_shakespeare\", context = 32)
+    train {{ {train} }}
+}}"
+    );
+    let path = dir.join("small.nas");
+    std::fs::write(&path, src).unwrap();
+    path.display().to_string()
+}
+
+fn last_json(stdout: &str) -> serde_json::Value {
+    let line = stdout.lines().last().expect("a summary line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+#[test]
+fn train_prints_a_json_summary_with_every_field() {
+    let dir = tempdir("summary");
+    let file = space_file(
+        &dir,
+        "steps = 30, batch = 8, eval_every = 10, optimizer = adamw(lr = 3e-3)",
+    );
+    let (code, stdout, stderr) = nasc(&[
+        "train", &file, "--sample", "--seed", "2", "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let j = last_json(&stdout);
+    for field in [
+        "status",
+        "first_val_loss",
+        "val_loss",
+        "val_perplexity",
+        "bits_per_char",
+        "params",
+        "static_params",
+        "tokens_per_s",
+        "latency_ms",
+        "peak_mem_bytes",
+        "wall_s",
+        "hash",
+    ] {
+        assert!(j.get(field).is_some(), "no `{field}` in {j}");
+    }
+    assert_eq!(j["status"], "ok");
+    assert_eq!(j["params"], j["static_params"]);
+    let (first, last) = (
+        j["first_val_loss"].as_f64().unwrap(),
+        j["val_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        last < first - 1.0,
+        "30 steps lower the loss: {first} -> {last}"
+    );
+    assert!((j["val_perplexity"].as_f64().unwrap() - last.exp()).abs() < 1e-9);
+    assert_eq!(
+        j["curve"].as_array().unwrap().len(),
+        4,
+        "evaluations at 0, 10, 20, 30"
+    );
+    // The evaluations went to standard error as they came.
+    assert!(stderr.contains("val loss"), "{stderr}");
+}
+
+#[test]
+fn the_same_seed_trains_to_the_same_numbers() {
+    let dir = tempdir("determinism");
+    let file = space_file(&dir, "steps = 15, batch = 4, optimizer = adamw(lr = 3e-3)");
+    let run = |train_seed: &str| {
+        let (code, stdout, stderr) = nasc(&[
+            "train",
+            &file,
+            "--sample",
+            "--seed",
+            "5",
+            "--train-seed",
+            train_seed,
+            "--format",
+            "json",
+            "-q",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let j = last_json(&stdout);
+        (
+            j["hash"].clone(),
+            j["first_val_loss"].clone(),
+            j["val_loss"].clone(),
+            j["curve"].clone(),
+        )
+    };
+    let a = run("1");
+    assert_eq!(a, run("1"), "same seeds, same architecture and numbers");
+    let b = run("2");
+    assert_eq!(
+        a.0, b.0,
+        "the training seed does not change the architecture"
+    );
+    assert_ne!(a.2, b.2, "another training seed gives other weights");
+}
+
+#[test]
+fn a_saved_model_evaluates_to_its_final_loss() {
+    let dir = tempdir("save");
+    let file = space_file(&dir, "steps = 10, batch = 4, eval_batches = 2");
+    let model = dir.join("model");
+    let model = model.to_str().unwrap();
+    let (code, stdout, stderr) = nasc(&[
+        "train", &file, "--sample", "--seed", "3", "--save", model, "--format", "json", "-q",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let trained = last_json(&stdout);
+    for f in ["arch.json", "model.bpk", "report.json"] {
+        assert!(std::path::Path::new(model).join(f).exists(), "{f} written");
+    }
+    let (code, stdout, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let evaluated = last_json(&stdout);
+    assert_eq!(evaluated["hash"], trained["hash"]);
+    let (a, b) = (
+        trained["val_loss"].as_f64().unwrap(),
+        evaluated["val_loss"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-6, "trained {a}, reloaded {b}");
+    // The same architecture file trains again through `--arch`.
+    let arch = std::path::Path::new(model).join("arch.json");
+    let (code, stdout, _) = nasc(&[
+        "train",
+        &file,
+        "--arch",
+        arch.to_str().unwrap(),
+        "--steps",
+        "1",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(last_json(&stdout)["hash"], trained["hash"]);
+}
+
+#[test]
+fn a_diverging_trial_fails_with_exit_code_three() {
+    let dir = tempdir("diverge");
+    let file = space_file(
+        &dir,
+        "steps = 40, batch = 4, grad_clip = 0.0, optimizer = sgd(lr = 100000.0)",
+    );
+    let (code, stdout, stderr) = nasc(&["train", &file, "--sample", "--format", "json", "-q"]);
+    assert_eq!(code, 3, "{stderr}");
+    let j = last_json(&stdout);
+    assert_eq!(j["status"], "failed");
+    assert!(
+        j["reason"].as_str().unwrap().contains("training loss"),
+        "{j}"
+    );
+}
+
+#[test]
+fn missing_backends_and_arguments_are_usage_errors() {
+    let dir = tempdir("usage");
+    let file = space_file(&dir, "steps = 1");
+    let (code, _, stderr) = nasc(&["train", &file, "--sample", "--device", "cuda"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cuda"), "{stderr}");
+    let (code, _, stderr) = nasc(&["train", &file]);
+    assert_eq!(code, 2, "neither --arch nor --sample");
+    assert!(stderr.contains("--arch"), "{stderr}");
+    let (code, _, stderr) = nasc(&["eval", &file, "--model", "no/such/dir"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nasc train --save"), "{stderr}");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nasc-train-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -8,6 +8,10 @@ enum activation { relu, gelu, silu, tanh, swiglu }
 /// How a classifier pools the sequence into one vector.
 enum pooling { mean, first }
 
+/// How the learning rate decays after warm-up: to a tenth of its peak at the last step,
+/// along half a cosine or a straight line, or not at all.
+enum lr_schedule { cosine, linear, constant }
+
 /// The acquisition function of Bayesian optimisation.
 enum acquisition { ei, ucb }
 

@@ -678,6 +678,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                 ("seed", Ty::Int),
                 ("grad_clip", Ty::Float),
                 ("max_seconds", Ty::Float),
+                ("schedule", Ty::Unknown),
                 ("optimizer", Ty::Unknown),
             ];
             let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -720,6 +721,17 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                                 ..Mode::default()
                             },
                         );
+                    }
+                    Some(("schedule", _)) => {
+                        let ty = cx
+                            .checked
+                            .lookup(cx.file, "lr_schedule")
+                            .map_or(Ty::Unknown, |r| Ty::Enum(r, "lr_schedule".into()));
+                        let mode = Mode {
+                            symbols: true,
+                            ..Mode::default()
+                        };
+                        cx.expr(&f.value, Some(&ty), mode);
                     }
                     Some((_, ty)) => {
                         cx.expr(&f.value, Some(ty), Mode::default());

@@ -231,3 +231,62 @@ fn local_attention_sees_only_its_window() {
     assert!(delta(5) < 1e-5, "position 5 is outside the window of 9");
     assert!(delta(6) > 1e-6, "position 6 is inside the window of 9");
 }
+
+#[test]
+fn parallel_branches_join_by_concat_and_add() {
+    let src = "import std.transformer.{ attention, ffn }
+space s {
+    graph {
+        let x = input >> embedding(vocab = data.vocab, dim = 16)
+        let a = x >> attention(heads = 2)
+        let b = x >> linear(out = 8)
+        let c = x >> ffn(hidden = 32)
+        let joined = concat(a, b) >> linear(out = 16)
+        add(joined, c)
+        lm_head(vocab = data.vocab)
+    }
+    data = text_corpus(\"tiny_shakespeare\", context = 8)
+}";
+    let arch = sample(src, 1, 0).remove(0);
+    let device = Device::flex();
+    let net = Net::new(&arch, &device, 0).unwrap();
+    assert_eq!(net.num_params() as u64, arch.metrics.params);
+    let out = logits(&net, &[10, 20, 30, 40, 50, 60, 70, 80], &device);
+    assert_eq!(out.len(), 8 * 256);
+    assert!(out.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn a_classifier_pools_the_sequence_into_class_logits() {
+    for pool in ["mean", "first"] {
+        let src = format!(
+            "space s {{
+    graph {{
+        embedding(vocab = data.vocab, dim = 16)
+        classifier(classes = 3, pool = {pool})
+    }}
+    data = text_corpus(\"tiny_shakespeare\", context = 6)
+}}"
+        );
+        let arch = sample(&src, 1, 0).remove(0);
+        let device = Device::flex();
+        let net = Net::new(&arch, &device, 0).unwrap();
+        assert_eq!(net.num_params(), 256 * 16 + 16 * 3 + 3);
+        let t = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i64, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1], [2, 6]),
+            &device,
+        );
+        let Flow::Vector(out) = net.forward(t) else {
+            panic!("a classifier outputs one vector per example")
+        };
+        assert_eq!(out.dims(), [2, 3]);
+        // First-token pooling sees only token 1 and token 6: the rows differ; mean pooling
+        // sees the same multiset of tokens in both rows: the rows agree.
+        let v = out.into_data().try_to_vec::<f32>().unwrap();
+        let same = v[..3]
+            .iter()
+            .zip(&v[3..])
+            .all(|(a, b)| (a - b).abs() < 1e-5);
+        assert_eq!(same, pool == "mean", "{pool}: {v:?}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Training throughput of the reference model (`benches/reference.nas`: 4 layers, width
+//! 128, 32 × 128 tokens a step, AdamW, clipping) on the CPU backend, against PyTorch
+//! training the same architecture in the same run.
+//!
+//! Prints nasc's tokens/s and ms/step (evaluations excluded, after warm-up steps), then
+//! runs `benches/train_reference.py` with the Python named by `NASC_TORCH_PYTHON`
+//! (default `python3`) when it can import torch, and prints the ratio. Both use every
+//! core (`NASC_BENCH_THREADS` sets PyTorch's threads; rayon's follow `RAYON_NUM_THREADS`).
+//!
+//! Run with `cargo bench --bench train`.
+
+use std::process::Command;
+
+use nasc::interp::strategy::{self, RandomSearch};
+use nasc::interp::Interp;
+use nasc::train::data::TextCorpus;
+use nasc::train::settings::TrainSettings;
+use nasc::train::{self as stage, Quiet};
+
+fn main() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = dir.join("benches/reference.nas");
+    let text = std::fs::read_to_string(&path).expect("reference space exists");
+    let mut sink = nasc::diag::Sink::default();
+    let program = nasc::check::load("reference.nas", text, Some(dir.join("benches")), &mut sink);
+    let checked = nasc::check::check(program, &mut sink);
+    assert!(!sink.has_errors(), "the reference space checks clean");
+    let interp = Interp::new(&checked, &checked.spaces[0]).expect("space builds");
+    let mut rng = strategy::rng(0);
+    let arch = strategy::sample(&interp, &mut RandomSearch, &mut rng, 1, 10)
+        .unwrap_or_else(|_| panic!("the reference space builds"))
+        .0
+        .remove(0);
+    let corpus = TextCorpus::open(&arch.data, None).expect("shipped corpus");
+    let mut settings = TrainSettings::from_fields(&arch.train).expect("settings");
+    let threads = std::env::var("NASC_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let device = nasc::train::device::open(nasc::train::device::DeviceChoice::Cpu).expect("cpu");
+
+    // Warm-up: a few steps whose time is not counted.
+    let measured_steps = settings.steps;
+    settings.steps = 3;
+    let _ = stage::train(&arch, &corpus, &settings, &device, &mut Quiet).expect("trains");
+    settings.steps = measured_steps;
+    let (_, report) = stage::train(&arch, &corpus, &settings, &device, &mut Quiet).expect("trains");
+
+    println!("nasc train, reference model ({} parameters), {} steps of {} × {} tokens, CPU (flex), {threads} threads",
+        report.params, report.steps, settings.batch, corpus.context);
+    println!(
+        "  nasc:    {:>8.0} tokens/s  {:>8.1} ms/step  (final train loss {:.3})",
+        report.tokens_per_s, report.ms_per_step, report.train_loss
+    );
+
+    let python = std::env::var("NASC_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .arg(dir.join("benches/train_reference.py"))
+        .args([
+            "--steps",
+            &measured_steps.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ])
+        .output();
+    let line = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .map(String::from),
+        _ => None,
+    };
+    let Some(j) = line.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) else {
+        println!("  PyTorch: not measured: `{python}` cannot import torch (set NASC_TORCH_PYTHON to a Python that can)");
+        return;
+    };
+    let torch_tps = j["tokens_per_s"].as_f64().unwrap_or(0.0);
+    println!(
+        "  PyTorch: {:>8.0} tokens/s  {:>8.1} ms/step  (torch {}, {} threads, {} parameters)",
+        torch_tps,
+        j["ms_per_step"].as_f64().unwrap_or(0.0),
+        j["torch"].as_str().unwrap_or("?"),
+        j["threads"],
+        j["params"]
+    );
+    if j["params"].as_u64() != Some(report.params) {
+        println!("  warning: the two models differ in size; the ratio compares different work");
+    }
+    println!(
+        "  ratio:   nasc runs at {:.2}x PyTorch's throughput (aim: at least 0.70x)",
+        report.tokens_per_s / torch_tps.max(1e-9)
+    );
+}

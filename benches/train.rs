@@ -11,6 +11,9 @@
 
 use std::process::Command;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use nasc::interp::strategy::{self, RandomSearch};
 use nasc::interp::Interp;
 use nasc::train::data::TextCorpus;

@@ -6,6 +6,10 @@
 //! reads. Every block allocates exactly the parameters the IR's static count promises; a
 //! test checks the two agree on every example.
 //!
+//! Weights start as in GPT-2 for the embedding (N(0, 0.02²), so that a head tied to it
+//! starts with small logits) and as burn's defaults elsewhere (Kaiming-uniform linear
+//! layers, unit norms).
+//!
 //! `positions(kind = rotary)` has no tensor of its own: it makes every attention block
 //! after it rotate its queries and keys.
 
@@ -16,8 +20,8 @@ pub(crate) mod tests;
 
 use burn::module::Module;
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
-    LinearConfig, RmsNorm, RmsNormConfig,
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
+    Linear, LinearConfig, RmsNorm, RmsNormConfig,
 };
 use burn::tensor::{Device, Int, Tensor};
 
@@ -128,7 +132,7 @@ impl Net {
                 "identity" => Block::Identity(Stateless {}),
                 "embedding" => {
                     embedding = Some(index);
-                    Block::Embedding(EmbeddingConfig::new(a.size("vocab").map_err(err)?, a.size("dim").map_err(err)?).init(device))
+                    Block::Embedding(EmbeddingConfig::new(a.size("vocab").map_err(err)?, a.size("dim").map_err(err)?).with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 }).init(device))
                 }
                 "positions" => {
                     let (seq, width) = seq_shape(input).map_err(err)?;

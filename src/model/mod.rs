@@ -151,8 +151,8 @@ impl Net {
                     let out = a.size("out").map_err(err)?;
                     Block::Linear(LinearConfig::new(width, out).with_bias(a.bool("bias")).init(device))
                 }
-                "layer_norm" => Block::LayerNorm(LayerNormConfig::new(features(input).map_err(err)?).with_epsilon(a.float("eps", 1e-5)).init(device)),
-                "rms_norm" => Block::RmsNorm(RmsNormConfig::new(features(input).map_err(err)?).with_epsilon(a.float("eps", 1e-6)).init(device)),
+                "layer_norm" => Block::LayerNorm(LayerNormConfig::new(features(input).map_err(err)?).with_epsilon(a.eps(1e-5).map_err(err)?).init(device)),
+                "rms_norm" => Block::RmsNorm(RmsNormConfig::new(features(input).map_err(err)?).with_epsilon(a.eps(1e-6).map_err(err)?).init(device)),
                 "dropout" => Block::Dropout(DropoutConfig::new(a.rate("rate").map_err(err)?).init()),
                 "act" => {
                     let activation = Activation::parse(a.sym("kind")).filter(|a| *a != Activation::Swiglu).ok_or_else(|| err(format!("no element-wise activation `{}`", a.sym("kind"))))?;
@@ -400,8 +400,14 @@ impl NodeArgs<'_> {
         }
     }
 
-    fn float(&self, name: &str, default: f64) -> f64 {
-        self.get(name).and_then(Value::as_f64).unwrap_or(default)
+    /// A norm's `eps`: positive and finite (burn's norms refuse anything else).
+    fn eps(&self, default: f64) -> Result<f64, String> {
+        let e = self.get("eps").and_then(Value::as_f64).unwrap_or(default);
+        if e > 0.0 && e.is_finite() {
+            Ok(e)
+        } else {
+            Err(format!("`eps` must be positive, and is {e}"))
+        }
     }
 
     fn bool(&self, name: &str) -> bool {

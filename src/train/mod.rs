@@ -298,6 +298,26 @@ fn diverged(loss: f64, first: f64, step: usize) -> Option<String> {
 /// Refuses architectures whose output is not next-token logits over the corpus's bytes.
 fn check_fit(arch: &Arch, corpus: &TextCorpus) -> Result<(), TrainError> {
     use crate::interp::ir::Shape;
+    // Every byte must have a row in an embedding that reads the token ids.
+    for node in arch.nodes.iter().filter(|n| &*n.op == "embedding") {
+        let vocab = node
+            .args
+            .iter()
+            .find(|(k, _)| &**k == "vocab")
+            .and_then(|(_, v)| v.as_int());
+        if vocab.is_some_and(|v| v < BYTE_VOCAB as i64) {
+            return Err(TrainError {
+                message: format!(
+                    "`{}` embeds {} tokens, and `{}` holds byte tokens 0 to {}",
+                    node.path,
+                    vocab.unwrap_or(0),
+                    corpus.name,
+                    BYTE_VOCAB - 1
+                ),
+                help: "give the embedding `vocab = data.vocab`".into(),
+            });
+        }
+    }
     let out = arch.nodes.last().map(|n| n.shape);
     match out {
         Some(Shape::Seq { len, width })

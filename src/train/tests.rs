@@ -132,3 +132,45 @@ fn an_architecture_that_does_not_fit_the_data_is_an_error() {
     .unwrap_err();
     assert!(e.message.contains("[32, 256]"), "{}", e.message);
 }
+
+#[test]
+fn a_small_vocabulary_or_a_zero_eps_is_an_error_not_a_panic() {
+    let device = Device::flex();
+    let corpus = one_example(8);
+    let space = |graph: &str| {
+        sample(
+            &format!(
+                "space s {{ graph {{ {graph} }} data = text_corpus(\"tiny_shakespeare\", context = 8) }}"
+            ),
+            1,
+            0,
+        )
+        .remove(0)
+    };
+    let small = space("embedding(vocab = 100, dim = 16) lm_head(vocab = data.vocab)");
+    let e = train(
+        &small,
+        &corpus,
+        &settings(1, 1, "adam", 1e-3),
+        &device,
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(e.message.contains("embeds 100 tokens"), "{}", e.message);
+    let eps = space(
+        "embedding(vocab = data.vocab, dim = 16) rms_norm(eps = 0.0) lm_head(vocab = data.vocab)",
+    );
+    let e = train(
+        &eps,
+        &corpus,
+        &settings(1, 1, "adam", 1e-3),
+        &device,
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("`eps` must be positive"),
+        "{}",
+        e.message
+    );
+}

@@ -3,18 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn nasc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nasc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("nasc runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+
+use common::nasc;
 
 #[test]
 fn clean_file_exits_zero_and_prints_the_summary() {

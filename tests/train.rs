@@ -1,20 +1,9 @@
 //! End-to-end tests of `nasc train` and `nasc eval` on the real binary: the JSON summary,
 //! determinism of a seed, saving and evaluating again, failures and their exit codes.
 
-use std::process::Command;
+mod common;
 
-fn nasc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nasc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("nasc runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::nasc;
 
 /// A small space of the shipped corpus, written to a temporary file.
 fn space_file(dir: &std::path::Path, train: &str) -> String {

@@ -66,6 +66,22 @@ pub fn run_source(
     request: &Request,
     json: bool,
 ) -> RunOutput {
+    with_checked(name, text, dir, |checked, sink, out| {
+        run_checked(checked, space, request, json, sink, out)
+    })
+    .0
+}
+
+/// Loads and checks `text` (imports resolve against `dir`), then runs `f` on the checked
+/// program when the checker found no error. The output carries the diagnostics of both,
+/// sorted, and the sources to render them with; `T` is what `f` returned (its default
+/// when `f` did not run).
+pub(crate) fn with_checked<T: Default>(
+    name: &str,
+    text: String,
+    dir: Option<std::path::PathBuf>,
+    f: impl FnOnce(&Checked, &mut Sink, &mut RunOutput) -> T,
+) -> (RunOutput, T) {
     let mut sink = Sink::default();
     let program = check::load(name, text, dir, &mut sink);
     let checked = check::check(program, &mut sink);
@@ -76,22 +92,24 @@ pub fn run_source(
         stdout: String::new(),
         usage_error: None,
     };
-    if !sink.has_errors() {
-        run_checked(&checked, space, request, json, &mut sink, &mut out);
-    }
+    let result = if sink.has_errors() {
+        T::default()
+    } else {
+        f(&checked, &mut sink, &mut out)
+    };
     out.diagnostics = sink.into_sorted();
     out.sources = checked.program.sources;
-    out
+    (out, result)
 }
 
-fn run_checked(
-    checked: &Checked,
+/// The space named `space` (the first when `None`) with its interpreter; `None` after
+/// reporting why there is none (a usage error, or a space that cannot be prepared).
+pub(crate) fn open_space<'a>(
+    checked: &'a Checked,
     space: Option<&str>,
-    request: &Request,
-    json: bool,
     sink: &mut Sink,
     out: &mut RunOutput,
-) {
+) -> Option<(&'a crate::check::SpaceInfo, Interp<'a>)> {
     let chosen = match space {
         Some(n) => checked.spaces.iter().find(|s| s.name == n),
         None => checked.spaces.first(),
@@ -102,11 +120,27 @@ fn run_checked(
             Some(n) => format!("no space `{n}` in this file (spaces: {})", names.join(", ")),
             None => "the file defines no space".into(),
         });
-        return;
+        return None;
     };
-    let interp = match Interp::new(checked, info) {
-        Ok(i) => i,
-        Err(e) => return sink.push(unbuildable(&e)),
+    match Interp::new(checked, info) {
+        Ok(i) => Some((info, i)),
+        Err(e) => {
+            sink.push(unbuildable(&e));
+            None
+        }
+    }
+}
+
+fn run_checked(
+    checked: &Checked,
+    space: Option<&str>,
+    request: &Request,
+    json: bool,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) {
+    let Some((info, interp)) = open_space(checked, space, sink, out) else {
+        return;
     };
     match request {
         Request::Sample {

@@ -4,18 +4,17 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::check::{self, Checked, SpaceInfo};
+use crate::check::{Checked, SpaceInfo};
 use crate::diag::{Code, Diagnostic, Sink};
 use crate::interp::strategy::{self, RandomSearch};
-use crate::interp::{Arch, Interp};
+use crate::interp::Arch;
 use crate::model::Net;
-use crate::space;
 use crate::train::data::TextCorpus;
 use crate::train::device::{self, DeviceChoice};
 use crate::train::settings::TrainSettings;
 use crate::train::{self as stage, EvalPoint, Observer, Report, Status};
 
-use super::sample::{build_values, parse_values, RunOutput};
+use super::sample::{build_values, open_space, parse_values, with_checked, RunOutput};
 
 /// Which architecture to train.
 #[derive(Clone, Debug)]
@@ -70,59 +69,11 @@ pub fn run_source(
     request: &TrainRequest,
     json: bool,
 ) -> TrainOutput {
-    let mut sink = Sink::default();
-    let program = check::load(name, text, dir.clone(), &mut sink);
-    let checked = check::check(program, &mut sink);
-    let _ = space::summary::analyze(&checked, &mut sink);
-    let mut out = RunOutput {
-        sources: Default::default(),
-        diagnostics: Vec::new(),
-        stdout: String::new(),
-        usage_error: None,
-    };
-    let mut failed = false;
-    if !sink.has_errors() {
-        failed = train_checked(
-            &checked,
-            dir.as_deref(),
-            space,
-            request,
-            json,
-            &mut sink,
-            &mut out,
-        );
-    }
-    out.diagnostics = sink.into_sorted();
-    out.sources = checked.program.sources;
+    let base = dir.clone();
+    let (out, failed) = with_checked(name, text, dir, |checked, sink, out| {
+        train_checked(checked, base.as_deref(), space, request, json, sink, out)
+    });
     TrainOutput { out, failed }
-}
-
-/// The space and its interpreter, or `None` after saying why not.
-fn open_space<'a>(
-    checked: &'a Checked,
-    space: Option<&str>,
-    sink: &mut Sink,
-    out: &mut RunOutput,
-) -> Option<(&'a SpaceInfo, Interp<'a>)> {
-    let chosen = match space {
-        Some(n) => checked.spaces.iter().find(|s| s.name == n),
-        None => checked.spaces.first(),
-    };
-    let Some(info) = chosen else {
-        let names: Vec<&str> = checked.spaces.iter().map(|s| s.name.as_str()).collect();
-        out.usage_error = Some(match space {
-            Some(n) => format!("no space `{n}` in this file (spaces: {})", names.join(", ")),
-            None => "the file defines no space".into(),
-        });
-        return None;
-    };
-    match Interp::new(checked, info) {
-        Ok(i) => Some((info, i)),
-        Err(e) => {
-            sink.push(super::sample::unbuildable(&e));
-            None
-        }
-    }
 }
 
 /// What the command line says over the space's `train` block, and where to run.
@@ -419,30 +370,11 @@ pub fn eval_source(
     request: &EvalRequest,
     json: bool,
 ) -> RunOutput {
-    let mut sink = Sink::default();
-    let program = check::load(name, text, dir.clone(), &mut sink);
-    let checked = check::check(program, &mut sink);
-    let _ = space::summary::analyze(&checked, &mut sink);
-    let mut out = RunOutput {
-        sources: Default::default(),
-        diagnostics: Vec::new(),
-        stdout: String::new(),
-        usage_error: None,
-    };
-    if !sink.has_errors() {
-        eval_checked(
-            &checked,
-            dir.as_deref(),
-            space,
-            request,
-            json,
-            &mut sink,
-            &mut out,
-        );
-    }
-    out.diagnostics = sink.into_sorted();
-    out.sources = checked.program.sources;
-    out
+    let base = dir.clone();
+    with_checked(name, text, dir, |checked, sink, out| {
+        eval_checked(checked, base.as_deref(), space, request, json, sink, out)
+    })
+    .0
 }
 
 fn eval_checked(

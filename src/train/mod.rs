@@ -130,6 +130,7 @@ pub fn train(
         help: "change the architecture, or use modules the model stage implements".into(),
     })?;
     let params = model.num_params() as u64;
+    let params_by_id = param_ids(&model);
     let val = corpus.val_batches(settings.batch, settings.eval_batches);
     let unigram_loss = corpus.unigram_loss();
     let mut optim = match &settings.optimizer.kind {
@@ -186,7 +187,7 @@ pub fn train(
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         if settings.grad_clip > 0.0 {
-            clip_global_norm(&model, &mut grads, settings.grad_clip);
+            clip_global_norm(&params_by_id, &mut grads, settings.grad_clip);
         }
         model = optim.step(lr, model, grads);
         train_secs += t.elapsed().as_secs_f64();
@@ -396,17 +397,10 @@ fn latency(model: &Net, corpus: &TextCorpus, batch: usize, device: &Device) -> f
 
 /// Scales every gradient by `min(1, max_norm / ‖g‖)`, `‖g‖` the norm of all gradients
 /// together (what PyTorch's `clip_grad_norm_` does; burn's own clipping is per tensor).
-fn clip_global_norm(model: &Net, grads: &mut GradientsParams, max_norm: f64) {
-    struct Ids(Vec<(ParamId, usize)>);
-    impl ModuleVisitor for Ids {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.push((param.id, D));
-        }
-    }
-    let mut ids = Ids(Vec::new());
-    model.visit(&mut ids);
+/// `params` are the model's float parameters with their ranks ([`param_ids`]).
+fn clip_global_norm(params: &[(ParamId, usize)], grads: &mut GradientsParams, max_norm: f64) {
     let mut squares: Option<Tensor<1>> = None;
-    for &(id, rank) in &ids.0 {
+    for &(id, rank) in params {
         let s = match rank {
             1 => grads.get::<1>(id).map(|g| g.powf_scalar(2.0).sum()),
             2 => grads.get::<2>(id).map(|g| g.powf_scalar(2.0).sum()),
@@ -426,7 +420,7 @@ fn clip_global_norm(model: &Net, grads: &mut GradientsParams, max_norm: f64) {
         return;
     }
     let scale = max_norm / (norm + 1e-6);
-    for &(id, rank) in &ids.0 {
+    for &(id, rank) in params {
         match rank {
             1 => rescale::<1>(grads, id, scale),
             2 => rescale::<2>(grads, id, scale),
@@ -434,6 +428,20 @@ fn clip_global_norm(model: &Net, grads: &mut GradientsParams, max_norm: f64) {
             _ => {}
         }
     }
+}
+
+/// The ids and ranks of `model`'s float parameters (they stay the same across optimizer
+/// steps, so this runs once per trial).
+fn param_ids(model: &Net) -> Vec<(ParamId, usize)> {
+    struct Ids(Vec<(ParamId, usize)>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push((param.id, D));
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    model.visit(&mut ids);
+    ids.0
 }
 
 fn rescale<const D: usize>(grads: &mut GradientsParams, id: ParamId, scale: f64) {

@@ -168,3 +168,17 @@ fn train_text(
         nasc::cli::train::run_source(name, text, dir.map(Path::to_path_buf), None, &request, true);
     (r.out.diagnostics, r.out.sources, r.out.usage_error)
 }
+
+/// Runs the real `nasc` binary in the crate root: exit code, stdout, stderr.
+pub fn nasc(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nasc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("nasc runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -16,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use nasc::interp::strategy::{self, RandomSearch};
 use nasc::interp::Interp;
-use nasc::train::data::TextCorpus;
+use nasc::train::data;
 use nasc::train::settings::TrainSettings;
 use nasc::train::{self as stage, Quiet};
 
@@ -34,7 +34,7 @@ fn main() {
         .unwrap_or_else(|_| panic!("the reference space builds"))
         .0
         .remove(0);
-    let corpus = TextCorpus::open(&arch.data, None).expect("shipped corpus");
+    let corpus = data::open(&arch.data, None).expect("shipped corpus");
     let mut settings = TrainSettings::from_fields(&arch.train).expect("settings");
     let threads = std::env::var("NASC_BENCH_THREADS")
         .ok()
@@ -45,12 +45,13 @@ fn main() {
     // Warm-up: a few steps whose time is not counted.
     let measured_steps = settings.steps;
     settings.steps = 3;
-    let _ = stage::train(&arch, &corpus, &settings, &device, &mut Quiet).expect("trains");
+    let _ = stage::train(&arch, corpus.as_ref(), &settings, &device, &mut Quiet).expect("trains");
     settings.steps = measured_steps;
-    let (_, report) = stage::train(&arch, &corpus, &settings, &device, &mut Quiet).expect("trains");
+    let (_, report) =
+        stage::train(&arch, corpus.as_ref(), &settings, &device, &mut Quiet).expect("trains");
 
     println!("nasc train, reference model ({} parameters), {} steps of {} × {} tokens, CPU (flex), {threads} threads",
-        report.params, report.steps, settings.batch, corpus.context);
+        report.params, report.steps, settings.batch, corpus.seq_len());
     println!(
         "  nasc:    {:>8.0} tokens/s  {:>8.1} ms/step  (final train loss {:.3})",
         report.tokens_per_s, report.ms_per_step, report.train_loss

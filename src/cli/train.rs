@@ -9,7 +9,7 @@ use crate::diag::{Code, Diagnostic, Sink};
 use crate::interp::strategy::{self, RandomSearch};
 use crate::interp::Arch;
 use crate::model::Net;
-use crate::train::data::TextCorpus;
+use crate::train::data::{self, Dataset};
 use crate::train::device::{self, DeviceChoice};
 use crate::train::settings::TrainSettings;
 use crate::train::{self as stage, EvalPoint, Observer, Report, Status};
@@ -93,8 +93,8 @@ fn prepare(
     overrides: &Overrides,
     sink: &mut Sink,
     out: &mut RunOutput,
-) -> Option<(TextCorpus, TrainSettings, burn::tensor::Device)> {
-    let corpus = match TextCorpus::open(&arch.data, dir) {
+) -> Option<(Box<dyn Dataset>, TrainSettings, burn::tensor::Device)> {
+    let corpus = match data::open(&arch.data, dir) {
         Ok(c) => c,
         Err(e) => {
             let span = info.data.as_ref().map_or(info.span, |d| d.span);
@@ -191,15 +191,15 @@ fn train_checked(
             "training {} ({} parameters) on {} for {} steps of {} × {} tokens, {:?}",
             &arch.hash_hex()[..12],
             arch.metrics.params,
-            corpus.name,
+            corpus.name(),
             settings.steps,
             settings.batch,
-            corpus.context,
+            corpus.seq_len(),
             request.device
         );
     }
     let mut observer = Progress::new(settings.steps, request.progress);
-    let result = stage::train(&arch, &corpus, &settings, &device, &mut observer);
+    let result = stage::train(&arch, corpus.as_ref(), &settings, &device, &mut observer);
     observer.finish();
     let (net, report) = match result {
         Ok(x) => x,
@@ -267,11 +267,16 @@ fn print_report(arch: &Arch, r: &Report, device: DeviceChoice, json: bool, out: 
     let _ = writeln!(s, "steps           {}", r.steps);
     let _ = writeln!(
         s,
-        "val loss        {:.4}  (untrained {:.4}, unigram baseline {:.4})",
-        r.val_loss, r.first_val_loss, r.unigram_loss
+        "val loss        {:.4}  (untrained {:.4}, input-blind baseline {:.4})",
+        r.val_loss, r.first_val_loss, r.baseline_loss
     );
-    let _ = writeln!(s, "val perplexity  {:.3}", r.val_perplexity);
-    let _ = writeln!(s, "bits per char   {:.3}", r.bits_per_char);
+    let _ = writeln!(
+        s,
+        "val accuracy    {:.2}%  (baseline {:.2}%)",
+        100.0 * r.val_accuracy,
+        100.0 * r.baseline_accuracy
+    );
+    quality_lines(s, r.val_perplexity, r.bits_per_char);
     let _ = writeln!(s, "train loss      {:.4}", r.train_loss);
     let _ = writeln!(
         s,
@@ -296,6 +301,16 @@ fn print_report(arch: &Arch, r: &Report, device: DeviceChoice, json: bool, out: 
         );
     }
     let _ = writeln!(s, "wall time       {:.1} s on {device:?}", r.wall_s);
+}
+
+/// Perplexity and bits per character, where the data gives them meaning.
+fn quality_lines(s: &mut String, perplexity: Option<f64>, bits: Option<f64>) {
+    if let Some(p) = perplexity {
+        let _ = writeln!(s, "val perplexity  {p:.3}");
+    }
+    if let Some(b) = bits {
+        let _ = writeln!(s, "bits per char   {b:.3}");
+    }
 }
 
 /// A progress bar on standard error, with a line per evaluation.
@@ -346,8 +361,10 @@ impl Observer for Progress {
             .train_loss
             .map_or("      -".to_string(), |t| format!("{t:7.4}"));
         self.line(format!(
-            "step {:>6}  train loss {train}  val loss {:7.4}",
-            p.step, p.val_loss
+            "step {:>6}  train loss {train}  val loss {:7.4}  val acc {:6.2}%",
+            p.step,
+            p.val_loss,
+            100.0 * p.val_accuracy
         ));
     }
 }
@@ -452,14 +469,15 @@ fn eval_checked(
             return;
         }
     };
-    let measured = stage::measure(&net, &corpus, &settings, &device);
+    let measured = stage::measure(&net, corpus.as_ref(), &settings, &device);
     if json {
         let j = serde_json::json!({
             "space": arch.space,
             "hash": arch.hash_hex(),
             "val_loss": measured.val_loss,
-            "val_perplexity": measured.val_loss.exp(),
-            "bits_per_char": measured.val_loss / std::f64::consts::LN_2,
+            "val_accuracy": measured.val_accuracy,
+            "val_perplexity": measured.val_perplexity,
+            "bits_per_char": measured.bits_per_char,
             "latency_ms": measured.latency_ms,
             "params": net.num_params(),
         });
@@ -469,12 +487,8 @@ fn eval_checked(
         let s = &mut out.stdout;
         let _ = writeln!(s, "architecture {}  ({})", arch.hash_hex(), arch.space);
         let _ = writeln!(s, "val loss        {:.4}", measured.val_loss);
-        let _ = writeln!(s, "val perplexity  {:.3}", measured.val_loss.exp());
-        let _ = writeln!(
-            s,
-            "bits per char   {:.3}",
-            measured.val_loss / std::f64::consts::LN_2
-        );
+        let _ = writeln!(s, "val accuracy    {:.2}%", 100.0 * measured.val_accuracy);
+        quality_lines(s, measured.val_perplexity, measured.bits_per_char);
         let _ = writeln!(
             s,
             "latency         {:.2} ms per batch (inference)",

@@ -55,8 +55,15 @@ impl DataFacts {
         match &**name {
             "text_corpus" => tokens(int("context"), 256, None),
             "word_corpus" => tokens(int("context"), 10_000, None),
-            "text_classification" => tokens(int("max_len"), 256, Some(2)),
-            // Digits, the four operators and the two brackets.
+            "text_classification" => {
+                let classes = int("classes").unwrap_or(2);
+                if classes < 2 {
+                    return Err("a classification set needs at least 2 classes".into());
+                }
+                tokens(int("max_len"), 256, Some(classes))
+            }
+            // Padding, ten digits, the four operators (each with its opening bracket) and
+            // the closing bracket.
             "listops" => tokens(int("length"), 16, Some(10)),
             "synthetic" => tokens(int("length"), int("vocab").unwrap_or(32), None),
             "images" => {

@@ -1,19 +1,22 @@
 //! The training stage: a model of a concrete architecture is trained on its space's data
 //! and measured.
 //!
-//! Training is real: next-token cross-entropy on batches of the corpus, gradients by
+//! Training is real: cross-entropy on batches of the space's data (next-token for text
+//! and generated sequence tasks, one label per example for classification), gradients by
 //! burn's autodiff, AdamW (or Adam, SGD) with warm-up and a cosine or linear decay, the
 //! global gradient norm clipped. Every `eval_every` steps the loss on the fixed validation
 //! set is measured. A loss that turns NaN or explodes ends the trial as *failed*, with its
 //! reason; it never ends the process.
 //!
-//! What comes out is a [`Report`]: the validation loss (and perplexity, bits per
-//! character), the first validation loss (before any step), the parameter count of the
+//! What comes out is a [`Report`]: the validation loss and accuracy (and perplexity, bits
+//! per character where they mean something), the first validation loss (before any step), the parameter count of the
 //! built model, training throughput, measured inference latency, peak memory and wall
 //! time.
 
 pub mod data;
 pub mod device;
+pub mod fetch;
+pub mod generate;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -28,7 +31,7 @@ use serde::Serialize;
 
 use crate::interp::Arch;
 use crate::model::{Flow, Net};
-use data::{Batch, TextCorpus, BYTE_VOCAB};
+use data::{Batch, Dataset, Task, Unit, IGNORE};
 use settings::{OptimizerKind, TrainSettings};
 
 /// How a trial ended.
@@ -48,8 +51,10 @@ pub struct EvalPoint {
     pub step: usize,
     /// Mean training loss of the steps since the previous evaluation (`None` before any).
     pub train_loss: Option<f64>,
-    /// Validation loss (nats per token).
+    /// Validation loss (nats per scored target).
     pub val_loss: f64,
+    /// The fraction of scored validation targets predicted right.
+    pub val_accuracy: f64,
 }
 
 /// What a trial measured.
@@ -64,16 +69,24 @@ pub struct Report {
     pub steps: usize,
     /// Validation loss of the untrained model.
     pub first_val_loss: f64,
-    /// Validation loss at the end (nats per token).
+    /// Validation loss at the end (nats per scored target).
     pub val_loss: f64,
-    /// `exp(val_loss)`.
-    pub val_perplexity: f64,
-    /// `val_loss / ln 2`: bits per character of byte-level text.
-    pub bits_per_char: f64,
+    /// The fraction of scored validation targets predicted right at the end: labels for
+    /// classification, next tokens otherwise.
+    pub val_accuracy: f64,
+    /// `exp(val_loss)`, for next-token tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_perplexity: Option<f64>,
+    /// `val_loss / ln 2`: bits per character, for byte-level text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bits_per_char: Option<f64>,
     /// Mean training loss over the last evaluation interval.
     pub train_loss: f64,
-    /// The unigram baseline's validation loss on the same corpus.
-    pub unigram_loss: f64,
+    /// The validation loss of predicting without looking at the input (the unigram model
+    /// for text, the class prior for labels), on the same validation set.
+    pub baseline_loss: f64,
+    /// The validation accuracy of always predicting the most frequent training target.
+    pub baseline_accuracy: f64,
     /// Trainable parameters of the built model.
     pub params: u64,
     /// Training tokens per second (evaluations excluded).
@@ -112,17 +125,17 @@ pub struct Quiet;
 
 impl Observer for Quiet {}
 
-/// Trains `arch` on `corpus` with `settings` on `device` (a plain device: the stage adds
+/// Trains `arch` on `data` with `settings` on `device` (a plain device: the stage adds
 /// autodiff itself). Returns the trained model, on the plain device, and its report.
 pub fn train(
     arch: &Arch,
-    corpus: &TextCorpus,
+    data: &dyn Dataset,
     settings: &TrainSettings,
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<(Net, Report), TrainError> {
     let started = Instant::now();
-    check_fit(arch, corpus)?;
+    check_fit(arch, data)?;
     device.seed(settings.seed);
     let ad = device.clone().autodiff();
     let mut model = Net::new(arch, &ad, settings.seed).map_err(|e| TrainError {
@@ -131,8 +144,8 @@ pub fn train(
     })?;
     let params = model.num_params() as u64;
     let params_by_id = param_ids(&model);
-    let val = corpus.val_batches(settings.batch, settings.eval_batches);
-    let unigram_loss = corpus.unigram_loss();
+    let val = data.val_batches(settings.batch, settings.eval_batches);
+    let baseline = data.baseline();
     let mut optim = match &settings.optimizer.kind {
         OptimizerKind::AdamW { weight_decay } => AdamWConfig::new()
             .with_beta_1(settings.optimizer.beta1 as f32)
@@ -157,17 +170,19 @@ pub fn train(
         }
     };
 
-    let first_val_loss = evaluate(&model, &val, device);
+    let first = evaluate(&model, &val, device);
+    let first_val_loss = first.loss;
     let mut curve = vec![EvalPoint {
         step: 0,
         train_loss: None,
-        val_loss: first_val_loss,
+        val_loss: first.loss,
+        val_accuracy: first.accuracy,
     }];
     observer.eval(&curve[0]);
     let mut rng = crate::interp::strategy::rng(settings.seed);
     let (mut train_secs, mut steps_done) = (0.0f64, 0usize);
     let (mut window_sum, mut window_n, mut last_train) = (0.0f64, 0usize, f64::NAN);
-    let mut first_loss: Option<f64> = None;
+    let mut divergence = Divergence::default();
     let mut failure: Option<String> = None;
     for step in 0..settings.steps {
         if settings
@@ -177,11 +192,11 @@ pub fn train(
             break;
         }
         let t = Instant::now();
-        let batch = corpus.train_batch(&mut rng, settings.batch);
+        let batch = data.train_batch(&mut rng, settings.batch);
         let lr = settings.lr_at(step);
         let loss = batch_loss(&model, &batch, &ad);
         let value = f64::from(loss.clone().into_scalar::<f32>());
-        if let Some(reason) = diverged(value, *first_loss.get_or_insert(value), step) {
+        if let Some(reason) = divergence.check(value, step) {
             failure = Some(reason);
             break;
         }
@@ -196,10 +211,12 @@ pub fn train(
         window_n += 1;
         observer.step(steps_done, value, lr);
         if steps_done % settings.eval_every == 0 || steps_done == settings.steps {
+            let e = evaluate(&model, &val, device);
             let point = EvalPoint {
                 step: steps_done,
                 train_loss: Some(window_sum / window_n as f64),
-                val_loss: evaluate(&model, &val, device),
+                val_loss: e.loss,
+                val_accuracy: e.accuracy,
             };
             last_train = window_sum / window_n as f64;
             (window_sum, window_n) = (0.0, 0);
@@ -209,19 +226,23 @@ pub fn train(
     }
     // A run stopped by its time limit between evaluations still ends measured.
     if failure.is_none() && curve.last().is_some_and(|p| p.step != steps_done) {
+        let e = evaluate(&model, &val, device);
         let point = EvalPoint {
             step: steps_done,
             train_loss: (window_n > 0).then(|| window_sum / window_n as f64),
-            val_loss: evaluate(&model, &val, device),
+            val_loss: e.loss,
+            val_accuracy: e.accuracy,
         };
         last_train = point.train_loss.unwrap_or(last_train);
         observer.eval(&point);
         curve.push(point);
     }
-    let val_loss = curve.last().map_or(first_val_loss, |p| p.val_loss);
+    let (val_loss, val_accuracy) = curve.last().map_or((first.loss, first.accuracy), |p| {
+        (p.val_loss, p.val_accuracy)
+    });
     let trained = model.valid();
-    let latency_ms = latency(&trained, corpus, settings.batch, device);
-    let tokens = (steps_done * settings.batch * corpus.context) as f64;
+    let latency_ms = latency(&trained, &val[0], device);
+    let tokens = (steps_done * settings.batch * data.seq_len()) as f64;
     let report = Report {
         status: if failure.is_some() {
             Status::Failed
@@ -232,10 +253,12 @@ pub fn train(
         steps: steps_done,
         first_val_loss,
         val_loss,
-        val_perplexity: val_loss.exp(),
-        bits_per_char: val_loss / std::f64::consts::LN_2,
+        val_accuracy,
+        val_perplexity: perplexity(data, val_loss),
+        bits_per_char: bits_per_char(data, val_loss),
         train_loss: last_train,
-        unigram_loss,
+        baseline_loss: baseline.loss,
+        baseline_accuracy: baseline.accuracy,
         params,
         tokens_per_s: if train_secs > 0.0 {
             tokens / train_secs
@@ -255,11 +278,19 @@ pub fn train(
     Ok((trained, report))
 }
 
-/// What a trained model measures without training: validation loss and latency.
+/// What a trained model measures without training: validation loss, accuracy and latency.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measured {
     /// Mean validation loss over the settings' validation batches.
     pub val_loss: f64,
+    /// The fraction of scored validation targets predicted right.
+    pub val_accuracy: f64,
+    /// `exp(val_loss)`, for next-token tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_perplexity: Option<f64>,
+    /// Bits per character, for byte-level text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bits_per_char: Option<f64>,
     /// Median inference time of one batch, in milliseconds.
     pub latency_ms: f64,
 }
@@ -267,108 +298,217 @@ pub struct Measured {
 /// Measures `net` (on the plain `device`) on the validation set `settings` describe.
 pub fn measure(
     net: &Net,
-    corpus: &TextCorpus,
+    data: &dyn Dataset,
     settings: &TrainSettings,
     device: &Device,
 ) -> Measured {
-    let val = corpus.val_batches(settings.batch, settings.eval_batches);
+    let val = data.val_batches(settings.batch, settings.eval_batches);
+    let e = evaluate(net, &val, device);
     Measured {
-        val_loss: evaluate(net, &val, device),
-        latency_ms: latency(net, corpus, settings.batch, device),
+        val_loss: e.loss,
+        val_accuracy: e.accuracy,
+        val_perplexity: perplexity(data, e.loss),
+        bits_per_char: bits_per_char(data, e.loss),
+        latency_ms: latency(net, &val[0], device),
     }
 }
 
-/// The reason to stop, when the loss of step `step` is NaN or has exploded: more than
-/// three times the first step's loss (a model that diverges climbs far past where it began).
-fn diverged(loss: f64, first: f64, step: usize) -> Option<String> {
-    if !loss.is_finite() {
-        return Some(format!(
-            "the training loss became {loss} at step {}",
-            step + 1
-        ));
-    }
-    if step > 0 && loss > 3.0 * first.max(1e-3) {
-        return Some(format!(
-            "the training loss exploded to {loss:.3} at step {} (it began at {first:.3}); try a lower learning rate",
-            step + 1
-        ));
-    }
-    None
+/// `exp(loss)`, where the task predicts tokens.
+fn perplexity(data: &dyn Dataset, loss: f64) -> Option<f64> {
+    matches!(data.task(), Task::NextToken { .. }).then(|| loss.exp())
 }
 
-/// Refuses architectures whose output is not next-token logits over the corpus's bytes.
-fn check_fit(arch: &Arch, corpus: &TextCorpus) -> Result<(), TrainError> {
+/// Bits per character, where the tokens are bytes of text.
+fn bits_per_char(data: &dyn Dataset, loss: f64) -> Option<f64> {
+    (data.unit() == Unit::Byte).then(|| loss / std::f64::consts::LN_2)
+}
+
+/// Watches the training loss for divergence: a loss that is NaN or infinite, or whose
+/// recent average (an exponential moving average over about five steps) has climbed
+/// past three times the first step's loss, and at least two nats above it. A model that
+/// diverges climbs far past where it began; averaging lets a single spike through, which
+/// matters where losses are small (a binary classifier starts near 0.69).
+#[derive(Default)]
+struct Divergence {
+    first: Option<f64>,
+    average: f64,
+}
+
+impl Divergence {
+    /// The reason to stop after the loss of step `step`, if there is one.
+    fn check(&mut self, loss: f64, step: usize) -> Option<String> {
+        if !loss.is_finite() {
+            return Some(format!(
+                "the training loss became {loss} at step {}",
+                step + 1
+            ));
+        }
+        let first = *self.first.get_or_insert(loss);
+        self.average = if step == 0 {
+            loss
+        } else {
+            0.8 * self.average + 0.2 * loss
+        };
+        let limit = (3.0 * first).max(first + 2.0);
+        (self.average > limit).then(|| {
+            format!(
+                "the training loss exploded: its recent average reached {:.3} at step {} (it began at {first:.3}); try a lower learning rate",
+                self.average,
+                step + 1
+            )
+        })
+    }
+}
+
+/// Refuses architectures that cannot learn `data`'s task: an embedding too small for its
+/// tokens, an output that is not the task's logits, or, for next-token tasks, attention
+/// that sees the tokens it is asked to predict.
+fn check_fit(arch: &Arch, data: &dyn Dataset) -> Result<(), TrainError> {
     use crate::interp::ir::Shape;
-    // Every byte must have a row in an embedding that reads the token ids.
-    for node in arch.nodes.iter().filter(|n| &*n.op == "embedding") {
-        let vocab = node
-            .args
+    use crate::interp::Value;
+    let arg = |node: &crate::interp::ir::Node, k: &str| {
+        node.args
             .iter()
-            .find(|(k, _)| &**k == "vocab")
-            .and_then(|(_, v)| v.as_int());
-        if vocab.is_some_and(|v| v < BYTE_VOCAB as i64) {
+            .find(|(n, _)| &**n == k)
+            .map(|(_, v)| v.clone())
+    };
+    // Every token must have a row in an embedding that reads the token ids.
+    for node in arch.nodes.iter().filter(|n| &*n.op == "embedding") {
+        let vocab = arg(node, "vocab").and_then(|v| v.as_int()).unwrap_or(0);
+        if vocab < data.vocab() as i64 {
             return Err(TrainError {
                 message: format!(
-                    "`{}` embeds {} tokens, and `{}` holds byte tokens 0 to {}",
+                    "`{}` embeds {vocab} tokens, and `{}` holds tokens 0 to {}",
                     node.path,
-                    vocab.unwrap_or(0),
-                    corpus.name,
-                    BYTE_VOCAB - 1
+                    data.name(),
+                    data.vocab() - 1
                 ),
                 help: "give the embedding `vocab = data.vocab`".into(),
             });
         }
     }
     let out = arch.nodes.last().map(|n| n.shape);
-    match out {
-        Some(Shape::Seq { len, width })
-            if len as usize == corpus.context && width as usize == BYTE_VOCAB =>
-        {
-            Ok(())
+    let len = data.seq_len() as i64;
+    match data.task() {
+        Task::NextToken { vocab } => {
+            if let Some(node) = arch.nodes.iter().find(|n| {
+                &*n.op == "attention" && matches!(arg(n, "causal"), Some(Value::Bool(false)))
+            }) {
+                return Err(TrainError {
+                    message: format!(
+                        "`{}` attends to later tokens, so a model predicting the next token of `{}` could read it from its input",
+                        node.path,
+                        data.name()
+                    ),
+                    help: "keep attention causal (`causal = true`, the default) for next-token tasks".into(),
+                });
+            }
+            match out {
+                Some(Shape::Seq { len: l, width }) if l == len && width == vocab as i64 => Ok(()),
+                other => Err(TrainError {
+                    message: format!(
+                        "a language model on `{}` must output logits of [{len}, {vocab}], and this architecture outputs {}",
+                        data.name(),
+                        other.map_or("nothing".into(), |s| s.to_string())
+                    ),
+                    help: "end the graph with `lm_head(vocab = data.vocab)` on the sequence".into(),
+                }),
+            }
         }
-        other => Err(TrainError {
-            message: format!(
-                "a language model on `{}` must output logits of [{}, {}], and this architecture outputs {}",
-                corpus.name,
-                corpus.context,
-                BYTE_VOCAB,
-                other.map_or("nothing".into(), |s| s.to_string())
-            ),
-            help: "end the graph with `lm_head(vocab = data.vocab)` on the sequence".into(),
-        }),
+        Task::Classify { classes } => match out {
+            Some(Shape::Vector { width }) if width == classes as i64 => Ok(()),
+            other => Err(TrainError {
+                message: format!(
+                    "a classifier of `{}` must output logits of [{classes}], and this architecture outputs {}",
+                    data.name(),
+                    other.map_or("nothing".into(), |s| s.to_string())
+                ),
+                help: "end the graph with `classifier(classes = data.classes)`".into(),
+            }),
+        },
     }
 }
 
-/// Next-token cross-entropy of `batch` (mean over every position), on `device`.
-fn batch_loss(model: &Net, batch: &Batch, device: &Device) -> Tensor<1> {
+/// The logits of `batch` as rows to score (`[rows, options]`) and the target of each row.
+fn logits_and_targets(model: &Net, batch: &Batch, device: &Device) -> (Tensor<2>, Vec<i64>) {
     let (b, t) = (batch.batch, batch.len);
     let inputs = Tensor::<2, Int>::from_data(TensorData::new(batch.inputs.clone(), [b, t]), device);
-    let targets =
-        Tensor::<2, Int>::from_data(TensorData::new(batch.targets.clone(), [b * t, 1]), device);
-    let Flow::Seq(logits) = model.forward(inputs) else {
-        unreachable!("check_fit admits sequence outputs only")
-    };
-    let vocab = logits.dims()[2];
-    let logp = log_softmax(logits.reshape([b * t, vocab]), 1);
-    logp.gather(1, targets).mean().neg()
+    match model.forward(inputs) {
+        Flow::Seq(logits) => {
+            let vocab = logits.dims()[2];
+            (logits.reshape([b * t, vocab]), batch.targets.clone())
+        }
+        Flow::Vector(logits) => (logits, batch.targets.clone()),
+        Flow::Tokens(_) => unreachable!("check_fit admits logits outputs only"),
+    }
 }
 
-/// The mean validation loss of `model` (with autodiff or not) over `batches`.
-fn evaluate(model: &Net, batches: &[Batch], device: &Device) -> f64 {
-    let plain = model.valid();
-    let total: f64 = batches
+/// Mean cross-entropy of `batch` over its scored targets, on `device`.
+fn batch_loss(model: &Net, batch: &Batch, device: &Device) -> Tensor<1> {
+    let (logits, targets) = logits_and_targets(model, batch, device);
+    loss_of(logits, &targets, device)
+}
+
+/// Mean cross-entropy of `logits` (`[rows, options]`) against `targets` ([`IGNORE`]d
+/// rows weighted out).
+fn loss_of(logits: Tensor<2>, targets: &[i64], device: &Device) -> Tensor<1> {
+    let rows = targets.len();
+    let logp = log_softmax(logits, 1);
+    if !targets.contains(&IGNORE) {
+        let targets =
+            Tensor::<2, Int>::from_data(TensorData::new(targets.to_vec(), [rows, 1]), device);
+        return logp.gather(1, targets).mean().neg();
+    }
+    // Ignored targets pick option 0 and are weighted out.
+    let scored = targets.iter().filter(|&&t| t != IGNORE).count().max(1);
+    let weights: Vec<f32> = targets
         .iter()
-        .map(|b| f64::from(batch_loss(&plain, b, device).into_scalar::<f32>()))
-        .sum();
-    total / batches.len().max(1) as f64
+        .map(|&t| {
+            if t == IGNORE {
+                0.0
+            } else {
+                1.0 / scored as f32
+            }
+        })
+        .collect();
+    let picks: Vec<i64> = targets.iter().map(|&t| t.max(0)).collect();
+    let picks = Tensor::<2, Int>::from_data(TensorData::new(picks, [rows, 1]), device);
+    let weights = Tensor::<2>::from_data(TensorData::new(weights, [rows, 1]), device);
+    (logp.gather(1, picks) * weights).sum().neg()
 }
 
-/// The median time of an inference forward pass over one batch, in milliseconds.
-fn latency(model: &Net, corpus: &TextCorpus, batch: usize, device: &Device) -> f64 {
-    let tokens = corpus.val_batches(batch, 1).remove(0);
+/// A validation measurement.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Eval {
+    loss: f64,
+    accuracy: f64,
+}
+
+/// The validation loss and accuracy of `model` (with autodiff or not) over `batches`: the
+/// loss averaged over batches, the accuracy over every scored target.
+fn evaluate(model: &Net, batches: &[Batch], device: &Device) -> Eval {
+    let plain = model.valid();
+    let (mut loss, mut right, mut scored) = (0.0f64, 0usize, 0usize);
+    for b in batches {
+        let (logits, targets) = logits_and_targets(&plain, b, device);
+        let guesses: Vec<i64> = logits.clone().argmax(1).into_data().iter::<i64>().collect();
+        loss += f64::from(loss_of(logits, &targets, device).into_scalar::<f32>());
+        for (g, t) in guesses.iter().zip(&targets).filter(|(_, &t)| t != IGNORE) {
+            right += usize::from(g == t);
+            scored += 1;
+        }
+    }
+    Eval {
+        loss: loss / batches.len().max(1) as f64,
+        accuracy: right as f64 / scored.max(1) as f64,
+    }
+}
+
+/// The median time of an inference forward pass over `batch`, in milliseconds.
+fn latency(model: &Net, batch: &Batch, device: &Device) -> f64 {
     let input = || {
         Tensor::<2, Int>::from_data(
-            TensorData::new(tokens.inputs.clone(), [tokens.batch, tokens.len]),
+            TensorData::new(batch.inputs.clone(), [batch.batch, batch.len]),
             device,
         )
     };

@@ -171,8 +171,14 @@ fn train_text(
 
 /// Runs the real `nasc` binary in the crate root: exit code, stdout, stderr.
 pub fn nasc(args: &[&str]) -> (i32, String, String) {
+    nasc_env(&[], args)
+}
+
+/// Runs the `nasc` binary with extra environment variables (`NASC_DATA_DIR`, say).
+pub fn nasc_env(env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_nasc"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("nasc runs");

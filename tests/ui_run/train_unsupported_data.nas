@@ -1,9 +1,12 @@
-// E033: training reads text corpora only, so far; a generated task is not read yet.
+// E033: images are a data source the interpreter knows the shape of, but training does
+// not read them yet.
 // run: train
+import std.vision.{ global_pool }
+
 space s {
     graph {
-        embedding(vocab = data.vocab, dim = 16)
-        lm_head(vocab = data.vocab)
+        global_pool()
+        classifier(classes = data.classes)
     }
-    data = synthetic(copy, length = 16, vocab = 8)
+    data = images("cifar10")
 }

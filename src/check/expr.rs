@@ -1006,7 +1006,14 @@ impl<'a> Cx<'a> {
             .cloned()
             .chain(BUILTIN_FNS.iter().map(|s| s.to_string()))
             .collect();
+        let is_space = self
+            .checked
+            .lookup(self.file, name)
+            .is_some_and(|r| matches!(self.checked.item(r), ast::Item::Space(_)));
         let help = match super::suggest(name, scope_names.iter().map(String::as_str)) {
+            _ if is_space => format!(
+                "a space's name hides any function, module or data source of the same name in its file (the prelude's `{name}` too): rename the space, e.g. `{name}_search`"
+            ),
             Some(s) => format!("did you mean `{s}`?"),
             None => "define it with `fn`, or import it (`import std.transformer.{ attention }`)"
                 .to_string(),
@@ -1014,9 +1021,17 @@ impl<'a> Cx<'a> {
         self.err(
             Diagnostic::error(
                 Code::UnknownFunction,
-                format!("unknown function or module `{name}`"),
+                if is_space {
+                    format!("`{name}` names a space here, and a space cannot be called")
+                } else {
+                    format!("unknown function or module `{name}`")
+                },
                 id.span,
-                "not defined",
+                if is_space {
+                    "the space, not a function"
+                } else {
+                    "not defined"
+                },
             )
             .with_help(help),
         );

@@ -112,7 +112,19 @@ impl Attention {
     /// # Shapes
     /// `x`: `[batch, seq, d_model]` -> `[batch, seq, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.forward_padded(x, None)
+    }
+
+    /// Mixes the sequence, giving no weight to the keys `keep` marks as padding
+    /// (`[batch, seq]`, 1 real, 0 padding).
+    ///
+    /// # Shapes
+    /// `x`: `[batch, seq, d_model]` -> `[batch, seq, d_model]`.
+    pub fn forward_padded(&self, x: Tensor<3>, keep: Option<Tensor<2>>) -> Tensor<3> {
         let [batch, seq, d_model] = x.dims();
+        // [batch, 1, seq, 1]: scales a key's features (linear kinds) or, as a mask over the
+        // key axis, blocks its score (softmax kinds).
+        let keep = keep.map(|k| k.reshape([batch, 1, seq, 1]));
         let head_dim = d_model / self.heads;
         let split = |t: Tensor<3>| {
             t.reshape([batch, seq, self.heads, head_dim])
@@ -125,16 +137,20 @@ impl Attention {
             q = rotate(q, cos, sin);
             k = rotate(k, cos, sin);
         }
+        let keys = |features: Tensor<4>| match &keep {
+            Some(keep) => features * keep.clone(),
+            None => features,
+        };
         let mixed = match self.mechanism {
-            Mechanism::Softmax => self.softmax(q, k, v, None),
-            Mechanism::Local { window } => self.softmax(q, k, v, Some(window)),
+            Mechanism::Softmax => self.softmax(q, k, v, None, keep),
+            Mechanism::Local { window } => self.softmax(q, k, v, Some(window), keep),
             Mechanism::Linear => {
                 let phi = |t: Tensor<4>| elu(t, 1.0) + 1.0;
                 self.dropout
-                    .forward(linear_mix(phi(q), phi(k), v, self.causal))
+                    .forward(linear_mix(phi(q), keys(phi(k)), v, self.causal))
             }
-            Mechanism::CosFormer => self.dropout.forward(self.cosformer(q, k, v)),
-            Mechanism::Performer { .. } => self.dropout.forward(self.performer(q, k, v)),
+            Mechanism::CosFormer => self.dropout.forward(self.cosformer(q, k, v, keys)),
+            Mechanism::Performer { .. } => self.dropout.forward(self.performer(q, k, v, keys)),
         };
         let joined = mixed.swap_dims(1, 2).reshape([batch, seq, d_model]);
         self.output.forward(joined)
@@ -146,6 +162,7 @@ impl Attention {
         k: Tensor<4>,
         v: Tensor<4>,
         window: Option<usize>,
+        keep: Option<Tensor<4>>,
     ) -> Tensor<4> {
         let [_, _, seq, head_dim] = q.dims();
         let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt(); // [batch, heads, seq, seq]
@@ -166,14 +183,33 @@ impl Attention {
         } else {
             scores
         };
+        // Padded keys get no weight: [batch, 1, seq, 1] -> [batch, 1, 1, seq] over the keys.
+        // A query still sees itself, so a padded query whose window holds only padding
+        // keeps a finite row (real queries are unaffected: they are real keys themselves).
+        let scores = match keep {
+            Some(keep) => {
+                let eye = mask(seq, &scores.device(), |i, j| i == j)
+                    .float()
+                    .unsqueeze_dims::<4>(&[0, 1]);
+                let padded = (keep.swap_dims(2, 3).neg() + 1.0) * (eye.neg() + 1.0);
+                scores.mask_fill(padded.greater_elem(0.5), f32::NEG_INFINITY)
+            }
+            None => scores,
+        };
         let weights = self.dropout.forward(softmax(scores, 3));
         weights.matmul(v)
     }
 
-    fn cosformer(&self, q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    fn cosformer(
+        &self,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        keys: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<4> {
         let [_, _, seq, _] = q.dims();
         let device = q.device();
-        let (q, k) = (relu(q), relu(k));
+        let (q, k) = (relu(q), keys(relu(k)));
         // Position i is re-weighted by cos(π i / 2M) and sin(π i / 2M), M the length.
         let angle = |i: usize| std::f32::consts::FRAC_PI_2 * i as f32 / seq as f32;
         let column = |f: fn(f32) -> f32| {
@@ -191,7 +227,13 @@ impl Attention {
         (num_c + num_s) / (den_c + den_s + 1e-6)
     }
 
-    fn performer(&self, q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    fn performer(
+        &self,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        keys: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<4> {
         let w = self.features.clone().expect("a performer has its features"); // [head_dim, m]
         let [_, _, _, head_dim] = q.dims();
         let m = w.dims()[1];
@@ -208,7 +250,7 @@ impl Attention {
             }
             proj.exp() / (m as f64).sqrt()
         };
-        linear_mix(features(q, true), features(k, false), v, self.causal)
+        linear_mix(features(q, true), keys(features(k, false)), v, self.causal)
     }
 }
 

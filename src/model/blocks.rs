@@ -197,14 +197,18 @@ impl Classifier {
         }
     }
 
-    /// Logits of a sequence.
+    /// Logits of a sequence; mean pooling averages the positions `keep` marks (all when
+    /// `None`).
     ///
     /// # Shapes
-    /// `[batch, seq, width]` -> `[batch, classes]`.
-    pub fn forward_seq(&self, x: Tensor<3>) -> Tensor<2> {
+    /// `x`: `[batch, seq, width]`, `keep`: `[batch, seq]` -> `[batch, classes]`.
+    pub fn forward_seq(&self, x: Tensor<3>, keep: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, _, width] = x.dims();
         let pooled = if self.first {
             x.narrow(1, 0, 1)
+        } else if let Some(keep) = keep {
+            let keep = keep.unsqueeze_dim::<3>(2); // [batch, seq, 1]
+            (x * keep.clone()).sum_dim(1) / keep.sum_dim(1).clamp_min(1.0)
         } else {
             x.mean_dim(1)
         };

@@ -246,6 +246,14 @@ impl Net {
 
     /// Runs the graph on token ids `[batch, seq]`; the output node's value.
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Flow {
+        self.forward_padded(tokens, None)
+    }
+
+    /// Runs the graph on token ids `[batch, seq]` of which only the positions `keep` marks
+    /// (`[batch, seq]`, 1 for a real token, 0 for padding) are real: attention gives padded
+    /// keys no weight and mean pooling averages over real positions only, so what padding
+    /// holds cannot change the output at real positions or the pooled vector.
+    pub fn forward_padded(&self, tokens: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Flow {
         let mut values: Vec<Option<Flow>> = Vec::with_capacity(self.blocks.len());
         for (index, block) in self.blocks.iter().enumerate() {
             let input = |k: usize| -> Flow {
@@ -269,7 +277,7 @@ impl Net {
                     |x| a.activation.apply(x),
                     |x| a.activation.apply(x),
                 ),
-                Block::Attention(att) => map_seq(input(0), |x| att.forward(x)),
+                Block::Attention(att) => map_seq(input(0), |x| att.forward_padded(x, keep.clone())),
                 Block::Ffn(f) => map_float(input(0), |x| f.forward(x), |x| f.forward(x)),
                 Block::LmHead(h) => {
                     let weight = self.tied.and_then(|e| match &self.blocks[e] {
@@ -279,7 +287,7 @@ impl Net {
                     map_seq(input(0), |x| h.forward(x, weight))
                 }
                 Block::Classifier(c) => match input(0) {
-                    Flow::Seq(x) => Flow::Vector(c.forward_seq(x)),
+                    Flow::Seq(x) => Flow::Vector(c.forward_seq(x, keep.clone())),
                     Flow::Vector(x) => Flow::Vector(c.forward_vector(x)),
                     other => other,
                 },

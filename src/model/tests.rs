@@ -290,3 +290,57 @@ fn a_classifier_pools_the_sequence_into_class_logits() {
         assert_eq!(same, pool == "mean", "{pool}: {v:?}");
     }
 }
+
+#[test]
+fn padding_cannot_change_what_a_classifier_sees() {
+    let device = Device::flex();
+    for kind in KINDS {
+        let arch = sample(
+            &format!(
+                "import std.transformer.{{ attention, ffn, pre_norm }}
+space s {{
+    graph {{
+        embedding(vocab = data.vocab, dim = 32)
+        positions(kind = learned)
+        pre_norm(attention(heads = 4, kind = {kind}, causal = false))
+        pre_norm(ffn(hidden = 64))
+        classifier(classes = data.classes, pool = mean)
+    }}
+    data = text_classification(\"reviews.csv\", max_len = 8)
+}}"
+            ),
+            1,
+            0,
+        )
+        .remove(0);
+        let net = Net::new(&arch, &device, 3).unwrap();
+        let run = |tokens: Vec<i64>, keep: Option<Vec<f32>>| -> Vec<f32> {
+            let t = Tensor::<2, Int>::from_data(TensorData::new(tokens, [1, 8]), &device);
+            let k = keep.map(|k| Tensor::<2>::from_data(TensorData::new(k, [1, 8]), &device));
+            match net.forward_padded(t, k) {
+                Flow::Vector(x) => x.into_data().try_to_vec::<f32>().expect("f32 logits"),
+                _ => panic!("a classifier outputs a vector"),
+            }
+        };
+        let keep = vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        let (a, b) = (
+            vec![72, 101, 108, 108, 111, 0, 0, 0],
+            vec![72, 101, 108, 108, 111, 33, 200, 7],
+        );
+        let (masked_a, masked_b) = (
+            run(a.clone(), Some(keep.clone())),
+            run(b.clone(), Some(keep)),
+        );
+        for (x, y) in masked_a.iter().zip(&masked_b) {
+            assert!((x - y).abs() < 1e-5, "{kind}: padding changed the logits");
+        }
+        let (plain_a, plain_b) = (run(a, None), run(b, None));
+        assert!(
+            plain_a
+                .iter()
+                .zip(&plain_b)
+                .any(|(x, y)| (x - y).abs() > 1e-4),
+            "{kind}: without a mask the padded positions do count"
+        );
+    }
+}

@@ -433,7 +433,7 @@ fn check_fit(arch: &Arch, data: &dyn Dataset) -> Result<(), TrainError> {
 fn logits_and_targets(model: &Net, batch: &Batch, device: &Device) -> (Tensor<2>, Vec<i64>) {
     let (b, t) = (batch.batch, batch.len);
     let inputs = Tensor::<2, Int>::from_data(TensorData::new(batch.inputs.clone(), [b, t]), device);
-    match model.forward(inputs) {
+    match model.forward_padded(inputs, keep_mask(batch, device)) {
         Flow::Seq(logits) => {
             let vocab = logits.dims()[2];
             (logits.reshape([b * t, vocab]), batch.targets.clone())
@@ -441,6 +441,13 @@ fn logits_and_targets(model: &Net, batch: &Batch, device: &Device) -> (Tensor<2>
         Flow::Vector(logits) => (logits, batch.targets.clone()),
         Flow::Tokens(_) => unreachable!("check_fit admits logits outputs only"),
     }
+}
+
+/// The padding weights of `batch` as a `[batch, len]` tensor, if it is padded.
+fn keep_mask(batch: &Batch, device: &Device) -> Option<Tensor<2>> {
+    batch.keep.as_ref().map(|k| {
+        Tensor::<2>::from_data(TensorData::new(k.clone(), [batch.batch, batch.len]), device)
+    })
 }
 
 /// Mean cross-entropy of `batch` over its scored targets, on `device`.
@@ -512,7 +519,7 @@ fn latency(model: &Net, batch: &Batch, device: &Device) -> f64 {
             device,
         )
     };
-    let run = || match model.forward(input()) {
+    let run = || match model.forward_padded(input(), keep_mask(batch, device)) {
         Flow::Seq(t) => {
             let _ = t.into_data();
         }

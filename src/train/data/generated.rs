@@ -66,6 +66,7 @@ impl Generated {
             targets,
             batch,
             len: self.length,
+            keep: None,
         }
     }
 }

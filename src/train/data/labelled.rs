@@ -218,8 +218,16 @@ fn label_ids(rows: &[(String, String)], classes: usize, name: &str) -> Result<Ve
         .collect())
 }
 
+/// 1 for each real token of a padded example, 0 for the padding after it. The first
+/// position always counts as real, so an empty text still has one position to attend to.
+fn keep_of(tokens: &[u32]) -> impl Iterator<Item = f32> + '_ {
+    let real = tokens.iter().rposition(|&t| t != PAD).map_or(1, |i| i + 1);
+    (0..tokens.len()).map(move |i| if i < real { 1.0 } else { 0.0 })
+}
+
 fn batch_of(examples: &[&(Vec<u32>, u32)], len: usize) -> Batch {
     Batch {
+        keep: Some(examples.iter().flat_map(|(t, _)| keep_of(t)).collect()),
         inputs: examples
             .iter()
             .flat_map(|(t, _)| t.iter().map(|&x| i64::from(x)))
@@ -360,5 +368,13 @@ mod tests {
     fn text_is_cut_and_padded() {
         assert_eq!(pad([1, 2, 3], 2), vec![1, 2]);
         assert_eq!(pad([1], 3), vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn padding_is_marked_and_the_first_position_is_always_real() {
+        let keep = |t: &[u32]| keep_of(t).collect::<Vec<f32>>();
+        assert_eq!(keep(&[5, 0, 6, 0, 0]), vec![1.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(keep(&[0, 0, 0]), vec![1.0, 0.0, 0.0]);
+        assert_eq!(keep(&[1, 2]), vec![1.0, 1.0]);
     }
 }

@@ -88,6 +88,9 @@ pub struct Batch {
     pub batch: usize,
     /// Tokens per row.
     pub len: usize,
+    /// For padded examples, `batch × len` weights: 1 for a real token, 0 for padding
+    /// (`None`: every token is real).
+    pub keep: Option<Vec<f32>>,
 }
 
 impl Batch {

@@ -275,6 +275,7 @@ fn window_batch(text: &[u32], starts: &[usize], len: usize) -> Batch {
         targets,
         batch: starts.len(),
         len,
+        keep: None,
     }
 }
 

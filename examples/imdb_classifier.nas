@@ -28,7 +28,7 @@ space imdb_classifier {
         classifier(classes = data.classes, pool = choice(mean, first))
     }
 
-    data  = text_classification("imdb", max_len = 256)
+    data  = text_classification("imdb", max_len = 256, tokens = words)
     train {
         steps = 1000
         batch = batch

@@ -20,6 +20,10 @@ enum acquisition { ei, ucb }
 /// scored. Fresh examples every step.
 enum synthetic_task { copy, reverse, sort }
 
+/// How text is cut into tokens for classification: bytes (vocabulary 256) or words (the
+/// 9,998 most frequent words of the training split, padding and `<unk>`: 10,000).
+enum text_tokens { bytes, words }
+
 /// Token embedding: token ids to vectors of `dim` features.
 builtin module embedding(vocab: int, dim: int) -> dim {
     require vocab > 0 and dim > 0
@@ -105,10 +109,10 @@ builtin dataset text_corpus(name: string, context: int = 128, split: float = 0.9
 /// `nasc data fetch ptb`) or a text file, whose last tenth of lines validates.
 builtin dataset word_corpus(name: string, context: int = 64)
 
-/// Text classification on bytes: `imdb` or `rotten_tomatoes` (fetched once with
-/// `nasc data fetch imdb`), or a CSV file with `text` and `label` columns. A seeded
-/// `test_split` of the examples validates.
-builtin dataset text_classification(name: string, max_len: int = 256, test_split: float = 0.1, classes: int = 2)
+/// Text classification: `imdb` or `rotten_tomatoes` (fetched once with
+/// `nasc data fetch imdb`), or a CSV file with `text` and `label` columns, read as bytes
+/// or words (`tokens`). A seeded `test_split` of the examples validates.
+builtin dataset text_classification(name: string, max_len: int = 256, test_split: float = 0.1, classes: int = 2, tokens: text_tokens = bytes)
 
 /// Long Range Arena ListOps, generated with a fixed seed: nested MIN, MAX, MED and SM
 /// over digits, at most `length` tokens, ten classes. A tenth of the examples validates.

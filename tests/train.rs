@@ -328,4 +328,24 @@ fn fetched_sets_train_word_level_and_classification_models() {
     let base = j["baseline_accuracy"].as_f64().unwrap();
     assert!((0.4..0.6).contains(&base), "IMDB is balanced: {j}");
     assert!(j.get("val_perplexity").is_none(), "{j}");
+    // Read as words, 200 steps already tell positive from negative reviews.
+    let file = task_file(
+        &dir,
+        "review_words",
+        CLASSIFIER,
+        "text_classification(\"imdb\", max_len = 64, tokens = words)",
+    );
+    let (code, stdout, stderr) = nasc_env(
+        &env,
+        &[
+            "train", &file, "--sample", "--steps", "200", "--batch", "32", "--format", "json", "-q",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let j = last_json(&stdout);
+    let acc = j["val_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > base + 0.1,
+        "words: accuracy {acc} against baseline {base}: {j}"
+    );
 }

@@ -60,7 +60,14 @@ impl DataFacts {
                 if classes < 2 {
                     return Err("a classification set needs at least 2 classes".into());
                 }
-                tokens(int("max_len"), 256, Some(classes))
+                let words = args.iter().any(|(n, v)| {
+                    &**n == "tokens" && matches!(v, Value::Sym(s, _) if &**s == "words")
+                });
+                tokens(
+                    int("max_len"),
+                    if words { 10_000 } else { 256 },
+                    Some(classes),
+                )
             }
             // Padding, ten digits, the four operators (each with its opening bracket) and
             // the closing bracket.

@@ -11,6 +11,7 @@
 //! None of these sets comes with a validation split we can rely on, so one is made: the
 //! examples are shuffled with a fixed seed and the last `test_split` of them validate.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rand::seq::SliceRandom;
@@ -65,6 +66,29 @@ impl Labelled {
             path => csv_rows(&read_file(path, base, "the CSV file")?, path, None)?,
         };
         let labels = label_ids(&rows, classes, &name)?;
+        if call.symbol("tokens") == Some("words") {
+            // The vocabulary comes from the training split only, so split the texts first.
+            let texts: Vec<(Vec<String>, u32)> = rows
+                .iter()
+                .zip(labels)
+                .map(|((text, _), label)| (words(text), label))
+                .collect();
+            let (train, val) = split_examples(&name, texts, split)?;
+            let vocab = WordVocab::of(train.iter().map(|(w, _)| w.as_slice()));
+            let encode = |set: Vec<(Vec<String>, u32)>| -> Vec<(Vec<u32>, u32)> {
+                set.into_iter()
+                    .map(|(w, label)| (pad(vocab.encode(&w), len), label))
+                    .collect()
+            };
+            return Ok(Labelled {
+                name,
+                train: encode(train),
+                val: encode(val),
+                len,
+                vocab: WORD_VOCAB,
+                classes,
+            });
+        }
         let examples = rows
             .iter()
             .zip(labels)
@@ -104,32 +128,105 @@ impl Labelled {
     /// Shuffles `examples` with the fixed seed and keeps the last `split` to validate.
     pub fn split(
         name: &str,
-        mut examples: Vec<(Vec<u32>, u32)>,
+        examples: Vec<(Vec<u32>, u32)>,
         len: usize,
         vocab: usize,
         classes: usize,
         split: f64,
     ) -> Result<Labelled, DataError> {
-        examples.shuffle(&mut rng(SPLIT_SEED));
-        let n_val = ((examples.len() as f64) * split).round() as usize;
-        if n_val == 0 || n_val >= examples.len() {
-            return Err(DataError::new(
-                format!(
-                    "`{name}` has {} examples, too few to hold out {split} of them and train on the rest",
-                    examples.len()
-                ),
-                "use more examples or another `test_split`",
-            ));
-        }
-        let val = examples.split_off(examples.len() - n_val);
+        let (train, val) = split_examples(name, examples, split)?;
         Ok(Labelled {
             name: name.to_string(),
-            train: examples,
+            train,
             val,
             len,
             vocab,
             classes,
         })
+    }
+}
+
+/// `examples` shuffled with the fixed seed: the training part and the last `split`.
+fn split_examples<T>(
+    name: &str,
+    mut examples: Vec<T>,
+    split: f64,
+) -> Result<(Vec<T>, Vec<T>), DataError> {
+    examples.shuffle(&mut rng(SPLIT_SEED));
+    let n_val = ((examples.len() as f64) * split).round() as usize;
+    if n_val == 0 || n_val >= examples.len() {
+        return Err(DataError::new(
+            format!(
+                "`{name}` has {} examples, too few to hold out {split} of them and train on the rest",
+                examples.len()
+            ),
+            "use more examples or another `test_split`",
+        ));
+    }
+    let val = examples.split_off(examples.len() - n_val);
+    Ok((examples, val))
+}
+
+/// The vocabulary of word-level classification (the interpreter promises it).
+pub const WORD_VOCAB: usize = 10_000;
+/// The id of words outside the vocabulary (0 pads).
+const UNK: u32 = 1;
+
+/// Lower-cased words of `text`: runs of letters, digits and apostrophes; every other
+/// visible character is a word of its own (punctuation carries sentiment: `!`, `?`).
+/// HTML line breaks (`<br />`, common in IMDB reviews) are spaces.
+fn words(text: &str) -> Vec<String> {
+    let text = text.replace("<br />", " ").to_lowercase();
+    let mut out = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '\'' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        if !c.is_whitespace() {
+            out.push(c.to_string());
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// Word ids: padding 0, `<unk>` 1, then the most frequent training words (ties
+/// alphabetical, so every machine builds the same table) up to [`WORD_VOCAB`].
+struct WordVocab {
+    ids: HashMap<String, u32>,
+}
+
+impl WordVocab {
+    fn of<'a>(texts: impl Iterator<Item = &'a [String]>) -> WordVocab {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for text in texts {
+            for w in text {
+                *counts.entry(w.as_str()).or_default() += 1;
+            }
+        }
+        let mut order: Vec<(&str, usize)> = counts.into_iter().collect();
+        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let ids = order
+            .into_iter()
+            .take(WORD_VOCAB - 2)
+            .enumerate()
+            .map(|(i, (w, _))| (w.to_string(), i as u32 + 2))
+            .collect();
+        WordVocab { ids }
+    }
+
+    fn encode(&self, words: &[String]) -> Vec<u32> {
+        words
+            .iter()
+            .map(|w| self.ids.get(w).copied().unwrap_or(UNK))
+            .collect()
     }
 }
 
@@ -368,6 +465,18 @@ mod tests {
     fn text_is_cut_and_padded() {
         assert_eq!(pad([1, 2, 3], 2), vec![1, 2]);
         assert_eq!(pad([1], 3), vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn words_split_punctuation_and_unknown_words_share_one_id() {
+        assert_eq!(
+            words("Great film!<br />Isn't it? 10/10"),
+            vec!["great", "film", "!", "isn't", "it", "?", "10", "/", "10"]
+        );
+        let train = vec![words("a a a b b c"), words("a b")];
+        let vocab = WordVocab::of(train.iter().map(Vec::as_slice));
+        // a (4), b (3), c (1): ids 2, 3, 4 after padding and <unk>.
+        assert_eq!(vocab.encode(&words("c b a zebra")), vec![4, 3, 2, UNK]);
     }
 
     #[test]

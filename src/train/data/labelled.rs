@@ -473,7 +473,7 @@ mod tests {
             words("Great film!<br />Isn't it? 10/10"),
             vec!["great", "film", "!", "isn't", "it", "?", "10", "/", "10"]
         );
-        let train = vec![words("a a a b b c"), words("a b")];
+        let train = [words("a a a b b c"), words("a b")];
         let vocab = WordVocab::of(train.iter().map(Vec::as_slice));
         // a (4), b (3), c (1): ids 2, 3, 4 after padding and <unk>.
         assert_eq!(vocab.encode(&words("c b a zebra")), vec![4, 3, 2, UNK]);

@@ -17,7 +17,9 @@ use std::path::Path;
 use rand::seq::SliceRandom;
 use rand::RngExt;
 
-use super::{read_file, spread, Baseline, Batch, Call, DataError, Dataset, Task, Unit};
+use super::{
+    by_frequency, read_file, spread, Baseline, Batch, Call, DataError, Dataset, Task, Unit,
+};
 use crate::interp::strategy::{rng, Rng64};
 use crate::train::generate::listops;
 
@@ -205,19 +207,11 @@ struct WordVocab {
 
 impl WordVocab {
     fn of<'a>(texts: impl Iterator<Item = &'a [String]>) -> WordVocab {
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        for text in texts {
-            for w in text {
-                *counts.entry(w.as_str()).or_default() += 1;
-            }
-        }
-        let mut order: Vec<(&str, usize)> = counts.into_iter().collect();
-        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let ids = order
+        let ids = by_frequency(texts.flatten().map(String::as_str))
             .into_iter()
             .take(WORD_VOCAB - 2)
             .enumerate()
-            .map(|(i, (w, _))| (w.to_string(), i as u32 + 2))
+            .map(|(i, w)| (w.to_string(), i as u32 + 2))
             .collect();
         WordVocab { ids }
     }

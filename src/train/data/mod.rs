@@ -259,6 +259,18 @@ pub(crate) fn read_file(path: &str, base: Option<&Path>, what: &str) -> Result<V
     })
 }
 
+/// The distinct words of `words`, most frequent first, ties in alphabetical order (so
+/// every machine builds the same vocabulary from the same text).
+pub(crate) fn by_frequency<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for w in words {
+        *counts.entry(w).or_default() += 1;
+    }
+    let mut order: Vec<(&str, usize)> = counts.into_iter().collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    order.into_iter().map(|(w, _)| w).collect()
+}
+
 /// `count` indices spread evenly over `0..n` (repeating when `n` is smaller).
 pub(crate) fn spread(n: usize, count: usize) -> Vec<usize> {
     if n == 0 {

@@ -22,7 +22,9 @@ use std::path::Path;
 
 use rand::RngExt;
 
-use super::{read_file, spread, Baseline, Batch, Call, DataError, Dataset, Task, Unit};
+use super::{
+    by_frequency, read_file, spread, Baseline, Batch, Call, DataError, Dataset, Task, Unit,
+};
 use crate::interp::strategy::Rng64;
 
 /// The character-level corpus shipped inside the binary (see `data/README.md`).
@@ -191,24 +193,19 @@ pub const UNK: &str = "<unk>";
 /// Word ids: by falling frequency, ties alphabetical; `<eos>` always in. When there are
 /// more words than [`WORD_VOCAB`], the rarest share the id of `<unk>`.
 fn word_ids(words: &[String]) -> HashMap<&str, u32> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for w in words {
-        *counts.entry(w.as_str()).or_default() += 1;
-    }
-    let mut order: Vec<(&str, usize)> = counts.into_iter().collect();
-    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let order = by_frequency(words.iter().map(String::as_str));
     let full = order.len() > WORD_VOCAB;
     // Room for `<unk>` when some words must share it.
     let room = if full { WORD_VOCAB - 1 } else { WORD_VOCAB };
     let mut ids: HashMap<&str, u32> = HashMap::new();
-    for (w, _) in order.iter().filter(|(w, _)| *w != EOS && *w != UNK) {
+    for &w in order.iter().filter(|w| **w != EOS && **w != UNK) {
         if ids.len() + 1 >= room {
             break;
         }
         ids.insert(w, ids.len() as u32);
     }
     ids.insert(EOS, ids.len() as u32);
-    if full || order.iter().any(|(w, _)| *w == UNK) {
+    if full || order.contains(&UNK) {
         ids.insert(UNK, ids.len() as u32);
     }
     ids

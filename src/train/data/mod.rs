@@ -93,13 +93,6 @@ pub struct Batch {
     pub keep: Option<Vec<f32>>,
 }
 
-impl Batch {
-    /// Whether some targets are [`IGNORE`]d.
-    pub fn is_masked(&self) -> bool {
-        self.targets.contains(&IGNORE)
-    }
-}
-
 /// What predicting without looking at the input scores: the frequencies of the training
 /// targets (add-one smoothed) applied to the validation targets. For text this is the
 /// unigram model; for labels, the class prior and the majority class.

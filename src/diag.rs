@@ -153,6 +153,13 @@ codes! {
     /// A `train` setting has a value training cannot use (a learning rate of zero, a
     /// beta of 1). Reported by `nasc train`.
     BadTrainSetting = "E034", "invalid training setting";
+    /// `nasc run` cannot execute the space's pipeline: the space has none, a stage
+    /// argument is not a constant, or a strategy is not implemented yet. Reported by
+    /// `nasc run`, before any training.
+    PipelineCannotRun = "E036", "pipeline cannot run";
+    /// A pipeline layer passed no candidate on: every trial failed, or no trial measured
+    /// the metric its filter reads, or none satisfied its condition. Reported by `nasc run`.
+    LayerKeptNothing = "E037", "pipeline layer kept nothing";
     /// A hyperparameter is declared but never used.
     UnusedParam = "W001", "unused hyperparameter";
     /// A name hides another one of the same name.

@@ -11,9 +11,11 @@ pub mod diag;
 pub mod interp;
 pub mod model;
 pub mod render;
+pub mod search;
 pub mod source;
 pub mod space;
 pub mod stdlib;
+pub mod store;
 pub mod syntax;
 pub mod train;
 

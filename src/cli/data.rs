@@ -218,11 +218,11 @@ mod tests {
 
 /// A data-set failure as miette wants it: no source, no labels.
 #[derive(Debug)]
-struct Failure<'a>(&'a DataError);
+struct Failure<'a>(&'static str, &'a DataError);
 
 impl std::fmt::Display for Failure<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&self.1.message)
     }
 }
 
@@ -230,7 +230,7 @@ impl std::error::Error for Failure<'_> {}
 
 impl miette::Diagnostic for Failure<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        Some(Box::new(CODE))
+        Some(Box::new(self.0))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -238,13 +238,19 @@ impl miette::Diagnostic for Failure<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        (!self.0.help.is_empty()).then(|| Box::new(&self.0.help) as Box<dyn std::fmt::Display>)
+        (!self.1.help.is_empty()).then(|| Box::new(&self.1.help) as Box<dyn std::fmt::Display>)
     }
 }
 
 /// Renders a data-set failure as the other commands render diagnostics (miette, unicode,
 /// 100 columns).
 pub fn render(err: &DataError, color: bool) -> String {
+    render_coded(CODE, err, color)
+}
+
+/// Renders a failure that concerns no `.nas` file under `code` (`nas::E0xx`): a
+/// headline and a help line.
+pub fn render_coded(code: &'static str, err: &DataError, color: bool) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -254,8 +260,11 @@ pub fn render(err: &DataError, color: bool) -> String {
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
-    if handler.render_report(&mut out, &Failure(err)).is_err() {
-        out = format!("error[{CODE}]: {}\nhelp: {}\n", err.message, err.help);
+    if handler
+        .render_report(&mut out, &Failure(code, err))
+        .is_err()
+    {
+        out = format!("error[{code}]: {}\nhelp: {}\n", err.message, err.help);
     }
     out
 }

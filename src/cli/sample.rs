@@ -663,7 +663,7 @@ fn si(x: u64) -> String {
 }
 
 /// A count with thousands separators only.
-fn grouped(x: u64) -> String {
+pub(crate) fn grouped(x: u64) -> String {
     let s = format_count(&x.into());
     s.split(" (").next().unwrap_or_default().to_string()
 }

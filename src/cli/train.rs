@@ -77,16 +77,16 @@ pub fn run_source(
 }
 
 /// What the command line says over the space's `train` block, and where to run.
-struct Overrides {
-    steps: Option<usize>,
-    batch: Option<usize>,
-    train_seed: Option<u64>,
-    device: DeviceChoice,
+pub(crate) struct Overrides {
+    pub steps: Option<usize>,
+    pub batch: Option<usize>,
+    pub train_seed: Option<u64>,
+    pub device: DeviceChoice,
 }
 
 /// Everything training needs besides the model: data, settings, device. `None` after
 /// reporting why one of them is not there.
-fn prepare(
+pub(crate) fn prepare(
     arch: &Arch,
     info: &SpaceInfo,
     dir: Option<&Path>,

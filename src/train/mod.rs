@@ -15,6 +15,7 @@
 
 pub mod data;
 pub mod device;
+pub mod evaluator;
 pub mod fetch;
 pub mod generate;
 pub mod settings;

@@ -1,0 +1,1089 @@
+//! `nasc run`, `nasc runs`, `nasc show` and `nasc export`: a space's pipeline run against
+//! the results store, and what the store holds afterwards.
+//!
+//! `nasc run FILE` checks the file, plans its pipeline (reporting `E036` before any
+//! training when it cannot run), makes sure one architecture's data and training settings
+//! open (`E033`, `E034`), records a new run in the store and runs it with a progress bar.
+//! `nasc run --resume` replays the newest unfinished run (or `--run ID`) from the store:
+//! finished trials are read back, the rest are evaluated. Failures of the store itself are
+//! `nas::E038`, a diagnostic without a source line (like the data sets' `E035`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::sample::{open_space, with_checked, RunOutput};
+use super::train::{prepare, Overrides};
+use crate::check::Checked;
+use crate::diag::{Code, Diagnostic, Sink};
+use crate::interp::strategy::{self, RandomSearch};
+use crate::search::filter::Metric;
+use crate::search::layer::{self, Evaluated};
+use crate::search::plan::{self, Stage};
+use crate::search::run::{How, Outcome, RunError, Runner, Watcher};
+use crate::store::{self, LayerRow, RunInfo, RunStatus, Store, TrialRow, TrialStatus};
+use crate::train::data::DataError;
+use crate::train::device::DeviceChoice;
+use crate::train::evaluator::Trainer;
+
+/// The code of store failures, as printed.
+pub const STORE_CODE: &str = "nas::E038";
+
+/// The default store, relative to the current directory.
+pub const DEFAULT_STORE: &str = ".nasc/store.db";
+
+/// What `nasc run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// The `.nas` file; with `resume`, optional (the run's own file is used).
+    pub file: Option<PathBuf>,
+    /// The space (default: the first of the file, or the resumed run's).
+    pub space: Option<String>,
+    /// The seed of every strategy.
+    pub seed: u64,
+    /// The store.
+    pub store: PathBuf,
+    /// Resume an unfinished run instead of starting one.
+    pub resume: bool,
+    /// With `resume`: which run.
+    pub run: Option<i64>,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// No progress on standard error.
+    pub quiet: bool,
+    /// The summary as one JSON object.
+    pub json: bool,
+}
+
+/// A store failure, rendered like a diagnostic without a source.
+fn store_failure(message: impl Into<String>, help: impl Into<String>, color: bool) -> String {
+    super::data::render_coded(STORE_CODE, &DataError::new(message, help), color)
+}
+
+fn color_on(color: super::ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match color {
+        super::ColorChoice::Always => true,
+        super::ColorChoice::Never => false,
+        super::ColorChoice::Auto => std::io::stderr().is_terminal(),
+    }
+}
+
+/// Opens the store, or prints why not; exit code 2 then.
+fn open_store(path: &Path, color: super::ColorChoice) -> Result<Store, i32> {
+    Store::open(path).map_err(|e| {
+        eprint!(
+            "{}",
+            store_failure(
+                e.0,
+                "give another path with `--store PATH`, or move the damaged file aside",
+                color_on(color)
+            )
+        );
+        2
+    })
+}
+
+/// `nasc run`: the exit code.
+pub fn run(
+    req: &RunRequest,
+    message_format: super::MessageFormat,
+    color: super::ColorChoice,
+) -> i32 {
+    let store = match open_store(&req.store, color) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let fail = |m: String, h: &str| {
+        eprint!("{}", store_failure(m, h, color_on(color)));
+        2
+    };
+    // Which file, space and run.
+    let (file, space, resumed) = if req.resume {
+        let found = match req.run {
+            Some(id) => store.run(id),
+            None => {
+                let abs = req.file.as_deref().map(absolute);
+                store.latest_unfinished(
+                    abs.as_ref()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .as_deref(),
+                    req.space.as_deref(),
+                )
+            }
+        };
+        let info = match found {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                return fail(
+                    match req.run {
+                        Some(id) => format!("no run {id} in `{}`", req.store.display()),
+                        None => format!("no unfinished run to resume in `{}`", req.store.display()),
+                    },
+                    "`nasc runs` lists the runs of a store; start one with `nasc run FILE`",
+                )
+            }
+            Err(e) => return fail(e.0, "check the store's path and permissions"),
+        };
+        if info.status != RunStatus::Running {
+            return fail(
+                format!("run {} is already {}", info.id, info.status.as_str()),
+                "`nasc show RUN` prints its result; start a new run with `nasc run FILE`",
+            );
+        }
+        (
+            PathBuf::from(&info.file),
+            Some(info.space.clone()),
+            Some(info),
+        )
+    } else {
+        match &req.file {
+            Some(f) => (f.clone(), req.space.clone(), None),
+            None => {
+                eprintln!("error: `nasc run` needs a `.nas` file, or `--resume`");
+                return 2;
+            }
+        }
+    };
+    let (name, text, dir) = match super::check::read_input(&file) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let base = dir.clone();
+    let abs_file = absolute(&file).to_string_lossy().into_owned();
+    let mut ctx = Context {
+        req,
+        store: &store,
+        resumed,
+        file: abs_file,
+        base,
+        color: color_on(color),
+    };
+    let (out, failed) = with_checked(&name, text, dir, |checked, sink, out| {
+        ctx.run_checked(checked, space.as_deref(), sink, out)
+    });
+    super::check::emit(&out.diagnostics, &out.sources, message_format, color);
+    if let Some(e) = &out.usage_error {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    print!("{}", out.stdout);
+    if out.diagnostics.iter().any(|d| d.is_error()) {
+        1
+    } else if failed {
+        2
+    } else {
+        0
+    }
+}
+
+/// The path as absolute, so a run can be resumed from another folder.
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+struct Context<'a> {
+    req: &'a RunRequest,
+    store: &'a Store,
+    resumed: Option<RunInfo>,
+    file: String,
+    base: Option<PathBuf>,
+    color: bool,
+}
+
+/// The hex SHA-256 of every loaded source (names and texts), so a resumed run can tell
+/// that its files changed.
+fn source_hash(checked: &Checked) -> String {
+    let mut h = Sha256::new();
+    for (_, f) in checked.program.sources.iter() {
+        h.update(f.name.as_bytes());
+        h.update([0]);
+        h.update(f.text.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Context<'_> {
+    /// Plans, checks, records and runs; `true` when the store failed (exit code 2).
+    fn run_checked(
+        &mut self,
+        checked: &Checked,
+        space: Option<&str>,
+        sink: &mut Sink,
+        out: &mut RunOutput,
+    ) -> bool {
+        let Some((info, interp)) = open_space(checked, space, sink, out) else {
+            return false;
+        };
+        let Some(plan) = plan::plan(checked, info, sink) else {
+            return false;
+        };
+        for st in &plan.stages {
+            if let Err(e) = layer::layer(st) {
+                sink.push(
+                    Diagnostic::error(Code::PipelineCannotRun, e.message, st.span, "this stage")
+                        .with_help(e.help),
+                );
+            }
+        }
+        if sink.has_errors() {
+            return false;
+        }
+        let seed = self.resumed.as_ref().map_or(self.req.seed, |r| r.seed);
+        // One architecture shows whether the data and the training settings open, before
+        // anything is recorded or trained.
+        let mut rng = strategy::rng(seed);
+        let probe = match strategy::sample(&interp, &mut RandomSearch, &mut rng, 1, 10_000) {
+            Ok((mut a, _)) => a.remove(0),
+            Err(strategy::SampleError::Build(e)) => {
+                sink.push(super::sample::unbuildable(&e));
+                return false;
+            }
+            Err(strategy::SampleError::AllRejected(stats)) => {
+                sink.push(super::sample::all_rejected(&stats, info));
+                return false;
+            }
+        };
+        let overrides = Overrides {
+            steps: None,
+            batch: None,
+            train_seed: None,
+            device: self.req.device,
+        };
+        let Some((data, _, device)) =
+            prepare(&probe, info, self.base.as_deref(), &overrides, sink, out)
+        else {
+            return false;
+        };
+        let hash = source_hash(checked);
+        let run_id = match &self.resumed {
+            Some(r) => {
+                if r.source_hash != hash {
+                    eprint!("{}", store_failure(
+                        format!("`{}` (or a file it imports) changed since run {} began", self.file, r.id),
+                        "a resumed run must replay the same pipeline: restore the file (the store keeps its text), or start a new run with `nasc run FILE`",
+                        self.color,
+                    ));
+                    return true;
+                }
+                r.id
+            }
+            None => {
+                let main_text = checked
+                    .program
+                    .sources
+                    .iter()
+                    .next()
+                    .map(|(_, f)| f.text.clone())
+                    .unwrap_or_default();
+                match self.store.create_run(
+                    &self.file,
+                    &info.name,
+                    &hash,
+                    &main_text,
+                    seed,
+                    &plan.to_json(),
+                ) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        eprint!(
+                            "{}",
+                            store_failure(
+                                e.0,
+                                "check the store's path and permissions",
+                                self.color
+                            )
+                        );
+                        return true;
+                    }
+                }
+            }
+        };
+        if !self.req.quiet {
+            let verb = if self.resumed.is_some() {
+                "resuming"
+            } else {
+                "starting"
+            };
+            eprintln!(
+                "{verb} run {run_id} of `{}` (seed {seed}) in {}; if it stops, `nasc run --resume --store {} --run {run_id}` goes on",
+                info.name,
+                self.store.path().display(),
+                self.store.path().display(),
+            );
+        }
+        let mut trainer = Trainer::new(self.base.clone(), device);
+        trainer.add_data(&probe, data);
+        let mut watcher = Progress::new(plan.stages.len(), !self.req.quiet, &plan.rank);
+        let mut runner = Runner {
+            store: self.store,
+            run: run_id,
+            seed,
+            interp: &interp,
+            plan: &plan,
+            evaluator: &mut trainer,
+            watcher: &mut watcher,
+            owner: store::owner_id(),
+        };
+        let result = runner.run();
+        watcher.finish();
+        match result {
+            Ok(outcome) => {
+                let result = result_json(&outcome);
+                if let Err(e) = self.store.finish_run(run_id, RunStatus::Done, &result) {
+                    eprint!(
+                        "{}",
+                        store_failure(
+                            e.0,
+                            "the run's trials are stored; `nasc run --resume` finishes it",
+                            self.color
+                        )
+                    );
+                    return true;
+                }
+                let shown = self.show(run_id);
+                match shown {
+                    Ok(text) => out.stdout.push_str(&text),
+                    Err(e) => {
+                        eprint!(
+                            "{}",
+                            store_failure(
+                                e,
+                                "the run is stored; `nasc show RUN` prints it",
+                                self.color
+                            )
+                        );
+                        return true;
+                    }
+                }
+                false
+            }
+            Err(RunError::Store(e)) => {
+                eprint!("{}", store_failure(e.0, "finished trials are kept; fix the store's problem, then `nasc run --resume`", self.color));
+                true
+            }
+            Err(RunError::Layer(i, e)) => {
+                let st = &plan.stages[i];
+                sink.push(
+                    Diagnostic::error(
+                        Code::PipelineCannotRun,
+                        e.message.clone(),
+                        st.span,
+                        "this stage",
+                    )
+                    .with_help(e.help),
+                );
+                let _ = self.store.finish_run(
+                    run_id,
+                    RunStatus::Failed,
+                    &serde_json::json!({"layer": i, "error": e.message}),
+                );
+                false
+            }
+            Err(RunError::KeptNothing(i, why)) => {
+                let st = &plan.stages[i];
+                let span = st.filter.as_ref().map_or(st.span, |f| f.span);
+                sink.push(
+                    Diagnostic::error(
+                        Code::LayerKeptNothing,
+                        format!("layer {} (`{}`) kept no candidate: {why}", i + 1, st.strategy),
+                        span,
+                        "kept nothing",
+                    )
+                    .with_help("`nasc show RUN` lists its trials and why they failed; loosen the filter or fix the failures"),
+                );
+                let _ = self.store.finish_run(
+                    run_id,
+                    RunStatus::Failed,
+                    &serde_json::json!({"layer": i, "error": why}),
+                );
+                false
+            }
+        }
+    }
+
+    fn show(&self, id: i64) -> Result<String, String> {
+        let r = load(self.store, id)?.ok_or_else(|| format!("run {id} vanished from the store"))?;
+        Ok(if self.req.json {
+            format!("{}\n", run_json(&r.info, &r.layers, &r.trials))
+        } else {
+            render_run(&r.info, &r.layers, &r.trials)
+        })
+    }
+}
+
+/// The run's result as the store keeps it: the survivors, best first, and their metric.
+fn result_json(o: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "ranked_by": o.ranked_by,
+        "best": o.best.iter().map(|e| e.seq).collect::<Vec<_>>(),
+    })
+}
+
+/// The seqs of the best trials a finished run recorded.
+fn best_seqs(info: &RunInfo) -> Vec<i64> {
+    info.result
+        .as_ref()
+        .and_then(|r| r.get("best"))
+        .and_then(|b| b.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
+        .unwrap_or_default()
+}
+
+fn ranked_by(info: &RunInfo) -> Option<Metric> {
+    let r = info.result.as_ref()?.get("ranked_by")?;
+    let name = r.get("name")?.as_str()?;
+    Some(Metric::named(
+        name,
+        &[Metric {
+            name: name.to_string(),
+            direction: if r.get("direction")?.as_str()? == "maximize" {
+                crate::syntax::ast::Direction::Maximize
+            } else {
+                crate::syntax::ast::Direction::Minimize
+            },
+        }],
+    ))
+}
+
+/// The trials of a run at which an architecture was evaluated, in order.
+fn trail(trials: &[TrialRow], hash: &str) -> Vec<String> {
+    trials
+        .iter()
+        .filter(|t| t.hash == hash)
+        .map(|t| format!("#{} (layer {}, {} steps)", t.seq, t.layer + 1, t.steps))
+        .collect()
+}
+
+fn duration(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{}h {:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
+}
+
+/// A hyperparameter's value as the tables print it: strings bare, floats to four
+/// significant digits.
+fn show_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(0.0);
+            let digits = (3 - x.abs().log10().floor() as i64).clamp(0, 12) as usize;
+            format!("{x:.digits$}")
+        }
+        _ => v.to_string(),
+    }
+}
+
+/// A metric's value as the tables print it.
+fn show_metric(name: &str, v: f64) -> String {
+    match name {
+        "val_accuracy" | "baseline_accuracy" => format!("{:.2}%", 100.0 * v),
+        "params" | "flops" | "activation_memory" | "peak_mem_bytes" | "steps" => {
+            super::sample::grouped(v as u64)
+        }
+        _ if v.abs() >= 1000.0 => format!("{v:.0}"),
+        _ => format!("{v:.4}"),
+    }
+}
+
+/// A run as `nasc show` prints it: the funnel of its layers, then the best architectures
+/// with their metrics and where each came from.
+pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> String {
+    let mut s = String::new();
+    let finished = trials
+        .iter()
+        .filter(|t| t.status != TrialStatus::Running)
+        .count();
+    let failed = trials
+        .iter()
+        .filter(|t| t.status == TrialStatus::Failed)
+        .count();
+    let reused = trials.iter().filter(|t| t.reused_from.is_some()).count();
+    let cost: f64 = trials.iter().map(|t| t.wall_s).sum();
+    let _ = writeln!(
+        s,
+        "run {} of space `{}` ({}), seed {}: {}",
+        info.id,
+        info.space,
+        info.file,
+        info.seed,
+        info.status.as_str()
+    );
+    let _ = writeln!(
+        s,
+        "trials: {} ({finished} finished: {} evaluated, {reused} reused, {failed} failed); evaluation time {}",
+        trials.len(),
+        finished - reused,
+        duration(cost)
+    );
+    let _ = writeln!(s);
+    let plan_layers = info
+        .plan
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+        "layer", "strategy", "in", "evals", "failed", "kept", "filter", "cost"
+    );
+    for (i, pl) in plan_layers.iter().enumerate() {
+        let strategy = pl.get("strategy").and_then(|v| v.as_str()).unwrap_or("?");
+        let args = pl
+            .get("args")
+            .and_then(|a| a.as_object())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        format!("{k} = {}", v.as_str().map_or(v.to_string(), str::to_string))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let call = format!("{strategy}({args})");
+        let in_layer: Vec<&TrialRow> = trials.iter().filter(|t| t.layer == i as i64).collect();
+        let lfailed = in_layer
+            .iter()
+            .filter(|t| t.status == TrialStatus::Failed)
+            .count();
+        match layers.iter().find(|l| l.index == i as i64) {
+            Some(l) => {
+                let filter = if l.filter.is_empty() {
+                    "(keeps all)"
+                } else {
+                    &l.filter
+                };
+                let _ = writeln!(
+                    s,
+                    "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+                    i + 1,
+                    call,
+                    l.input.len(),
+                    in_layer.len(),
+                    lfailed,
+                    l.output.len(),
+                    filter,
+                    duration(l.cost_s)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+                    i + 1,
+                    call,
+                    "-",
+                    in_layer.len(),
+                    lfailed,
+                    "-",
+                    "(not finished)",
+                    duration(in_layer.iter().map(|t| t.wall_s).sum())
+                );
+            }
+        }
+    }
+    let best = best_seqs(info);
+    if best.is_empty() {
+        if info.status == RunStatus::Failed {
+            if let Some(e) = info
+                .result
+                .as_ref()
+                .and_then(|r| r.get("error"))
+                .and_then(|e| e.as_str())
+            {
+                let _ = writeln!(s, "\nthe run stopped: {e}");
+            }
+        }
+        return s;
+    }
+    let metric = ranked_by(info).unwrap_or_else(|| Metric::named("val_loss", &[]));
+    let rows: Vec<&TrialRow> = best
+        .iter()
+        .filter_map(|q| trials.iter().find(|t| t.seq == *q))
+        .collect();
+    let mut columns: Vec<String> = vec![metric.name.clone()];
+    for c in [
+        "val_loss",
+        "val_perplexity",
+        "val_accuracy",
+        "params",
+        "latency_ms",
+        "wall_s",
+    ] {
+        if !columns.iter().any(|x| x == c) && rows.iter().any(|r| r.metrics.contains_key(c)) {
+            columns.push(c.to_string());
+        }
+    }
+    let _ = writeln!(s, "\nbest by {}", metric.arrow());
+    let _ = write!(s, "{:<6}{:<8}{:<14}", "rank", "trial", "hash");
+    for c in &columns {
+        let _ = write!(s, "{c:>16}");
+    }
+    let _ = writeln!(s);
+    for (rank, r) in rows.iter().enumerate() {
+        let _ = write!(
+            s,
+            "{:<6}{:<8}{:<14}",
+            rank + 1,
+            format!("#{}", r.seq),
+            &r.hash[..12.min(r.hash.len())]
+        );
+        for c in &columns {
+            let v = r
+                .metrics
+                .get(c)
+                .map_or("-".to_string(), |v| show_metric(c, *v));
+            let _ = write!(s, "{v:>16}");
+        }
+        let _ = writeln!(s);
+        if let Some(a) = r.assignment.as_object() {
+            let values: Vec<String> = a
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", show_value(v)))
+                .collect();
+            let _ = writeln!(s, "      {}", values.join(", "));
+        }
+        let _ = writeln!(
+            s,
+            "      evaluated at {}",
+            trail(trials, &r.hash).join(" → ")
+        );
+    }
+    s
+}
+
+/// One trial as `nasc export --format json` writes it.
+fn trial_json(t: &TrialRow) -> serde_json::Value {
+    serde_json::json!({
+        "trial": t.seq,
+        "layer": t.layer + 1,
+        "hash": t.hash,
+        "fidelity": {"steps": t.steps},
+        "status": t.status,
+        "reason": t.reason,
+        "reused_from": t.reused_from,
+        "seed": t.seed,
+        "assignment": t.assignment,
+        "metrics": t.metrics,
+        "wall_s": t.wall_s,
+        "started": t.started,
+        "finished": t.finished,
+    })
+}
+
+/// The whole run as one JSON object (`nasc run --format json`, `nasc show --format json`).
+fn run_json(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> serde_json::Value {
+    serde_json::json!({
+        "run": info.id,
+        "space": info.space,
+        "file": info.file,
+        "seed": info.seed,
+        "status": info.status,
+        "plan": info.plan,
+        "result": info.result,
+        "layers": layers.iter().map(|l| serde_json::json!({
+            "layer": l.index + 1,
+            "strategy": l.strategy,
+            "args": l.args,
+            "filter": l.filter,
+            "input": l.input,
+            "output": l.output,
+            "stats": l.stats,
+            "cost_s": l.cost_s,
+        })).collect::<Vec<_>>(),
+        "best": best_seqs(info).iter().filter_map(|q| trials.iter().find(|t| t.seq == *q)).map(trial_json).collect::<Vec<_>>(),
+        "trials": trials.len(),
+    })
+}
+
+/// `nasc runs`: the runs of a store, one line each.
+pub fn runs(store_path: &Path, color: super::ColorChoice) -> i32 {
+    let store = match open_store(store_path, color) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let all = match store.runs() {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!(
+                "{}",
+                store_failure(e.0, "check the store's path", color_on(color))
+            );
+            return 2;
+        }
+    };
+    if all.is_empty() {
+        println!("no runs in {}", store_path.display());
+        return 0;
+    }
+    println!(
+        "{:<5}{:<10}{:<20}{:>8}{:>8}{:>8}  file",
+        "run", "status", "space", "trials", "failed", "layers"
+    );
+    for r in all {
+        println!(
+            "{:<5}{:<10}{:<20}{:>8}{:>8}{:>8}  {}",
+            r.info.id,
+            r.info.status.as_str(),
+            r.info.space,
+            r.finished_trials,
+            r.failed_trials,
+            r.layers_done,
+            r.info.file
+        );
+    }
+    0
+}
+
+/// A run with its layers and trials, as the store holds them.
+struct Stored {
+    info: RunInfo,
+    layers: Vec<LayerRow>,
+    trials: Vec<TrialRow>,
+}
+
+/// Run `id` of `store`, `None` when there is none.
+fn load(store: &Store, id: i64) -> Result<Option<Stored>, String> {
+    let Some(info) = store.run(id).map_err(|e| e.0)? else {
+        return Ok(None);
+    };
+    let layers = store.layers(id).map_err(|e| e.0)?;
+    let trials = store.trials(id).map_err(|e| e.0)?;
+    Ok(Some(Stored {
+        info,
+        layers,
+        trials,
+    }))
+}
+
+/// `nasc show RUN`.
+pub fn show(store_path: &Path, id: i64, json: bool, color: super::ColorChoice) -> i32 {
+    let store = match open_store(store_path, color) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match load(&store, id) {
+        Ok(Some(Stored {
+            info,
+            layers,
+            trials,
+        })) => {
+            if json {
+                println!("{}", run_json(&info, &layers, &trials));
+            } else {
+                print!("{}", render_run(&info, &layers, &trials));
+            }
+            0
+        }
+        Ok(None) => {
+            eprint!(
+                "{}",
+                store_failure(
+                    format!("no run {id} in `{}`", store_path.display()),
+                    "`nasc runs` lists the runs of a store",
+                    color_on(color)
+                )
+            );
+            2
+        }
+        Err(e) => {
+            eprint!(
+                "{}",
+                store_failure(e, "check the store's path", color_on(color))
+            );
+            2
+        }
+    }
+}
+
+/// How `nasc export` writes trials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// A JSON array of objects.
+    Json,
+    /// CSV: one row per trial, a column per hyperparameter and per metric.
+    Csv,
+}
+
+/// `nasc export RUN`: every trial of a run, to standard output.
+pub fn export(store_path: &Path, id: i64, format: ExportFormat, color: super::ColorChoice) -> i32 {
+    let store = match open_store(store_path, color) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let trials = match store.run(id) {
+        Ok(Some(_)) => match store.trials(id) {
+            Ok(t) => t,
+            Err(e) => {
+                eprint!(
+                    "{}",
+                    store_failure(e.0, "check the store's path", color_on(color))
+                );
+                return 2;
+            }
+        },
+        Ok(None) => {
+            eprint!(
+                "{}",
+                store_failure(
+                    format!("no run {id} in `{}`", store_path.display()),
+                    "`nasc runs` lists the runs of a store",
+                    color_on(color)
+                )
+            );
+            return 2;
+        }
+        Err(e) => {
+            eprint!(
+                "{}",
+                store_failure(e.0, "check the store's path", color_on(color))
+            );
+            return 2;
+        }
+    };
+    match format {
+        ExportFormat::Json => {
+            let all: Vec<serde_json::Value> = trials.iter().map(trial_json).collect();
+            println!("{}", serde_json::Value::Array(all));
+        }
+        ExportFormat::Csv => print!("{}", to_csv(&trials)),
+    }
+    0
+}
+
+/// Trials as CSV: fixed columns, then each hyperparameter path, then each metric.
+fn to_csv(trials: &[TrialRow]) -> String {
+    let mut hypers: Vec<String> = Vec::new();
+    let mut metrics: Vec<String> = Vec::new();
+    for t in trials {
+        if let Some(a) = t.assignment.as_object() {
+            for k in a.keys() {
+                if !hypers.contains(k) {
+                    hypers.push(k.clone());
+                }
+            }
+        }
+        for k in t.metrics.keys() {
+            if !metrics.contains(k) {
+                metrics.push(k.clone());
+            }
+        }
+    }
+    metrics.sort();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = [
+        "trial",
+        "layer",
+        "hash",
+        "steps",
+        "status",
+        "reason",
+        "reused_from",
+        "seed",
+        "wall_s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(hypers.iter().cloned());
+    header.extend(metrics.iter().cloned());
+    let _ = w.write_record(&header);
+    for t in trials {
+        let mut row = vec![
+            t.seq.to_string(),
+            (t.layer + 1).to_string(),
+            t.hash.clone(),
+            t.steps.to_string(),
+            t.status.as_str().to_string(),
+            t.reason.clone().unwrap_or_default(),
+            t.reused_from.map(|r| r.to_string()).unwrap_or_default(),
+            t.seed.to_string(),
+            format!("{}", t.wall_s),
+        ];
+        for h in &hypers {
+            row.push(match t.assignment.get(h) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            });
+        }
+        for m in &metrics {
+            row.push(t.metrics.get(m).map(|v| v.to_string()).unwrap_or_default());
+        }
+        let _ = w.write_record(&row);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Progress of a run on standard error: a bar per layer (trials done, the best so far,
+/// the time left), the current trial's training steps, and a line per finished trial.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    show: bool,
+    layers: usize,
+    layer: usize,
+    rank: Metric,
+    best: Option<f64>,
+    done: u64,
+}
+
+impl Progress {
+    fn new(layers: usize, show: bool, rank: &Metric) -> Progress {
+        Progress {
+            bar: None,
+            show,
+            layers,
+            layer: 0,
+            rank: rank.clone(),
+            best: None,
+            done: 0,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) if !bar.is_hidden() => bar.println(text),
+            _ if self.show => eprintln!("{text}"),
+            _ => {}
+        }
+    }
+
+    fn prefix(&self) -> String {
+        let best = self.best.map_or(String::new(), |b| {
+            format!(
+                "  best {} {}",
+                self.rank.name,
+                show_metric(&self.rank.name, b)
+            )
+        });
+        format!("layer {}/{}{best}", self.layer + 1, self.layers)
+    }
+}
+
+impl Watcher for Progress {
+    fn layer_start(&mut self, index: usize, stage: &Stage, planned: Option<usize>, input: usize) {
+        self.finish();
+        self.layer = index;
+        self.best = None;
+        self.done = 0;
+        let filter = stage
+            .filter
+            .as_ref()
+            .map_or(String::new(), |f| format!(" |> {}", f.text));
+        self.line(format!(
+            "layer {}/{}: {}{filter}, {input} candidates in",
+            index + 1,
+            self.layers,
+            stage.text
+        ));
+        if self.show {
+            let bar = indicatif::ProgressBar::new(planned.unwrap_or(0) as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{prefix} {bar:24} {pos}/{len} trials  {msg}  {elapsed} (eta {eta})",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_prefix(self.prefix());
+            self.bar = Some(bar);
+        }
+    }
+
+    fn asked(&mut self, n: usize) {
+        if let Some(bar) = &self.bar {
+            let len = bar.length().unwrap_or(0).max(self.done + n as u64);
+            bar.set_length(len);
+        }
+    }
+
+    fn trial_start(&mut self, seq: i64, arch: &crate::interp::Arch, steps: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "trial #{seq} {} training {steps} steps",
+                &arch.hash_hex()[..12]
+            ));
+        }
+    }
+
+    fn step(&mut self, step: usize, steps: usize, loss: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("step {step}/{steps} loss {loss:.3}"));
+        }
+    }
+
+    fn trial_done(&mut self, t: &Evaluated, how: How) {
+        self.done += 1;
+        if !t.failed {
+            if let Some(v) = t.metrics.get(&self.rank.name) {
+                if self.best.is_none_or(|b| self.rank.order(*v, b).is_lt()) {
+                    self.best = Some(*v);
+                }
+            }
+        }
+        let what = match (how, t.failed) {
+            (_, true) => format!("failed: {}", t.reason.as_deref().unwrap_or("no reason")),
+            _ => {
+                let mut parts: Vec<String> = Vec::new();
+                for m in ["val_loss", "val_accuracy", "params"] {
+                    if let Some(v) = t.metrics.get(m) {
+                        parts.push(format!("{m} {}", show_metric(m, *v)));
+                    }
+                }
+                parts.join("  ")
+            }
+        };
+        let how = match how {
+            How::Evaluated => format!("{:.1} s", t.wall_s),
+            How::Reused => format!("same as #{}", t.reused_from.unwrap_or(-1)),
+            How::Stored => "from the store".into(),
+            How::Elsewhere => "by another process".into(),
+        };
+        self.line(format!(
+            "  #{:<4} {}  {:>5} steps  {what}  ({how})",
+            t.seq,
+            &t.arch.hash_hex()[..12],
+            t.steps
+        ));
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done);
+            bar.set_prefix(self.prefix());
+            bar.set_message("");
+        }
+    }
+
+    fn layer_done(&mut self, index: usize, row: &LayerRow, kept: &[Evaluated]) {
+        let filter = if row.filter.is_empty() {
+            "all".to_string()
+        } else {
+            row.filter.clone()
+        };
+        self.line(format!(
+            "layer {} done: {} evaluated, {} kept ({filter}), {}",
+            index + 1,
+            row.stats
+                .get("evaluated")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            kept.len(),
+            duration(row.cost_s)
+        ));
+    }
+}

@@ -1,0 +1,268 @@
+//! The pipeline as the runner executes it: each `pipeline { ... }` stage of a checked
+//! space with its arguments evaluated (defaults filled in from the prelude) and its
+//! filter resolved to metrics with directions.
+//!
+//! Stage arguments must be constants: a pipeline is one plan for the whole run, not a
+//! function of the architecture being built. Anything else is reported here, before any
+//! training starts.
+
+use serde_json::{Map, Value};
+
+use super::filter::{Filter, Keep, Metric};
+use crate::check::{Checked, SpaceInfo};
+use crate::diag::{Code, Diagnostic, Sink, Span};
+use crate::syntax::ast::{self, BinOp, ExprKind, Item, UnOp};
+
+/// One layer of the plan.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    /// The strategy (`random`, `grid`, `final`, ...).
+    pub strategy: String,
+    /// Every argument of the strategy, by name, defaults included.
+    pub args: Map<String, Value>,
+    /// The filter after it.
+    pub filter: Option<Filter>,
+    /// The stage as written, without its filter (`random(samples = 8, steps = 40)`).
+    pub text: String,
+    /// Where the strategy call is written.
+    pub span: Span,
+}
+
+impl Stage {
+    /// An integer argument (the checker has made sure of its type).
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.args.get(name).and_then(Value::as_i64)
+    }
+
+    /// The training steps of the stage's trials: its `steps` argument.
+    pub fn steps(&self) -> Option<usize> {
+        self.int("steps").map(|s| s.max(1) as usize)
+    }
+}
+
+/// The whole pipeline of a space.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The layers, in order.
+    pub stages: Vec<Stage>,
+    /// The objectives, in order.
+    pub objectives: Vec<Metric>,
+    /// The metric the final table is ordered by: the first objective, else `val_loss`.
+    pub rank: Metric,
+}
+
+impl Plan {
+    /// The plan as JSON, as the store keeps it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "objectives": self.objectives,
+            "rank": self.rank,
+            "layers": self.stages.iter().map(|s| serde_json::json!({
+                "strategy": s.strategy,
+                "args": s.args,
+                "filter": s.filter.as_ref().map(|f| f.text.clone()),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The plan of `space`; `None` after reporting (as `E036`) why it cannot run.
+pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Plan> {
+    let objectives: Vec<Metric> = space
+        .objectives
+        .iter()
+        .map(|g| Metric {
+            name: g.metric.name.clone(),
+            direction: g.direction,
+        })
+        .collect();
+    let rank = objectives
+        .first()
+        .cloned()
+        .unwrap_or_else(|| Metric::named("val_loss", &[]));
+    if space.stages.is_empty() {
+        sink.push(
+            Diagnostic::error(
+                Code::PipelineCannotRun,
+                format!("space `{}` has no pipeline to run", space.name),
+                space.span,
+                "no `pipeline { ... }` block",
+            )
+            .with_help("add one, e.g. `pipeline { random(samples = 16, steps = 100) |> keep top 4 by val_loss  final(steps = 500) }`"),
+        );
+        return None;
+    }
+    let sources = &checked.program.sources;
+    let mut stages = Vec::new();
+    let mut ok = true;
+    for st in &space.stages {
+        let mut args = Map::new();
+        let params = match checked
+            .lookup(space.file, &st.strategy.name)
+            .map(|r| checked.item(r))
+        {
+            Some(Item::Builtin(b)) => b.params.clone(),
+            _ => Vec::new(),
+        };
+        for (p, a) in params.iter().zip(ast::match_args(&params, &st.args)) {
+            let expr = match (a, &p.default) {
+                (Some(a), _) => &a.value,
+                (None, Some(d)) => d,
+                (None, None) => continue,
+            };
+            let numeric = matches!(p.ty.name.as_str(), "int" | "float");
+            match constant(expr).filter(|v| !numeric || v.is_number()) {
+                Some(v) => {
+                    args.insert(p.name.name.clone(), v);
+                }
+                None => {
+                    ok = false;
+                    sink.push(
+                        Diagnostic::error(
+                            Code::PipelineCannotRun,
+                            format!("the argument `{}` of `{}` is not a constant", p.name.name, st.strategy.name),
+                            expr.span,
+                            "depends on the architecture",
+                        )
+                        .with_help("a pipeline is one plan for the whole run: give stage arguments literal values"),
+                    );
+                }
+            }
+        }
+        let filter = st
+            .filter
+            .as_ref()
+            .and_then(|f| filter(f, &objectives, &rank, sources, sink));
+        if st.filter.is_some() && filter.is_none() {
+            ok = false;
+        }
+        let end = st
+            .args
+            .last()
+            .map_or(st.strategy.span.end, |a| a.value.span.end);
+        let call = sources.snippet(st.strategy.span.with_end(end));
+        let text = if st.args.is_empty() || call.ends_with(')') {
+            call
+        } else {
+            format!("{call})")
+        };
+        stages.push(Stage {
+            strategy: st.strategy.name.clone(),
+            args,
+            filter,
+            text,
+            span: st.strategy.span,
+        });
+    }
+    ok.then_some(Plan {
+        stages,
+        objectives,
+        rank,
+    })
+}
+
+fn filter(
+    f: &ast::Filter,
+    objectives: &[Metric],
+    rank: &Metric,
+    sources: &crate::source::SourceMap,
+    sink: &mut Sink,
+) -> Option<Filter> {
+    let metric = |m: &ast::Ident| Metric::named(&m.name, objectives);
+    Some(match f {
+        ast::Filter::Top(k, m) => {
+            let Some(Value::Number(n)) = constant(k) else {
+                sink.push(
+                    Diagnostic::error(
+                        Code::PipelineCannotRun,
+                        "`keep top` needs a constant count",
+                        k.span,
+                        "not a constant",
+                    )
+                    .with_help("write the count as a number: `keep top 4 by val_loss`"),
+                );
+                return None;
+            };
+            let count = n.as_i64().unwrap_or(1).max(1) as usize;
+            Filter {
+                keep: Keep::Top(count, metric(m)),
+                text: format!("keep top {count} by {}", m.name),
+                span: k.span.to(m.span),
+            }
+        }
+        ast::Filter::Best(m, span) => {
+            let m = m.as_ref().map_or_else(|| rank.clone(), metric);
+            Filter {
+                text: format!("keep best by {}", m.name),
+                keep: Keep::Top(1, m),
+                span: *span,
+            }
+        }
+        ast::Filter::Fraction(p, span, m) => Filter {
+            keep: Keep::Fraction(*p, metric(m)),
+            text: format!("keep {p}% by {}", m.name),
+            span: span.to(m.span),
+        },
+        ast::Filter::Pareto(span) => Filter {
+            keep: Keep::Pareto(objectives.to_vec()),
+            text: format!(
+                "keep pareto over {}",
+                objectives
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            span: *span,
+        },
+        ast::Filter::Where(e) => Filter {
+            keep: Keep::Where(e.clone()),
+            text: format!("keep where {}", sources.snippet(e.span)),
+            span: e.span,
+        },
+    })
+}
+
+/// The value of a constant argument: numbers, strings, booleans, enum symbols (as their
+/// names) and paths (`attention.kind`, as written); `None` for anything that needs an
+/// architecture.
+pub fn constant(e: &ast::Expr) -> Option<Value> {
+    Some(match &e.kind {
+        ExprKind::Int(v) => Value::from(*v),
+        ExprKind::Float(v) => serde_json::Number::from_f64(*v).map(Value::Number)?,
+        ExprKind::Str(s) => Value::from(s.clone()),
+        ExprKind::Bool(b) => Value::from(*b),
+        ExprKind::Name(id) => Value::from(id.name.clone()),
+        ExprKind::Member(base, field) => match constant(base)? {
+            Value::String(b) => Value::from(format!("{b}.{}", field.name)),
+            _ => return None,
+        },
+        ExprKind::Unary(UnOp::Neg, x) => match constant(x)? {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::from(i.checked_neg()?),
+                None => serde_json::Number::from_f64(-n.as_f64()?).map(Value::Number)?,
+            },
+            _ => return None,
+        },
+        ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul), a, b) => {
+            let (a, b) = (constant(a)?, constant(b)?);
+            match (a.as_i64(), b.as_i64()) {
+                (Some(x), Some(y)) => Value::from(match op {
+                    BinOp::Add => x.checked_add(y)?,
+                    BinOp::Sub => x.checked_sub(y)?,
+                    _ => x.checked_mul(y)?,
+                }),
+                _ => {
+                    let (x, y) = (a.as_f64()?, b.as_f64()?);
+                    let v = match op {
+                        BinOp::Add => x + y,
+                        BinOp::Sub => x - y,
+                        _ => x * y,
+                    };
+                    serde_json::Number::from_f64(v).map(Value::Number)?
+                }
+            }
+        }
+        _ => return None,
+    })
+}

@@ -47,7 +47,8 @@ fn ui() {
 
 /// The request a `tests/ui_run` program's second line asks for: `// run: sample -n 2
 /// --seed 1`, `// run: enumerate`, `// run: describe {json}` (`// run: train` trains one
-/// step of a sampled architecture, through `common::train_file`).
+/// step of a sampled architecture, through `common::train_file`; `// run: run` runs the
+/// pipeline with the real binary, through `common::run_pipeline_file`).
 fn run_line(src: &str) -> common::Request {
     let line = src
         .lines()
@@ -102,8 +103,11 @@ fn ui_run() {
             path.display()
         );
         let trains = src.lines().any(|l| l.starts_with("// run: train"));
+        let runs = src.lines().any(|l| l == "// run: run");
         let out = if trains {
             common::train_file(path)
+        } else if runs {
+            common::run_pipeline_file(path)
         } else {
             common::run_file(path, &run_line(&src), false)
         };

@@ -392,7 +392,7 @@ impl Context<'_> {
                         span,
                         "kept nothing",
                     )
-                    .with_help("`nasc show RUN` lists its trials and why they failed; loosen the filter or fix the failures"),
+                    .with_help(format!("`nasc show {run_id}` (with the same `--store`) lists its trials and why any failed; loosen the filter or fix the failures")),
                 );
                 let _ = self.store.finish_run(
                     run_id,
@@ -458,6 +458,8 @@ fn trail(trials: &[TrialRow], hash: &str) -> Vec<String> {
 }
 
 fn duration(s: f64) -> String {
+    // An empty sum of floats is -0.0.
+    let s = s.max(0.0);
     if s < 60.0 {
         format!("{s:.1} s")
     } else if s < 3600.0 {

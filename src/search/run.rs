@@ -255,7 +255,10 @@ impl Runner<'_, '_> {
             .map(|i| unique[i].clone())
             .collect();
         if kept.is_empty() {
-            return Err(RunError::KeptNothing(index, why_nothing(&keep, &unique)));
+            return Err(RunError::KeptNothing(
+                index,
+                why_nothing(&keep, &unique, population.len()),
+            ));
         }
         let count = |f: &dyn Fn(&&Evaluated) -> bool| population.iter().filter(|e| f(e)).count();
         let stats = serde_json::json!({
@@ -447,7 +450,7 @@ fn from_row(r: &TrialRow, req: &Request, layer: usize) -> Evaluated {
 }
 
 /// Why a filter kept nothing, in words.
-fn why_nothing(keep: &Keep, pop: &[&Evaluated]) -> String {
+fn why_nothing(keep: &Keep, pop: &[&Evaluated], trials: usize) -> String {
     let failed = pop.iter().filter(|e| e.failed).count();
     if pop.is_empty() {
         return "the layer evaluated no candidate".into();
@@ -469,8 +472,9 @@ fn why_nothing(keep: &Keep, pop: &[&Evaluated]) -> String {
             return format!("no trial measured `{m}`");
         }
     }
-    format!(
-        "no candidate satisfied the filter ({} evaluated, {failed} failed)",
-        pop.len()
-    )
+    let distinct = match pop.len() {
+        1 => "1 distinct architecture".to_string(),
+        n => format!("{n} distinct architectures"),
+    };
+    format!("no candidate satisfied the filter ({trials} trials, {distinct}, {failed} failed)")
 }

@@ -188,3 +188,40 @@ pub fn nasc_env(env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> (i32, String
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A fresh, empty folder under the system's temporary folder, unique to this call.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "nasc-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    dir
+}
+
+/// Runs `nasc run FILE` (quiet, no colour, a fresh store) with the real binary; its
+/// standard error (the diagnostics), then `exit: N`.
+pub fn run_pipeline_file(path: &Path) -> String {
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let dir = temp_dir("run");
+    let store = dir.join("store.db");
+    let (code, _, stderr) = nasc(&[
+        "run",
+        &name,
+        "--store",
+        &store.display().to_string(),
+        "-q",
+        "--color",
+        "never",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    format!("{stderr}exit: {code}\n")
+}

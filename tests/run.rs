@@ -1,0 +1,388 @@
+//! End-to-end tests of `nasc run`, `nasc runs`, `nasc show` and `nasc export` on the real
+//! binary, with real (tiny) training: a run killed part-way and resumed ends as an
+//! uninterrupted one does, with every trial once; two processes resuming one run share
+//! its trials; repeated architectures are trained once; store failures are `E038`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{nasc, temp_dir};
+use nasc::store::{RunStatus, Store, TrialRow, TrialStatus};
+
+/// A space of four architectures on the shipped corpus with `pipeline`, written to `dir`.
+fn space(dir: &Path, pipeline: &str, objective: &str) -> String {
+    let src = format!(
+        "import std.transformer.{{ attention, ffn, pre_norm }}
+space tiny {{
+    param width = choice(8, 16)
+    param layers = range(1, 2)
+    graph {{
+        embedding(vocab = data.vocab, dim = width)
+        repeat layers {{
+            pre_norm(attention(heads = 2, kind = softmax))
+            pre_norm(ffn(hidden = 2 * width, activation = gelu))
+        }}
+        layer_norm()
+        lm_head(vocab = data.vocab, tied = true)
+    }}
+    data = text_corpus(\"tiny_shakespeare\", context = 16)
+    train {{ batch = 4, eval_every = 1000, eval_batches = 1, optimizer = adamw(lr = 3e-3) }}
+    {objective}
+    pipeline {{
+        {pipeline}
+    }}
+}}"
+    );
+    let path = dir.join("tiny.nas");
+    std::fs::write(&path, src).expect("temporary file");
+    path.display().to_string()
+}
+
+const PIPELINE: &str = "random(samples = 10, steps = 12) |> keep top 2 by val_loss
+        final(steps = 20)";
+
+fn store_arg(dir: &Path) -> String {
+    dir.join("store.db").display().to_string()
+}
+
+fn trials(store: &str, run: i64) -> Vec<TrialRow> {
+    Store::open(Path::new(store))
+        .expect("store opens")
+        .trials(run)
+        .expect("trials read")
+}
+
+/// Starts `nasc run` in the background.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_nasc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nasc starts")
+}
+
+/// Starts a run of `file` in `store` and kills it (SIGKILL) once `finished` of its trials
+/// are finished; returns the finished rows seen just before the kill.
+fn run_and_kill(file: &str, store: &str, finished: usize) -> Vec<TrialRow> {
+    let mut child = spawn(&["run", file, "--store", store, "-q"]);
+    let started = Instant::now();
+    loop {
+        if Path::new(store).exists() {
+            if let Ok(s) = Store::open(Path::new(store)) {
+                let done: Vec<TrialRow> = s
+                    .trials(1)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| t.status != TrialStatus::Running)
+                    .collect();
+                if done.len() >= finished {
+                    child.kill().expect("kill");
+                    let _ = child.wait();
+                    // Rows finished between the read and the kill are kept too; read
+                    // again now that nothing writes.
+                    return trials(store, 1)
+                        .into_iter()
+                        .filter(|t| t.status != TrialStatus::Running)
+                        .collect();
+                }
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before {finished} trials finished");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no progress in 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What must agree between two runs of one seed: per trial its architecture, fidelity,
+/// status, reuse and measured loss (bit for bit).
+fn fingerprint(rows: &[TrialRow]) -> Vec<(i64, String, i64, TrialStatus, Option<i64>, u64)> {
+    rows.iter()
+        .map(|t| {
+            (
+                t.seq,
+                t.hash.clone(),
+                t.steps,
+                t.status,
+                t.reused_from,
+                t.metrics.get("val_loss").map_or(0, |v| v.to_bits()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_uninterrupted_answer() {
+    let dir = temp_dir("resume");
+    let file = space(&dir, PIPELINE, "");
+
+    // Uninterrupted.
+    let clean = dir.join("clean");
+    std::fs::create_dir_all(&clean).unwrap();
+    let clean_store = store_arg(&clean);
+    let (code, stdout, stderr) = nasc(&["run", &file, "--store", &clean_store, "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("best by val_loss"), "{stdout}");
+    let reference = trials(&clean_store, 1);
+    // 10 samples at 12 steps, then the 2 survivors at 20 steps.
+    assert_eq!(reference.len(), 12);
+    assert!(reference.iter().all(|t| t.status == TrialStatus::Ok));
+
+    // Killed after three trials, then resumed.
+    let killed = dir.join("killed");
+    std::fs::create_dir_all(&killed).unwrap();
+    let store = store_arg(&killed);
+    let before = run_and_kill(&file, &store, 3);
+    assert!(before.len() >= 3 && before.len() < 12, "{}", before.len());
+    let s = Store::open(Path::new(&store)).unwrap();
+    assert_eq!(s.run(1).unwrap().unwrap().status, RunStatus::Running);
+    drop(s);
+    let (code, stdout2, stderr) = nasc(&["run", "--resume", "--store", &store]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("from the store"),
+        "the resumed run reads finished trials back:\n{stderr}"
+    );
+    let after = trials(&store, 1);
+    // Every trial once (seqs 0..n), the same trials with the same numbers.
+    assert_eq!(
+        after.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert_eq!(fingerprint(&after), fingerprint(&reference));
+    // No finished trial ran again: its row is untouched.
+    for b in &before {
+        let a = &after[b.seq as usize];
+        assert_eq!(
+            (a.finished, a.wall_s, &a.owner),
+            (b.finished, b.wall_s, &b.owner),
+            "trial {} was evaluated again",
+            b.seq
+        );
+    }
+    // The same final answer, in the same order.
+    let best = |store: &str| {
+        Store::open(Path::new(store))
+            .unwrap()
+            .run(1)
+            .unwrap()
+            .unwrap()
+            .result
+            .unwrap()["best"]
+            .clone()
+    };
+    assert_eq!(best(&store), best(&clean_store));
+    let table = |s: &str| {
+        s[s.find("best by").unwrap()..]
+            .lines()
+            .next()
+            .map(str::to_string)
+    };
+    assert_eq!(table(&stdout2), table(&stdout));
+
+    // `nasc runs`, `nasc show`, `nasc export`.
+    let (code, out, _) = nasc(&["runs", "--store", &store]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("1 ") && l.contains("done")),
+        "{out}"
+    );
+    let (code, out, _) = nasc(&["show", "1", "--store", &store, "--format", "json"]);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(shown["status"], "done");
+    assert_eq!(shown["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["best"].as_array().unwrap().len(), 2);
+    let (code, out, _) = nasc(&["export", "1", "--store", &store, "--format", "json"]);
+    assert_eq!(code, 0);
+    let all: Vec<serde_json::Value> = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(all.len(), 12);
+    for t in &all {
+        for key in [
+            "trial",
+            "layer",
+            "hash",
+            "fidelity",
+            "status",
+            "assignment",
+            "metrics",
+        ] {
+            assert!(t.get(key).is_some(), "export lacks `{key}`: {t}");
+        }
+        assert!(t["metrics"]["val_loss"].as_f64().unwrap() > 0.0);
+    }
+    let (code, out, _) = nasc(&["export", "1", "--store", &store, "--format", "csv"]);
+    assert_eq!(code, 0);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("trial,layer,hash,steps,status"),
+        "{header}"
+    );
+    assert!(
+        header.contains("width") && header.contains("val_loss"),
+        "{header}"
+    );
+    assert_eq!(lines.count(), 12);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn repeated_architectures_train_once() {
+    let dir = temp_dir("reuse");
+    // Ten samples of a space of four architectures repeat some.
+    let file = space(&dir, PIPELINE, "");
+    let store = store_arg(&dir);
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &store]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = trials(&store, 1);
+    let mut first: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    for t in &rows {
+        match first.get(&(t.hash.clone(), t.steps)) {
+            None => {
+                assert_eq!(
+                    t.reused_from, None,
+                    "trial {} is the first of its kind",
+                    t.seq
+                );
+                assert!(t.wall_s > 0.0);
+                first.insert((t.hash.clone(), t.steps), t.seq);
+            }
+            Some(&f) => {
+                assert_eq!(t.reused_from, Some(f), "trial {} repeats #{f}", t.seq);
+                assert_eq!(t.wall_s, 0.0);
+                assert_eq!(t.metrics, rows[f as usize].metrics);
+            }
+        }
+    }
+    assert!(
+        rows.iter().any(|t| t.reused_from.is_some()),
+        "ten samples of four architectures must repeat one"
+    );
+    assert!(stderr.contains("same as #"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_processes_resuming_one_run_share_its_trials() {
+    let dir = temp_dir("share");
+    let file = space(
+        &dir,
+        "random(samples = 16, steps = 12) |> keep top 2 by val_loss
+        final(steps = 20)",
+        "",
+    );
+    let store = store_arg(&dir);
+    // Trials finished before the kill, not counting repeats (which cost nothing).
+    let before = run_and_kill(&file, &store, 1)
+        .iter()
+        .filter(|t| t.reused_from.is_none())
+        .count();
+    let a = spawn(&["run", "--resume", "--run", "1", "--store", &store]);
+    let b = spawn(&["run", "--resume", "--run", "1", "--store", &store]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let err_a = String::from_utf8_lossy(&a.stderr).into_owned();
+    let err_b = String::from_utf8_lossy(&b.stderr).into_owned();
+    assert!(a.status.success(), "{err_a}");
+    assert!(b.status.success(), "{err_b}");
+    let rows = trials(&store, 1);
+    assert!(rows.iter().all(|t| t.status != TrialStatus::Running));
+    let reused = rows.iter().filter(|t| t.reused_from.is_some()).count();
+    // A trial line ends in its cost, `(1.2 s)`, only where that process evaluated it.
+    let evaluated = |err: &str| {
+        err.lines()
+            .filter(|l| l.trim_start().starts_with('#') && l.ends_with(" s)"))
+            .count()
+    };
+    let (ea, eb) = (evaluated(&err_a), evaluated(&err_b));
+    assert_eq!(
+        ea + eb,
+        rows.len() - reused - before,
+        "each trial evaluated once across both processes\n--- a\n{err_a}\n--- b\n{err_b}"
+    );
+    // Both end with the run's one answer.
+    let out_a = String::from_utf8_lossy(&a.stdout);
+    let out_b = String::from_utf8_lossy(&b.stdout);
+    let table = |s: &str| s[s.find("best by").expect("a table")..].to_string();
+    assert_eq!(table(&out_a), table(&out_b));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn grid_visits_every_architecture_and_pareto_keeps_the_front() {
+    let dir = temp_dir("grid");
+    let file = space(
+        &dir,
+        "grid(steps = 6) |> keep pareto",
+        "objective { minimize val_loss  minimize params }",
+    );
+    let store = store_arg(&dir);
+    let (code, stdout, stderr) = nasc(&["run", &file, "--store", &store, "-q", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = trials(&store, 1);
+    let hashes: std::collections::BTreeSet<&str> = rows.iter().map(|t| t.hash.as_str()).collect();
+    assert_eq!(rows.len(), 4, "one trial per architecture");
+    assert_eq!(hashes.len(), 4);
+    let shown: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let kept: Vec<i64> = shown["result"]["best"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let point = |t: &TrialRow| (t.metrics["val_loss"], t.metrics["params"]);
+    let dominated = |p: (f64, f64)| {
+        rows.iter()
+            .map(point)
+            .any(|q| q.0 <= p.0 && q.1 <= p.1 && (q.0 < p.0 || q.1 < p.1))
+    };
+    for t in &rows {
+        assert_eq!(
+            kept.contains(&t.seq),
+            !dominated(point(t)),
+            "trial {} {:?}",
+            t.seq,
+            point(t)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn store_failures_are_reported() {
+    let dir = temp_dir("storefail");
+    let file = space(&dir, PIPELINE, "");
+    let garbage: PathBuf = dir.join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database, not at all, no").unwrap();
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &garbage.display().to_string()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nas::E038"), "{stderr}");
+
+    let store = store_arg(&dir);
+    let (code, _, stderr) = nasc(&["run", "--resume", "--store", &store]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no unfinished run"), "{stderr}");
+
+    // A run whose file changed is not resumed.
+    run_and_kill(&file, &store, 1);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("lr = 3e-3", "lr = 2e-3")).unwrap();
+    let (code, _, stderr) = nasc(&["run", "--resume", "--store", &store]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("changed since run 1 began"), "{stderr}");
+    let (code, _, stderr) = nasc(&["show", "7", "--store", &store]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no run 7"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

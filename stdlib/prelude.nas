@@ -71,20 +71,29 @@ builtin strategy random(samples: int, steps: int = 100)
 /// Every architecture of a finite space, up to `limit`.
 builtin strategy grid(steps: int = 100, limit: int = 1000)
 
-/// Tree-structured Parzen estimator.
+/// Tree-structured Parzen estimator: the input survivors, then `trials` candidates, one
+/// at a time, drawn at random until `startup` trials have a result.
 builtin strategy tpe(trials: int, steps: int = 100, startup: int = 10)
 
-/// Bayesian optimisation with a Gaussian-process surrogate.
+/// Bayesian optimisation with a Gaussian-process surrogate: the input survivors, then
+/// `trials` candidates, one at a time, each the best of many by expected improvement
+/// (`ei`) or an upper confidence bound (`ucb`).
 builtin strategy bo(trials: int, steps: int = 100, acquisition: acquisition = ei)
 
-/// Regularised (aging) evolution.
+/// Regularised (aging) evolution: a first generation of `population` (the input survivors,
+/// then random ones), then `generations - 1` more of `population` children each, by
+/// tournament, crossover and mutation (each value redrawn with probability `mutation`);
+/// the oldest members leave.
 builtin strategy evolution(population: int, generations: int, steps: int = 100, mutation: float = 0.1)
 
-/// Successive halving over training steps.
+/// Successive halving over training steps: the input survivors (or `eta^k` random
+/// candidates in a first layer) trained for `min_steps`, the best `1/eta` again for `eta`
+/// times as many steps, and so on up to `max_steps`.
 builtin strategy successive_halving(min_steps: int, max_steps: int, eta: int = 3)
 
-/// Hyperband over training steps.
-builtin strategy hyperband(max_steps: int, eta: int = 3)
+/// Hyperband over training steps: brackets of successive halving from `max_steps` down
+/// to `min_steps`, the first taking the input survivors before random candidates.
+builtin strategy hyperband(max_steps: int, eta: int = 3, min_steps: int = 50)
 
 /// DARTS-style supernet over one choice, scored by masked validation accuracy.
 builtin strategy darts(over: path, epochs: int = 3)

@@ -73,6 +73,29 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
             }
             continue;
         }
+        if section.contains("Reported by `nasc run`,")
+            || section.contains("Reported by `nasc run`:")
+        {
+            for (src, expect) in [(wrong, true), (fixed, false)] {
+                assert!(
+                    common::codes(src).is_empty(),
+                    "{code}: the example must check clean\n{src}"
+                );
+                let codes = common::run_pipeline_codes(src);
+                assert_eq!(
+                    codes.iter().any(|c| c == code.as_str()),
+                    expect,
+                    "{code}: `nasc run` reports {codes:?}\n{src}"
+                );
+                if !expect {
+                    assert!(
+                        codes.is_empty(),
+                        "{code}: the fixed example reports {codes:?}"
+                    );
+                }
+            }
+            continue;
+        }
         let command = ["sample", "enumerate", "describe"]
             .into_iter()
             .find(|c| section.contains(&format!("Reported by `nasc {c}`")));

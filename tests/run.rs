@@ -320,6 +320,48 @@ fn two_processes_resuming_one_run_share_its_trials() {
 }
 
 #[test]
+fn jobs_share_a_run_between_worker_processes_and_change_no_result() {
+    let dir = temp_dir("jobs");
+    let file = space(&dir, PIPELINE, "");
+    let alone = dir.join("alone");
+    let shared = dir.join("shared");
+    std::fs::create_dir_all(&alone).unwrap();
+    std::fs::create_dir_all(&shared).unwrap();
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &store_arg(&alone), "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, out, stderr) = nasc(&["run", &file, "--store", &store_arg(&shared), "--jobs", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.contains("best by val_loss"), "{out}");
+    assert!(
+        stderr.contains("1 worker process share the run"),
+        "{stderr}"
+    );
+    let rows = trials(&store_arg(&shared), 1);
+    // Every trial once, with the numbers a run without workers gives.
+    assert_eq!(
+        rows.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        fingerprint(&rows),
+        fingerprint(&trials(&store_arg(&alone), 1))
+    );
+    // The worker evaluated some of them: trials are owned by two processes.
+    let owners: std::collections::BTreeSet<_> = rows
+        .iter()
+        .filter(|t| t.reused_from.is_none())
+        .filter_map(|t| t.owner.clone())
+        .collect();
+    let log = std::fs::read_to_string(shared.join("store.run1.worker1.log")).expect("worker log");
+    assert_eq!(
+        owners.len(),
+        2,
+        "trials owned by {owners:?}; worker log:\n{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn grid_visits_every_architecture_and_pareto_keeps_the_front() {
     let dir = temp_dir("grid");
     let file = space(

@@ -177,6 +177,10 @@ enum Command {
         /// Where to train.
         #[arg(long, value_enum, default_value = "cpu")]
         device: crate::train::device::DeviceChoice,
+        /// Evaluate up to N trials at once: N - 1 worker processes share the run through
+        /// the store, the cores divided between them.
+        #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+        jobs: u32,
         /// No progress on standard error.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -402,6 +406,7 @@ pub fn main() -> i32 {
             resume,
             run: which,
             device,
+            jobs,
             quiet,
             format,
             message_format,
@@ -415,6 +420,7 @@ pub fn main() -> i32 {
                 resume,
                 run: which,
                 device,
+                jobs: jobs as usize,
                 quiet,
                 json: format == OutputFormat::Json,
             },

@@ -50,6 +50,8 @@ pub struct RunRequest {
     pub run: Option<i64>,
     /// Where to train.
     pub device: DeviceChoice,
+    /// Trials evaluated at once (worker processes started: `jobs - 1`).
+    pub jobs: usize,
     /// No progress on standard error.
     pub quiet: bool,
     /// The summary as one JSON object.
@@ -91,6 +93,9 @@ pub fn run(
     message_format: super::MessageFormat,
     color: super::ColorChoice,
 ) -> i32 {
+    if req.jobs > 1 {
+        share_cores(req.jobs);
+    }
     let store = match open_store(&req.store, color) {
         Ok(s) => s,
         Err(code) => return code,
@@ -179,6 +184,18 @@ pub fn run(
 }
 
 /// The path as absolute, so a run can be resumed from another folder.
+/// Divides the cores between `jobs` processes: this one and the workers it starts (which
+/// inherit the setting), unless the user chose a thread count.
+fn share_cores(jobs: usize) {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let each = (cores / jobs).max(1);
+    // Set before any thread pool exists: this is the first thing `nasc run` does.
+    std::env::set_var("RAYON_NUM_THREADS", each.to_string());
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -221,7 +238,7 @@ impl Context<'_> {
             return false;
         };
         for st in &plan.stages {
-            if let Err(e) = layer::layer(st) {
+            if let Err(e) = layer::layer(st, layer::Goal::of(st, &plan)) {
                 sink.push(
                     Diagnostic::error(Code::PipelineCannotRun, e.message, st.span, "this stage")
                         .with_help(e.help),
@@ -314,6 +331,7 @@ impl Context<'_> {
                 self.store.path().display(),
             );
         }
+        let mut workers = self.start_workers(run_id);
         let mut trainer = Trainer::new(self.base.clone(), device);
         trainer.add_data(&probe, data);
         let mut watcher = Progress::new(plan.stages.len(), !self.req.quiet, &plan.rank);
@@ -329,6 +347,11 @@ impl Context<'_> {
         };
         let result = runner.run();
         watcher.finish();
+        for w in &mut workers {
+            // A worker ends once it has replayed the finished run; one that failed has
+            // left its trials to be taken over, so its status does not matter here.
+            let _ = w.wait();
+        }
         match result {
             Ok(outcome) => {
                 let result = result_json(&outcome);
@@ -402,6 +425,68 @@ impl Context<'_> {
                 false
             }
         }
+    }
+
+    /// Starts `jobs - 1` worker processes on run `run_id`: each resumes the run quietly
+    /// and evaluates the trials nobody has claimed, so a layer that asks for many
+    /// candidates at once has them evaluated in parallel. Each writes its messages to a
+    /// log beside the store. A worker that cannot start is reported and the run goes on
+    /// with fewer.
+    fn start_workers(&self, run_id: i64) -> Vec<std::process::Child> {
+        let mut out = Vec::new();
+        if self.req.jobs <= 1 {
+            return out;
+        }
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("warning: --jobs: cannot find the nasc executable ({e}); running alone");
+                return out;
+            }
+        };
+        let store = absolute(self.store.path());
+        for k in 1..self.req.jobs {
+            let log = store.with_extension(format!("run{run_id}.worker{k}.log"));
+            let Ok(file) = std::fs::File::create(&log) else {
+                eprintln!(
+                    "warning: --jobs: cannot write `{}`; worker {k} not started",
+                    log.display()
+                );
+                continue;
+            };
+            let err = match file.try_clone() {
+                Ok(f) => f,
+                Err(_) => continue,
+            };
+            let spawned = std::process::Command::new(&exe)
+                .arg("run")
+                .arg("--resume")
+                .arg("--run")
+                .arg(run_id.to_string())
+                .arg("--store")
+                .arg(&store)
+                .arg("--device")
+                .arg(self.req.device.name())
+                .arg("--quiet")
+                .arg("--color")
+                .arg("never")
+                .stdin(std::process::Stdio::null())
+                .stdout(file)
+                .stderr(err)
+                .spawn();
+            match spawned {
+                Ok(child) => out.push(child),
+                Err(e) => eprintln!("warning: --jobs: worker {k} did not start ({e})"),
+            }
+        }
+        if !self.req.quiet && !out.is_empty() {
+            eprintln!(
+                "{} worker process{} share the run (logs beside the store)",
+                out.len(),
+                if out.len() == 1 { "" } else { "es" }
+            );
+        }
+        out
     }
 
     fn show(&self, id: i64) -> Result<String, String> {

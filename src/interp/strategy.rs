@@ -32,12 +32,14 @@ pub fn rng(seed: u64) -> Rng64 {
 /// A finished trial, as strategies are told about it.
 #[derive(Clone, Debug)]
 pub struct Trial {
-    /// The decisions that made the candidate.
+    /// The decisions that made the candidate (those made before the rejection, for a
+    /// candidate that broke a constraint).
     pub assignment: Vec<Decision>,
     /// Measured or static metrics, by name.
     pub metrics: Vec<(String, f64)>,
-    /// Whether the candidate was rejected or failed.
-    pub failed: bool,
+    /// The value the search minimises (the objective, negated when it is maximised);
+    /// `None` when the candidate was rejected, failed, or did not measure it.
+    pub loss: Option<f64>,
 }
 
 /// A search strategy: picks values one hyperparameter at a time.
@@ -45,6 +47,9 @@ pub trait Strategy {
     /// The value of `hyper` for the candidate being built; `made` holds this candidate's
     /// decisions so far.
     fn decide(&mut self, hyper: &Hyper, made: &[Decision], rng: &mut Rng64) -> Pick;
+
+    /// A new candidate begins: its first decision comes next.
+    fn start(&mut self, _rng: &mut Rng64) {}
 
     /// The result of a finished trial.
     fn tell(&mut self, _trial: &Trial) {}
@@ -104,15 +109,28 @@ pub struct Rejections {
 }
 
 impl Rejections {
-    fn note(&mut self, r: Rejection) {
-        self.rejected += 1;
+    /// Counts one rejection by `r`.
+    pub fn note(&mut self, r: Rejection) {
+        self.add(r, 1);
+    }
+
+    fn add(&mut self, r: Rejection, count: u64) {
+        self.rejected += count;
         match self
             .by_constraint
             .iter_mut()
             .find(|(x, _)| x.span == r.span && x.text == r.text)
         {
-            Some((_, n)) => *n += 1,
-            None => self.by_constraint.push((r, 1)),
+            Some((_, n)) => *n += count,
+            None => self.by_constraint.push((r, count)),
+        }
+    }
+
+    /// Adds the counts of `other`.
+    pub fn absorb(&mut self, other: &Rejections) {
+        self.attempts += other.attempts;
+        for (r, n) in &other.by_constraint {
+            self.add(r.clone(), *n);
         }
     }
 
@@ -155,6 +173,7 @@ pub fn sample(
     let mut in_a_row = 0;
     while out.len() < n {
         stats.attempts += 1;
+        strategy.start(rng);
         let mut asking = Asking {
             strategy: &mut *strategy,
             rng: &mut *rng,
@@ -169,7 +188,7 @@ pub fn sample(
                 strategy.tell(&Trial {
                     assignment: made,
                     metrics: Vec::new(),
-                    failed: true,
+                    loss: None,
                 });
                 in_a_row += 1;
                 if in_a_row >= max_attempts {

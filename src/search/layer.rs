@@ -13,12 +13,20 @@
 //! so that what its filter compares was measured alike; identical architectures at the
 //! same fidelity are never trained twice (the runner reuses the earlier result).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
-use super::plan::Stage;
-use crate::interp::strategy::{self, EnumError, RandomSearch, Rejections, Rng64, SampleError};
+use super::bo::{Acquisition, Bo};
+use super::evolution::Evolution;
+use super::filter::{Keep, Metric};
+use super::halving::Halving;
+use super::plan::{Plan, Stage};
+use super::tpe::{Tpe, TpeSettings};
+use crate::interp::strategy::{
+    self, EnumError, RandomSearch, Rejections, Rng64, SampleError, Strategy, Trial,
+};
 use crate::interp::{Arch, Interp};
+use crate::syntax::ast::Direction;
 
 /// One evaluation a layer asks for.
 #[derive(Clone, Debug)]
@@ -81,14 +89,70 @@ pub trait Layer {
     fn ask(&mut self, cx: &mut Cx) -> Result<Vec<Request>, LayerError>;
     /// The results of the last ask, in its order.
     fn tell(&mut self, _results: &[Evaluated]) {}
+    /// Of everything the layer evaluated, what its filter compares: all of it, unless the
+    /// layer measured some candidates at a lower fidelity only to drop them (successive
+    /// halving passes on its last rung).
+    fn finalists(&self, evaluated: &[Evaluated]) -> Vec<Evaluated> {
+        evaluated.to_vec()
+    }
     /// What it wants recorded about itself (rejection counts, ...), as JSON.
     fn stats(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
 }
 
-/// The layer that runs `stage`, or why it cannot.
-pub fn layer(stage: &Stage) -> Result<Box<dyn Layer>, LayerError> {
+/// What a strategy minimises: one metric, negated when it is maximised.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Goal {
+    /// The metric.
+    pub metric: Metric,
+}
+
+impl Goal {
+    /// The goal of `stage`: the metric its filter ranks by (`keep top 4 by val_loss`), else
+    /// the plan's first objective (`val_loss` when there is none).
+    pub fn of(stage: &Stage, plan: &Plan) -> Goal {
+        let metric = match stage.filter.as_ref().map(|f| &f.keep) {
+            Some(Keep::Top(_, m) | Keep::Fraction(_, m)) => m.clone(),
+            _ => plan.rank.clone(),
+        };
+        Goal { metric }
+    }
+
+    /// The loss of an evaluation: `None` when it failed or did not measure the metric.
+    pub fn loss(&self, e: &Evaluated) -> Option<f64> {
+        if e.failed {
+            return None;
+        }
+        let v = *e.metrics.get(&self.metric.name)?;
+        v.is_finite().then_some(match self.metric.direction {
+            Direction::Minimize => v,
+            Direction::Maximize => -v,
+        })
+    }
+
+    /// Orders two evaluations, better first; those without a loss last.
+    pub fn order(&self, a: &Evaluated, b: &Evaluated) -> std::cmp::Ordering {
+        match (self.loss(a), self.loss(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+    }
+
+    /// The trial as a strategy is told it.
+    pub fn trial(&self, e: &Evaluated) -> Trial {
+        Trial {
+            assignment: e.arch.assignment.clone(),
+            metrics: e.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            loss: self.loss(e),
+        }
+    }
+}
+
+/// The layer that runs `stage`, minimising `goal`, or why it cannot.
+pub fn layer(stage: &Stage, goal: Goal) -> Result<Box<dyn Layer>, LayerError> {
     let steps = stage.steps().unwrap_or(100);
     let count = |name: &str| stage.int(name).unwrap_or(0).max(0) as usize;
     Ok(match stage.strategy.as_str() {
@@ -105,17 +169,154 @@ pub fn layer(stage: &Stage) -> Result<Box<dyn Layer>, LayerError> {
             rejections: Rejections::default(),
         }),
         "final" => Box::new(Final { steps, done: false }),
+        "tpe" => Box::new(Sequential::new(
+            Box::new(Tpe::new(TpeSettings {
+                startup: count("startup"),
+                ..TpeSettings::default()
+            })),
+            count("trials"),
+            steps,
+            goal,
+        )),
+        "evolution" => Box::new(Evolution::new(
+            count("population"),
+            count("generations"),
+            steps,
+            stage.float("mutation").unwrap_or(0.1),
+            goal,
+        )),
+        "successive_halving" => Box::new(Halving::successive(
+            count("min_steps"),
+            count("max_steps"),
+            count("eta"),
+            goal,
+        )?),
+        "hyperband" => Box::new(Halving::hyperband(
+            count("min_steps"),
+            count("max_steps"),
+            count("eta"),
+            goal,
+        )?),
+        "bo" => Box::new(Bo::new(
+            count("trials"),
+            steps,
+            Acquisition::named(stage.text_arg("acquisition").unwrap_or("ei")),
+            goal,
+        )),
         other => {
             return Err(LayerError {
                 message: format!("the strategy `{other}` is not implemented yet"),
-                help: "`nasc run` runs `random`, `grid` and `final` so far; the others check and count but cannot run yet (see the README's status)".into(),
+                help: "`darts` needs weight sharing between candidates, which is not built yet; every other strategy runs (see the README's status)".into(),
             })
         }
     })
 }
 
+/// How many proposals in a row may repeat an architecture the layer has already
+/// evaluated before one is accepted anyway (a nearly exhausted space).
+const MAX_REPEATS: usize = 64;
+
+/// A model-based strategy ([`Strategy`]) as a layer: the input survivors are evaluated
+/// first at the layer's fidelity and told to the strategy (its warm start), then `trials`
+/// new candidates, one at a time, each told before the next is proposed. A proposal that
+/// repeats an architecture the layer has evaluated is drawn again (up to
+/// [`MAX_REPEATS`] times).
+pub struct Sequential {
+    strategy: Box<dyn Strategy>,
+    trials: usize,
+    steps: usize,
+    goal: Goal,
+    asked: usize,
+    input_done: bool,
+    seen: HashSet<u128>,
+    rejections: Rejections,
+}
+
+impl Sequential {
+    /// `trials` candidates from `strategy` at `steps`.
+    pub fn new(strategy: Box<dyn Strategy>, trials: usize, steps: usize, goal: Goal) -> Self {
+        Sequential {
+            strategy,
+            trials,
+            steps,
+            goal,
+            asked: 0,
+            input_done: false,
+            seen: HashSet::new(),
+            rejections: Rejections::default(),
+        }
+    }
+}
+
+impl Layer for Sequential {
+    fn planned(&self, input: usize) -> Option<usize> {
+        Some(input + self.trials)
+    }
+
+    fn ask(&mut self, cx: &mut Cx) -> Result<Vec<Request>, LayerError> {
+        if !std::mem::replace(&mut self.input_done, true) && !cx.input.is_empty() {
+            return Ok(again(cx.input, self.steps));
+        }
+        if self.asked >= self.trials {
+            return Ok(Vec::new());
+        }
+        self.asked += 1;
+        for attempt in 1..=MAX_REPEATS {
+            let (mut archs, stats) = strategy::sample(
+                cx.interp,
+                self.strategy.as_mut(),
+                cx.rng,
+                1,
+                MAX_REJECTED_IN_A_ROW,
+            )
+            .map_err(sample_error)?;
+            self.rejections.absorb(&stats);
+            let arch = archs.remove(0);
+            if !self.seen.contains(&arch.hash) || attempt == MAX_REPEATS {
+                return Ok(vec![Request {
+                    arch: Rc::new(arch),
+                    steps: self.steps,
+                }]);
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn tell(&mut self, results: &[Evaluated]) {
+        for e in results {
+            self.seen.insert(e.arch.hash);
+            self.strategy.tell(&self.goal.trial(e));
+        }
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        rejection_json(&self.rejections)
+    }
+}
+
+/// The error of a sampling strategy as a layer's.
+pub fn sample_error(e: SampleError) -> LayerError {
+    match e {
+        SampleError::Build(b) => LayerError {
+            message: format!("the space cannot be built: {}", b.message),
+            help: "`nasc sample` shows the same error with its source line".into(),
+        },
+        SampleError::AllRejected(s) => LayerError {
+            message: format!(
+                "the constraints rejected {MAX_REJECTED_IN_A_ROW} samples in a row{}",
+                s.worst()
+                    .map(|(r, n)| format!(" (`{}` {n} times)", r.text))
+                    .unwrap_or_default()
+            ),
+            help:
+                "loosen the constraint, or narrow the domains so that more architectures satisfy it"
+                    .into(),
+        },
+    }
+}
+
 /// The input survivors, asked again at `steps`.
-fn again(input: &[Evaluated], steps: usize) -> Vec<Request> {
+pub fn again(input: &[Evaluated], steps: usize) -> Vec<Request> {
     input
         .iter()
         .map(|e| Request {
@@ -135,7 +336,7 @@ struct Random {
 }
 
 /// How many rejections in a row make random sampling give up.
-const MAX_REJECTED_IN_A_ROW: u64 = 10_000;
+pub const MAX_REJECTED_IN_A_ROW: u64 = 10_000;
 
 impl Layer for Random {
     fn planned(&self, input: usize) -> Option<usize> {
@@ -154,21 +355,7 @@ impl Layer for Random {
             self.samples,
             MAX_REJECTED_IN_A_ROW,
         )
-        .map_err(|e| match e {
-            SampleError::Build(b) => LayerError {
-                message: format!("the space cannot be built: {}", b.message),
-                help: "`nasc sample` shows the same error with its source line".into(),
-            },
-            SampleError::AllRejected(s) => LayerError {
-                message: format!(
-                    "the constraints rejected {MAX_REJECTED_IN_A_ROW} samples in a row{}",
-                    s.worst()
-                        .map(|(r, n)| format!(" (`{}` {n} times)", r.text))
-                        .unwrap_or_default()
-                ),
-                help: "loosen the constraint, or narrow the domains so that more architectures satisfy it".into(),
-            },
-        })?;
+        .map_err(sample_error)?;
         self.rejections = stats;
         out.extend(archs.into_iter().map(|a| Request {
             arch: Rc::new(a),
@@ -252,7 +439,7 @@ impl Layer for Final {
     }
 }
 
-fn rejection_json(r: &Rejections) -> serde_json::Value {
+pub fn rejection_json(r: &Rejections) -> serde_json::Value {
     serde_json::json!({
         "drawn": r.attempts,
         "rejected": r.rejected,

@@ -34,6 +34,16 @@ impl Stage {
         self.args.get(name).and_then(Value::as_i64)
     }
 
+    /// A numeric argument, as a float.
+    pub fn float(&self, name: &str) -> Option<f64> {
+        self.args.get(name).and_then(Value::as_f64)
+    }
+
+    /// A string or enum-symbol argument.
+    pub fn text_arg(&self, name: &str) -> Option<&str> {
+        self.args.get(name).and_then(Value::as_str)
+    }
+
     /// The training steps of the stage's trials: its `steps` argument.
     pub fn steps(&self) -> Option<usize> {
         self.int("steps").map(|s| s.max(1) as usize)

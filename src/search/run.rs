@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::filter::{self, Candidate, Keep, Metric};
-use super::layer::{self, Cx, Evaluated, LayerError, Request};
+use super::layer::{self, Cx, Evaluated, Goal, LayerError, Request};
 use super::plan::{Plan, Stage};
 use crate::interp::strategy;
 use crate::interp::{assignment_json, Arch, Interp};
@@ -157,7 +157,8 @@ impl Runner<'_, '_> {
         let mut survivors: Vec<Evaluated> = Vec::new();
         let mut layers = Vec::new();
         for (index, stage) in self.plan.stages.iter().enumerate() {
-            let mut l = layer::layer(stage).map_err(|e| RunError::Layer(index, e))?;
+            let goal = Goal::of(stage, self.plan);
+            let mut l = layer::layer(stage, goal).map_err(|e| RunError::Layer(index, e))?;
             let mut rng = layer_rng(self.seed, index);
             self.watcher
                 .layer_start(index, stage, l.planned(survivors.len()), survivors.len());
@@ -181,7 +182,9 @@ impl Runner<'_, '_> {
                 history.extend(results.iter().cloned());
                 population.extend(results);
             }
-            let (kept, row) = self.filter(index, stage, &survivors, &population, l.stats())?;
+            let finalists = l.finalists(&population);
+            let (kept, row) =
+                self.filter(index, stage, &survivors, &population, &finalists, l.stats())?;
             self.store.record_layer(&row)?;
             self.watcher.layer_done(index, &row, &kept);
             layers.push(row);
@@ -223,10 +226,11 @@ impl Runner<'_, '_> {
         stage: &Stage,
         input: &[Evaluated],
         population: &[Evaluated],
+        finalists: &[Evaluated],
         strategy_stats: serde_json::Value,
     ) -> Result<(Vec<Evaluated>, LayerRow), RunError> {
         let mut seen = HashSet::new();
-        let unique: Vec<&Evaluated> = population
+        let unique: Vec<&Evaluated> = finalists
             .iter()
             .filter(|e| seen.insert(e.arch.hash))
             .collect();

@@ -17,6 +17,17 @@ pub enum DeviceChoice {
     Cuda,
 }
 
+impl DeviceChoice {
+    /// As `--device` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Wgpu => "wgpu",
+            DeviceChoice::Cuda => "cuda",
+        }
+    }
+}
+
 /// Opens the device, checking that it works: a backend that was not compiled in, or a
 /// machine without such a device, is an error that says what to do, never a panic.
 pub fn open(choice: DeviceChoice) -> Result<Device, String> {

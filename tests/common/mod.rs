@@ -225,3 +225,25 @@ pub fn run_pipeline_file(path: &Path) -> String {
     let _ = std::fs::remove_dir_all(&dir);
     format!("{stderr}exit: {code}\n")
 }
+
+/// The codes `nasc run` (a fresh store, quiet) reports for the program `src`.
+pub fn run_pipeline_codes(src: &str) -> Vec<String> {
+    let dir = temp_dir("run-codes");
+    let file = dir.join("test.nas");
+    std::fs::write(&file, src).expect("temporary file");
+    let (_, _, stderr) = nasc(&[
+        "run",
+        &file.display().to_string(),
+        "--store",
+        &dir.join("store.db").display().to_string(),
+        "-q",
+        "--color",
+        "never",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    stderr
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("nas::"))
+        .map(str::to_string)
+        .collect()
+}

@@ -1,4 +1,4 @@
-// E036: a strategy that checks but cannot run yet is reported before any training.
+// E036: a strategy that checks but cannot run yet (darts) is reported before any training.
 // run: run
 space s {
     param width: int = choice(16, 32)
@@ -10,6 +10,6 @@ space s {
     train { batch = 4, optimizer = adamw(lr = 1e-3) }
     pipeline {
         random(samples = 2, steps = 2) |> keep top 1 by val_loss
-        tpe(trials = 8, steps = 4)
+        darts(over = width, epochs = 1)
     }
 }

@@ -1,0 +1,160 @@
+//! Hyperparameter values as numbers a model can use: the index of a value of a finite
+//! domain, and the position of a numeric value in its interval (on a log scale where the
+//! domain is one). TPE and the Gaussian process read assignments only through these.
+
+use crate::interp::{Domain, Pick};
+
+/// Finite domains with at most this many values are modelled value by value (as
+/// categories); larger ones as numbers.
+pub const MAX_CATEGORIES: u64 = 32;
+
+/// Whether `domain` is modelled as categories (a choice, an `optional`, a short range).
+pub fn categorical(domain: &Domain) -> bool {
+    match domain {
+        Domain::Choice { .. } | Domain::OnOff => true,
+        Domain::Int { .. } | Domain::Float { q: Some(_), .. } => {
+            domain.size().is_some_and(|n| n <= MAX_CATEGORIES)
+        }
+        Domain::Float { q: None, .. } => false,
+    }
+}
+
+/// The index of `pick` among the values of a finite domain (the inverse of
+/// [`Domain::nth`]).
+pub fn index_of(domain: &Domain, pick: &Pick) -> Option<u64> {
+    let k = match (domain, pick) {
+        (Domain::Choice { .. }, Pick::Index(k)) => u64::from(*k),
+        (Domain::OnOff, Pick::On(b)) => u64::from(*b),
+        (Domain::Int { lo, step, .. }, Pick::Int(v)) => {
+            if v < lo || *step <= 0 {
+                return None;
+            }
+            ((v - lo) / step) as u64
+        }
+        (Domain::Float { lo, q: Some(q), .. }, Pick::Float(v)) => {
+            let k = (v / q).round() - (lo / q).ceil();
+            if k < 0.0 {
+                return None;
+            }
+            k as u64
+        }
+        _ => return None,
+    };
+    (k < domain.size()?).then_some(k)
+}
+
+/// The position of a numeric `pick` in its domain's interval, in `[0, 1]` (log scale for a
+/// log domain); `None` for a choice or an `optional`.
+pub fn unit(domain: &Domain, pick: &Pick) -> Option<f64> {
+    let u = match (domain, pick) {
+        (Domain::Int { lo, hi, .. }, Pick::Int(v)) => {
+            if hi <= lo {
+                0.5
+            } else {
+                (v - lo) as f64 / (hi - lo) as f64
+            }
+        }
+        (Domain::Float { lo, hi, log, .. }, Pick::Float(v)) => {
+            let (a, b, x) = if *log && *lo > 0.0 {
+                (lo.ln(), hi.ln(), v.max(*lo).ln())
+            } else {
+                (*lo, *hi, *v)
+            };
+            if b <= a {
+                0.5
+            } else {
+                (x - a) / (b - a)
+            }
+        }
+        (Domain::Choice { .. } | Domain::OnOff, _) => return None,
+        _ => return None,
+    };
+    Some(u.clamp(0.0, 1.0))
+}
+
+/// The value of a numeric domain at position `u` of its interval: the nearest integer
+/// of a range (on its step), the nearest multiple of a quantum. A choice or an `optional`
+/// gets its value nearest to that position in its order.
+pub fn from_unit(domain: &Domain, u: f64) -> Pick {
+    let u = u.clamp(0.0, 1.0);
+    match domain {
+        Domain::Int { lo, hi, step } => {
+            let steps = ((hi - lo) / step.max(&1)) as f64;
+            Pick::Int(lo + (u * steps).round() as i64 * step)
+        }
+        Domain::Float { lo, hi, log, q } => {
+            let v = if *log && *lo > 0.0 {
+                (lo.ln() + u * (hi.ln() - lo.ln())).exp()
+            } else {
+                lo + u * (hi - lo)
+            };
+            let v = v.clamp(*lo, *hi);
+            match q {
+                Some(q) if *q > 0.0 => {
+                    let snapped =
+                        ((v / q).round() * q).clamp((lo / q).ceil() * q, (hi / q).floor() * q);
+                    Pick::Float(snapped)
+                }
+                _ => Pick::Float(v),
+            }
+        }
+        Domain::Choice { .. } | Domain::OnOff => {
+            let n = domain.size().unwrap_or(1).max(1);
+            domain.nth(((u * n as f64) as u64).min(n - 1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_of_inverts_nth_on_every_finite_kind() {
+        let domains = [
+            Domain::OnOff,
+            Domain::Int {
+                lo: 2,
+                hi: 11,
+                step: 3,
+            },
+            Domain::Float {
+                lo: 0.1,
+                hi: 0.55,
+                log: false,
+                q: Some(0.05),
+            },
+        ];
+        for d in &domains {
+            let n = d.size().unwrap();
+            assert!(n > 1);
+            for k in 0..n {
+                assert_eq!(index_of(d, &d.nth(k)), Some(k), "{d} value {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn unit_and_from_unit_round_trip_numbers() {
+        let log = Domain::Float {
+            lo: 1e-4,
+            hi: 1e-2,
+            log: true,
+            q: None,
+        };
+        assert!((unit(&log, &Pick::Float(1e-3)).unwrap() - 0.5).abs() < 1e-12);
+        let Pick::Float(v) = from_unit(&log, 0.5) else {
+            panic!("a float")
+        };
+        assert!((v - 1e-3).abs() < 1e-12);
+        let int = Domain::Int {
+            lo: 1,
+            hi: 9,
+            step: 2,
+        };
+        assert_eq!(from_unit(&int, 0.5), Pick::Int(5));
+        assert_eq!(from_unit(&int, 0.6), Pick::Int(5));
+        assert_eq!(from_unit(&int, 1.0), Pick::Int(9));
+        assert_eq!(unit(&int, &Pick::Int(3)), Some(0.25));
+    }
+}

@@ -239,6 +239,44 @@ fn a_killed_run_resumes_to_the_uninterrupted_answer() {
 }
 
 #[test]
+fn model_based_layers_resume_to_the_uninterrupted_answer() {
+    let dir = temp_dir("resume-model");
+    let file = space(
+        &dir,
+        "tpe(trials = 6, steps = 8, startup = 2) |> keep top 2 by val_loss
+        evolution(population = 2, generations = 2, steps = 8) |> keep best by val_loss
+        bo(trials = 3, steps = 10)",
+        "",
+    );
+    // A continuous learning rate, so the models have something to model.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text
+        .replace(
+            "param layers = range(1, 2)",
+            "param layers = range(1, 2)\n    param lr = log_uniform(1e-3, 1e-2)",
+        )
+        .replace("adamw(lr = 3e-3)", "adamw(lr = lr)");
+    std::fs::write(&file, text).unwrap();
+    let clean = dir.join("clean");
+    std::fs::create_dir_all(&clean).unwrap();
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &store_arg(&clean), "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let reference = trials(&store_arg(&clean), 1);
+    // tpe: 6; evolution: 2 survivors + 2 children; bo: 1 survivor + 3.
+    assert_eq!(reference.len(), 6 + 4 + 4);
+    let killed = dir.join("killed");
+    std::fs::create_dir_all(&killed).unwrap();
+    let store = store_arg(&killed);
+    let before = run_and_kill(&file, &store, 5);
+    assert!(before.len() < reference.len(), "{}", before.len());
+    let (code, _, stderr) = nasc(&["run", "--resume", "--store", &store, "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let after = trials(&store, 1);
+    assert_eq!(fingerprint(&after), fingerprint(&reference));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn repeated_architectures_train_once() {
     let dir = temp_dir("reuse");
     // Ten samples of a space of four architectures repeat some.
@@ -337,6 +375,13 @@ fn jobs_share_a_run_between_worker_processes_and_change_no_result() {
         "{stderr}"
     );
     let rows = trials(&store_arg(&shared), 1);
+    // The run keeps the text of the file it ran (not the prelude's).
+    let info = Store::open(Path::new(&store_arg(&shared)))
+        .unwrap()
+        .run(1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.source, std::fs::read_to_string(&file).unwrap());
     // Every trial once, with the numbers a run without workers gives.
     assert_eq!(
         rows.iter().map(|t| t.seq).collect::<Vec<_>>(),

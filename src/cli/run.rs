@@ -288,13 +288,9 @@ impl Context<'_> {
                 r.id
             }
             None => {
-                let main_text = checked
-                    .program
-                    .sources
-                    .iter()
-                    .next()
-                    .map(|(_, f)| f.text.clone())
-                    .unwrap_or_default();
+                // The text of the file that holds the space (not the prelude, which is
+                // loaded first).
+                let main_text = checked.program.sources.get(info.file).text.clone();
                 match self.store.create_run(
                     &self.file,
                     &info.name,

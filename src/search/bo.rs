@@ -24,11 +24,10 @@ use super::encode;
 use super::evolution::Breed;
 use super::gp::Gp;
 use super::layer::{
-    again, rejection_json, sample_error, Cx, Evaluated, Goal, Layer, LayerError, Request,
-    MAX_REJECTED_IN_A_ROW,
+    draw, rejection_json, Cx, Evaluated, Goal, Layer, LayerError, OneByOne, Request, Turn,
 };
 use super::normal;
-use crate::interp::strategy::{self, RandomSearch, Rejections};
+use crate::interp::strategy::{RandomSearch, Rejections};
 use crate::interp::{Arch, Decision, Domain, Outcome, Pick};
 
 /// Trials with a result before the model is used.
@@ -76,12 +75,9 @@ impl Acquisition {
 
 /// The BO layer.
 pub struct Bo {
-    trials: usize,
-    steps: usize,
+    schedule: OneByOne,
     acquisition: Acquisition,
     goal: Goal,
-    asked: usize,
-    input_done: bool,
     seen: HashSet<u128>,
     /// The layer's trials: decisions and loss.
     observed: Vec<(Vec<Decision>, Option<f64>)>,
@@ -96,12 +92,9 @@ impl Bo {
     /// `trials` candidates at `steps` by `acquisition`.
     pub fn new(trials: usize, steps: usize, acquisition: Acquisition, goal: Goal) -> Bo {
         Bo {
-            trials,
-            steps,
+            schedule: OneByOne::new(trials, steps),
             acquisition,
             goal,
-            asked: 0,
-            input_done: false,
             seen: HashSet::new(),
             observed: Vec::new(),
             rejections: Rejections::default(),
@@ -118,16 +111,7 @@ impl Bo {
     fn random(&mut self, cx: &mut Cx) -> Result<Arch, LayerError> {
         let mut last = None;
         for _ in 0..64 {
-            let (mut archs, stats) = strategy::sample(
-                cx.interp,
-                &mut RandomSearch,
-                cx.rng,
-                1,
-                MAX_REJECTED_IN_A_ROW,
-            )
-            .map_err(sample_error)?;
-            self.rejections.absorb(&stats);
-            let a = archs.remove(0);
+            let a = draw(cx, &mut RandomSearch, 1, &mut self.rejections)?.remove(0);
             if !self.seen.contains(&a.hash) {
                 return Ok(a);
             }
@@ -138,15 +122,7 @@ impl Bo {
 
     /// The pool of candidates the acquisition scores.
     fn pool(&mut self, cx: &mut Cx) -> Result<Vec<Arch>, LayerError> {
-        let (mut pool, stats) = strategy::sample(
-            cx.interp,
-            &mut RandomSearch,
-            cx.rng,
-            POOL_RANDOM,
-            MAX_REJECTED_IN_A_ROW,
-        )
-        .map_err(sample_error)?;
-        self.rejections.absorb(&stats);
+        let mut pool = draw(cx, &mut RandomSearch, POOL_RANDOM, &mut self.rejections)?;
         let mut ranked: Vec<&(Vec<Decision>, Option<f64>)> =
             self.observed.iter().filter(|(_, l)| l.is_some()).collect();
         ranked.sort_by(|a, b| {
@@ -240,17 +216,15 @@ impl Bo {
 
 impl Layer for Bo {
     fn planned(&self, input: usize) -> Option<usize> {
-        Some(input + self.trials)
+        self.schedule.planned(input)
     }
 
     fn ask(&mut self, cx: &mut Cx) -> Result<Vec<Request>, LayerError> {
-        if !std::mem::replace(&mut self.input_done, true) && !cx.input.is_empty() {
-            return Ok(again(cx.input, self.steps));
+        match self.schedule.turn(cx.input) {
+            Turn::Input(r) => return Ok(r),
+            Turn::Done => return Ok(Vec::new()),
+            Turn::Propose => {}
         }
-        if self.asked >= self.trials {
-            return Ok(Vec::new());
-        }
-        self.asked += 1;
         let arch = if self.measured() < STARTUP {
             self.random(cx)?
         } else {
@@ -266,10 +240,7 @@ impl Layer for Bo {
                 }
             }
         };
-        Ok(vec![Request {
-            arch: Rc::new(arch),
-            steps: self.steps,
-        }])
+        Ok(self.schedule.request(arch))
     }
 
     fn tell(&mut self, results: &[Evaluated]) {

@@ -20,11 +20,10 @@ use rand::RngExt;
 
 use super::encode;
 use super::layer::{
-    again, rejection_json, sample_error, Cx, Evaluated, Goal, LayerError, Request,
-    MAX_REJECTED_IN_A_ROW,
+    again, draw, rejection_json, Cx, Evaluated, Goal, LayerError, Request, MAX_REJECTED_IN_A_ROW,
 };
 use super::normal;
-use crate::interp::strategy::{self, random_pick, RandomSearch, Rejections, Rng64};
+use crate::interp::strategy::{random_pick, RandomSearch, Rejections, Rng64};
 use crate::interp::{Arch, Decider, Decision, Domain, Hyper, Outcome, Pick};
 
 /// Attempts at breeding one child before the layer gives up (every child repeated an
@@ -141,15 +140,7 @@ impl super::layer::Layer for Evolution {
             let mut out = again(cx.input, self.steps);
             self.seen.extend(cx.input.iter().map(|e| e.arch.hash));
             let missing = self.population.saturating_sub(cx.input.len());
-            let (archs, stats) = strategy::sample(
-                cx.interp,
-                &mut RandomSearch,
-                cx.rng,
-                missing,
-                MAX_REJECTED_IN_A_ROW,
-            )
-            .map_err(sample_error)?;
-            self.rejections.absorb(&stats);
+            let archs = draw(cx, &mut RandomSearch, missing, &mut self.rejections)?;
             self.seen.extend(archs.iter().map(|a| a.hash));
             out.extend(archs.into_iter().map(request));
             return Ok(out);
@@ -280,7 +271,7 @@ mod tests {
 
     #[test]
     fn mutation_changes_the_value_and_stays_in_the_domain() {
-        let mut rng = strategy::rng(9);
+        let mut rng = crate::interp::strategy::rng(9);
         let domains = [
             Domain::OnOff,
             Domain::Int {

@@ -18,11 +18,8 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use super::layer::{
-    rejection_json, sample_error, Cx, Evaluated, Goal, Layer, LayerError, Request,
-    MAX_REJECTED_IN_A_ROW,
-};
-use crate::interp::strategy::{self, RandomSearch, Rejections};
+use super::layer::{draw, rejection_json, Cx, Evaluated, Goal, Layer, LayerError, Request};
+use crate::interp::strategy::{RandomSearch, Rejections};
 use crate::interp::Arch;
 
 /// One bracket: how many candidates it starts with and the steps of its rungs.
@@ -178,15 +175,7 @@ impl Halving {
         };
         let missing = want.saturating_sub(out.len());
         if missing > 0 {
-            let (archs, stats) = strategy::sample(
-                cx.interp,
-                &mut RandomSearch,
-                cx.rng,
-                missing,
-                MAX_REJECTED_IN_A_ROW,
-            )
-            .map_err(sample_error)?;
-            self.rejections.absorb(&stats);
+            let archs = draw(cx, &mut RandomSearch, missing, &mut self.rejections)?;
             out.extend(archs.into_iter().map(Rc::new));
         }
         Ok(out)

@@ -223,11 +223,8 @@ const MAX_REPEATS: usize = 64;
 /// [`MAX_REPEATS`] times).
 pub struct Sequential {
     strategy: Box<dyn Strategy>,
-    trials: usize,
-    steps: usize,
+    schedule: OneByOne,
     goal: Goal,
-    asked: usize,
-    input_done: bool,
     seen: HashSet<u128>,
     rejections: Rejections,
 }
@@ -237,11 +234,8 @@ impl Sequential {
     pub fn new(strategy: Box<dyn Strategy>, trials: usize, steps: usize, goal: Goal) -> Self {
         Sequential {
             strategy,
-            trials,
-            steps,
+            schedule: OneByOne::new(trials, steps),
             goal,
-            asked: 0,
-            input_done: false,
             seen: HashSet::new(),
             rejections: Rejections::default(),
         }
@@ -250,33 +244,19 @@ impl Sequential {
 
 impl Layer for Sequential {
     fn planned(&self, input: usize) -> Option<usize> {
-        Some(input + self.trials)
+        self.schedule.planned(input)
     }
 
     fn ask(&mut self, cx: &mut Cx) -> Result<Vec<Request>, LayerError> {
-        if !std::mem::replace(&mut self.input_done, true) && !cx.input.is_empty() {
-            return Ok(again(cx.input, self.steps));
+        match self.schedule.turn(cx.input) {
+            Turn::Input(r) => return Ok(r),
+            Turn::Done => return Ok(Vec::new()),
+            Turn::Propose => {}
         }
-        if self.asked >= self.trials {
-            return Ok(Vec::new());
-        }
-        self.asked += 1;
         for attempt in 1..=MAX_REPEATS {
-            let (mut archs, stats) = strategy::sample(
-                cx.interp,
-                self.strategy.as_mut(),
-                cx.rng,
-                1,
-                MAX_REJECTED_IN_A_ROW,
-            )
-            .map_err(sample_error)?;
-            self.rejections.absorb(&stats);
-            let arch = archs.remove(0);
+            let arch = draw(cx, self.strategy.as_mut(), 1, &mut self.rejections)?.remove(0);
             if !self.seen.contains(&arch.hash) || attempt == MAX_REPEATS {
-                return Ok(vec![Request {
-                    arch: Rc::new(arch),
-                    steps: self.steps,
-                }]);
+                return Ok(self.schedule.request(arch));
             }
         }
         unreachable!("the last attempt returns")
@@ -291,6 +271,77 @@ impl Layer for Sequential {
 
     fn stats(&self) -> serde_json::Value {
         rejection_json(&self.rejections)
+    }
+}
+
+/// `n` members of the space from `strategy`, constraints enforced by drawing again; the
+/// rejections are added to `rejections`.
+pub fn draw(
+    cx: &mut Cx,
+    strategy: &mut dyn Strategy,
+    n: usize,
+    rejections: &mut Rejections,
+) -> Result<Vec<Arch>, LayerError> {
+    let (archs, stats) = strategy::sample(cx.interp, strategy, cx.rng, n, MAX_REJECTED_IN_A_ROW)
+        .map_err(sample_error)?;
+    rejections.absorb(&stats);
+    Ok(archs)
+}
+
+/// The schedule of the layers that propose one candidate at a time (TPE, BO): the input
+/// survivors first, in one batch, then `trials` proposals, each told before the next.
+#[derive(Clone, Debug)]
+pub struct OneByOne {
+    trials: usize,
+    steps: usize,
+    asked: usize,
+    input_done: bool,
+}
+
+/// What a [`OneByOne`] layer does next.
+pub enum Turn {
+    /// Evaluate the input survivors.
+    Input(Vec<Request>),
+    /// Propose one candidate.
+    Propose,
+    /// Nothing more.
+    Done,
+}
+
+impl OneByOne {
+    /// `trials` proposals at `steps`.
+    pub fn new(trials: usize, steps: usize) -> OneByOne {
+        OneByOne {
+            trials,
+            steps,
+            asked: 0,
+            input_done: false,
+        }
+    }
+
+    /// Evaluations in all, given `input` survivors.
+    pub fn planned(&self, input: usize) -> Option<usize> {
+        Some(input + self.trials)
+    }
+
+    /// The next turn.
+    pub fn turn(&mut self, input: &[Evaluated]) -> Turn {
+        if !std::mem::replace(&mut self.input_done, true) && !input.is_empty() {
+            return Turn::Input(again(input, self.steps));
+        }
+        if self.asked >= self.trials {
+            return Turn::Done;
+        }
+        self.asked += 1;
+        Turn::Propose
+    }
+
+    /// A proposal as the layer's request.
+    pub fn request(&self, arch: Arch) -> Vec<Request> {
+        vec![Request {
+            arch: Rc::new(arch),
+            steps: self.steps,
+        }]
     }
 }
 
@@ -348,15 +399,7 @@ impl Layer for Random {
             return Ok(Vec::new());
         }
         let mut out = again(cx.input, self.steps);
-        let (archs, stats) = strategy::sample(
-            cx.interp,
-            &mut RandomSearch,
-            cx.rng,
-            self.samples,
-            MAX_REJECTED_IN_A_ROW,
-        )
-        .map_err(sample_error)?;
-        self.rejections = stats;
+        let archs = draw(cx, &mut RandomSearch, self.samples, &mut self.rejections)?;
         out.extend(archs.into_iter().map(|a| Request {
             arch: Rc::new(a),
             steps: self.steps,

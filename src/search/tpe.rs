@@ -44,17 +44,13 @@ impl Default for TpeSettings {
     }
 }
 
-/// One told trial.
-struct Observation {
-    picks: HashMap<String, Pick>,
-    /// `INFINITY` for a failed or rejected candidate.
-    loss: f64,
-}
-
 /// The TPE strategy.
 pub struct Tpe {
     settings: TpeSettings,
-    observations: Vec<Observation>,
+    /// The loss of each told trial, in order; `INFINITY` for a failed or rejected one.
+    losses: Vec<f64>,
+    /// Per hyperparameter path, the told trials that had it and their values.
+    by_path: HashMap<String, Vec<(usize, Pick)>>,
     /// Per observation, whether it is good, for the candidate being built (`None` while
     /// drawing at random).
     good: Option<Vec<bool>>,
@@ -65,33 +61,26 @@ impl Tpe {
     pub fn new(settings: TpeSettings) -> Tpe {
         Tpe {
             settings,
-            observations: Vec::new(),
+            losses: Vec::new(),
+            by_path: HashMap::new(),
             good: None,
         }
     }
 
     /// How many told trials have a loss.
     pub fn measured(&self) -> usize {
-        self.observations
-            .iter()
-            .filter(|o| o.loss.is_finite())
-            .count()
+        self.losses.iter().filter(|l| l.is_finite()).count()
     }
 
     /// The good/bad split of the observations (best first, ties by age).
     fn split(&self) -> Vec<bool> {
         let n = self.measured();
         let n_good = ((self.settings.gamma * n as f64).ceil() as usize).clamp(1, 25);
-        let mut order: Vec<usize> = (0..self.observations.len()).collect();
-        order.sort_by(|&a, &b| {
-            self.observations[a]
-                .loss
-                .total_cmp(&self.observations[b].loss)
-                .then(a.cmp(&b))
-        });
-        let mut good = vec![false; self.observations.len()];
+        let mut order: Vec<usize> = (0..self.losses.len()).collect();
+        order.sort_by(|&a, &b| self.losses[a].total_cmp(&self.losses[b]).then(a.cmp(&b)));
+        let mut good = vec![false; self.losses.len()];
         for &i in order.iter().take(n_good) {
-            if self.observations[i].loss.is_finite() {
+            if self.losses[i].is_finite() {
                 good[i] = true;
             }
         }
@@ -101,13 +90,12 @@ impl Tpe {
     /// The values of `path` in the good and in the other trials.
     fn values(&self, path: &str, good: &[bool]) -> (Vec<Pick>, Vec<Pick>) {
         let (mut l, mut g) = (Vec::new(), Vec::new());
-        for (o, &is_good) in self.observations.iter().zip(good) {
-            if let Some(p) = o.picks.get(path) {
-                if is_good {
-                    l.push(*p);
-                } else {
-                    g.push(*p);
-                }
+        for &(i, p) in self.by_path.get(path).map_or(&[][..], Vec::as_slice) {
+            // Trials told after the split (rejections of this candidate) count as bad.
+            if good.get(i).copied().unwrap_or(false) {
+                l.push(p);
+            } else {
+                g.push(p);
             }
         }
         (l, g)
@@ -156,17 +144,22 @@ impl Strategy for Tpe {
     }
 
     fn tell(&mut self, trial: &Trial) {
-        self.observations.push(Observation {
-            picks: trial
-                .assignment
-                .iter()
-                .map(|d| (d.hyper.path.clone(), d.pick))
-                .collect(),
-            loss: trial
+        let index = self.losses.len();
+        self.losses.push(
+            trial
                 .loss
                 .filter(|l| l.is_finite())
                 .unwrap_or(f64::INFINITY),
-        });
+        );
+        for d in &trial.assignment {
+            match self.by_path.get_mut(&d.hyper.path) {
+                Some(v) => v.push((index, d.pick)),
+                None => {
+                    self.by_path
+                        .insert(d.hyper.path.clone(), vec![(index, d.pick)]);
+                }
+            }
+        }
     }
 }
 
@@ -205,8 +198,8 @@ impl Categorical {
 /// A mixture of Gaussians truncated to `[0, 1]`: the prior (centred, width one) and one
 /// kernel per value, all of equal weight.
 struct Parzen {
-    /// (centre, width) per component; the prior first.
-    kernels: Vec<(f64, f64)>,
+    /// (centre, width, 1 / (width * mass inside [0, 1])) per component; the prior first.
+    kernels: Vec<(f64, f64, f64)>,
 }
 
 impl Parzen {
@@ -218,11 +211,15 @@ impl Parzen {
         us.sort_by(f64::total_cmp);
         let n = us.len();
         let min_width = 1.0 / (n as f64 + 1.0).min(100.0);
-        let mut kernels = vec![(0.5, 1.0)];
+        let kernel = |mu: f64, s: f64| {
+            let mass = normal::cdf((1.0 - mu) / s) - normal::cdf(-mu / s);
+            (mu, s, 1.0 / (s * mass.max(1e-12)))
+        };
+        let mut kernels = vec![kernel(0.5, 1.0)];
         for (i, &u) in us.iter().enumerate() {
             let left = if i == 0 { u } else { u - us[i - 1] };
             let right = if i + 1 == n { 1.0 - u } else { us[i + 1] - u };
-            kernels.push((u, left.max(right).clamp(min_width, 1.0)));
+            kernels.push(kernel(u, left.max(right).clamp(min_width, 1.0)));
         }
         Parzen { kernels }
     }
@@ -231,16 +228,16 @@ impl Parzen {
         let sum: f64 = self
             .kernels
             .iter()
-            .map(|&(mu, s)| {
-                let mass = normal::cdf((1.0 - mu) / s) - normal::cdf(-mu / s);
-                normal::pdf((u - mu) / s) / s / mass.max(1e-12)
+            .map(|&(mu, s, norm)| {
+                let z = (u - mu) / s;
+                (-0.5 * z * z).exp() * norm
             })
             .sum();
-        (sum / self.kernels.len() as f64).max(1e-300)
+        (sum / (self.kernels.len() as f64 * (2.0 * std::f64::consts::PI).sqrt())).max(1e-300)
     }
 
     fn draw(&self, rng: &mut Rng64) -> f64 {
-        let (mu, s) = self.kernels[rng.random_range(0..self.kernels.len())];
+        let (mu, s, _) = self.kernels[rng.random_range(0..self.kernels.len())];
         for _ in 0..64 {
             let u = mu + s * normal::draw(rng);
             if (0.0..=1.0).contains(&u) {

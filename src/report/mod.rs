@@ -67,10 +67,7 @@ pub fn render(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> Strin
     failed_section(&mut s, trials);
     let _ = write!(
         s,
-        "<h2>Source</h2>\n<details><summary>the text of <code>{}</code> when the run began</summary><pre>{}</pre></details>\n\
-         <p class=\"note\">written by nasc {} from the results store</p>\n</body>\n</html>\n",
-        escape(&info.file),
-        escape(&info.source),
+        "<p class=\"note\">written by nasc {} from the results store</p>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     );
     s
@@ -323,10 +320,11 @@ fn trial_title(t: &TrialRow, metric: &str, v: f64) -> String {
         .reused_from
         .map_or(String::new(), |r| format!(", same as #{r}"));
     format!(
-        "#{} (layer {}, {} steps{reused}): {metric} {}",
+        "#{} (layer {}, {} step{}{reused}): {metric} {}",
         t.seq,
         t.layer + 1,
         t.steps,
+        if t.steps == 1 { "" } else { "s" },
         show_metric(metric, v)
     )
 }
@@ -486,6 +484,13 @@ fn hyperparameter_section(s: &mut String, trials: &[TrialRow], metric: &Metric) 
         .filter_map(|t| measured(t, &metric.name))
         .collect();
     let y = Axis::numeric(&all, true, 0.0);
+    let _ = writeln!(
+        s,
+        "<p class=\"note\">one plot per hyperparameter, the repetitions of a <code>repeat</code> merged \
+         (<code>layers[i]</code>); numbers as a scatter (on a log scale when they span more than a factor of 20), \
+         other values as a strip per value; points coloured by layer as above, the same <code>{}</code> scale in every plot</p>",
+        escape(&metric.name)
+    );
     s.push_str("<div class=\"plots\">\n");
     for (path, values) in &paths {
         let _ = write!(
@@ -521,8 +526,10 @@ fn hyperparameter_chart(
     metric: &Metric,
 ) -> String {
     let numbers: Option<Vec<f64>> = plotted.iter().map(|(_, v, _)| v.as_f64()).collect();
+    // Whole numbers (layers, widths) get whole-number ticks.
+    let whole = plotted.iter().all(|(_, v, _)| v.is_i64() || v.is_u64());
     let (x, xs): (Axis, Vec<f64>) = match numbers {
-        Some(ns) => (Axis::numeric(&ns, true, 0.0), ns),
+        Some(ns) => (Axis::numeric(&ns, true, if whole { 1.0 } else { 0.0 }), ns),
         None => {
             let names: Vec<String> = plotted.iter().map(|(_, v, _)| show_value(v)).collect();
             let mut categories = names.clone();

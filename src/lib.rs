@@ -3,8 +3,9 @@
 //! The stages, in the order data flows: [`syntax`] (text to AST), [`check`] (names, types,
 //! domains), [`space`] (the meaning of a space: counting, constraints, shapes),
 //! [`interp`] (assignments to concrete architectures), [`model`] (architectures to burn
-//! modules), [`train`] (data, training, measurement), [`search`] and [`store`] (pipelines and their
-//! results), [`report`] (a run as an HTML page), and the [`cli`] that drives them. See `ARCHITECTURE.md`.
+//! modules), [`train`] (data, training, measurement), [`search`] and [`store`] (pipelines
+//! and their results), [`report`] (a stored run as an HTML page), and the [`cli`] that
+//! drives them. See `ARCHITECTURE.md`.
 
 pub mod check;
 pub mod cli;

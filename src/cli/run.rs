@@ -21,7 +21,7 @@ use crate::interp::strategy::{self, RandomSearch};
 use crate::search::filter::Metric;
 use crate::search::layer::{self, Evaluated};
 use crate::search::plan::{self, Stage};
-use crate::search::run::{How, Outcome, RunError, Runner, Watcher};
+use crate::search::run::{How, RunError, Runner, Watcher};
 use crate::store::{self, LayerRow, RunInfo, RunStatus, Store, TrialRow, TrialStatus};
 use crate::train::data::DataError;
 use crate::train::device::DeviceChoice;
@@ -59,11 +59,15 @@ pub struct RunRequest {
 }
 
 /// A store failure, rendered like a diagnostic without a source.
-fn store_failure(message: impl Into<String>, help: impl Into<String>, color: bool) -> String {
+pub(crate) fn store_failure(
+    message: impl Into<String>,
+    help: impl Into<String>,
+    color: bool,
+) -> String {
     super::data::render_coded(STORE_CODE, &DataError::new(message, help), color)
 }
 
-fn color_on(color: super::ColorChoice) -> bool {
+pub(crate) fn color_on(color: super::ColorChoice) -> bool {
     use std::io::IsTerminal;
     match color {
         super::ColorChoice::Always => true,
@@ -350,7 +354,7 @@ impl Context<'_> {
         }
         match result {
             Ok(outcome) => {
-                let result = result_json(&outcome);
+                let result = outcome.result_json();
                 if let Err(e) = self.store.finish_run(run_id, RunStatus::Done, &result) {
                     eprint!(
                         "{}",
@@ -495,16 +499,8 @@ impl Context<'_> {
     }
 }
 
-/// The run's result as the store keeps it: the survivors, best first, and their metric.
-fn result_json(o: &Outcome) -> serde_json::Value {
-    serde_json::json!({
-        "ranked_by": o.ranked_by,
-        "best": o.best.iter().map(|e| e.seq).collect::<Vec<_>>(),
-    })
-}
-
 /// The seqs of the best trials a finished run recorded.
-fn best_seqs(info: &RunInfo) -> Vec<i64> {
+pub(crate) fn best_seqs(info: &RunInfo) -> Vec<i64> {
     info.result
         .as_ref()
         .and_then(|r| r.get("best"))
@@ -513,24 +509,24 @@ fn best_seqs(info: &RunInfo) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-fn ranked_by(info: &RunInfo) -> Option<Metric> {
-    let r = info.result.as_ref()?.get("ranked_by")?;
-    let name = r.get("name")?.as_str()?;
-    Some(Metric::named(
-        name,
-        &[Metric {
-            name: name.to_string(),
-            direction: if r.get("direction")?.as_str()? == "maximize" {
-                crate::syntax::ast::Direction::Maximize
-            } else {
-                crate::syntax::ast::Direction::Minimize
-            },
-        }],
-    ))
+/// The metric the best table is ordered by, as the run's result records it.
+pub(crate) fn ranked_by(info: &RunInfo) -> Option<Metric> {
+    metric_from_json(info.result.as_ref()?.get("ranked_by")?)
+}
+
+/// A metric as the store writes it: `{"name": "val_loss", "direction": "minimize"}`.
+pub(crate) fn metric_from_json(v: &serde_json::Value) -> Option<Metric> {
+    Some(Metric {
+        name: v.get("name")?.as_str()?.to_string(),
+        direction: match v.get("direction")?.as_str()? {
+            "maximize" => crate::syntax::ast::Direction::Maximize,
+            _ => crate::syntax::ast::Direction::Minimize,
+        },
+    })
 }
 
 /// The trials of a run at which an architecture was evaluated, in order.
-fn trail(trials: &[TrialRow], hash: &str) -> Vec<String> {
+pub(crate) fn trail(trials: &[TrialRow], hash: &str) -> Vec<String> {
     trials
         .iter()
         .filter(|t| t.hash == hash)
@@ -538,7 +534,7 @@ fn trail(trials: &[TrialRow], hash: &str) -> Vec<String> {
         .collect()
 }
 
-fn duration(s: f64) -> String {
+pub(crate) fn duration(s: f64) -> String {
     // An empty sum of floats is -0.0.
     let s = s.max(0.0);
     if s < 60.0 {
@@ -556,7 +552,7 @@ fn duration(s: f64) -> String {
 
 /// A hyperparameter's value as the tables print it: strings bare, floats to four
 /// significant digits.
-fn show_value(v: &serde_json::Value) -> String {
+pub(crate) fn show_value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) if n.is_f64() => {
@@ -569,7 +565,7 @@ fn show_value(v: &serde_json::Value) -> String {
 }
 
 /// A metric's value as the tables print it.
-fn show_metric(name: &str, v: f64) -> String {
+pub(crate) fn show_metric(name: &str, v: f64) -> String {
     match name {
         "val_accuracy" | "baseline_accuracy" => format!("{:.2}%", 100.0 * v),
         "params" | "flops" | "activation_memory" | "peak_mem_bytes" | "steps" => {
@@ -580,48 +576,63 @@ fn show_metric(name: &str, v: f64) -> String {
     }
 }
 
-/// A run as `nasc show` prints it: the funnel of its layers, then the best architectures
-/// with their metrics and where each came from.
-pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> String {
-    let mut s = String::new();
-    let finished = trials
-        .iter()
-        .filter(|t| t.status != TrialStatus::Running)
-        .count();
-    let failed = trials
-        .iter()
-        .filter(|t| t.status == TrialStatus::Failed)
-        .count();
-    let reused = trials.iter().filter(|t| t.reused_from.is_some()).count();
-    let cost: f64 = trials.iter().map(|t| t.wall_s).sum();
-    let _ = writeln!(
-        s,
-        "run {} of space `{}` ({}), seed {}: {}",
-        info.id,
-        info.space,
-        info.file,
-        info.seed,
-        info.status.as_str()
-    );
-    let _ = writeln!(
-        s,
-        "trials: {} ({finished} finished: {} evaluated, {reused} reused, {failed} failed); evaluation time {}",
-        trials.len(),
-        finished - reused,
-        duration(cost)
-    );
-    let _ = writeln!(s);
+/// How many trials of a run are in each state, and what their evaluations cost.
+pub(crate) struct TrialCounts {
+    /// Every trial, in any state.
+    pub(crate) total: usize,
+    /// Finished, ok or failed.
+    pub(crate) finished: usize,
+    /// Finished with a failure.
+    pub(crate) failed: usize,
+    /// Reusing an earlier trial's result.
+    pub(crate) reused: usize,
+    /// The seconds spent evaluating, summed over the trials.
+    pub(crate) cost_s: f64,
+}
+
+impl TrialCounts {
+    /// The counts of `trials`.
+    pub(crate) fn of(trials: &[TrialRow]) -> TrialCounts {
+        let count = |f: &dyn Fn(&TrialRow) -> bool| trials.iter().filter(|t| f(t)).count();
+        TrialCounts {
+            total: trials.len(),
+            finished: count(&|t| t.status != TrialStatus::Running),
+            failed: count(&|t| t.status == TrialStatus::Failed),
+            reused: count(&|t| t.reused_from.is_some()),
+            cost_s: trials.iter().map(|t| t.wall_s).sum(),
+        }
+    }
+}
+
+/// One planned layer of a run as the funnel shows it.
+pub(crate) struct FunnelRow {
+    /// Its 1-based number.
+    pub(crate) layer: usize,
+    /// The strategy with its arguments: `random(samples = 12, steps = 1)`.
+    pub(crate) call: String,
+    /// The candidates that came in; `None` while the layer is not finished.
+    pub(crate) input: Option<usize>,
+    /// Its trials (reused ones included).
+    pub(crate) evaluated: usize,
+    /// Its failed trials.
+    pub(crate) failed: usize,
+    /// The candidates it passed on; `None` while it is not finished.
+    pub(crate) kept: Option<usize>,
+    /// Its filter as written, `(keeps all)` without one, `(not finished)` before its end.
+    pub(crate) filter: String,
+    /// Its cost in seconds (so far, while not finished).
+    pub(crate) cost_s: f64,
+}
+
+/// The funnel of a run: one row per planned layer, finished or not.
+pub(crate) fn funnel(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> Vec<FunnelRow> {
     let plan_layers = info
         .plan
         .get("layers")
         .and_then(|l| l.as_array())
         .cloned()
         .unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
-        "layer", "strategy", "in", "evals", "failed", "kept", "filter", "cost"
-    );
+    let mut rows = Vec::new();
     for (i, pl) in plan_layers.iter().enumerate() {
         let strategy = pl.get("strategy").and_then(|v| v.as_str()).unwrap_or("?");
         let args = pl
@@ -636,61 +647,45 @@ pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> S
                     .join(", ")
             })
             .unwrap_or_default();
-        let call = format!("{strategy}({args})");
         let in_layer: Vec<&TrialRow> = trials.iter().filter(|t| t.layer == i as i64).collect();
-        let lfailed = in_layer
+        let failed = in_layer
             .iter()
             .filter(|t| t.status == TrialStatus::Failed)
             .count();
-        match layers.iter().find(|l| l.index == i as i64) {
-            Some(l) => {
-                let filter = if l.filter.is_empty() {
-                    "(keeps all)"
-                } else {
-                    &l.filter
-                };
-                let _ = writeln!(
-                    s,
-                    "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
-                    i + 1,
-                    call,
-                    l.input.len(),
-                    in_layer.len(),
-                    lfailed,
-                    l.output.len(),
-                    filter,
-                    duration(l.cost_s)
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    s,
-                    "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
-                    i + 1,
-                    call,
-                    "-",
-                    in_layer.len(),
-                    lfailed,
-                    "-",
-                    "(not finished)",
-                    duration(in_layer.iter().map(|t| t.wall_s).sum())
-                );
-            }
-        }
+        let recorded = layers.iter().find(|l| l.index == i as i64);
+        rows.push(FunnelRow {
+            layer: i + 1,
+            call: format!("{strategy}({args})"),
+            input: recorded.map(|l| l.input.len()),
+            evaluated: in_layer.len(),
+            failed,
+            kept: recorded.map(|l| l.output.len()),
+            filter: match recorded {
+                Some(l) if l.filter.is_empty() => "(keeps all)".to_string(),
+                Some(l) => l.filter.clone(),
+                None => "(not finished)".to_string(),
+            },
+            cost_s: recorded.map_or_else(|| in_layer.iter().map(|t| t.wall_s).sum(), |l| l.cost_s),
+        });
     }
+    rows
+}
+
+/// The best table of a finished run: the last layer's survivors, best first.
+pub(crate) struct BestTable<'a> {
+    /// The metric they are ranked by.
+    pub(crate) metric: Metric,
+    /// The metrics shown: the ranking one first, then the usual ones some row has.
+    pub(crate) columns: Vec<String>,
+    /// The survivors' trials, best first.
+    pub(crate) rows: Vec<&'a TrialRow>,
+}
+
+/// The best table of a run, `None` when it recorded no best (not finished, or failed).
+pub(crate) fn best_table<'a>(info: &RunInfo, trials: &'a [TrialRow]) -> Option<BestTable<'a>> {
     let best = best_seqs(info);
     if best.is_empty() {
-        if info.status == RunStatus::Failed {
-            if let Some(e) = info
-                .result
-                .as_ref()
-                .and_then(|r| r.get("error"))
-                .and_then(|e| e.as_str())
-            {
-                let _ = writeln!(s, "\nthe run stopped: {e}");
-            }
-        }
-        return s;
+        return None;
     }
     let metric = ranked_by(info).unwrap_or_else(|| Metric::named("val_loss", &[]));
     let rows: Vec<&TrialRow> = best
@@ -710,13 +705,79 @@ pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> S
             columns.push(c.to_string());
         }
     }
-    let _ = writeln!(s, "\nbest by {}", metric.arrow());
+    Some(BestTable {
+        metric,
+        columns,
+        rows,
+    })
+}
+
+/// Why a failed run stopped, as its result records it.
+pub(crate) fn stop_reason(info: &RunInfo) -> Option<&str> {
+    if info.status != RunStatus::Failed {
+        return None;
+    }
+    info.result.as_ref()?.get("error")?.as_str()
+}
+
+/// A run as `nasc show` prints it: the funnel of its layers, then the best architectures
+/// with their metrics and where each came from.
+pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> String {
+    let mut s = String::new();
+    let counts = TrialCounts::of(trials);
+    let _ = writeln!(
+        s,
+        "run {} of space `{}` ({}), seed {}: {}",
+        info.id,
+        info.space,
+        info.file,
+        info.seed,
+        info.status.as_str()
+    );
+    let _ = writeln!(
+        s,
+        "trials: {} ({} finished: {} evaluated, {} reused, {} failed); evaluation time {}",
+        counts.total,
+        counts.finished,
+        counts.finished - counts.reused,
+        counts.reused,
+        counts.failed,
+        duration(counts.cost_s)
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+        "layer", "strategy", "in", "evals", "failed", "kept", "filter", "cost"
+    );
+    let dash = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
+    for row in funnel(info, layers, trials) {
+        let _ = writeln!(
+            s,
+            "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+            row.layer,
+            row.call,
+            dash(row.input),
+            row.evaluated,
+            row.failed,
+            dash(row.kept),
+            row.filter,
+            duration(row.cost_s)
+        );
+    }
+    let Some(table) = best_table(info, trials) else {
+        if let Some(e) = stop_reason(info) {
+            let _ = writeln!(s, "\nthe run stopped: {e}");
+        }
+        return s;
+    };
+    let _ = writeln!(s, "\nbest by {}", table.metric.arrow());
     let _ = write!(s, "{:<6}{:<8}{:<14}", "rank", "trial", "hash");
-    for c in &columns {
+    for c in &table.columns {
         let _ = write!(s, "{c:>16}");
     }
     let _ = writeln!(s);
-    for (rank, r) in rows.iter().enumerate() {
+    for (rank, r) in table.rows.iter().enumerate() {
         let _ = write!(
             s,
             "{:<6}{:<8}{:<14}",
@@ -724,7 +785,7 @@ pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> S
             format!("#{}", r.seq),
             &r.hash[..12.min(r.hash.len())]
         );
-        for c in &columns {
+        for c in &table.columns {
             let v = r
                 .metrics
                 .get(c)
@@ -832,10 +893,13 @@ pub fn runs(store_path: &Path, color: super::ColorChoice) -> i32 {
 }
 
 /// A run with its layers and trials, as the store holds them.
-struct Stored {
-    info: RunInfo,
-    layers: Vec<LayerRow>,
-    trials: Vec<TrialRow>,
+pub(crate) struct Stored {
+    /// The run.
+    pub(crate) info: RunInfo,
+    /// Its recorded layers, by index.
+    pub(crate) layers: Vec<LayerRow>,
+    /// Its trials, by seq.
+    pub(crate) trials: Vec<TrialRow>,
 }
 
 /// Run `id` of `store`, `None` when there is none.
@@ -852,18 +916,34 @@ fn load(store: &Store, id: i64) -> Result<Option<Stored>, String> {
     }))
 }
 
+/// Run `id` of the store at `store_path`, or prints why not (`E038`: the store does not
+/// open, has no such run, or cannot be read); exit code 2 then.
+pub(crate) fn load_run(
+    store_path: &Path,
+    id: i64,
+    color: super::ColorChoice,
+) -> Result<Stored, i32> {
+    let store = open_store(store_path, color)?;
+    let (message, help) = match load(&store, id) {
+        Ok(Some(stored)) => return Ok(stored),
+        Ok(None) => (
+            format!("no run {id} in `{}`", store_path.display()),
+            "`nasc runs` lists the runs of a store",
+        ),
+        Err(e) => (e, "check the store's path"),
+    };
+    eprint!("{}", store_failure(message, help, color_on(color)));
+    Err(2)
+}
+
 /// `nasc show RUN`.
 pub fn show(store_path: &Path, id: i64, json: bool, color: super::ColorChoice) -> i32 {
-    let store = match open_store(store_path, color) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    match load(&store, id) {
-        Ok(Some(Stored {
+    match load_run(store_path, id, color) {
+        Ok(Stored {
             info,
             layers,
             trials,
-        })) => {
+        }) => {
             if json {
                 println!("{}", run_json(&info, &layers, &trials));
             } else {
@@ -871,24 +951,7 @@ pub fn show(store_path: &Path, id: i64, json: bool, color: super::ColorChoice) -
             }
             0
         }
-        Ok(None) => {
-            eprint!(
-                "{}",
-                store_failure(
-                    format!("no run {id} in `{}`", store_path.display()),
-                    "`nasc runs` lists the runs of a store",
-                    color_on(color)
-                )
-            );
-            2
-        }
-        Err(e) => {
-            eprint!(
-                "{}",
-                store_failure(e, "check the store's path", color_on(color))
-            );
-            2
-        }
+        Err(code) => code,
     }
 }
 

@@ -63,7 +63,7 @@ pub fn run_text(
         RunError::Store(e) => e.0,
     })?;
     store
-        .finish_run(run, RunStatus::Done, &serde_json::Value::Null)
+        .finish_run(run, RunStatus::Done, &outcome.result_json())
         .map_err(|e| e.0)?;
     Ok(outcome)
 }

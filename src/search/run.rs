@@ -119,6 +119,17 @@ pub struct Outcome {
     pub trials: Vec<Evaluated>,
 }
 
+impl Outcome {
+    /// The run's result as the store keeps it: the metric the survivors are ranked by and
+    /// their trial numbers, best first (what `nasc show` reads back).
+    pub fn result_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ranked_by": self.ranked_by,
+            "best": self.best.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// How long a claimed trial may go without a heartbeat before another host takes it.
 pub const STALE_S: f64 = 120.0;
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);

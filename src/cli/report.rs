@@ -1,0 +1,24 @@
+//! `nasc report RUN`: writes one run of the results store as a self-contained HTML page
+//! (see [`crate::report`]) and prints the page's path. Store failures are `nas::E038`, as
+//! for `nasc show`.
+
+use std::path::{Path, PathBuf};
+
+/// `nasc report RUN`: the exit code (0, or 2 when the store or the file fails).
+pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::ColorChoice) -> i32 {
+    let stored = match super::run::load_run(store_path, id, color) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let html = crate::report::render(&stored.info, &stored.layers, &stored.trials);
+    let path = output.map_or_else(
+        || PathBuf::from(format!("nasc-report-{id}.html")),
+        Path::to_path_buf,
+    );
+    if let Err(e) = std::fs::write(&path, html) {
+        eprintln!("error: cannot write `{}`: {e}", path.display());
+        return 2;
+    }
+    println!("{}", path.display());
+    0
+}

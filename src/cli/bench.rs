@@ -98,6 +98,8 @@ pub struct RunResult {
     pub best: Option<f64>,
     /// Its trials, repeats included.
     pub trials: usize,
+    /// The distinct architectures it evaluated (a repeat reuses the first result).
+    pub distinct: usize,
     /// The sum of its trials' costs, in seconds of (simulated) training.
     pub cost_s: f64,
 }
@@ -127,6 +129,11 @@ pub fn run_seeds(
             seed,
             best,
             trials: outcome.trials.len(),
+            distinct: outcome
+                .trials
+                .iter()
+                .filter(|t| t.reused_from.is_none())
+                .count(),
             cost_s: outcome.trials.iter().map(|t| t.wall_s).sum(),
         });
     }
@@ -463,20 +470,31 @@ fn report_text(p: &Prepared, req: &BenchRequest, file: &str, results: &[Strategy
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{:<44} {:>5} {:>7} {:>10} {:>7} {:>7} {:>14} {:>9}",
-        "strategy", "runs", "trials", "mean best", "std", "s.e.", "simulated/run", "wall"
+        "{:<44} {:>5} {:>7} {:>9} {:>10} {:>7} {:>7} {:>14} {:>9}",
+        "strategy",
+        "runs",
+        "trials",
+        "distinct",
+        "mean best",
+        "std",
+        "s.e.",
+        "simulated/run",
+        "wall"
     );
     for r in results {
         let b = bests(r);
         let (mean, std, se) = mean_std_se(&b);
         let trials = r.runs.iter().map(|x| x.trials).sum::<usize>() as f64 / r.runs.len() as f64;
+        let distinct =
+            r.runs.iter().map(|x| x.distinct).sum::<usize>() as f64 / r.runs.len() as f64;
         let cost = r.runs.iter().map(|x| x.cost_s).sum::<f64>() / r.runs.len() as f64;
         let _ = writeln!(
             s,
-            "{:<44} {:>5} {:>7} {:>10} {:>7} {:>7} {:>14} {:>9}",
+            "{:<44} {:>5} {:>7} {:>9} {:>10} {:>7} {:>7} {:>14} {:>9}",
             r.pipeline,
             b.len(),
             format!("{trials:.0}"),
+            format!("{distinct:.1}"),
             show(mean),
             spread(std),
             spread(se),
@@ -540,6 +558,7 @@ fn report_json(
                 "runs": r.runs.len(),
                 "best": r.runs.iter().map(|x| x.best).collect::<Vec<_>>(),
                 "trials": r.runs.iter().map(|x| x.trials).collect::<Vec<_>>(),
+                "distinct": r.runs.iter().map(|x| x.distinct).collect::<Vec<_>>(),
                 "simulated_s": r.runs.iter().map(|x| x.cost_s).collect::<Vec<_>>(),
                 "mean": mean,
                 "std": std,

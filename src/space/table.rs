@@ -123,11 +123,11 @@ pub fn check_keys(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) {
         .filter(|p| !space.params.iter().any(|q| q.name == *p))
         .collect();
     if !missing.is_empty() {
-        let names = missing
-            .iter()
-            .map(|p| format!("`{p}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let quoted: Vec<String> = missing.iter().map(|p| format!("`{p}`")).collect();
+        let names = match quoted.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => quoted.join(""),
+        };
         let (noun, pronoun) = if missing.len() == 1 {
             ("hyperparameter", "it")
         } else {
@@ -189,8 +189,9 @@ pub fn check_keys(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) {
         if let Some(message) = problem {
             sink.push(
                 Diagnostic::error(Code::TableKey, message, p.span, "this hyperparameter")
-                    .with_label(data.span, "its value is looked up in this table")
-                    .with_help(format!("choose among the table's operations: {ops}")),
+                    .with_help(format!(
+                        "the table measured these operations only: choose among {ops}"
+                    )),
             );
         }
     }

@@ -565,6 +565,34 @@ mod tests {
     }
 
     #[test]
+    fn pooling_moves_by_its_window_unless_given_a_stride_and_zero_costs_nothing() {
+        let img = Shape::Image {
+            channels: 8,
+            height: 32,
+            width: 30,
+        };
+        let pool = |size: i64, stride: i64| {
+            let a = args(&[("size", Value::Int(size)), ("stride", Value::Int(stride))]);
+            module("avg_pool2d", &Args(&a), &img).map(|(out, _)| out)
+        };
+        let image = |height, width| Shape::Image {
+            channels: 8,
+            height,
+            width,
+        };
+        // The default (stride 0) shrinks `size` times, as before strides existed.
+        assert_eq!(pool(2, 0), Ok(image(16, 15)));
+        // NAS-Bench-201's 3 × 3 pool with stride 1 keeps the size; stride 2 halves it.
+        assert_eq!(pool(3, 1), Ok(image(32, 30)));
+        assert_eq!(pool(3, 2), Ok(image(16, 15)));
+        assert!(pool(64, 0).is_err());
+        assert!(pool(3, -1).is_err());
+        let (out, cost) = module("zero", &Args(&[]), &img).unwrap();
+        assert_eq!(out, img);
+        assert_eq!(cost, Cost::default());
+    }
+
+    #[test]
     fn wrong_inputs_are_errors_not_panics() {
         let a = args(&[("heads", Value::Int(3))]);
         assert!(module("attention", &Args(&a), &Shape::Seq { len: 4, width: 8 }).is_err());

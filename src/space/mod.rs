@@ -8,4 +8,5 @@ pub mod count;
 pub mod eval;
 pub mod shape;
 pub mod summary;
+pub mod table;
 pub mod weight;

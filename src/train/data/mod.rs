@@ -170,6 +170,17 @@ pub fn open(source: &Value, base: Option<&Path>) -> Result<Box<dyn Dataset>, Dat
         "text_classification" => Ok(Box::new(labelled::Labelled::open_text(&call, base)?)),
         "listops" => Ok(Box::new(labelled::Labelled::open_listops(&call)?)),
         "synthetic" => Ok(Box::new(generated::Generated::open(&call)?)),
+        table if crate::space::table::layout(table).is_some() => Err(DataError::new(
+            format!(
+                "`{table}` is a table of results measured by training every architecture \
+                 once, not data to train on"
+            ),
+            format!(
+                "`nasc run FILE` looks each architecture up in the table, and \
+                 `nasc bench-strategies FILE` compares search strategies on it (fetch it \
+                 once with `nasc data fetch {table}`)"
+            ),
+        )),
         other => Err(DataError::new(
             format!("training on `{other}` data is not implemented yet"),
             "train on `text_corpus`, `word_corpus`, `text_classification`, `listops` or `synthetic`",

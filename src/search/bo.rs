@@ -24,7 +24,7 @@ use super::encode;
 use super::evolution::Breed;
 use super::gp::Gp;
 use super::layer::{
-    draw, rejection_json, Cx, Evaluated, Goal, Layer, LayerError, OneByOne, Request, Turn,
+    draw, rejection_json, Cx, Evaluated, Goal, Layer, LayerError, OneByOne, Request,
 };
 use super::normal;
 use crate::interp::strategy::{RandomSearch, Rejections};
@@ -220,10 +220,8 @@ impl Layer for Bo {
     }
 
     fn ask(&mut self, cx: &mut Cx) -> Result<Vec<Request>, LayerError> {
-        match self.schedule.turn(cx.input) {
-            Turn::Input(r) => return Ok(r),
-            Turn::Done => return Ok(Vec::new()),
-            Turn::Propose => {}
+        if let Some(r) = self.schedule.before_proposing(cx.input) {
+            return Ok(r);
         }
         let arch = if self.measured() < STARTUP {
             self.random(cx)?

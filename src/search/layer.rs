@@ -248,10 +248,8 @@ impl Layer for Sequential {
     }
 
     fn ask(&mut self, cx: &mut Cx) -> Result<Vec<Request>, LayerError> {
-        match self.schedule.turn(cx.input) {
-            Turn::Input(r) => return Ok(r),
-            Turn::Done => return Ok(Vec::new()),
-            Turn::Propose => {}
+        if let Some(r) = self.schedule.before_proposing(cx.input) {
+            return Ok(r);
         }
         for attempt in 1..=MAX_REPEATS {
             let arch = draw(cx, self.strategy.as_mut(), 1, &mut self.rejections)?.remove(0);
@@ -298,16 +296,6 @@ pub struct OneByOne {
     input_done: bool,
 }
 
-/// What a [`OneByOne`] layer does next.
-pub enum Turn {
-    /// Evaluate the input survivors.
-    Input(Vec<Request>),
-    /// Propose one candidate.
-    Propose,
-    /// Nothing more.
-    Done,
-}
-
 impl OneByOne {
     /// `trials` proposals at `steps`.
     pub fn new(trials: usize, steps: usize) -> OneByOne {
@@ -324,16 +312,17 @@ impl OneByOne {
         Some(input + self.trials)
     }
 
-    /// The next turn.
-    pub fn turn(&mut self, input: &[Evaluated]) -> Turn {
+    /// What the layer asks for without proposing: the input survivors first, then
+    /// nothing once `trials` proposals were made; `None` when it is time to propose one.
+    pub fn before_proposing(&mut self, input: &[Evaluated]) -> Option<Vec<Request>> {
         if !std::mem::replace(&mut self.input_done, true) && !input.is_empty() {
-            return Turn::Input(again(input, self.steps));
+            return Some(again(input, self.steps));
         }
         if self.asked >= self.trials {
-            return Turn::Done;
+            return Some(Vec::new());
         }
         self.asked += 1;
-        Turn::Propose
+        None
     }
 
     /// A proposal as the layer's request.

@@ -32,9 +32,6 @@ use crate::interp::{Arch, Value};
 use crate::search::run::{Evaluation, Evaluator};
 use crate::space::table::{self, Layout};
 
-/// The image sets of NAS-Bench-201, as the table files name them.
-pub const NAS_BENCH_201_SETS: &[&str] = &["cifar10", "cifar100", "imagenet"];
-
 /// One architecture's entry, as pickled: a list per measurement, one value per seed.
 #[derive(Deserialize)]
 struct RawEntry {
@@ -152,10 +149,10 @@ impl Table {
                 _ => None,
             })
             .unwrap_or("cifar10");
-        if !NAS_BENCH_201_SETS.contains(&set) {
+        if !layout.sets.contains(&set) {
             return Err(DataError::new(
                 format!("`{kind}` has no set `{set}`"),
-                format!("the sets are {}", NAS_BENCH_201_SETS.join(", ")),
+                format!("the sets are {}", layout.sets.join(", ")),
             ));
         }
         let dir = fetch::fetched_in(root, kind)?;

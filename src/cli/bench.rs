@@ -582,3 +582,59 @@ fn report_json(
         "table_best": table_best(p).map(|(k, v)| serde_json::json!({"key": k, "value": v})),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_strategy_gets_the_budget_in_trials() {
+        assert_eq!(
+            pipeline_of("random", 100).as_deref(),
+            Some("random(samples = 100)")
+        );
+        assert_eq!(pipeline_of("tpe", 30).as_deref(), Some("tpe(trials = 30)"));
+        assert_eq!(pipeline_of("bo", 30).as_deref(), Some("bo(trials = 30)"));
+        // Evolution: about a tenth of the budget per generation, at least two.
+        for (budget, population, generations) in [(100, 10, 10), (50, 5, 10), (12, 2, 6)] {
+            assert_eq!(
+                pipeline_of("evolution", budget),
+                Some(format!(
+                    "evolution(population = {population}, generations = {generations})"
+                ))
+            );
+        }
+        assert_eq!(pipeline_of("darts", 10), None);
+    }
+
+    #[test]
+    fn mean_standard_deviation_and_standard_error() {
+        let (mean, std, se) = mean_std_se(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(mean, 2.5);
+        assert!((std - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((se - std / 2.0).abs() < 1e-12);
+        assert_eq!(mean_std_se(&[7.0]), (7.0, 0.0, 0.0));
+        assert!(mean_std_se(&[]).0.is_nan());
+    }
+
+    #[test]
+    fn the_pipeline_is_replaced_or_added() {
+        let base = "space s {\n    param w = choice(8, 16)\n    graph {\n        embedding(vocab = 4, dim = w)\n        lm_head(vocab = 4)\n    }\n";
+        for text in [
+            format!("{base}    pipeline {{\n        grid(steps = 2)\n    }}\n}}\n"),
+            format!("{base}}}\n"),
+        ] {
+            let mut sink = Sink::default();
+            let program = crate::check::load("t.nas", text.clone(), None, &mut sink);
+            let checked = crate::check::check(program, &mut sink);
+            assert!(!sink.has_errors());
+            let out = with_pipeline(&checked, &checked.spaces[0], &text, "random(samples = 3)");
+            assert!(
+                out.ends_with("    pipeline {\n        random(samples = 3)\n    }\n}\n"),
+                "{out}"
+            );
+            assert!(!out.contains("grid"), "{out}");
+            assert!(out.starts_with(base), "{out}");
+        }
+    }
+}

@@ -105,9 +105,8 @@ impl DataFacts {
                     "cifar100" => (32, 100),
                     "imagenet" => (16, 120),
                     other => {
-                        return Err(format!(
-                        "unknown NAS-Bench-201 set `{other}` (known: cifar10, cifar100, imagenet)"
-                    ))
+                        let known = crate::space::table::NAS_BENCH_201.sets.join(", ");
+                        return Err(format!("no NAS-Bench-201 set `{other}` (sets: {known})"));
                     }
                 };
                 Ok(DataFacts {

@@ -26,6 +26,8 @@ pub struct Layout {
     pub params: &'static [&'static str],
     /// The values each may take: a value's index is its digit in the key.
     pub ops: &'static [&'static str],
+    /// The sets the table has results for (the data source's `set`), one file each.
+    pub sets: &'static [&'static str],
 }
 
 /// NAS-Bench-201: the cell's edges `j <- i` (node `j` reads node `i`) in the benchmark's
@@ -42,6 +44,7 @@ pub const NAS_BENCH_201: Layout = Layout {
         "nor_conv_3x3",
         "avg_pool_3x3",
     ],
+    sets: &["cifar10", "cifar100", "imagenet"],
 };
 
 /// Every table nasc reads.

@@ -177,3 +177,8 @@ builtin metric peak_mem_bytes: int measured
 
 /// Wall-clock time of the trial.
 builtin metric wall_s: float measured
+
+/// The weighted sum of the objectives, each as a loss (a maximised metric counts negated),
+/// when the objectives carry weights (`minimize latency_ms weight 0.05`); smaller is better.
+/// The strategies minimise it unless their filter ranks by another metric.
+builtin metric score: float measured

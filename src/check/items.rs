@@ -427,6 +427,7 @@ fn check_space(
             }
         }
     }
+    check_weights(&mut cx, &info);
     // Unused hyperparameters.
     let unused: Vec<(String, Span)> = cx.frames[0]
         .iter()
@@ -953,6 +954,54 @@ fn check_path(cx: &mut Cx, e: &ast::Expr) {
         }
     }
 }
+
+/// Objective weights: all or none, positive, and `score` (their weighted sum) neither an
+/// objective itself nor ranked by when nothing is weighted.
+fn check_weights(cx: &mut Cx, info: &SpaceInfo) {
+    let weighted = info.objectives.iter().find(|g| g.weight.is_some());
+    for g in &info.objectives {
+        match (g.weight, weighted) {
+            (Some((w, span)), _) if w <= 0.0 => cx.err(
+                Diagnostic::error(Code::BadDomain, format!("the weight of `{}` is not positive", g.metric.name), span, "must be above 0")
+                    .with_help("`minimize` or `maximize` gives the direction; the weight says how much the metric counts, e.g. `minimize latency_ms weight 0.05`"),
+            ),
+            (None, Some(w)) => cx.err(
+                Diagnostic::error(Code::ConfigBlock, format!("objective `{}` has no weight", g.metric.name), g.metric.span, "no weight")
+                    .with_label(w.metric.span, "this one is weighted")
+                    .with_help(format!("weight every objective or none, e.g. `{} {} weight 1`", g.direction.keyword(), g.metric.name)),
+            ),
+            _ => {}
+        }
+        if g.metric.name == SCORE {
+            cx.err(
+                Diagnostic::error(Code::ConfigBlock, "`score` cannot be an objective", g.metric.span, "the weighted sum of the objectives")
+                    .with_help("list the metrics themselves with weights: `minimize val_loss weight 1  minimize latency_ms weight 0.05`"),
+            );
+        }
+    }
+    if weighted.is_some() {
+        return;
+    }
+    for st in &info.stages {
+        let by = match &st.filter {
+            Some(
+                ast::Filter::Top(_, m)
+                | ast::Filter::Fraction(_, _, m)
+                | ast::Filter::Best(Some(m), _),
+            ) => m,
+            _ => continue,
+        };
+        if by.name == SCORE {
+            cx.err(
+                Diagnostic::error(Code::ConfigBlock, "nothing measures `score`: the objectives have no weights", by.span, "ranked by `score`")
+                    .with_help("`score` is the weighted sum of the objectives: weight them, e.g. `objective { minimize val_loss weight 1  minimize latency_ms weight 0.05 }`"),
+            );
+        }
+    }
+}
+
+/// The metric a weighted objective defines.
+pub const SCORE: &str = "score";
 
 fn check_metric_name(cx: &mut Cx, m: &ast::Ident) {
     let ok = cx.checked.lookup(cx.file, &m.name).is_some_and(

@@ -12,6 +12,7 @@ pub mod types;
 
 use crate::diag::{FileId, Sink, Span};
 use crate::syntax::ast;
+pub use items::SCORE;
 pub use load::{load, Program};
 pub use scope::FileScope;
 use types::{ItemRef, Ty};

@@ -655,19 +655,29 @@ pub(crate) fn funnel(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -
         .unwrap_or_default();
     let mut rows = Vec::new();
     for (i, pl) in plan_layers.iter().enumerate() {
-        let strategy = pl.get("strategy").and_then(|v| v.as_str()).unwrap_or("?");
-        let args = pl
-            .get("args")
-            .and_then(|a| a.as_object())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        format!("{k} = {}", v.as_str().map_or(v.to_string(), str::to_string))
+        // The stage as written; runs stored before the plan kept it show every argument.
+        let call = match pl.get("text").and_then(|v| v.as_str()) {
+            Some(text) => text.to_string(),
+            None => {
+                let strategy = pl.get("strategy").and_then(|v| v.as_str()).unwrap_or("?");
+                let args = pl
+                    .get("args")
+                    .and_then(|a| a.as_object())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k} = {}",
+                                    v.as_str().map_or(v.to_string(), str::to_string)
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+                    .unwrap_or_default();
+                format!("{strategy}({args})")
+            }
+        };
         let in_layer: Vec<&TrialRow> = trials.iter().filter(|t| t.layer == i as i64).collect();
         let failed = in_layer
             .iter()
@@ -676,7 +686,7 @@ pub(crate) fn funnel(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -
         let recorded = layers.iter().find(|l| l.index == i as i64);
         rows.push(FunnelRow {
             layer: i + 1,
-            call: format!("{strategy}({args})"),
+            call,
             input: recorded.map(|l| l.input.len()),
             evaluated: in_layer.len(),
             failed,
@@ -766,16 +776,23 @@ pub fn render_run(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> S
         duration(counts.cost_s)
     );
     let _ = writeln!(s);
+    let rows = funnel(info, layers, trials);
+    let wide =
+        |f: fn(&FunnelRow) -> usize, least: usize| rows.iter().map(f).fold(least, usize::max) + 2;
+    let (cw, fw) = (
+        wide(|r| r.call.chars().count(), 8),
+        wide(|r| r.filter.chars().count(), 6),
+    );
     let _ = writeln!(
         s,
-        "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+        "{:<6}{:<cw$}{:>4}{:>7}{:>8}{:>6}  {:<fw$}{:>10}",
         "layer", "strategy", "in", "evals", "failed", "kept", "filter", "cost"
     );
     let dash = |n: Option<usize>| n.map_or("-".to_string(), |n| n.to_string());
-    for row in funnel(info, layers, trials) {
+    for row in rows {
         let _ = writeln!(
             s,
-            "{:<6}{:<44}{:>4}{:>7}{:>8}{:>6}  {:<30}{:>10}",
+            "{:<6}{:<cw$}{:>4}{:>7}{:>8}{:>6}  {:<fw$}{:>10}",
             row.layer,
             row.call,
             dash(row.input),

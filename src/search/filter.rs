@@ -143,11 +143,8 @@ fn value(c: &Candidate, name: &str) -> Option<f64> {
 fn oriented(c: &Candidate, objs: &[Metric]) -> Vec<f64> {
     objs.iter()
         .map(|m| {
-            let v = value(c, &m.name).unwrap_or(f64::INFINITY);
-            match m.direction {
-                Direction::Minimize => v,
-                Direction::Maximize => -v,
-            }
+            m.direction
+                .as_loss(value(c, &m.name).unwrap_or(f64::INFINITY))
         })
         .collect()
 }

@@ -26,7 +26,6 @@ use crate::interp::strategy::{
     self, EnumError, RandomSearch, Rejections, Rng64, SampleError, Strategy, Trial,
 };
 use crate::interp::{Arch, Interp};
-use crate::syntax::ast::Direction;
 
 /// One evaluation a layer asks for.
 #[derive(Clone, Debug)]
@@ -110,7 +109,8 @@ pub struct Goal {
 
 impl Goal {
     /// The goal of `stage`: the metric its filter ranks by (`keep top 4 by val_loss`), else
-    /// the plan's first objective (`val_loss` when there is none).
+    /// the plan's rank: `score` when the objectives are weighted, else the first objective
+    /// (`val_loss` when there is none).
     pub fn of(stage: &Stage, plan: &Plan) -> Goal {
         let metric = match stage.filter.as_ref().map(|f| &f.keep) {
             Some(Keep::Top(_, m) | Keep::Fraction(_, m)) => m.clone(),
@@ -125,10 +125,7 @@ impl Goal {
             return None;
         }
         let v = *e.metrics.get(&self.metric.name)?;
-        v.is_finite().then_some(match self.metric.direction {
-            Direction::Minimize => v,
-            Direction::Maximize => -v,
-        })
+        v.is_finite().then_some(self.metric.direction.as_loss(v))
     }
 
     /// Orders two evaluations, better first; those without a loss last.

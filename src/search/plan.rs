@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::filter::{Filter, Keep, Metric};
-use crate::check::{Checked, SpaceInfo};
+use crate::check::{Checked, SpaceInfo, SCORE};
 use crate::diag::{Code, Diagnostic, Sink, Span};
 use crate::syntax::ast::{self, BinOp, ExprKind, Item, UnOp};
 
@@ -57,18 +57,41 @@ pub struct Plan {
     pub stages: Vec<Stage>,
     /// The objectives, in order.
     pub objectives: Vec<Metric>,
-    /// The metric the final table is ordered by: the first objective, else `val_loss`.
+    /// Their weights, in the same order, when the objectives are weighted; else empty.
+    pub weights: Vec<f64>,
+    /// The metric the final table is ordered by and strategies minimise unless their filter
+    /// names another: `score` when the objectives are weighted, else the first objective,
+    /// else `val_loss`.
     pub rank: Metric,
 }
 
 impl Plan {
+    /// The weighted sum of the objectives in `metrics`, each as a loss: `None` when the
+    /// objectives are not weighted or one of them was not measured.
+    pub fn score(&self, metrics: &std::collections::BTreeMap<String, f64>) -> Option<f64> {
+        if self.weights.is_empty() {
+            return None;
+        }
+        let mut sum = 0.0;
+        for (m, w) in self.objectives.iter().zip(&self.weights) {
+            let v = *metrics.get(&m.name)?;
+            if !v.is_finite() {
+                return None;
+            }
+            sum += w * m.direction.as_loss(v);
+        }
+        Some(sum)
+    }
+
     /// The plan as JSON, as the store keeps it.
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "objectives": self.objectives,
+            "weights": self.weights,
             "rank": self.rank,
             "layers": self.stages.iter().map(|s| serde_json::json!({
                 "strategy": s.strategy,
+                "text": s.text,
                 "args": s.args,
                 "filter": s.filter.as_ref().map(|f| f.text.clone()),
             })).collect::<Vec<_>>(),
@@ -86,10 +109,24 @@ pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Pla
             direction: g.direction,
         })
         .collect();
-    let rank = objectives
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Metric::named("val_loss", &[]));
+    let weights: Vec<f64> = space
+        .objectives
+        .iter()
+        .filter_map(|g| g.weight.map(|(w, _)| w))
+        .collect();
+    let weights = if weights.len() == objectives.len() {
+        weights
+    } else {
+        Vec::new()
+    };
+    let rank = if weights.is_empty() {
+        objectives
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Metric::named("val_loss", &[]))
+    } else {
+        Metric::named(SCORE, &[])
+    };
     if space.stages.is_empty() {
         sink.push(
             Diagnostic::error(
@@ -167,6 +204,7 @@ pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Pla
     ok.then_some(Plan {
         stages,
         objectives,
+        weights,
         rank,
     })
 }
@@ -275,4 +313,60 @@ pub fn constant(e: &ast::Expr) -> Option<Value> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::syntax::ast::Direction;
+
+    fn plan_of(objective: &str) -> Plan {
+        let text = format!(
+            "space s {{\n  param width = choice(64, 128)\n  graph {{ embedding(vocab = 100, dim = width)  lm_head(vocab = 100) }}\n  {objective}\n  pipeline {{ random(samples = 4, steps = 10) |> keep best }}\n}}\n"
+        );
+        let mut sink = Sink::default();
+        let program = crate::check::load("t.nas", text, None, &mut sink);
+        let checked = crate::check::check(program, &mut sink);
+        assert!(!sink.has_errors(), "{:?}", sink.diagnostics());
+        plan(&checked, &checked.spaces[0], &mut sink).expect("a plan")
+    }
+
+    #[test]
+    fn weighted_objectives_rank_by_their_weighted_sum_as_a_loss() {
+        let p =
+            plan_of("objective { minimize val_loss weight 2  maximize val_accuracy weight 0.5 }");
+        assert_eq!(p.weights, vec![2.0, 0.5]);
+        assert_eq!(p.rank.name, SCORE);
+        assert_eq!(p.rank.direction, Direction::Minimize);
+        let metrics: BTreeMap<String, f64> = [
+            ("val_loss".to_string(), 3.0),
+            ("val_accuracy".to_string(), 0.4),
+        ]
+        .into();
+        // A maximised metric counts negated: 2 * 3.0 - 0.5 * 0.4.
+        assert_eq!(p.score(&metrics), Some(5.8));
+        let missing: BTreeMap<String, f64> = [("val_loss".to_string(), 3.0)].into();
+        assert_eq!(
+            p.score(&missing),
+            None,
+            "an unmeasured objective gives no score"
+        );
+        let keep_best = p.stages[0].filter.as_ref().expect("a filter");
+        assert_eq!(keep_best.text, "keep best by score");
+    }
+
+    #[test]
+    fn unweighted_objectives_rank_by_the_first_and_score_nothing() {
+        let p = plan_of("objective { maximize val_accuracy  minimize latency_ms }");
+        assert!(p.weights.is_empty());
+        assert_eq!(p.rank.name, "val_accuracy");
+        let metrics: BTreeMap<String, f64> = [
+            ("val_accuracy".to_string(), 0.4),
+            ("latency_ms".to_string(), 2.0),
+        ]
+        .into();
+        assert_eq!(p.score(&metrics), None);
+    }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use super::filter::{self, Candidate, Keep, Metric};
 use super::layer::{self, Cx, Evaluated, Goal, LayerError, Request};
 use super::plan::{Plan, Stage};
+use crate::check::SCORE;
 use crate::interp::strategy;
 use crate::interp::{assignment_json, Arch, Interp};
 use crate::store::{self, Claim, LayerRow, Store, StoreError, TrialRow, TrialStatus};
@@ -435,6 +436,9 @@ impl Runner<'_, '_> {
             };
             row.reason = ev.reason;
             row.metrics = ev.metrics;
+            if let Some(score) = self.plan.score(&row.metrics) {
+                row.metrics.insert(SCORE.to_string(), score);
+            }
             row.report = ev.report;
             row.wall_s = ev.wall_s;
             How::Evaluated

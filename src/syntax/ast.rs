@@ -178,13 +178,33 @@ pub enum Direction {
     Maximize,
 }
 
-/// `minimize metric`.
+impl Direction {
+    /// The keyword that writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Direction::Minimize => "minimize",
+            Direction::Maximize => "maximize",
+        }
+    }
+
+    /// `v` as a loss: itself when minimised, negated when maximised.
+    pub fn as_loss(self, v: f64) -> f64 {
+        match self {
+            Direction::Minimize => v,
+            Direction::Maximize => -v,
+        }
+    }
+}
+
+/// `minimize metric`, optionally `weight w`.
 #[derive(Clone, Debug)]
 pub struct Goal {
     /// The direction.
     pub direction: Direction,
     /// The metric.
     pub metric: Ident,
+    /// Its weight in the scalarised objective `score`, and where the number is written.
+    pub weight: Option<(f64, Span)>,
 }
 
 /// One layer of a pipeline: a strategy call and the filter that passes survivors on.

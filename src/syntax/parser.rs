@@ -510,12 +510,26 @@ impl Ctx<'_> {
                         } else {
                             Direction::Maximize
                         };
-                        Goal {
+                        let metric = self.ident(next(&mut parts));
+                        let weight = match parts.next() {
+                            Some(w) => {
+                                let mut w = w.into_inner();
+                                next(&mut w); // `weight`
+                                let num = next(&mut w);
+                                let nspan = self.span(&num);
+                                let value = parse_float(&num.as_str().replace('_', ""))
+                                    .ok_or_else(|| self.bad_number(nspan))?;
+                                Some((value, nspan))
+                            }
+                            None => None,
+                        };
+                        Ok(Goal {
                             direction,
-                            metric: self.ident(next(&mut parts)),
-                        }
+                            metric,
+                            weight,
+                        })
                     })
-                    .collect(),
+                    .collect::<PResult<_>>()?,
                 span,
             ),
             _ => Config::Pipeline(inner.map(|s| self.stage(s)).collect::<PResult<_>>()?, span),
@@ -932,6 +946,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::goal | Rule::direction | Rule::kw_minimize | Rule::kw_maximize => {
             "`minimize` or `maximize`"
         }
+        Rule::goal_weight | Rule::kw_weight => "`weight`",
         Rule::stage => "a pipeline stage",
         Rule::filter | Rule::kw_keep => "`|> keep ...`",
         Rule::variant => "an enum variant",

@@ -1,0 +1,12 @@
+// E014: an objective weight of zero
+space s {
+    param width = choice(64, 128)
+    graph {
+        embedding(vocab = 100, dim = width)
+        lm_head(vocab = 100)
+    }
+    objective {
+        minimize val_loss weight 1
+        minimize latency_ms weight 0
+    }
+}

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod interp;
+pub mod lsp;
 pub mod model;
 pub mod render;
 pub mod report;

@@ -37,10 +37,23 @@ impl Program {
 
 /// Loads `text` (shown as `name`, imports resolved against `dir`) and its imports.
 pub fn load(name: &str, text: String, dir: Option<PathBuf>, sink: &mut Sink) -> Program {
+    load_with(name, text, dir, &HashMap::new(), sink)
+}
+
+/// [`load`], reading an imported file from `overlay` (by canonical path) when it is there
+/// instead of from disk: the language server passes the unsaved texts of open files.
+pub fn load_with(
+    name: &str,
+    text: String,
+    dir: Option<PathBuf>,
+    overlay: &HashMap<PathBuf, String>,
+    sink: &mut Sink,
+) -> Program {
     let mut loader = Loader {
         program: Program::default(),
         by_key: HashMap::new(),
         stack: Vec::new(),
+        overlay,
     };
     let prelude = loader.add_std(stdlib::PRELUDE, sink).unwrap_or_default();
     loader.program.prelude = prelude;
@@ -72,14 +85,15 @@ enum Key {
     Path(PathBuf),
 }
 
-struct Loader {
+struct Loader<'o> {
+    overlay: &'o HashMap<PathBuf, String>,
     program: Program,
     by_key: HashMap<Key, FileId>,
     /// Files being loaded, outermost first, for cycle detection.
     stack: Vec<(Key, FileId)>,
 }
 
-impl Loader {
+impl Loader<'_> {
     fn add_std(&mut self, name: &str, sink: &mut Sink) -> Option<FileId> {
         let key = Key::Std(name.to_string());
         if let Some(id) = self.by_key.get(&key) {
@@ -188,7 +202,11 @@ impl Loader {
         if let Some(&id) = self.by_key.get(&key) {
             return self.check_cycle(key, id, path_span, &dotted, sink);
         }
-        let text = match std::fs::read_to_string(&canonical) {
+        let read = match self.overlay.get(&canonical) {
+            Some(text) => Ok(text.clone()),
+            None => std::fs::read_to_string(&canonical),
+        };
+        let text = match read {
             Ok(t) => t,
             Err(e) => {
                 sink.push(

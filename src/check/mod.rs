@@ -13,8 +13,8 @@ pub mod types;
 use crate::diag::{FileId, Sink, Span};
 use crate::syntax::ast;
 pub use items::SCORE;
-pub use load::{load, Program};
-pub use scope::FileScope;
+pub use load::{load, load_with, Program};
+pub use scope::{item_name, FileScope};
 use types::{ItemRef, Ty};
 
 /// A checked program, ready for the space stage.

@@ -76,19 +76,27 @@ pub fn render_summary(s: &Summary, file: &str) -> String {
         }
     }
     out.push_str("\narchitectures: ");
+    out.push_str(&size_text(s));
+    out.push('\n');
+    out
+}
+
+/// The size of a space in words: `25,008`, `infinite (continuous: lr); discrete part: 252`,
+/// with a note when constraints are left to sampling.
+pub fn size_text(s: &Summary) -> String {
     let bound = if s.uncounted > 0 { "at most " } else { "" };
-    match &s.size {
-        Size::Finite(n) => out.push_str(&format!("{bound}{}", format_count(n))),
+    let mut out = match &s.size {
+        Size::Finite(n) => format!("{bound}{}", format_count(n)),
         Size::Infinite {
             continuous,
             discrete,
-        } => out.push_str(&format!(
+        } => format!(
             "infinite (continuous: {}); discrete part: {bound}{}",
             continuous.join(", "),
             format_count(discrete)
-        )),
-        Size::Unavailable(why) => out.push_str(&format!("unknown ({why})")),
-    }
+        ),
+        Size::Unavailable(why) => format!("unknown ({why})"),
+    };
     if s.uncounted > 0 && !matches!(s.size, Size::Unavailable(_)) {
         let n = s.uncounted;
         out.push_str(&format!(
@@ -96,7 +104,6 @@ pub fn render_summary(s: &Summary, file: &str) -> String {
             if n == 1 { "" } else { "s" }
         ));
     }
-    out.push('\n');
     out
 }
 

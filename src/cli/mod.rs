@@ -264,6 +264,10 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         color: ColorChoice,
     },
+    /// Run the language server over standard input and output, for editors: diagnostics
+    /// as you type, hover, go to definition, references, rename, completion, outline and
+    /// formatting. Editors start it themselves; see `editors/`.
+    Lsp,
     /// Write one run as a self-contained HTML page with plots: the funnel of the layers,
     /// the metric over the trials, the Pareto front, each hyperparameter against the
     /// metric, the best table and the failed trials.
@@ -515,6 +519,7 @@ pub fn main() -> i32 {
             output,
             color,
         } => report::report(&store, id, output.as_deref(), color),
+        Command::Lsp => crate::lsp::main(),
     }
 }
 

@@ -1,0 +1,2 @@
+" Vim (and Neovim) filetype detection for `.nas` files.
+autocmd BufRead,BufNewFile *.nas setfiletype nas

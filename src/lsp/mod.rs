@@ -94,7 +94,8 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         "capabilities": capabilities(),
         "serverInfo": ServerInfo { name: "nasc".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
     });
-    let params = connection.initialize(init)?;
+    let (id, params) = connection.initialize_start()?;
+    connection.initialize_finish(id, init)?;
     let debounce = params
         .pointer("/initializationOptions/debounceMs")
         .and_then(serde_json::Value::as_u64)

@@ -42,8 +42,8 @@ const LEADING_OPS: &[&str] = &[
     ".", "and", "or", "as",
 ];
 
-/// Keywords that start an item at the top level or a member in a space body, whatever
-/// follows them.
+/// Keywords that start an item at the top level, and those that start a member in a
+/// space body, whatever follows them.
 const ALWAYS_STARTS: &[&str] = &["import", "space", "fn", "builtin", "enum"];
 const MEMBER_STARTS: &[&str] = &["param", "let", "require", "graph"];
 
@@ -115,7 +115,9 @@ fn facts(toks: &[Token<'_>]) -> Facts {
         let at_members = stack.last().is_some_and(|&o| space_brace[o]);
         if (at_items || at_members) && t.kind == Kind::Word {
             let next = next_code[i].map(|j| toks[j].text);
-            starts_line[i] = ALWAYS_STARTS.contains(&t.text)
+            // `enum` is also a type (`param act : enum = ...`, `-> enum`).
+            let is_type = prev_code[i].is_some_and(|j| toks[j].is(":") || toks[j].is("->"));
+            starts_line[i] = (at_items && !is_type && ALWAYS_STARTS.contains(&t.text))
                 || (at_members && MEMBER_STARTS.contains(&t.text))
                 || match t.text {
                     "data" => next == Some("="),

@@ -212,23 +212,27 @@ mod tests {
 
     #[test]
     fn numbers_follow_the_grammar() {
-        assert_eq!(texts("1e-3 5M 2Gx 1.5 1. 1_000"), [
-            "1e-3", "5M", "2", "Gx", "1.5", "1", ".", "1_000"
-        ]);
+        assert_eq!(
+            texts("1e-3 5M 2Gx 1.5 1. 1_000"),
+            ["1e-3", "5M", "2", "Gx", "1.5", "1", ".", "1_000"]
+        );
     }
 
     #[test]
     fn comments_and_strings_are_single_tokens() {
         let toks = lex("a // x \"y\"  \n/* b\n c */ \"// no\" >>|>");
         let kinds: Vec<_> = toks.iter().map(|t| t.kind).collect();
-        assert_eq!(kinds, [
-            Kind::Word,
-            Kind::LineComment,
-            Kind::BlockComment,
-            Kind::Str,
-            Kind::Punct,
-            Kind::Punct
-        ]);
+        assert_eq!(
+            kinds,
+            [
+                Kind::Word,
+                Kind::LineComment,
+                Kind::BlockComment,
+                Kind::Str,
+                Kind::Punct,
+                Kind::Punct
+            ]
+        );
         assert_eq!(toks[1].text, "// x \"y\"");
         assert_eq!(toks[2].newlines_before, 1);
     }

@@ -42,8 +42,8 @@ pub struct FormatError {
     /// What is wrong there, as `nasc check` would say it.
     pub message: String,
     /// The whole diagnostic (code, label, help), for rendering with the source; its file
-    /// id is `FileId(0)`.
-    pub diagnostic: Diagnostic,
+    /// id is `FileId(0)`. Boxed to keep `Result<String, FormatError>` small.
+    pub diagnostic: Box<Diagnostic>,
 }
 
 impl std::fmt::Display for FormatError {
@@ -85,7 +85,7 @@ fn shape(text: &str) -> Result<String, FormatError> {
         return Err(FormatError {
             span: d.primary.span.start..d.primary.span.end,
             message: d.message.clone(),
-            diagnostic: d,
+            diagnostic: Box::new(d),
         });
     }
     Ok(strip_spans(&format!("{file:?}")))
@@ -166,7 +166,8 @@ mod tests {
 
     #[test]
     fn types_line_up_only_where_the_author_lined_them_up() {
-        let src = "space s {\n    param a : int = choice(1)\n    param bb : float = choice(1.0)\n}\n";
+        let src =
+            "space s {\n    param a : int = choice(1)\n    param bb : float = choice(1.0)\n}\n";
         assert_eq!(
             fmt(src),
             "space s {\n    param a  : int = choice(1)\n    param bb : float = choice(1.0)\n}\n"
@@ -195,6 +196,53 @@ mod tests {
         assert_eq!(fmt(""), "");
         assert_eq!(fmt("\n\n  \n"), "");
         assert_eq!(fmt("// only\n\n\n/* c */  "), "// only\n\n/* c */\n");
+    }
+
+    /// Every example, standard-library and UI program, its tokens joined again with each
+    /// of several layouts (all on one line, every token on its own line, ...): the printer
+    /// never needs the safety net and is idempotent.
+    #[test]
+    fn scrambled_layouts_never_need_the_safety_net() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let layouts: &[&[&str]] = &[
+            &[" "],
+            &["\n"],
+            &["  ", "\n\n\n", "\t"],
+            &[" /* c */ ", "\n", " "],
+            &["\n", " // c\n", "  "],
+        ];
+        let mut checked = 0;
+        for dir in ["examples", "stdlib", "tests/ui"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "nas") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                if shape(&text).is_err() {
+                    continue;
+                }
+                for seps in layouts {
+                    let mut scrambled = String::new();
+                    for (k, t) in lex::lex(&text).iter().enumerate() {
+                        scrambled.push_str(t.text);
+                        let sep = seps[k % seps.len()];
+                        let line = t.kind == lex::Kind::LineComment;
+                        scrambled.push_str(if line && !sep.contains('\n') {
+                            "\n"
+                        } else {
+                            sep
+                        });
+                    }
+                    let (out, fell_back) = format_inner(&scrambled).unwrap();
+                    assert!(!fell_back, "{}: {seps:?}\n{out}", path.display());
+                    let (again, _) = format_inner(&out).unwrap();
+                    assert_eq!(again, out, "{}: {seps:?}", path.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100);
     }
 
     #[test]

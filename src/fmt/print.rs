@@ -17,9 +17,33 @@ use super::lex::{Kind, Token};
 
 /// Words the grammar reserves (`keyword` in `grammar/nas.pest`).
 const KEYWORDS: &[&str] = &[
-    "import", "as", "space", "param", "let", "require", "graph", "fn", "builtin", "enum", "if",
-    "else", "repeat", "optional", "residual", "true", "false", "and", "or", "not", "data",
-    "train", "objective", "pipeline", "minimize", "maximize", "keep",
+    "import",
+    "as",
+    "space",
+    "param",
+    "let",
+    "require",
+    "graph",
+    "fn",
+    "builtin",
+    "enum",
+    "if",
+    "else",
+    "repeat",
+    "optional",
+    "residual",
+    "true",
+    "false",
+    "and",
+    "or",
+    "not",
+    "data",
+    "train",
+    "objective",
+    "pipeline",
+    "minimize",
+    "maximize",
+    "keep",
 ];
 
 /// Keywords that stand for a value; every other keyword expects an operand after it.
@@ -30,16 +54,15 @@ const CALL_LIKE: &[&str] = &["residual", "optional"];
 
 /// A line ending in one of these continues on the next one.
 const TRAILING_OPS: &[&str] = &[
-    ">>", "|>", "->", "=", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ":",
-    ".", "and", "or", "not", "if", "else", "repeat", "optional", "residual", "keep",
-    "require", "param", "let", "import", "fn", "builtin", "enum", "space", "minimize",
-    "maximize", "as",
+    ">>", "|>", "->", "=", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ":", ".",
+    "and", "or", "not", "if", "else", "repeat", "optional", "residual", "keep", "require", "param",
+    "let", "import", "fn", "builtin", "enum", "space", "minimize", "maximize", "as",
 ];
 
 /// A line starting with one of these continues the line before.
 const LEADING_OPS: &[&str] = &[
-    ">>", "|>", "->", "=", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ":",
-    ".", "and", "or", "as",
+    ">>", "|>", "->", "=", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ":", ".",
+    "and", "or", "as",
 ];
 
 /// Keywords that start an item at the top level, and those that start a member in a
@@ -153,13 +176,10 @@ fn layout(toks: &[Token<'_>], f: &Facts) -> Vec<Line> {
     let mut lines: Vec<Line> = Vec::new();
     let mut break_next = false;
     for (i, t) in toks.iter().enumerate() {
-        let cur_only_block_comments = lines.last().is_some_and(|l| {
-            l.toks
-                .iter()
-                .all(|&j| toks[j].kind == Kind::BlockComment)
-        });
-        let forced = break_next
-            && !(t.is_comment() && t.newlines_before == 0)
+        let cur_only_block_comments = lines
+            .last()
+            .is_some_and(|l| l.toks.iter().all(|&j| toks[j].kind == Kind::BlockComment));
+        let forced = break_next && !(t.is_comment() && t.newlines_before == 0)
             || (f.starts_line[i] && !cur_only_block_comments)
             || (f.space_brace[i] && is_closer(t));
         if t.is_comment() && t.newlines_before == 0 && break_next {
@@ -173,9 +193,8 @@ fn layout(toks: &[Token<'_>], f: &Facts) -> Vec<Line> {
         let new_line = lines.is_empty() || t.newlines_before > 0 || forced;
         if new_line {
             let prev = i.checked_sub(1).map(|j| &toks[j]);
-            let blank_before = t.newlines_before >= 2
-                && prev.is_some_and(|p| !is_opener(p))
-                && !is_closer(t);
+            let blank_before =
+                t.newlines_before >= 2 && prev.is_some_and(|p| !is_opener(p)) && !is_closer(t);
             lines.push(Line {
                 toks: vec![i],
                 blank_before,
@@ -251,8 +270,7 @@ fn gap(toks: &[Token<'_>], f: &Facts, i: usize) -> usize {
     }
     if c.is(":") {
         // `param x : int` but `fn f(x: int)`.
-        let decl = f.prev_code[i - 1]
-            .is_some_and(|j| toks[j].is("param") || toks[j].is("let"));
+        let decl = f.prev_code[i - 1].is_some_and(|j| toks[j].is("param") || toks[j].is("let"));
         return usize::from(decl);
     }
     if c.is("%") && p.kind == Kind::Number {
@@ -344,10 +362,7 @@ impl Printer<'_, '_> {
             match text.rfind('\n') {
                 Some(nl) => {
                     let last = &text[nl + 1..];
-                    let lead = last
-                        .chars()
-                        .take_while(|c| *c == ' ' || *c == '\t')
-                        .count();
+                    let lead = last.chars().take_while(|c| *c == ' ' || *c == '\t').count();
                     col = last.chars().count() - lead;
                 }
                 None => col += text.chars().count(),

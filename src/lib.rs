@@ -10,6 +10,7 @@
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod fmt;
 pub mod interp;
 pub mod lsp;
 pub mod model;

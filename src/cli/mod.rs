@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod check;
 pub mod data;
+pub mod fmt;
 pub mod report;
 pub mod run;
 pub mod sample;
@@ -50,6 +51,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         message_format: MessageFormat,
         /// Whether to colour the output.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+    },
+    /// Format `.nas` files in the house style, in place (`-` or no file: standard input to
+    /// standard output); folders are searched for `.nas` files.
+    Fmt {
+        /// Files or folders to format.
+        files: Vec<std::path::PathBuf>,
+        /// Write nothing: list the files that would change and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+        /// Whether to colour diagnostics.
         #[arg(long, value_enum, default_value = "auto")]
         color: ColorChoice,
     },
@@ -336,6 +349,11 @@ pub fn main() -> i32 {
             message_format,
             color,
         } => check::run(&file, message_format, color),
+        Command::Fmt {
+            files,
+            check,
+            color,
+        } => fmt::run(&files, check, color),
         Command::Sample {
             file,
             n,

@@ -259,6 +259,45 @@ fn a_session_as_an_editor_speaks_it() {
         ]
     );
 
+    // Formatting: a messy document gets one edit to what `nasc fmt` prints; a formatted
+    // one none; one that does not parse an error.
+    let options = json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 4, "insertSpaces": true } });
+    let messy = text.replace(
+        "    param width = choice(64, 128)",
+        "  param   width=choice(64,128)",
+    );
+    c.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 3 }, "contentChanges": [{ "text": messy }] }),
+    );
+    let edits = c.request("textDocument/formatting", options.clone());
+    let edits = edits.as_array().expect("edits");
+    assert_eq!(edits.len(), 1);
+    let formatted = nasc::fmt::format_source(&messy).expect("formats");
+    assert_eq!(edits[0]["newText"].as_str(), Some(formatted.as_str()));
+    assert!(
+        formatted.contains("    param width = choice(64, 128)"),
+        "{formatted}"
+    );
+    c.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 4 }, "contentChanges": [{ "text": formatted }] }),
+    );
+    assert_eq!(
+        c.request("textDocument/formatting", options.clone()),
+        json!([]),
+        "formatted already"
+    );
+    c.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 5 }, "contentChanges": [{ "text": "space {" }] }),
+    );
+    let failed = c.call("textDocument/formatting", options);
+    assert!(failed.is_err_and(|e| e["message"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("cannot format")));
+
     // Something the server does not do is an error, not a crash.
     let err = c
         .call(

@@ -8,7 +8,6 @@
 
 use std::fmt::Write as _;
 
-
 const KINDS: &[&str] = &[
     "softmax",
     "linear",

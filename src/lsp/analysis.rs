@@ -35,6 +35,21 @@ pub struct Hover {
     pub markdown: String,
 }
 
+/// What counting and the shape rules found for spaces of earlier texts of a document,
+/// by a fingerprint of everything they depend on: those are the slow part of a check
+/// (the shape rules walk the graph for every combination of the values they read), and
+/// an edit usually touches one space, so the others are not analysed again.
+#[derive(Default)]
+pub struct SpaceCache {
+    entries: HashMap<u64, CachedSpace>,
+}
+
+struct CachedSpace {
+    summary: Option<Summary>,
+    /// The diagnostics, with spans in the document made relative to the space's start.
+    diagnostics: Vec<Diagnostic>,
+}
+
 impl Analysis {
     /// Checks `text`, named `name`, with imports resolved against `dir` (read from
     /// `overlay` first: the unsaved texts of open files, by canonical path).
@@ -44,10 +59,24 @@ impl Analysis {
         dir: Option<PathBuf>,
         overlay: &HashMap<PathBuf, String>,
     ) -> Analysis {
+        Analysis::cached(name, text, dir, overlay, &mut SpaceCache::default())
+    }
+
+    /// [`Analysis::new`], reusing from `cache` what counting and the shape rules found
+    /// for any space whose fingerprint is unchanged (the space's text, the rest of the
+    /// document outside its spaces, every other file), and leaving in `cache` what this
+    /// text's spaces give. The result is the same as without a cache.
+    pub fn cached(
+        name: &str,
+        text: String,
+        dir: Option<PathBuf>,
+        overlay: &HashMap<PathBuf, String>,
+        cache: &mut SpaceCache,
+    ) -> Analysis {
         let mut sink = Sink::default();
         let program = check::load_with(name, text, dir, overlay, &mut sink);
         let checked = check::check(program, &mut sink);
-        let summaries = summary::analyze(&checked, &mut sink);
+        let summaries = analyze_spaces(&checked, &mut sink, cache);
         let index = Index::build(&checked);
         Analysis {
             checked,
@@ -242,6 +271,119 @@ impl Analysis {
     }
 }
 
+/// `summary::analyze` through `cache`.
+fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) -> Vec<Summary> {
+    use std::hash::{Hash, Hasher};
+    let root = checked.program.root;
+    let text = &checked.program.sources.get(root).text;
+    // Spaces by name; a name given twice is an error the checker reports, and such
+    // spaces are analysed afresh.
+    let mut spans: HashMap<&str, Span> = HashMap::new();
+    let mut twice = Vec::new();
+    for i in &checked.program.file(root).items {
+        if let Item::Space(s) = i {
+            if spans.insert(s.name.name.as_str(), s.span).is_some() {
+                twice.push(s.name.name.as_str());
+            }
+        }
+    }
+    // Everything a space's analysis may read besides its own text.
+    let mut base = std::collections::hash_map::DefaultHasher::new();
+    let mut at = 0;
+    let mut ordered: Vec<Span> = checked
+        .program
+        .file(root)
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Space(s) => Some(s.span),
+            _ => None,
+        })
+        .collect();
+    ordered.sort_by_key(|s| s.start);
+    for s in &ordered {
+        text.get(at..s.start).hash(&mut base);
+        at = s.end.max(at);
+    }
+    text.get(at..).hash(&mut base);
+    for (id, f) in checked.program.sources.iter() {
+        if id != root {
+            (&f.name, &f.text).hash(&mut base);
+        }
+    }
+    let base = base.finish();
+    let mut fresh = HashMap::new();
+    let mut out = Vec::new();
+    for space in checked.spaces.iter().filter(|s| !s.has_errors) {
+        let Some(&span) = spans
+            .get(space.name.as_str())
+            .filter(|_| !twice.contains(&space.name.as_str()))
+        else {
+            out.extend(summary::analyze_one(checked, space, sink));
+            continue;
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (base, text.get(span.start..span.end)).hash(&mut h);
+        let key = h.finish();
+        let shift = |d: &Diagnostic, by: isize| {
+            let mut d = d.clone();
+            let move_span = |s: &mut Span| {
+                if s.file == root {
+                    s.start = s.start.saturating_add_signed(by);
+                    s.end = s.end.saturating_add_signed(by);
+                }
+            };
+            move_span(&mut d.primary.span);
+            d.secondary.iter_mut().for_each(|l| move_span(&mut l.span));
+            d
+        };
+        let entry = match cache.entries.remove(&key) {
+            Some(e) => e,
+            None => {
+                let mut own = Sink::default();
+                let summary = summary::analyze_one(checked, space, &mut own);
+                let diagnostics = own.into_sorted();
+                // Spans in the document must lie in the space to move with it; one
+                // outside (a rule broken in a function of the document) is not cached.
+                let inside =
+                    |s: &Span| s.file != root || (span.start <= s.start && s.end <= span.end);
+                let movable = diagnostics.iter().all(|d| {
+                    inside(&d.primary.span) && d.secondary.iter().all(|l| inside(&l.span))
+                });
+                if !movable {
+                    diagnostics.into_iter().for_each(|d| sink.push(d));
+                    out.extend(summary);
+                    continue;
+                }
+                let diagnostics = diagnostics
+                    .iter()
+                    .map(|d| shift(d, -(span.start as isize)))
+                    .collect();
+                CachedSpace {
+                    summary,
+                    diagnostics,
+                }
+            }
+        };
+        for d in &entry.diagnostics {
+            sink.push(shift(d, span.start as isize));
+        }
+        out.extend(entry.summary.clone());
+        fresh.insert(key, entry);
+    }
+    // Keep what this text did not use too (an edit is often undone, and while a space has
+    // errors it is not analysed at all), up to a bound.
+    let limit = 2 * checked.spaces.len() + 32;
+    for (key, entry) in cache.entries.drain() {
+        if fresh.len() >= limit {
+            break;
+        }
+        fresh.entry(key).or_insert(entry);
+    }
+    cache.entries = fresh;
+    out
+}
+
 /// One entry of the outline.
 #[derive(Debug, Clone)]
 pub struct Symbol {
@@ -334,5 +476,55 @@ fn code(md: &mut String, text: &str) {
 fn doc(md: &mut String, doc: Option<&str>) {
     if let Some(d) = doc {
         let _ = writeln!(md, "\n{}", d.trim());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two spaces; the second breaks a shape rule (3 heads do not divide a width of 64),
+    /// so its diagnostic must move with it when the first one grows.
+    const TWO: &str = "import std.transformer.{ attention }\n\nspace first {\n    param width = choice(64, 128)\n    graph {\n        embedding(vocab = 100, dim = width)\n        lm_head(vocab = 100)\n    }\n}\n\nspace second {\n    param width = choice(64, 96)\n    graph {\n        embedding(vocab = 100, dim = width)\n        attention(heads = 3)\n        lm_head(vocab = 100)\n    }\n}\n";
+
+    fn same(a: &Analysis, b: &Analysis) {
+        assert_eq!(a.diagnostics, b.diagnostics);
+        assert_eq!(format!("{:?}", a.summaries), format!("{:?}", b.summaries));
+    }
+
+    #[test]
+    fn the_space_cache_gives_what_a_fresh_check_gives() {
+        let overlay = HashMap::new();
+        let mut cache = SpaceCache::default();
+        let edits = [
+            TWO.to_string(),
+            TWO.replace("choice(64, 128)", "choice(64, 128, 256)"),
+            TWO.replace(
+                "choice(64, 128)",
+                "choice(64, 128, 256, 512)\n    param unused = choice(1, 2)",
+            ),
+            TWO.replace("choice(64, 96)", "choice(64, 96, 192)"),
+            TWO.replace("heads = 3", "heads = 4"),
+            TWO.replace("space first", "space renamed"),
+            TWO.replace("attention }", "attention, ffn }"),
+            "space {".to_string(),
+            TWO.to_string(),
+        ];
+        for (i, text) in edits.iter().enumerate() {
+            let cached = Analysis::cached("t.nas", text.clone(), None, &overlay, &mut cache);
+            let fresh = Analysis::new("t.nas", text.clone(), None, &overlay);
+            same(&cached, &fresh);
+            if i == 1 {
+                assert!(
+                    cached
+                        .diagnostics
+                        .iter()
+                        .any(|d| d.code == crate::diag::Code::ShapeRule),
+                    "the second space's broken rule is reported: {:?}",
+                    cached.diagnostics
+                );
+            }
+        }
+        assert!(!cache.entries.is_empty());
     }
 }

@@ -118,6 +118,8 @@ struct Doc {
     due: Option<Instant>,
     /// The other files (its imports) it published diagnostics for last time.
     published: Vec<Uri>,
+    /// What its spaces' counting and shape rules found, for the next check.
+    cache: analysis::SpaceCache,
 }
 
 struct Server<'c> {
@@ -176,6 +178,7 @@ impl Server<'_> {
                     analysis: None,
                     due: Some(Instant::now()),
                     published: Vec::new(),
+                    cache: analysis::SpaceCache::default(),
                 };
                 self.docs.insert(p.text_document.uri, doc);
                 self.invalidate_all(false);
@@ -363,7 +366,13 @@ impl Server<'_> {
             .as_ref()
             .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
         let dir = path.as_ref().and_then(|p| p.parent()).map(PathBuf::from);
-        let a = Rc::new(Analysis::new(&name, doc.text.clone(), dir, &overlay));
+        let a = Rc::new(Analysis::cached(
+            &name,
+            doc.text.clone(),
+            dir,
+            &overlay,
+            &mut doc.cache,
+        ));
         doc.analysis = Some(a.clone());
         Some(a)
     }
@@ -602,12 +611,45 @@ impl Server<'_> {
         )
     }
 
+    /// Formats the whole document as `nasc fmt` does: one edit replacing the text, none
+    /// when it is formatted already. A document that does not parse is left alone and
+    /// the request fails with the syntax error (the diagnostics already mark the place).
     fn format(&mut self, r: Request) -> Response {
-        Response::new_err(
-            r.id,
-            ErrorCode::MethodNotFound as i32,
-            "formatting is not available yet".into(),
-        )
+        let id = r.id.clone();
+        let p = match serde_json::from_value::<lsp_types::DocumentFormattingParams>(r.params) {
+            Ok(p) => p,
+            Err(e) => {
+                let (code, message) = invalid(e);
+                return Response::new_err(id, code as i32, message);
+            }
+        };
+        let Some(doc) = self.docs.get(&p.text_document.uri) else {
+            return Response::new_ok(id, serde_json::Value::Null);
+        };
+        let lines = LineIndex::new(&doc.text);
+        match crate::fmt::format_source(&doc.text) {
+            Ok(formatted) if formatted == doc.text => Response::new_ok(id, Vec::<TextEdit>::new()),
+            Ok(formatted) => {
+                let edit = TextEdit {
+                    range: lines.range(&doc.text, 0, doc.text.len()),
+                    new_text: formatted,
+                };
+                Response::new_ok(id, vec![edit])
+            }
+            Err(e) => {
+                let at = lines.position(&doc.text, e.span.start);
+                Response::new_err(
+                    id,
+                    ErrorCode::RequestFailed as i32,
+                    format!(
+                        "cannot format: {} (line {}, column {})",
+                        e.message,
+                        at.line + 1,
+                        at.character + 1
+                    ),
+                )
+            }
+        }
     }
 }
 

@@ -65,14 +65,24 @@ pub struct Summary {
 
 /// Summarises every space of the root file, pushing the counting checks into `sink`.
 pub fn analyze(checked: &Checked, sink: &mut Sink) -> Vec<Summary> {
-    let mut out = Vec::new();
-    for space in checked.spaces.iter().filter(|s| !s.has_errors) {
-        super::table::check_keys(checked, space, sink);
-        if !super::shape::check_shapes(checked, space, sink) {
-            out.push(summarize(checked, space, sink));
-        }
+    checked
+        .spaces
+        .iter()
+        .filter(|s| !s.has_errors)
+        .filter_map(|space| analyze_one(checked, space, sink))
+        .collect()
+}
+
+/// Summarises one space that checked cleanly (table keys, shape rules, counting),
+/// pushing what it finds into `sink`; `None` when a shape rule is broken. What it
+/// reports depends only on the program's text, so the language server can reuse it for
+/// a space whose text did not change.
+pub fn analyze_one(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Summary> {
+    super::table::check_keys(checked, space, sink);
+    if super::shape::check_shapes(checked, space, sink) {
+        return None;
     }
-    out
+    Some(summarize(checked, space, sink))
 }
 
 fn summarize(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Summary {

@@ -82,6 +82,16 @@ impl FileIdRoot {
     const ROOT: nasc::diag::FileId = nasc::diag::FileId(1);
 }
 
+/// The labels of a completion reply.
+fn labels(items: &Value) -> Vec<&str> {
+    items
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect()
+}
+
 fn published(diags: &[Value]) -> Vec<(String, Value)> {
     diags
         .iter()
@@ -209,12 +219,7 @@ fn a_session_as_an_editor_speaks_it() {
         "textDocument/completion",
         at(&uri, text, "attention(heads = 4, ", 21),
     );
-    let labels: Vec<&str> = items
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["label"].as_str())
-        .collect();
+    let labels = labels(&items);
     assert!(
         labels.contains(&"kind =") && !labels.contains(&"heads ="),
         "{labels:?}"
@@ -223,12 +228,7 @@ fn a_session_as_an_editor_speaks_it() {
         "textDocument/completion",
         at(&uri, text, "        random(", 8),
     );
-    let labels: Vec<&str> = items
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["label"].as_str())
-        .collect();
+    let labels = labels(&items);
     assert!(
         labels.contains(&"tpe") && labels.contains(&"evolution"),
         "{labels:?}"

@@ -15,36 +15,7 @@
 
 use super::lex::{Kind, Token};
 
-/// Words the grammar reserves (`keyword` in `grammar/nas.pest`).
-const KEYWORDS: &[&str] = &[
-    "import",
-    "as",
-    "space",
-    "param",
-    "let",
-    "require",
-    "graph",
-    "fn",
-    "builtin",
-    "enum",
-    "if",
-    "else",
-    "repeat",
-    "optional",
-    "residual",
-    "true",
-    "false",
-    "and",
-    "or",
-    "not",
-    "data",
-    "train",
-    "objective",
-    "pipeline",
-    "minimize",
-    "maximize",
-    "keep",
-];
+use crate::syntax::KEYWORDS;
 
 /// Keywords that stand for a value; every other keyword expects an operand after it.
 const VALUE_KEYWORDS: &[&str] = &["true", "false", "data"];

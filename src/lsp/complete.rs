@@ -16,6 +16,7 @@ use crate::check::types::ItemRef;
 use crate::diag::FileId;
 use crate::stdlib;
 use crate::syntax::ast::{BuiltinKind, FnParam, Item, Member};
+use crate::syntax::KEYWORDS;
 
 /// A completion, before the server turns it into the protocol's item.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,38 +59,9 @@ impl Completion {
     }
 }
 
-/// Words the grammar reserves, offered where a name may go.
-const KEYWORDS: &[&str] = &[
-    "param",
-    "let",
-    "require",
-    "graph",
-    "repeat",
-    "optional",
-    "residual",
-    "if",
-    "else",
-    "fn",
-    "space",
-    "import",
-    "enum",
-    "data",
-    "train",
-    "objective",
-    "pipeline",
-    "true",
-    "false",
-    "and",
-    "or",
-    "not",
-    "minimize",
-    "maximize",
-    "keep",
-];
-
 /// Whether `word` is reserved by the grammar (and so cannot name anything).
 pub fn is_keyword(word: &str) -> bool {
-    KEYWORDS.contains(&word) || matches!(word, "as" | "builtin")
+    KEYWORDS.contains(&word)
 }
 
 /// Domains of hyperparameters, which the checker knows without declarations.
@@ -151,7 +123,11 @@ pub fn complete(a: &Analysis, text: &str, offset: usize) -> Vec<Completion> {
         return builtins(a, BuiltinKind::Dataset);
     }
     let mut out = in_scope(a, offset);
-    out.extend(KEYWORDS.iter().map(|k| Completion::new(*k, K::KEYWORD, "")));
+    // Keywords that begin something where a name may go (not `as`, `else`, `and`, ...).
+    let starts = KEYWORDS
+        .iter()
+        .filter(|k| !matches!(**k, "as" | "else" | "and" | "or" | "builtin"));
+    out.extend(starts.map(|k| Completion::new(*k, K::KEYWORD, "")));
     out
 }
 

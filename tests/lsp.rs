@@ -83,7 +83,7 @@ impl FileIdRoot {
 }
 
 /// The labels of a completion reply.
-fn labels(items: &Value) -> Vec<&str> {
+fn completion_labels(items: &Value) -> Vec<&str> {
     items
         .as_array()
         .expect("items")
@@ -219,19 +219,19 @@ fn a_session_as_an_editor_speaks_it() {
         "textDocument/completion",
         at(&uri, text, "attention(heads = 4, ", 21),
     );
-    let labels = labels(&items);
+    let got = completion_labels(&items);
     assert!(
-        labels.contains(&"kind =") && !labels.contains(&"heads ="),
-        "{labels:?}"
+        got.contains(&"kind =") && !got.contains(&"heads ="),
+        "{got:?}"
     );
     let items = c.request(
         "textDocument/completion",
         at(&uri, text, "        random(", 8),
     );
-    let labels = labels(&items);
+    let got = completion_labels(&items);
     assert!(
-        labels.contains(&"tpe") && labels.contains(&"evolution"),
-        "{labels:?}"
+        got.contains(&"tpe") && got.contains(&"evolution"),
+        "{got:?}"
     );
 
     // The outline.

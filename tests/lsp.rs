@@ -1,7 +1,9 @@
 //! `nasc lsp` end to end: the binary runs as a child process and these tests speak the
 //! Language Server Protocol to it over its standard input and output, as an editor does
 //! (initialize, didOpen, didChange, hover, definition, references, rename, completion,
-//! outline, formatting, shutdown), and assert on its replies.
+//! outline, formatting, shutdown), and assert on its replies. Apart from the test of the
+//! worker thread, they turn deferral off (`deferMs`), so every publication is complete
+//! and the assertions do not depend on how fast the machine is.
 
 #[path = "common/lsp_client.rs"]
 mod client;
@@ -110,7 +112,7 @@ fn a_session_as_an_editor_speaks_it() {
     let path = dir.join("demo.nas");
     std::fs::write(&path, DEMO).expect("write");
     let uri = file_uri(&path);
-    let (mut c, init) = Client::start(EXE, json!({ "debounceMs": 0 }));
+    let (mut c, init) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
     let caps = &init["capabilities"];
     for cap in [
         "hoverProvider",
@@ -322,7 +324,7 @@ fn errors_in_imported_files_are_published_to_them_and_unsaved_text_is_read() {
         file_uri(&dir.join("main.nas")),
         file_uri(&dir.join("blocks.nas")),
     );
-    let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0 }));
+    let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
     open(&mut c, &main_uri, main);
     let diags = c.diagnostics(&blocks_uri);
     assert_eq!(diags.len(), 1, "{diags:?}");
@@ -430,7 +432,7 @@ fn malformed_edits_and_messages_never_stop_the_server() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
-    let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0 }));
+    let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut answered = 0;
     for path in &files {
@@ -494,4 +496,44 @@ fn malformed_edits_and_messages_never_stop_the_server() {
         "the server is still running after {answered} requests"
     );
     assert!(c.shutdown().success());
+}
+
+/// After an edit, a space whose counting and shape rules were slow last time (here: any
+/// time at all, `deferMs: 0`) is left to the worker thread: the diagnostics of the rest
+/// come at once, then the complete set, equal to `nasc check`'s, for the same version.
+#[test]
+fn slow_spaces_are_finished_by_the_worker_and_published_again() {
+    let dir = temp("worker");
+    let text = "import std.transformer.{ attention }\n\nspace broken {\n    param width = choice(64, 96)\n    graph {\n        embedding(vocab = 100, dim = width)\n        attention(heads = 3)\n        lm_head(vocab = 100)\n    }\n}\n";
+    let path = dir.join("w.nas");
+    std::fs::write(&path, text).expect("write");
+    let uri = file_uri(&path);
+    let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 0 }));
+    open(&mut c, &uri, text);
+    let first = c.diagnostics_of(&uri, 1);
+    assert_eq!(
+        published(&first),
+        expected(text, &dir),
+        "on open everything is analysed"
+    );
+    assert!(first.iter().any(|d| d["code"] == "nas::E018"));
+
+    let edited = text.replace("choice(64, 96)", "choice(64, 96, 192)");
+    c.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": edited }] }),
+    );
+    let quick = c.diagnostics_of(&uri, 2);
+    assert!(
+        !quick.iter().any(|d| d["code"] == "nas::E018"),
+        "the edited space's shape rules are pending at first: {quick:?}"
+    );
+    let complete = c.diagnostics_of(&uri, 2);
+    assert_eq!(
+        published(&complete),
+        expected(&edited, &dir),
+        "then the complete set"
+    );
+    assert!(c.shutdown().success());
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -25,6 +25,9 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// Its names.
     pub index: Index,
+    /// The spaces whose counting and shape rules were left to a later, complete analysis
+    /// because they took longer than [`SpaceCache::defer_over`] last time.
+    pub pending: Vec<String>,
 }
 
 /// Where a definition is, and the text shown on hover.
@@ -39,12 +42,29 @@ pub struct Hover {
 /// by a fingerprint of everything they depend on: those are the slow part of a check
 /// (the shape rules walk the graph for every combination of the values they read), and
 /// an edit usually touches one space, so the others are not analysed again.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SpaceCache {
     entries: HashMap<u64, CachedSpace>,
+    /// How long each space (by name) took to analyse the last time it was.
+    cost: HashMap<String, std::time::Duration>,
+    /// A space that is not in the cache and took longer than this last time is not
+    /// analysed but listed in [`Analysis::pending`]; `None` analyses every space.
+    pub defer_over: Option<std::time::Duration>,
 }
 
+impl SpaceCache {
+    /// Takes in what another cache holds (a complete analysis made elsewhere).
+    pub fn merge(&mut self, other: SpaceCache) {
+        self.entries.extend(other.entries);
+        self.cost.extend(other.cost);
+    }
+}
+
+#[derive(Clone)]
 struct CachedSpace {
+    /// Whether the diagnostics' spans are as they are (some lies in the document outside
+    /// the space, so they cannot move with it; such an entry is keyed on the whole text).
+    absolute: bool,
     summary: Option<Summary>,
     /// The diagnostics, with spans in the document made relative to the space's start.
     diagnostics: Vec<Diagnostic>,
@@ -76,13 +96,14 @@ impl Analysis {
         let mut sink = Sink::default();
         let program = check::load_with(name, text, dir, overlay, &mut sink);
         let checked = check::check(program, &mut sink);
-        let summaries = analyze_spaces(&checked, &mut sink, cache);
+        let (summaries, pending) = analyze_spaces(&checked, &mut sink, cache);
         let index = Index::build(&checked);
         Analysis {
             checked,
             summaries,
             diagnostics: sink.into_sorted(),
             index,
+            pending,
         }
     }
 
@@ -222,6 +243,9 @@ impl Analysis {
                     s.inline.len()
                 );
             }
+            None if self.pending.contains(&space.name.name) => {
+                md.push_str("Being counted: the size shows once the analysis of this edit ends.\n")
+            }
             None => md.push_str("Not counted: the space has errors.\n"),
         }
     }
@@ -271,8 +295,12 @@ impl Analysis {
     }
 }
 
-/// `summary::analyze` through `cache`.
-fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) -> Vec<Summary> {
+/// `summary::analyze` through `cache`; also the spaces it left pending.
+fn analyze_spaces(
+    checked: &Checked,
+    sink: &mut Sink,
+    cache: &mut SpaceCache,
+) -> (Vec<Summary>, Vec<String>) {
     use std::hash::{Hash, Hasher};
     let root = checked.program.root;
     let text = &checked.program.sources.get(root).text;
@@ -314,6 +342,7 @@ fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) ->
     let base = base.finish();
     let mut fresh = HashMap::new();
     let mut out = Vec::new();
+    let mut pending = Vec::new();
     for space in checked.spaces.iter().filter(|s| !s.has_errors) {
         let Some(&span) = spans
             .get(space.name.as_str())
@@ -325,6 +354,11 @@ fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) ->
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (base, text.get(span.start..span.end)).hash(&mut h);
         let key = h.finish();
+        let whole_text_key = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (key, text).hash(&mut h);
+            h.finish()
+        };
         let shift = |d: &Diagnostic, by: isize| {
             let mut d = d.clone();
             let move_span = |s: &mut Span| {
@@ -337,11 +371,27 @@ fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) ->
             d.secondary.iter_mut().for_each(|l| move_span(&mut l.span));
             d
         };
-        let entry = match cache.entries.remove(&key) {
-            Some(e) => e,
+        let found = cache.entries.remove(&key).map(|e| (key, e)).or_else(|| {
+            cache
+                .entries
+                .remove(&whole_text_key)
+                .map(|e| (whole_text_key, e))
+        });
+        let (key, entry) = match found {
+            Some(found) => found,
             None => {
+                let slow = cache.cost.get(&space.name).copied();
+                if slow
+                    .zip(cache.defer_over)
+                    .is_some_and(|(took, limit)| took > limit)
+                {
+                    pending.push(space.name.clone());
+                    continue;
+                }
+                let started = std::time::Instant::now();
                 let mut own = Sink::default();
                 let summary = summary::analyze_one(checked, space, &mut own);
+                cache.cost.insert(space.name.clone(), started.elapsed());
                 let diagnostics = own.into_sorted();
                 // Spans in the document must lie in the space to move with it; one
                 // outside (a rule broken in a function of the document) is not cached.
@@ -350,23 +400,34 @@ fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) ->
                 let movable = diagnostics.iter().all(|d| {
                     inside(&d.primary.span) && d.secondary.iter().all(|l| inside(&l.span))
                 });
-                if !movable {
-                    diagnostics.into_iter().for_each(|d| sink.push(d));
-                    out.extend(summary);
-                    continue;
-                }
-                let diagnostics = diagnostics
-                    .iter()
-                    .map(|d| shift(d, -(span.start as isize)))
-                    .collect();
-                CachedSpace {
-                    summary,
-                    diagnostics,
+                if movable {
+                    let diagnostics = diagnostics
+                        .iter()
+                        .map(|d| shift(d, -(span.start as isize)))
+                        .collect();
+                    let entry = CachedSpace {
+                        absolute: false,
+                        summary,
+                        diagnostics,
+                    };
+                    (key, entry)
+                } else {
+                    let entry = CachedSpace {
+                        absolute: true,
+                        summary,
+                        diagnostics,
+                    };
+                    (whole_text_key, entry)
                 }
             }
         };
+        let by = if entry.absolute {
+            0
+        } else {
+            span.start as isize
+        };
         for d in &entry.diagnostics {
-            sink.push(shift(d, span.start as isize));
+            sink.push(shift(d, by));
         }
         out.extend(entry.summary.clone());
         fresh.insert(key, entry);
@@ -381,7 +442,7 @@ fn analyze_spaces(checked: &Checked, sink: &mut Sink, cache: &mut SpaceCache) ->
         fresh.entry(key).or_insert(entry);
     }
     cache.entries = fresh;
-    out
+    (out, pending)
 }
 
 /// One entry of the outline.
@@ -509,6 +570,10 @@ mod tests {
             TWO.replace("attention }", "attention, ffn }"),
             "space {".to_string(),
             TWO.to_string(),
+            // A rule broken inside a function of the document: the diagnostic lies
+            // outside the space, so that space's entry is keyed on the whole text.
+            format!("{TWO}\nfn bad() -> module {{ attention(heads = 3) }}\n\nspace third {{\n    param w = choice(64, 96)\n    graph {{ embedding(vocab = 100, dim = w)  bad()  lm_head(vocab = 100) }}\n}}\n"),
+            format!("{}\nfn bad() -> module {{ attention(heads = 3) }}\n\nspace third {{\n    param w = choice(64, 96)\n    graph {{ embedding(vocab = 100, dim = w)  bad()  lm_head(vocab = 100) }}\n}}\n", TWO.replace("choice(64, 128)", "choice(64, 128, 512)")),
         ];
         for (i, text) in edits.iter().enumerate() {
             let cached = Analysis::cached("t.nas", text.clone(), None, &overlay, &mut cache);
@@ -526,5 +591,38 @@ mod tests {
             }
         }
         assert!(!cache.entries.is_empty());
+    }
+
+    #[test]
+    fn a_slow_space_is_left_pending_and_a_complete_analysis_fills_it_in() {
+        let overlay = HashMap::new();
+        let mut cache = SpaceCache {
+            defer_over: Some(std::time::Duration::ZERO),
+            ..SpaceCache::default()
+        };
+        // Nothing is known yet: everything is analysed.
+        let first = Analysis::cached("t.nas", TWO.to_string(), None, &overlay, &mut cache);
+        assert!(first.pending.is_empty());
+        // Now every space "took longer" than zero: the edited one is left pending, the
+        // other comes from the cache.
+        let edited = TWO.replace("choice(64, 128)", "choice(64, 128, 256)");
+        let quick = Analysis::cached("t.nas", edited.clone(), None, &overlay, &mut cache);
+        assert_eq!(quick.pending, ["first"]);
+        assert_eq!(
+            quick.summaries.len(),
+            0,
+            "`second` breaks a rule; `first` is pending"
+        );
+        assert!(quick
+            .diagnostics
+            .iter()
+            .any(|d| d.code == crate::diag::Code::ShapeRule));
+        // A complete analysis elsewhere, merged in, completes the next one.
+        let mut elsewhere = SpaceCache::default();
+        let full = Analysis::cached("t.nas", edited.clone(), None, &overlay, &mut elsewhere);
+        cache.merge(elsewhere);
+        let again = Analysis::cached("t.nas", edited, None, &overlay, &mut cache);
+        assert!(again.pending.is_empty());
+        same(&again, &full);
     }
 }

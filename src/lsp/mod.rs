@@ -25,6 +25,7 @@ pub mod analysis;
 pub mod complete;
 pub mod index;
 pub mod text;
+mod worker;
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -49,6 +50,10 @@ use crate::diag::{FileId, Severity, Span};
 
 /// How long a document must be quiet after a change before it is checked again.
 const DEBOUNCE: Duration = Duration::from_millis(30);
+
+/// A space whose counting and shape rules took longer than this is left to the worker
+/// thread after an edit (`initializationOptions: {"deferMs": N}` changes it).
+const DEFER_OVER: Duration = Duration::from_millis(25);
 
 /// Runs the server on standard input and output until the client says `exit`; the exit
 /// code.
@@ -100,10 +105,16 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         .pointer("/initializationOptions/debounceMs")
         .and_then(serde_json::Value::as_u64)
         .map_or(DEBOUNCE, Duration::from_millis);
+    let defer_over = params
+        .pointer("/initializationOptions/deferMs")
+        .and_then(serde_json::Value::as_u64)
+        .map_or(DEFER_OVER, Duration::from_millis);
     let mut server = Server {
         connection,
         docs: HashMap::new(),
         debounce,
+        defer_over,
+        worker: worker::Worker::spawn(),
     };
     server.run()
 }
@@ -126,6 +137,10 @@ struct Server<'c> {
     connection: &'c Connection,
     docs: HashMap<Uri, Doc>,
     debounce: Duration,
+    /// A space that took longer than this to analyse is analysed by the worker after an
+    /// edit, while the rest is published at once.
+    defer_over: Duration,
+    worker: worker::Worker,
 }
 
 impl Server<'_> {
@@ -136,31 +151,74 @@ impl Server<'_> {
             let wait = next.map_or(Duration::from_secs(3600), |t| {
                 t.saturating_duration_since(now)
             });
-            match self.connection.receiver.recv_timeout(wait) {
-                Ok(Message::Request(request)) => {
-                    if self.connection.handle_shutdown(&request)? {
-                        return Ok(());
+            let done = self.worker.done.clone();
+            crossbeam_channel::select! {
+                recv(self.connection.receiver) -> msg => match msg {
+                    Ok(m) => {
+                        if self.message(m)? {
+                            return Ok(());
+                        }
                     }
-                    let id = request.id.clone();
-                    let response = catch_unwind(AssertUnwindSafe(|| self.request(request)))
-                        .unwrap_or_else(|_| {
-                            eprintln!("nasc lsp: a request panicked (a bug); answered as an internal error");
-                            Response::new_err(id, ErrorCode::InternalError as i32, "internal error in nasc".into())
-                        });
-                    self.connection.sender.send(response.into())?;
-                }
-                Ok(Message::Notification(n)) => {
-                    if n.method == note::Exit::METHOD {
-                        return Ok(());
-                    }
-                    if catch_unwind(AssertUnwindSafe(|| self.notification(n))).is_err() {
-                        eprintln!("nasc lsp: a notification panicked (a bug); the server goes on");
+                    Err(_) => return Ok(()),
+                },
+                recv(done) -> d => {
+                    if let Ok(d) = d {
+                        self.completed(d);
                     }
                 }
-                Ok(Message::Response(_)) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => self.publish_due()?,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+                default(wait) => self.publish_due()?,
             }
+        }
+    }
+
+    /// Handles one message from the client; `true` when the server must stop.
+    fn message(&mut self, m: Message) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+        match m {
+            Message::Request(request) => {
+                if self.connection.handle_shutdown(&request)? {
+                    return Ok(true);
+                }
+                let id = request.id.clone();
+                let response = catch_unwind(AssertUnwindSafe(|| self.request(request)))
+                    .unwrap_or_else(|_| {
+                        eprintln!(
+                            "nasc lsp: a request panicked (a bug); answered as an internal error"
+                        );
+                        Response::new_err(
+                            id,
+                            ErrorCode::InternalError as i32,
+                            "internal error in nasc".into(),
+                        )
+                    });
+                self.connection.sender.send(response.into())?;
+            }
+            Message::Notification(n) => {
+                if n.method == note::Exit::METHOD {
+                    return Ok(true);
+                }
+                if catch_unwind(AssertUnwindSafe(|| self.notification(n))).is_err() {
+                    eprintln!("nasc lsp: a notification panicked (a bug); the server goes on");
+                }
+            }
+            Message::Response(_) => {}
+        }
+        Ok(false)
+    }
+
+    /// Takes in a complete analysis from the worker: its results go into the document's
+    /// cache, and if the text has not changed since, the document is published again
+    /// (now complete, from the cache).
+    fn completed(&mut self, d: worker::Done) {
+        let Ok(uri) = d.uri.parse::<Uri>() else {
+            return;
+        };
+        let Some(doc) = self.docs.get_mut(&uri) else {
+            return;
+        };
+        doc.cache.merge(d.cache);
+        if doc.version == d.version {
+            doc.analysis = None;
+            doc.due = Some(Instant::now());
         }
     }
 
@@ -366,14 +424,26 @@ impl Server<'_> {
             .as_ref()
             .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
         let dir = path.as_ref().and_then(|p| p.parent()).map(PathBuf::from);
+        doc.cache.defer_over = Some(self.defer_over);
         let a = Rc::new(Analysis::cached(
             &name,
             doc.text.clone(),
-            dir,
+            dir.clone(),
             &overlay,
             &mut doc.cache,
         ));
+        let job = (!a.pending.is_empty()).then(|| worker::Job {
+            uri: uri.as_str().to_string(),
+            version: doc.version,
+            name,
+            text: doc.text.clone(),
+            dir,
+            overlay,
+        });
         doc.analysis = Some(a.clone());
+        if let Some(job) = job {
+            self.worker.analyse(job);
+        }
         Some(a)
     }
 

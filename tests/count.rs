@@ -215,3 +215,11 @@ fn functions_that_call_others_twice_count_in_linear_time() {
         Some(num_bigint::BigUint::from(2u32).pow(1024).to_string())
     );
 }
+
+/// The widest inline integer range does not overflow the count (it used to, in debug
+/// builds); it is too large to count.
+#[test]
+fn the_widest_inline_range_is_unavailable_not_an_overflow() {
+    let src = "space s { graph { embedding(vocab = 10, dim = choice(range(-9223372036854775807, 9223372036854775807))) lm_head(vocab = 10) } }";
+    assert_eq!(count(src), None);
+}

@@ -427,9 +427,12 @@ fn malformed_edits_and_messages_never_stop_the_server() {
         "   ",
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("examples"))
-        .expect("examples")
+    // Every example and every bad program of the UI tests, as the parser's fuzz tests.
+    let mut files: Vec<PathBuf> = ["examples", "tests/ui"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("a test folder"))
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "nas"))
         .collect();
     files.sort();
     let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
@@ -439,7 +442,13 @@ fn malformed_edits_and_messages_never_stop_the_server() {
         let mut text = std::fs::read_to_string(path).expect("example");
         let uri = file_uri(path);
         open(&mut c, &uri, &text);
-        for version in 2..60 {
+        // Examples get more edits than the (short) UI programs.
+        let edits = if path.starts_with(root.join("examples")) {
+            32
+        } else {
+            6
+        };
+        for version in 2..edits {
             let mut a = rng.below(text.len() + 1);
             let mut b = (a + rng.below(12)).min(text.len());
             while !text.is_char_boundary(a) {
@@ -473,7 +482,13 @@ fn malformed_edits_and_messages_never_stop_the_server() {
         c.notify("textDocument/didChange", json!({ "textDocument": { "uri": uri, "version": 100 }, "contentChanges": [{ "text": text }] }));
         let diags = c.diagnostics_of(&uri, 100);
         c.drain();
-        let own = nasc::check_source("x.nas", text.clone(), path.parent().map(Path::to_path_buf));
+        // Named as the file itself, so a file that imports itself is found to, as by
+        // the server.
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a file name");
+        let own = nasc::check_source(name, text.clone(), path.parent().map(Path::to_path_buf));
         let root_errors = own
             .diagnostics
             .iter()

@@ -77,9 +77,7 @@ const DOMAINS: &[(&str, &str)] = &[
 pub fn complete(a: &Analysis, text: &str, offset: usize) -> Vec<Completion> {
     let offset = floor(text, offset);
     let before = &text[..offset];
-    let word_start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+    let word_start = word_start(before);
     let head = before[..word_start].trim_end();
     if let Some(module) = head
         .strip_suffix('.')
@@ -131,6 +129,15 @@ pub fn complete(a: &Analysis, text: &str, offset: usize) -> Vec<Completion> {
     out
 }
 
+/// Where the name that ends `text` starts (the end of `text` when none does): just past
+/// the last character that cannot be part of a name, whatever its width in bytes.
+fn word_start(text: &str) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8())
+}
+
 fn floor(text: &str, mut offset: usize) -> usize {
     offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
@@ -180,10 +187,7 @@ fn open_call(head: &str) -> Option<OpenCall<'_>> {
     }
     let open = open?;
     let callee_end = head[..open].trim_end();
-    let callee_start = callee_end
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
-    let callee = &callee_end[callee_start..];
+    let callee = &callee_end[word_start(callee_end)..];
     if callee.is_empty() {
         return None;
     }
@@ -226,10 +230,7 @@ fn enclosing_block(head: &str) -> Option<&str> {
             '{' if depth > 0 => depth -= 1,
             '{' => {
                 let word = head[..i].trim_end();
-                let start = word
-                    .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .map_or(0, |j| j + 1);
-                return Some(&word[start..]);
+                return Some(&word[word_start(word)..]);
             }
             _ => {}
         }
@@ -519,6 +520,18 @@ mod tests {
             has("attention").is_some_and(|c| c.import.is_none()),
             "already imported"
         );
+    }
+
+    #[test]
+    fn text_around_the_cursor_may_hold_any_character() {
+        // Each cursor position of text with wide characters next to names and brackets.
+        let text = "space s {\n    graph { \u{1F600}attention(\u{e9}x = 1, \u{1F600}) \u{1F600}}\n    pipeline {\u{1F600}ran\n}\n";
+        let a = Analysis::new("t.nas", text.to_string(), None, &HashMap::new());
+        for offset in (0..=text.len()).filter(|o| text.is_char_boundary(*o)) {
+            let _ = complete(&a, text, offset);
+        }
+        assert_eq!(word_start("x \u{1F600}abc"), "x \u{1F600}".len());
+        assert_eq!(word_start("abc"), 0);
     }
 
     #[test]

@@ -428,8 +428,10 @@ impl<'a> Eval<'a> {
                     .collect();
                 if let [lo, hi, rest @ ..] = vals.as_slice() {
                     let step = rest.first().copied().unwrap_or(1).max(1);
+                    // Distances as unsigned: the widest ranges do not overflow.
                     let n = if hi >= lo {
-                        ((hi - lo) / step + 1) as usize
+                        usize::try_from(hi.abs_diff(*lo) / step.unsigned_abs())
+                            .map_or(usize::MAX, |d| d.saturating_add(1))
                     } else {
                         0
                     };

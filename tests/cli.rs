@@ -195,3 +195,27 @@ fn enumerate_counts_and_refuses_past_its_limit() {
     assert_eq!(code, 2);
     assert!(stderr.contains("no space `nope`"), "{stderr}");
 }
+
+/// `-n` far beyond the space once reserved room for every architecture up front and
+/// aborted on the allocation; now a uniform sample of a two-architecture space gives two.
+#[test]
+fn a_huge_sample_count_does_not_abort() {
+    let dir = common::temp_dir("huge-n");
+    let file = dir.join("two.nas");
+    std::fs::write(
+        &file,
+        "space s {\n    param d = choice(4, 8)\n    graph {\n        embedding(vocab = 4, dim = d)\n        lm_head(vocab = 4)\n    }\n}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = nasc(&[
+        "sample",
+        "-n",
+        "1000000000000000",
+        "--uniform",
+        "--format",
+        "json",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+}

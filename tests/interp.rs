@@ -296,3 +296,32 @@ proptest! {
         }
     }
 }
+
+/// A range as wide as `i64` allows once overflowed `hi - lo` when a value was drawn,
+/// described or encoded; every command now handles it.
+#[test]
+fn the_widest_integer_range_samples_and_describes() {
+    let src = "space s {\n    param a = range(-9223372036854775807, 9223372036854775807)\n    \
+               graph {\n        embedding(vocab = 4, dim = 4)\n        linear(out = 1 + a * 0)\n    }\n}\n";
+    let (out, codes) = common::run(src, &common::sample_request(3, 1), true);
+    assert!(!codes.iter().any(|c| c.starts_with("nas::E")), "{codes:?}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    for json in [
+        "{\"a\": 9223372036854775807}",
+        "{\"a\": -9223372036854775807}",
+    ] {
+        let (out, codes) = common::run(
+            src,
+            &Request::Describe {
+                file: "arch.json".into(),
+                json: json.into(),
+                partial: false,
+            },
+            false,
+        );
+        assert!(
+            !codes.iter().any(|c| c.starts_with("nas::E")),
+            "{codes:?}\n{out}"
+        );
+    }
+}

@@ -270,7 +270,12 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 args.int("kernel")?,
                 args.int("stride")?,
             );
-            let (h2, w2) = ((h + s - 1) / s, (w + s - 1) / s);
+            // The stdlib's `require stride > 0` holds this back, but a space may declare
+            // its own `conv2d` without it.
+            if s <= 0 {
+                return Err(format!("a convolution stride of {s}"));
+            }
+            let (h2, w2) = (ceil_div(h, s), ceil_div(w, s));
             Ok((
                 Shape::Image {
                     channels: f,
@@ -304,7 +309,7 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 if p <= 0 {
                     return Err(format!("a pooling window of {p}"));
                 }
-                ((h + stride - 1) / stride, (w + stride - 1) / stride)
+                (ceil_div(h, stride), ceil_div(w, stride))
             };
             let out = Shape::Image {
                 channels: c,
@@ -344,6 +349,11 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
             "the builtin module `{other}` has no implementation"
         )),
     }
+}
+
+/// `n / d` rounded up, for `d > 0`; `(n + d - 1) / d` overflows when `d` is large.
+fn ceil_div(n: i64, d: i64) -> i64 {
+    n / d + i64::from(n % d > 0)
 }
 
 fn image(s: &Shape, module: &str) -> Result<(i64, i64, i64), String> {
@@ -613,5 +623,46 @@ mod tests {
             ("dim", Value::Int(i64::MAX)),
         ]);
         assert!(module("embedding", &Args(&huge), &Shape::Tokens { len: 1 }).is_err());
+    }
+
+    #[test]
+    fn strides_without_the_stdlib_require_are_errors_or_exact() {
+        // A space may declare its own `conv2d` without `require stride > 0`.
+        let img = Shape::Image {
+            channels: 3,
+            height: 32,
+            width: 32,
+        };
+        let conv = |s: i64| {
+            let a = args(&[
+                ("filters", Value::Int(4)),
+                ("kernel", Value::Int(3)),
+                ("stride", Value::Int(s)),
+            ]);
+            module("conv2d", &Args(&a), &img)
+        };
+        assert!(conv(0).unwrap_err().contains("stride of 0"));
+        assert!(conv(-2).is_err());
+        // A stride near `i64::MAX` once overflowed `height + stride - 1`.
+        let (out, _) = conv(i64::MAX).unwrap();
+        assert_eq!(
+            out,
+            Shape::Image {
+                channels: 4,
+                height: 1,
+                width: 1
+            }
+        );
+        let a = args(&[("size", Value::Int(2)), ("stride", Value::Int(i64::MAX))]);
+        let (out, _) = module("max_pool2d", &Args(&a), &img).unwrap();
+        assert_eq!(
+            out,
+            Shape::Image {
+                channels: 3,
+                height: 1,
+                width: 1
+            }
+        );
+        assert_eq!((ceil_div(7, 2), ceil_div(8, 2), ceil_div(0, 3)), (4, 4, 0));
     }
 }

@@ -158,15 +158,23 @@ pub enum Domain {
     OnOff,
 }
 
+/// The step of an integer range as a `u64`: the checker and the interpreter make it at
+/// least 1; a smaller one counts as 1 rather than dividing by zero.
+pub(crate) fn int_step(step: i64) -> u64 {
+    step.max(1).unsigned_abs()
+}
+
 impl Domain {
     /// The number of values, `None` when continuous.
     pub fn size(&self) -> Option<u64> {
         match self {
             Domain::Choice { alts } => Some(alts.len() as u64),
+            // `hi - lo` overflows `i64` on a range as wide as `range(-2^63 + 1, 2^63 - 1)`;
+            // the distance as `u64` does not (the one value past `u64::MAX` saturates).
             Domain::Int { lo, hi, step } => Some(if hi < lo {
                 0
             } else {
-                ((hi - lo) / step) as u64 + 1
+                (hi.abs_diff(*lo) / int_step(*step)).saturating_add(1)
             }),
             Domain::Float {
                 lo, hi, q: Some(q), ..
@@ -183,7 +191,11 @@ impl Domain {
     pub fn nth(&self, k: u64) -> Pick {
         match self {
             Domain::Choice { .. } => Pick::Index(k as u32),
-            Domain::Int { lo, step, .. } => Pick::Int(lo + k as i64 * step),
+            // Two's complement: the wrapping sum is exact whenever the value lies in the
+            // range, even when `k * step` alone does not fit in an `i64`.
+            Domain::Int { lo, step, .. } => {
+                Pick::Int(lo.wrapping_add(k.wrapping_mul(int_step(*step)) as i64))
+            }
             Domain::Float { lo, q, .. } => {
                 let q = q.unwrap_or(1.0);
                 Pick::Float(((lo / q).ceil() + k as f64) * q)
@@ -197,7 +209,7 @@ impl Domain {
         match (self, pick) {
             (Domain::Choice { alts }, Pick::Index(k)) => (*k as usize) < alts.len(),
             (Domain::Int { lo, hi, step }, Pick::Int(v)) => {
-                v >= lo && v <= hi && (v - lo) % step == 0
+                v >= lo && v <= hi && v.abs_diff(*lo) % int_step(*step) == 0
             }
             (Domain::Float { lo, hi, q, .. }, Pick::Float(v)) => {
                 let tol = 1e-9 * (hi - lo).abs().max(1.0);

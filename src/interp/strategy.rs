@@ -168,7 +168,9 @@ pub fn sample(
     n: usize,
     max_attempts: u64,
 ) -> Result<(Vec<Arch>, Rejections), SampleError> {
-    let mut out = Vec::with_capacity(n);
+    // `n` comes from the user (`-n`, a layer's size): no more room up front than a
+    // modest batch, so an absurd count runs out of patience, not of memory at once.
+    let mut out = Vec::with_capacity(n.min(1024));
     let mut stats = Rejections::default();
     let mut in_a_row = 0;
     while out.len() < n {
@@ -366,7 +368,7 @@ pub fn uniform_over_architectures(
     n: usize,
     limit: u64,
 ) -> Result<Vec<Arch>, EnumError> {
-    let mut reservoir: Vec<Arch> = Vec::with_capacity(n);
+    let mut reservoir: Vec<Arch> = Vec::with_capacity(n.min(1024));
     let mut seen: u64 = 0;
     enumerate(interp, limit, |a| {
         seen += 1;

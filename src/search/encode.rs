@@ -2,7 +2,7 @@
 //! domain, and the position of a numeric value in its interval (on a log scale where the
 //! domain is one). TPE and the Gaussian process read assignments only through these.
 
-use crate::interp::{Domain, Pick};
+use crate::interp::{int_step, Domain, Pick};
 
 /// Finite domains with at most this many values are modelled value by value (as
 /// categories); larger ones as numbers.
@@ -29,7 +29,7 @@ pub fn index_of(domain: &Domain, pick: &Pick) -> Option<u64> {
             if v < lo || *step <= 0 {
                 return None;
             }
-            ((v - lo) / step) as u64
+            v.abs_diff(*lo) / int_step(*step)
         }
         (Domain::Float { lo, q: Some(q), .. }, Pick::Float(v)) => {
             let k = (v / q).round() - (lo / q).ceil();
@@ -51,7 +51,8 @@ pub fn unit(domain: &Domain, pick: &Pick) -> Option<f64> {
             if hi <= lo {
                 0.5
             } else {
-                (v - lo) as f64 / (hi - lo) as f64
+                // In `f64`: `hi - lo` overflows `i64` on the widest ranges.
+                (*v as f64 - *lo as f64) / (*hi as f64 - *lo as f64)
             }
         }
         (Domain::Float { lo, hi, log, .. }, Pick::Float(v)) => {
@@ -79,8 +80,13 @@ pub fn from_unit(domain: &Domain, u: f64) -> Pick {
     let u = u.clamp(0.0, 1.0);
     match domain {
         Domain::Int { lo, hi, step } => {
-            let steps = ((hi - lo) / step.max(&1)) as f64;
-            Pick::Int(lo + (u * steps).round() as i64 * step)
+            if hi <= lo {
+                return Pick::Int(*lo);
+            }
+            // `Domain::nth` adds the steps without overflowing `i64`.
+            // (`f64` rounds the widest ranges up: clamp to the last step.)
+            let steps = hi.abs_diff(*lo) / int_step(*step);
+            domain.nth(((u * steps as f64).round() as u64).min(steps))
         }
         Domain::Float { lo, hi, log, q } => {
             let v = if *log && *lo > 0.0 {
@@ -156,5 +162,34 @@ mod tests {
         assert_eq!(from_unit(&int, 0.6), Pick::Int(5));
         assert_eq!(from_unit(&int, 1.0), Pick::Int(9));
         assert_eq!(unit(&int, &Pick::Int(3)), Some(0.25));
+    }
+
+    #[test]
+    fn the_widest_ranges_do_not_overflow() {
+        // `range(-2^63 + 1, 2^63 - 1)` once overflowed `hi - lo` in `Domain::size`.
+        let (lo, hi) = (i64::MIN + 1, i64::MAX);
+        let wide = Domain::Int { lo, hi, step: 1 };
+        assert_eq!(wide.size(), Some(u64::MAX));
+        assert_eq!(wide.nth(0), Pick::Int(lo));
+        assert_eq!(wide.nth(u64::MAX - 1), Pick::Int(hi));
+        assert!(wide.contains(&Pick::Int(hi)) && wide.contains(&Pick::Int(0)));
+        assert_eq!(index_of(&wide, &Pick::Int(hi)), Some(u64::MAX - 1));
+        assert_eq!(unit(&wide, &Pick::Int(hi)), Some(1.0));
+        assert_eq!(from_unit(&wide, 0.0), Pick::Int(lo));
+        assert_eq!(from_unit(&wide, 1.0), Pick::Int(hi));
+        let stepped = Domain::Int {
+            lo: i64::MIN,
+            hi: i64::MAX,
+            step: 1 << 62,
+        };
+        assert_eq!(stepped.size(), Some(4));
+        assert_eq!(stepped.nth(3), Pick::Int(1 << 62));
+        assert!(stepped.contains(&Pick::Int(1 << 62)));
+        assert!(!stepped.contains(&Pick::Int(1)));
+        assert_eq!(from_unit(&stepped, 1.0), Pick::Int(1 << 62));
+        let mut rng = crate::interp::strategy::rng(7);
+        for _ in 0..100 {
+            assert!(wide.contains(&crate::interp::strategy::random_pick(&wide, &mut rng)));
+        }
     }
 }

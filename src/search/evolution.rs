@@ -148,7 +148,7 @@ impl super::layer::Layer for Evolution {
         if self.members.is_empty() {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(self.population);
+        let mut out = Vec::with_capacity(self.population.min(1024));
         for _ in 0..self.population {
             match self.child(cx)? {
                 Some(a) => out.push(request(a)),

@@ -59,6 +59,17 @@ fn bad_arguments(name: &str, min: usize, max: usize, eta: usize) -> Result<(), L
     })
 }
 
+/// The error of arguments whose first rung would hold more candidates than a `usize`
+/// counts.
+fn too_many(name: &str, min: usize, max: usize, eta: usize) -> LayerError {
+    LayerError {
+        message: format!(
+            "`{name}` would start more candidates than can be counted (min_steps = {min}, max_steps = {max}, eta = {eta})"
+        ),
+        help: "use fewer rungs: a smaller eta or a smaller ratio of max_steps to min_steps".into(),
+    }
+}
+
 /// The rungs from `first` steps, multiplied by `eta` while below `max`, ending at `max`.
 fn rungs(first: usize, max: usize, eta: usize) -> Vec<usize> {
     let mut out = Vec::new();
@@ -80,14 +91,12 @@ impl Halving {
         goal: Goal,
     ) -> Result<Halving, LayerError> {
         bad_arguments("successive_halving", min_steps, max_steps, eta)?;
-        Ok(Halving::with(
-            vec![Bracket {
-                n: None,
-                rungs: rungs(min_steps, max_steps, eta),
-            }],
-            eta,
-            goal,
-        ))
+        let rungs = rungs(min_steps, max_steps, eta);
+        // Without input the layer starts `eta^(rungs - 1)` candidates (`start`, `planned`).
+        if eta.checked_pow(rungs.len() as u32 - 1).is_none() {
+            return Err(too_many("successive_halving", min_steps, max_steps, eta));
+        }
+        Ok(Halving::with(vec![Bracket { n: None, rungs }], eta, goal))
     }
 
     /// `hyperband(max_steps, eta, min_steps)`: brackets `s = s_max, ..., 0`, where
@@ -107,15 +116,20 @@ impl Halving {
         let brackets = (0..=s_max)
             .rev()
             .map(|s| {
-                let pow = eta.pow(s);
-                let n = ((s_max + 1) as usize * pow).div_ceil(s as usize + 1);
+                // `min_steps * eta^s <= max_steps`, so `eta^s` fits; `(s_max + 1) * eta^s`
+                // need not.
+                let pow = eta.checked_pow(s)?;
+                let n = ((s_max + 1) as usize)
+                    .checked_mul(pow)?
+                    .div_ceil(s as usize + 1);
                 let first = (max_steps as f64 / pow as f64).round() as usize;
-                Bracket {
+                Some(Bracket {
                     n: Some(n),
                     rungs: rungs(first, max_steps, eta),
-                }
+                })
             })
-            .collect();
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| too_many("hyperband", min_steps, max_steps, eta))?;
         Ok(Halving::with(brackets, eta, goal))
     }
 
@@ -184,7 +198,7 @@ impl Halving {
 
 impl Layer for Halving {
     fn planned(&self, input: usize) -> Option<usize> {
-        let mut total = 0;
+        let mut total: usize = 0;
         for (i, b) in self.brackets.iter().enumerate() {
             let mut m = match b.n {
                 Some(n) if i == 0 => n.max(input),
@@ -193,7 +207,7 @@ impl Layer for Halving {
                 None => input,
             };
             for _ in &b.rungs {
-                total += m;
+                total = total.saturating_add(m);
                 m = self.kept(m);
             }
         }
@@ -318,5 +332,26 @@ mod tests {
         assert!(Halving::successive(0, 10, 3, goal()).is_err());
         assert!(Halving::successive(20, 10, 3, goal()).is_err());
         assert!(Halving::hyperband(10, 100, 1, goal()).is_err());
+    }
+
+    #[test]
+    fn rungs_too_large_to_count_are_errors_not_overflows() {
+        // Each of these once overflowed a `usize` product (a panic in a debug build, a
+        // wrong count of candidates in a release build).
+        let Err(e) = Halving::successive(1, 1 << 62, 1 << 40, goal()) else {
+            panic!("an error")
+        };
+        assert!(
+            e.message.contains("more candidates than can be counted"),
+            "{}",
+            e.message
+        );
+        let Err(e) = Halving::hyperband(1, 1 << 62, 2, goal()) else {
+            panic!("an error")
+        };
+        assert!(e.message.contains("`hyperband`"), "{}", e.message);
+        // The largest that fit still plan without overflowing the total.
+        let h = Halving::successive(1, 1 << 63, 2, goal()).unwrap();
+        assert_eq!(h.planned(0), Some(usize::MAX));
     }
 }

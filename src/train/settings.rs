@@ -53,6 +53,12 @@ pub struct SettingError {
     pub message: String,
 }
 
+/// The largest `batch` (examples per step).
+pub const MAX_BATCH: usize = 1 << 16;
+
+/// The largest validation set, `batch × eval_batches` examples.
+pub const MAX_VAL_EXAMPLES: usize = 1 << 20;
+
 /// Everything the training loop needs to know besides the model and the data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainSettings {
@@ -98,6 +104,22 @@ impl TrainSettings {
         let warmup = count("warmup", (steps / 10).min(100))?;
         let eval_every = count("eval_every", (steps / 10).max(1))?.max(1);
         let eval_batches = count("eval_batches", 8)?.max(1);
+        // Batches and the validation set are allocated whole, their sizes multiplied by
+        // the sequence length: past these bounds that overflows or exhausts memory.
+        if batch > MAX_BATCH {
+            return Err(bad(
+                "batch",
+                format!("`batch` of {batch} is more than nasc trains with ({MAX_BATCH} at most)"),
+            ));
+        }
+        if batch.saturating_mul(eval_batches) > MAX_VAL_EXAMPLES {
+            return Err(bad(
+                "eval_batches",
+                format!(
+                    "`eval_batches` of {eval_batches} × `batch` of {batch} is a validation set larger than nasc holds ({MAX_VAL_EXAMPLES} examples at most)"
+                ),
+            ));
+        }
         let seed = count("seed", 0)? as u64;
         let grad_clip = match get("grad_clip") {
             None => 1.0,
@@ -293,5 +315,14 @@ mod tests {
             ],
         );
         assert!(bad(vec![("optimizer", beta)]).contains("below 1"));
+        // These once overflowed `batch × length` or the validation set's size.
+        assert!(bad(vec![("batch", Value::Int(1 << 62))]).contains("at most"));
+        assert!(bad(vec![("eval_batches", Value::Int(1 << 62))]).contains("at most"));
+        let ok = |fields: Vec<(&str, Value)>| {
+            let fields: Vec<(Name, Value)> =
+                fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
+            TrainSettings::from_fields(&fields).is_ok()
+        };
+        assert!(ok(vec![("batch", Value::Int(MAX_BATCH as i64))]));
     }
 }

@@ -13,6 +13,8 @@ use crate::train::generate::{seq_example, SeqTask};
 
 /// The seed of the validation examples.
 const VAL_SEED: u64 = 0x7a1_da7a;
+/// The longest generated sequence: every batch holds `batch × length` tokens.
+const MAX_LENGTH: usize = 1 << 14;
 /// The seed of the examples the baseline counts.
 const BASELINE_SEED: u64 = 0xba5e;
 
@@ -45,6 +47,15 @@ impl Generated {
             length: call.positive("length")?,
             vocab: call.positive("vocab")?,
         };
+        if set.length > MAX_LENGTH {
+            return Err(DataError::new(
+                format!(
+                    "a `length` of {} is longer than nasc generates ({MAX_LENGTH} at most)",
+                    set.length
+                ),
+                format!("use a `length` of at most {MAX_LENGTH}"),
+            ));
+        }
         // One example tells whether the sizes work.
         seq_example(set.task, &mut rng(0), set.length, set.vocab).map_err(|e| {
             DataError::new(e, "use `length` of at least 4 and `vocab` of at least 3")
@@ -157,6 +168,11 @@ mod tests {
     fn bad_sizes_and_tasks_are_errors() {
         assert!(open("copy", 2, 8).is_err());
         assert!(open("copy", 16, 2).is_err());
+        // This once overflowed `batch × length` (or aborted allocating one example).
+        let Err(e) = open("copy", 1 << 62, 8) else {
+            panic!("an error")
+        };
+        assert!(e.message.contains("at most"), "{}", e.message);
         let e = open("shuffle", 16, 8).unwrap_err();
         assert!(e.message.contains("shuffle"), "{}", e.message);
     }

@@ -26,6 +26,11 @@ use crate::train::generate::listops;
 /// Token 0 pads examples shorter than the model's length.
 pub const PAD: u32 = 0;
 
+/// The longest `listops` example.
+const MAX_LISTOPS_LENGTH: usize = 1 << 16;
+/// The most tokens `listops` generates, `examples × length`.
+const MAX_LISTOPS_TOKENS: usize = 1 << 30;
+
 /// The seed of the shuffle that makes validation splits, and of generated sets: fixed, so
 /// every candidate of every run sees the same split.
 const SPLIT_SEED: u64 = 0x5eed_da7a;
@@ -108,6 +113,15 @@ impl Labelled {
             return Err(DataError::new(
                 "`listops` needs at least 2 examples, one to train and one to validate",
                 "set `examples = 10000`",
+            ));
+        }
+        // Every example is generated up front and padded to `length`.
+        if len > MAX_LISTOPS_LENGTH || count.saturating_mul(len) > MAX_LISTOPS_TOKENS {
+            return Err(DataError::new(
+                format!(
+                    "`listops` of {count} examples of {len} tokens is more than nasc generates (`length` at most {MAX_LISTOPS_LENGTH}, {MAX_LISTOPS_TOKENS} tokens in all)"
+                ),
+                "use fewer or shorter examples, e.g. `listops(length = 500, examples = 10000)`",
             ));
         }
         let mut r = rng(SPLIT_SEED);
@@ -453,6 +467,29 @@ mod tests {
         }
         let b = set.baseline();
         assert!(b.accuracy < 0.6 && b.loss > 1.0, "{b:?}");
+    }
+
+    #[test]
+    fn listops_too_large_to_generate_is_an_error() {
+        // These once aborted allocating every example (or one of `length` tokens) up front.
+        for (length, examples) in [(64, 1i64 << 50), (1i64 << 50, 10)] {
+            let args = vec![
+                ("length".into(), crate::interp::Value::Int(length)),
+                ("examples".into(), crate::interp::Value::Int(examples)),
+            ];
+            let call = Call {
+                kind: "listops",
+                args: &args,
+            };
+            let Err(e) = Labelled::open_listops(&call) else {
+                panic!("an error")
+            };
+            assert!(
+                e.message.contains("more than nasc generates"),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

@@ -344,6 +344,31 @@ fn errors_in_imported_files_are_published_to_them_and_unsaved_text_is_read() {
     c.drain();
     open(&mut c, &blocks_uri, &fixed);
     assert!(c.diagnostics(&blocks_uri).is_empty());
+    // References cross files: the definition in the imported file, the imported name
+    // and the call in the importing one.
+    let refs = c.request(
+        "textDocument/references",
+        json!({ "textDocument": { "uri": main_uri }, "position": position_of(main, "my_block(w", 0), "context": { "includeDeclaration": true } }),
+    );
+    let mut got: Vec<(String, Value)> = refs
+        .as_array()
+        .expect("locations")
+        .iter()
+        .map(|l| {
+            (
+                l["uri"].as_str().unwrap_or("").to_string(),
+                l["range"]["start"].clone(),
+            )
+        })
+        .collect();
+    got.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.to_string().cmp(&y.1.to_string())));
+    let mut want = vec![
+        (blocks_uri.clone(), position_of(&fixed, "my_block", 0)),
+        (main_uri.clone(), position_of(main, "my_block", 0)),
+        (main_uri.clone(), position_of(main, "my_block(w", 0)),
+    ];
+    want.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.to_string().cmp(&y.1.to_string())));
+    assert_eq!(got, want);
     // A change that breaks the import's signature shows up in the importing file.
     c.notify(
         "textDocument/didChange",

@@ -588,7 +588,8 @@ impl Server<'_> {
         let Some((_, d)) = a.index.at(a.root(), offset) else {
             return Vec::new();
         };
-        let Some(target) = self.location(a, uri, a.index.defs[d].span) else {
+        let def_span = a.index.defs[d].span;
+        let Some(target_uri) = self.uri_for(a, uri, def_span.file) else {
             return Vec::new();
         };
         let mut out: Vec<Location> = Vec::new();
@@ -597,10 +598,22 @@ impl Server<'_> {
             let Some(b) = self.analysis(&other) else {
                 continue;
             };
-            // The same definition in that program: the one written at the same place.
+            // The same definition in that program: the one written at the same place of
+            // the same file (the same text: open files are read from the editor).
+            let Some(file) = b
+                .checked
+                .program
+                .sources
+                .iter()
+                .map(|(id, _)| id)
+                .find(|id| self.uri_for(&b, &other, *id).as_ref() == Some(&target_uri))
+            else {
+                continue;
+            };
             let same = b.index.defs.iter().position(|def| {
-                self.location(&b, &other, def.span)
-                    .is_some_and(|l| l.uri == target.uri && l.range == target.range)
+                def.span.file == file
+                    && def.span.start == def_span.start
+                    && def.span.end == def_span.end
             });
             let Some(same) = same else { continue };
             let spans = declaration

@@ -55,7 +55,7 @@ space heterogeneous {
         minimize latency_ms
     }
     pipeline {
-        random(samples = 32, steps = 100) |> keep pareto
+        random(samples = 32, steps = 100)                       |> keep pareto
         evolution(population = 8, generations = 4, steps = 300) |> keep top 2 by val_loss
         final(steps = 2000)
     }

@@ -22,8 +22,8 @@ space mlp_layers {
     train { steps = 400, batch = 64, optimizer = adam(lr = 0.001) }
     objective { maximize val_accuracy }
     pipeline {
-        random(samples = 64, steps = 50)               |> keep top 16 by val_accuracy
-        evolution(population = 16, generations = 10)  |> keep top 4 by val_accuracy
+        random(samples = 64, steps = 50)             |> keep top 16 by val_accuracy
+        evolution(population = 16, generations = 10) |> keep top 4 by val_accuracy
         final(steps = 2000)
     }
 }

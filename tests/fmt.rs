@@ -184,7 +184,10 @@ fn reference_programs_are_left_as_they_are() {
             changed.push(path.file_name().unwrap().to_string_lossy().into_owned());
         }
     }
-    assert_eq!(changed, ["attention_search.nas", "mlp_layers.nas"]);
+    assert!(
+        changed.is_empty(),
+        "examples and the standard library are kept in the house style; `nasc fmt` these: {changed:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

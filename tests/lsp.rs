@@ -577,3 +577,52 @@ fn slow_spaces_are_finished_by_the_worker_and_published_again() {
     assert!(c.shutdown().success());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A file imported by an open document but not open itself changes on disk: the client
+/// (asked at start-up to watch `.nas` files) reports it, and the importing document is
+/// checked again against the new text.
+#[test]
+fn files_changed_on_disk_are_watched_and_read_again() {
+    let dir = temp("watch");
+    let blocks = "fn my_block(w: int) -> module {\n    layer_norm() >> dropot(rate = 0.1)\n}\n";
+    let main = "import blocks.{ my_block }\n\nspace s {\n    param width = choice(64, 128)\n    graph {\n        embedding(vocab = 100, dim = width)\n        my_block(w = width)\n        lm_head(vocab = 100)\n    }\n}\n";
+    std::fs::write(dir.join("blocks.nas"), blocks).expect("write");
+    std::fs::write(dir.join("main.nas"), main).expect("write");
+    let (main_uri, blocks_uri) = (
+        file_uri(&dir.join("main.nas")),
+        file_uri(&dir.join("blocks.nas")),
+    );
+    let caps = json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } });
+    let (mut c, _) =
+        Client::start_with(EXE, caps, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
+    let register = c
+        .wait(std::time::Duration::from_secs(10), |m| {
+            m["method"] == "client/registerCapability"
+        })
+        .expect("the server asks to watch files");
+    assert_eq!(
+        register["params"]["registrations"][0]["method"],
+        "workspace/didChangeWatchedFiles"
+    );
+    assert_eq!(
+        register["params"]["registrations"][0]["registerOptions"]["watchers"][0]["globPattern"],
+        "**/*.nas"
+    );
+    open(&mut c, &main_uri, main);
+    assert_eq!(
+        c.diagnostics(&blocks_uri).len(),
+        1,
+        "the typo in the imported file"
+    );
+    std::fs::write(dir.join("blocks.nas"), blocks.replace("dropot", "dropout")).expect("write");
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": blocks_uri, "type": 2 }] }),
+    );
+    assert!(
+        c.diagnostics(&blocks_uri).is_empty(),
+        "read again from disk"
+    );
+    assert!(c.shutdown().success());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -109,6 +109,30 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         .pointer("/initializationOptions/deferMs")
         .and_then(serde_json::Value::as_u64)
         .map_or(DEFER_OVER, Duration::from_millis);
+    // Files changed outside the editor (an imported file pulled from version control)
+    // must reach the documents that import them: ask the client to report `.nas` files
+    // changing on disk, when it can be asked.
+    let can_watch = params
+        .pointer("/capabilities/workspace/didChangeWatchedFiles/dynamicRegistration")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if can_watch {
+        let register = lsp_types::RegistrationParams {
+            registrations: vec![lsp_types::Registration {
+                id: "nasc-watch-nas-files".into(),
+                method: note::DidChangeWatchedFiles::METHOD.into(),
+                register_options: Some(
+                    serde_json::json!({ "watchers": [{ "globPattern": "**/*.nas" }] }),
+                ),
+            }],
+        };
+        let request = Request::new(
+            lsp_server::RequestId::from("nasc-watch-nas-files".to_string()),
+            req::RegisterCapability::METHOD.into(),
+            register,
+        );
+        connection.sender.send(request.into())?;
+    }
     let mut server = Server {
         connection,
         docs: HashMap::new(),
@@ -264,6 +288,8 @@ impl Server<'_> {
                 doc.version = p.text_document.version;
                 self.invalidate_all(true);
             }
+            // A file changed on disk: any open document may import it.
+            note::DidChangeWatchedFiles::METHOD => self.invalidate_all(false),
             note::DidCloseTextDocument::METHOD => {
                 let Ok(p) =
                     serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(n.params)

@@ -25,6 +25,11 @@ impl Client {
     /// Starts `nasc lsp` (the binary at `exe`) and completes the handshake with
     /// `options` as the initialization options; the server's `initialize` result.
     pub fn start(exe: &str, options: Value) -> (Client, Value) {
+        Client::start_with(exe, json!({}), options)
+    }
+
+    /// [`Client::start`] announcing the client capabilities `capabilities`.
+    pub fn start_with(exe: &str, capabilities: Value, options: Value) -> (Client, Value) {
         let mut child = Command::new(exe)
             .arg("lsp")
             .stdin(Stdio::piped())
@@ -75,7 +80,7 @@ impl Client {
         };
         let init = client.request(
             "initialize",
-            json!({ "processId": null, "rootUri": null, "capabilities": {}, "initializationOptions": options }),
+            json!({ "processId": null, "rootUri": null, "capabilities": capabilities, "initializationOptions": options }),
         );
         client.notify("initialized", json!({}));
         (client, init)

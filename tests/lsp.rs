@@ -174,6 +174,18 @@ fn a_session_as_an_editor_speaks_it() {
         md.contains("attention(") && md.contains("heads: int"),
         "{md}"
     );
+    let h = c.request("textDocument/hover", at(&uri, text, "heads = 4", 1));
+    let md = h["contents"]["value"].as_str().expect("markdown");
+    assert!(
+        md.contains("heads: int\n") && md.contains("A parameter of `attention`."),
+        "{md}"
+    );
+    let h = c.request("textDocument/hover", at(&uri, text, "by val_loss", 4));
+    let md = h["contents"]["value"].as_str().expect("markdown");
+    assert!(
+        md.contains("builtin metric val_loss: float measured"),
+        "{md}"
+    );
 
     // Definition: a use of a hyperparameter, and a module of the standard library.
     let d = c.request(

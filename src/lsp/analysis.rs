@@ -151,7 +151,11 @@ impl Analysis {
             }
             (DefKind::Builtin(kind), Item::Builtin(b)) => {
                 let head = format!("builtin {}", kind.as_str());
-                let mut sig = self.signature(&head, &b.name.name, &b.params, None);
+                let mut sig = if b.params.is_empty() && kind == ast::BuiltinKind::Metric {
+                    format!("{head} {}", b.name.name)
+                } else {
+                    self.signature(&head, &b.name.name, &b.params, None)
+                };
                 if let Some(ty) = &b.ty {
                     let _ = write!(sig, ": {}", ty.name);
                     if kind == ast::BuiltinKind::Metric {
@@ -175,7 +179,24 @@ impl Analysis {
                 doc(&mut md, e.doc.as_deref());
             }
             (DefKind::Arg, _) => {
-                code(&mut md, self.line_of(def.span).trim().trim_end_matches(','));
+                // The parameter as declared, found by where its name is written.
+                let params: Vec<&ast::FnParam> = match item {
+                    Item::Fn(f) => f.params.iter().collect(),
+                    Item::Builtin(b) => b.params.iter().collect(),
+                    Item::Enum(e) => e.variants.iter().flat_map(|v| &v.params).collect(),
+                    _ => Vec::new(),
+                };
+                match params.iter().find(|p| p.name.span == def.span) {
+                    Some(p) => {
+                        let sources = &self.checked.program.sources;
+                        let default = p
+                            .default
+                            .as_ref()
+                            .map_or(String::new(), |d| format!(" = {}", sources.snippet(d.span)));
+                        code(&mut md, &format!("{}: {}{default}", p.name.name, p.ty.name));
+                    }
+                    None => code(&mut md, &def.name),
+                }
                 if let Some(name) = crate::check::item_name(item) {
                     let _ = writeln!(md, "A parameter of `{}`.", name.name);
                 }

@@ -115,6 +115,7 @@ fn a_session_as_an_editor_speaks_it() {
     let (mut c, init) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
     let caps = &init["capabilities"];
     for cap in [
+        "codeActionProvider",
         "hoverProvider",
         "definitionProvider",
         "referencesProvider",
@@ -144,6 +145,20 @@ fn a_session_as_an_editor_speaks_it() {
         "{typo}"
     );
     assert_eq!(typo["source"], "nasc");
+
+    // A quick fix offers the suggested name.
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri }, "range": typo["range"], "context": { "diagnostics": [typo] } }),
+    );
+    let fix = &actions[0];
+    assert_eq!(fix["title"], "Replace `widht` with `width`");
+    assert_eq!(fix["kind"], "quickfix");
+    assert_eq!(fix["edit"]["changes"][uri.as_str()][0]["newText"], "width");
+    assert_eq!(
+        fix["edit"]["changes"][uri.as_str()][0]["range"],
+        typo["range"]
+    );
 
     // An incremental edit fixes it.
     let start = position_of(&broken, "widht", 0);

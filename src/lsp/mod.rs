@@ -85,6 +85,7 @@ fn capabilities() -> ServerCapabilities {
         rename_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".into(), "(".into(), ",".into(), "{".into()]),
             ..CompletionOptions::default()
@@ -565,6 +566,7 @@ impl Server<'_> {
                     }
                 }
                 req::Formatting::METHOD => return self.format(r),
+                req::CodeActionRequest::METHOD => self.code_actions(r),
                 _ => Err((
                     ErrorCode::MethodNotFound,
                     format!("nasc does not answer `{}`", r.method),
@@ -720,6 +722,53 @@ impl Server<'_> {
         )
     }
 
+    /// Quick fixes: a diagnostic whose help suggests a name (`did you mean `width`?`) over
+    /// a misspelled name offers to replace it.
+    fn code_actions(&mut self, r: Request) -> Result<serde_json::Value, (ErrorCode, String)> {
+        let p: lsp_types::CodeActionParams = serde_json::from_value(r.params).map_err(invalid)?;
+        let uri = p.text_document.uri;
+        let Some(doc) = self.docs.get(&uri) else {
+            return Ok(serde_json::Value::Null);
+        };
+        let lines = LineIndex::new(&doc.text);
+        let mut actions = Vec::new();
+        for d in p.context.diagnostics {
+            let Some(suggested) = suggestion(&d.message) else {
+                continue;
+            };
+            let (start, end) = (
+                lines.offset(&doc.text, d.range.start),
+                lines.offset(&doc.text, d.range.end),
+            );
+            let written = doc.text.get(start..end).unwrap_or("");
+            let is_name = !written.is_empty()
+                && written
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !is_name || written == suggested {
+                continue;
+            }
+            let edit = TextEdit {
+                range: d.range,
+                new_text: suggested.to_string(),
+            };
+            actions.push(lsp_types::CodeActionOrCommand::CodeAction(
+                lsp_types::CodeAction {
+                    title: format!("Replace `{written}` with `{suggested}`"),
+                    kind: Some(lsp_types::CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![d.clone()]),
+                    edit: Some(WorkspaceEdit {
+                        changes: Some(HashMap::from([(uri.clone(), vec![edit])])),
+                        ..WorkspaceEdit::default()
+                    }),
+                    is_preferred: Some(true),
+                    ..lsp_types::CodeAction::default()
+                },
+            ));
+        }
+        Ok(serde_json::to_value(actions).unwrap_or_default())
+    }
+
     /// Formats the whole document as `nasc fmt` does: one edit replacing the text, none
     /// when it is formatted already. A document that does not parse is left alone and
     /// the request fails with the syntax error (the diagnostics already mark the place).
@@ -760,6 +809,14 @@ impl Server<'_> {
             }
         }
     }
+}
+
+/// The name a diagnostic's help suggests: `X` in "help: did you mean `X`?".
+fn suggestion(message: &str) -> Option<&str> {
+    let rest = &message[message.find("help: did you mean `")? + "help: did you mean `".len()..];
+    let name = &rest[..rest.find('`')?];
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(name)
 }
 
 fn invalid(e: impl std::fmt::Display) -> (ErrorCode, String) {

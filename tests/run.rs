@@ -471,5 +471,28 @@ fn store_failures_are_reported() {
     let (code, _, stderr) = nasc(&["show", "7", "--store", &store]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no run 7"), "{stderr}");
+
+    // Reading a store that is not there says so and creates nothing.
+    let typo = dir.join("typo.db");
+    let typo_arg = typo.display().to_string();
+    for args in [
+        vec!["runs", "--store", &typo_arg],
+        vec!["show", "1", "--store", &typo_arg],
+        vec!["export", "1", "--store", &typo_arg],
+        vec!["report", "1", "--store", &typo_arg],
+    ] {
+        let (code, _, stderr) = nasc(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("nas::E038") && stderr.contains("no store at"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !typo.exists(),
+            "`nasc {}` created {}",
+            args[0],
+            typo.display()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -81,6 +81,24 @@ pub(crate) fn color_on(color: super::ColorChoice) -> bool {
     }
 }
 
+/// Opens a store that must exist already (`runs`, `show`, `export`, `report` read one
+/// and must not leave an empty file behind for a mistyped path), or prints why not; exit
+/// code 2 then.
+fn open_existing_store(path: &Path, color: super::ColorChoice) -> Result<Store, i32> {
+    if !path.exists() {
+        eprint!(
+            "{}",
+            store_failure(
+                format!("no store at `{}`", path.display()),
+                "`nasc run` creates one (`.nasc/store.db` under the current directory unless `--store PATH` says otherwise); give the path of an existing store with `--store PATH`",
+                color_on(color)
+            )
+        );
+        return Err(2);
+    }
+    open_store(path, color)
+}
+
 /// Opens the store, or prints why not; exit code 2 then.
 fn open_store(path: &Path, color: super::ColorChoice) -> Result<Store, i32> {
     Store::open(path).map_err(|e| {
@@ -893,7 +911,7 @@ fn run_json(info: &RunInfo, layers: &[LayerRow], trials: &[TrialRow]) -> serde_j
 
 /// `nasc runs`: the runs of a store, one line each.
 pub fn runs(store_path: &Path, color: super::ColorChoice) -> i32 {
-    let store = match open_store(store_path, color) {
+    let store = match open_existing_store(store_path, color) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -961,7 +979,7 @@ pub(crate) fn load_run(
     id: i64,
     color: super::ColorChoice,
 ) -> Result<Stored, i32> {
-    let store = open_store(store_path, color)?;
+    let store = open_existing_store(store_path, color)?;
     let (message, help) = match load(&store, id) {
         Ok(Some(stored)) => return Ok(stored),
         Ok(None) => (
@@ -1004,7 +1022,7 @@ pub enum ExportFormat {
 
 /// `nasc export RUN`: every trial of a run, to standard output.
 pub fn export(store_path: &Path, id: i64, format: ExportFormat, color: super::ColorChoice) -> i32 {
-    let store = match open_store(store_path, color) {
+    let store = match open_existing_store(store_path, color) {
         Ok(s) => s,
         Err(code) => return code,
     };

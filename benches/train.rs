@@ -21,6 +21,7 @@ use nasc::train::settings::TrainSettings;
 use nasc::train::{self as stage, Quiet};
 
 fn main() {
+    nasc::cli::tune_allocator();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = dir.join("benches/reference.nas");
     let text = std::fs::read_to_string(&path).expect("reference space exists");

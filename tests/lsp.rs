@@ -114,6 +114,10 @@ fn a_session_as_an_editor_speaks_it() {
     let uri = file_uri(&path);
     let (mut c, init) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
     let caps = &init["capabilities"];
+    assert_eq!(
+        caps["signatureHelpProvider"]["triggerCharacters"],
+        json!(["(", ","])
+    );
     for cap in [
         "codeActionProvider",
         "hoverProvider",
@@ -261,6 +265,25 @@ fn a_session_as_an_editor_speaks_it() {
     assert!(
         got.contains(&"tpe") && got.contains(&"evolution"),
         "{got:?}"
+    );
+
+    // Signature help inside a call: the parameters, the one being written.
+    let help = c.request(
+        "textDocument/signatureHelp",
+        at(&uri, text, "attention(heads = 4, kind = ", 28),
+    );
+    let sig = &help["signatures"][0];
+    assert!(
+        sig["label"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("attention(heads: int"),
+        "{help}"
+    );
+    assert_eq!(help["activeParameter"], 1, "`kind` is the second parameter");
+    assert_eq!(
+        sig["parameters"][1]["label"],
+        "kind: attention_kind = softmax"
     );
 
     // The outline.

@@ -165,6 +165,10 @@ struct OpenCall<'t> {
     at_argument_start: bool,
     /// Whether the cursor is in an argument's value (after `name =`).
     after_equals: bool,
+    /// How many arguments come before the one the cursor is in.
+    index: usize,
+    /// The keyword of the argument the cursor is in, when it has one (`kind = `).
+    current_name: Option<&'t str>,
 }
 
 /// The innermost call open before the end of `head`, if the cursor is inside its
@@ -207,6 +211,16 @@ fn open_call(head: &str) -> Option<OpenCall<'_>> {
         }
     }
     let current = inside[start..].trim();
+    let current_name = current
+        .split_once('=')
+        .map(|(n, rest)| (n.trim(), rest))
+        .filter(|(n, rest)| {
+            !rest.starts_with('=')
+                && !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .map(|(n, _)| n);
+    let index = args.len();
     let named = args
         .iter()
         .filter_map(|a| a.split_once('=').map(|(n, _)| n.trim()))
@@ -217,6 +231,8 @@ fn open_call(head: &str) -> Option<OpenCall<'_>> {
         named,
         at_argument_start: current.is_empty(),
         after_equals: current.ends_with('=') && !current.ends_with("=="),
+        index,
+        current_name,
     })
 }
 
@@ -238,16 +254,20 @@ fn enclosing_block(head: &str) -> Option<&str> {
     None
 }
 
-/// `name = ` for each parameter of the callee not given yet.
-fn keyword_arguments(a: &Analysis, call: &OpenCall<'_>) -> Vec<Completion> {
-    let root = a.root();
-    let params: Option<(String, &[FnParam])> = match a
+/// What `callee` is, in words (`builtin module attention`), with its parameters and doc
+/// comment: a function, a builtin, or a variant of an enum with a payload.
+fn callee<'a>(a: &'a Analysis, callee: &str) -> Option<(String, &'a [FnParam], Option<&'a str>)> {
+    match a
         .checked
-        .lookup(root, call.callee)
+        .lookup(a.root(), callee)
         .map(|r| a.checked.item(r))
     {
-        Some(Item::Fn(f)) => Some((format!("fn {}", f.name.name), &f.params)),
-        Some(Item::Builtin(b)) => Some((format!("{} {}", b.kind.as_str(), b.name.name), &b.params)),
+        Some(Item::Fn(f)) => Some((format!("fn {}", f.name.name), &f.params, f.doc.as_deref())),
+        Some(Item::Builtin(b)) => Some((
+            format!("{} {}", b.kind.as_str(), b.name.name),
+            &b.params,
+            b.doc.as_deref(),
+        )),
         _ => a
             .checked
             .program
@@ -255,39 +275,80 @@ fn keyword_arguments(a: &Analysis, call: &OpenCall<'_>) -> Vec<Completion> {
             .iter()
             .flat_map(|f| &f.items)
             .find_map(|i| match i {
-                Item::Enum(e) => e
-                    .variants
-                    .iter()
-                    .find(|v| v.name.name == call.callee)
-                    .map(|v| {
-                        (
-                            format!("variant of enum {}", e.name.name),
-                            v.params.as_slice(),
-                        )
-                    }),
+                Item::Enum(e) => e.variants.iter().find(|v| v.name.name == callee).map(|v| {
+                    (
+                        format!("variant of enum {}", e.name.name),
+                        v.params.as_slice(),
+                        e.doc.as_deref(),
+                    )
+                }),
                 _ => None,
             }),
+    }
+}
+
+/// `name: type = default`, the default as written.
+fn param_text(a: &Analysis, p: &FnParam) -> String {
+    let sources = &a.checked.program.sources;
+    match &p.default {
+        Some(d) => format!(
+            "{}: {} = {}",
+            p.name.name,
+            p.ty.name,
+            sources.snippet(d.span)
+        ),
+        None => format!("{}: {}", p.name.name, p.ty.name),
+    }
+}
+
+/// The signature of the call the cursor is in, for signature help.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    /// `attention(heads: int, kind: attention_kind = softmax, ...)`.
+    pub label: String,
+    /// Each parameter as it appears in the label.
+    pub params: Vec<String>,
+    /// What the callee is and its doc comment, as Markdown.
+    pub doc: String,
+    /// The parameter the argument under the cursor fills, if any.
+    pub active: Option<usize>,
+}
+
+/// The signature of the call open at byte `offset` of `text`, if its callee is known.
+pub fn signature_help(a: &Analysis, text: &str, offset: usize) -> Option<Signature> {
+    let before = &text[..floor(text, offset)];
+    let call = open_call(before)?;
+    let (owner, params, doc) = callee(a, call.callee)?;
+    let texts: Vec<String> = params.iter().map(|p| param_text(a, p)).collect();
+    let active = match call.current_name {
+        Some(name) => params.iter().position(|p| p.name.name == name),
+        None if call.named.is_empty() => Some(call.index).filter(|i| *i < params.len()),
+        // After a keyword argument, a positional one is an error; nothing is active.
+        None => None,
     };
-    let Some((owner, params)) = params else {
+    Some(Signature {
+        label: format!("{}({})", call.callee, texts.join(", ")),
+        params: texts,
+        doc: format!("`{owner}`\n\n{}", doc.unwrap_or("").trim()),
+        active,
+    })
+}
+
+/// `name = ` for each parameter of the callee not given yet.
+fn keyword_arguments(a: &Analysis, call: &OpenCall<'_>) -> Vec<Completion> {
+    let Some((owner, params, _)) = callee(a, call.callee) else {
         return Vec::new();
     };
-    let sources = &a.checked.program.sources;
     params
         .iter()
         .filter(|p| !call.named.contains(&p.name.name.as_str()))
-        .map(|p| {
-            let default = p
-                .default
-                .as_ref()
-                .map_or(String::new(), |d| format!(" = {}", sources.snippet(d.span)));
-            Completion {
-                insert: Some(format!("{} = $0", p.name.name)),
-                ..Completion::new(
-                    format!("{} =", p.name.name),
-                    K::FIELD,
-                    format!("{}: {}{default} ({owner})", p.name.name, p.ty.name),
-                )
-            }
+        .map(|p| Completion {
+            insert: Some(format!("{} = $0", p.name.name)),
+            ..Completion::new(
+                format!("{} =", p.name.name),
+                K::FIELD,
+                format!("{} ({owner})", param_text(a, p)),
+            )
         })
         .collect()
 }
@@ -532,6 +593,39 @@ mod tests {
         }
         assert_eq!(word_start("x \u{1F600}abc"), "x \u{1F600}".len());
         assert_eq!(word_start("abc"), 0);
+    }
+
+    #[test]
+    fn signature_help_marks_the_argument_being_written() {
+        let a = Analysis::new("t.nas", SPACE.to_string(), None, &HashMap::new());
+        let at = |marker: &str| SPACE.find(marker).unwrap() + marker.len();
+        let sig = signature_help(&a, SPACE, at("attention(")).expect("inside attention's call");
+        assert!(
+            sig.label
+                .starts_with("attention(heads: int, kind: attention_kind = softmax"),
+            "{}",
+            sig.label
+        );
+        assert!(sig.params.iter().all(|p| sig.label.contains(p.as_str())));
+        assert_eq!(sig.active, Some(0), "the first argument, by position");
+        assert!(sig.doc.contains("module attention"), "{}", sig.doc);
+        let sig = signature_help(&a, SPACE, at("attention(heads = 4, ")).expect("a call");
+        assert_eq!(
+            sig.active, None,
+            "after a keyword argument nothing is positional"
+        );
+        let text = SPACE.replace("attention(heads = 4, )", "attention(heads = 4, kind = )");
+        let a = Analysis::new("t.nas", text.clone(), None, &HashMap::new());
+        let sig = signature_help(&a, &text, text.find("kind = ").unwrap() + 7).expect("a call");
+        assert_eq!(
+            sig.params[sig.active.expect("kind")],
+            "kind: attention_kind = softmax"
+        );
+        assert_eq!(
+            signature_help(&a, &text, text.find("space s").unwrap()),
+            None,
+            "not in a call"
+        );
     }
 
     #[test]

@@ -86,6 +86,10 @@ fn capabilities() -> ServerCapabilities {
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
+        signature_help_provider: Some(lsp_types::SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            ..lsp_types::SignatureHelpOptions::default()
+        }),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".into(), "(".into(), ",".into(), "{".into()]),
             ..CompletionOptions::default()
@@ -567,6 +571,35 @@ impl Server<'_> {
                 }
                 req::Formatting::METHOD => return self.format(r),
                 req::CodeActionRequest::METHOD => self.code_actions(r),
+                req::SignatureHelpRequest::METHOD => self
+                    .with_position::<req::SignatureHelpRequest>(r, |s, uri, a, offset| {
+                        let text = s.docs.get(uri)?.text.clone();
+                        let sig = complete::signature_help(a, &text, offset)?;
+                        let parameters = sig
+                            .params
+                            .into_iter()
+                            .map(|p| lsp_types::ParameterInformation {
+                                label: lsp_types::ParameterLabel::Simple(p),
+                                documentation: None,
+                            })
+                            .collect();
+                        let active = sig.active.map(|i| i as u32);
+                        Some(lsp_types::SignatureHelp {
+                            signatures: vec![lsp_types::SignatureInformation {
+                                label: sig.label,
+                                documentation: Some(lsp_types::Documentation::MarkupContent(
+                                    MarkupContent {
+                                        kind: MarkupKind::Markdown,
+                                        value: sig.doc,
+                                    },
+                                )),
+                                parameters: Some(parameters),
+                                active_parameter: active,
+                            }],
+                            active_signature: Some(0),
+                            active_parameter: active,
+                        })
+                    }),
                 _ => Err((
                     ErrorCode::MethodNotFound,
                     format!("nasc does not answer `{}`", r.method),

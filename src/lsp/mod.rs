@@ -1,14 +1,20 @@
 //! `nasc lsp`: a Language Server Protocol server over standard input and output.
 //!
 //! The transport (framing, JSON-RPC, the initialize handshake) is rust-analyzer's
-//! `lsp-server`; the protocol's types are `lsp-types`. The server is one thread with one
-//! loop: it keeps the text of every open document, and after a change it waits until the
+//! `lsp-server`; the protocol's types are `lsp-types`. The server's loop runs on one
+//! thread: it keeps the text of every open document, and after a change it waits until the
 //! document has been quiet for the debounce interval (30 ms unless the client's
 //! `initializationOptions` say `{"debounceMs": N}`) before checking it again and
 //! publishing its diagnostics, so a burst of keystrokes costs one check. A request about
 //! a document (hover, completion, ...) checks it at once if it changed since. Checking is
 //! exactly `nasc check` (see [`analysis`]); open files are read from the editor's unsaved
 //! text when another file imports them.
+//!
+//! Each document keeps what counting and the shape rules found for its spaces, so an edit
+//! re-analyses only the space it touched. When that space was slow to analyse last time
+//! (over 25 ms, `deferMs`), the loop publishes everything else at once and a second thread
+//! ([`worker`]) finishes the complete analysis, after which the document is published
+//! again: typing never waits for a slow space.
 //!
 //! The standard library has no files on disk; to let the editor go to a definition in it,
 //! its text is written once to a read-only copy under the system's temporary directory.

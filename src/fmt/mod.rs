@@ -5,8 +5,8 @@
 //!
 //! The formatter re-prints the token stream; it does not print the AST. The parser drops
 //! comments (the grammar treats them as whitespace), so a printer working from the AST
-//! would have to guess where each comment belonged. Instead [`lex`] cuts the text into the
-//! tokens pest sees plus the comments, and [`print`] lays those same tokens out again:
+//! would have to guess where each comment belonged. Instead `lex` cuts the text into the
+//! tokens pest sees plus the comments, and `print` lays those same tokens out again:
 //! only the whitespace between tokens changes, so nothing can be lost or reordered.
 //!
 //! The author's line breaks are kept (runs of blank lines become one; blank lines right

@@ -13,7 +13,7 @@
 //! Each document keeps what counting and the shape rules found for its spaces, so an edit
 //! re-analyses only the space it touched. When that space was slow to analyse last time
 //! (over 25 ms, `deferMs`), the loop publishes everything else at once and a second thread
-//! ([`worker`]) finishes the complete analysis, after which the document is published
+//! (`worker.rs`) finishes the complete analysis, after which the document is published
 //! again: typing never waits for a slow space.
 //!
 //! The standard library has no files on disk; to let the editor go to a definition in it,

@@ -14,7 +14,6 @@
 //! Run with `cargo bench --bench check_large`. The aim is 10,000 lines in under 100 ms.
 //! `NASC_BENCH_DUMP=DIR` also writes the generated files into `DIR`.
 
-
 /// The allocator of the `nasc` binary, so the figures are what `nasc check` gets.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

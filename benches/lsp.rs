@@ -18,7 +18,6 @@ mod client;
 #[path = "common/generate.rs"]
 mod generate;
 
-
 /// The allocator of the `nasc` binary, so the figures are what `nasc check` gets.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -13,7 +13,6 @@
 //!
 //! Run with `cargo bench --bench sample`.
 
-
 /// The allocator of the `nasc` binary, so the figures are what `nasc sample` gets.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -227,6 +227,20 @@ fn a_session_as_an_editor_speaks_it() {
         "lands on the definition"
     );
 
+    // Highlights: the hyperparameter's definition and its use in this document.
+    let marks = c.request(
+        "textDocument/documentHighlight",
+        at(&uri, text, "dim = width", 6),
+    );
+    let marks = marks.as_array().expect("highlights");
+    assert_eq!(marks.len(), 2, "{marks:?}");
+    assert_eq!(
+        marks[0]["range"]["start"],
+        position_of(text, "param width", 6)
+    );
+    assert_eq!(marks[0]["kind"], 3, "the definition is written there");
+    assert_eq!(marks[1]["kind"], 2, "the use reads it");
+
     // References and rename.
     let refs = c.request(
         "textDocument/references",

@@ -88,6 +88,7 @@ fn capabilities() -> ServerCapabilities {
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
+        document_highlight_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
@@ -534,6 +535,29 @@ impl Server<'_> {
                         .unwrap_or(true);
                     self.with_position::<req::References>(r, |s, uri, a, offset| {
                         Some(s.references(uri, a, offset, declaration))
+                    })
+                }
+                req::DocumentHighlightRequest::METHOD => {
+                    self.with_position::<req::DocumentHighlightRequest>(r, |_, _, a, offset| {
+                        // The definition (when it is in this document) and its uses here.
+                        let root = a.root();
+                        let text = a.text(root);
+                        let lines = LineIndex::new(text);
+                        let highlights: Vec<lsp_types::DocumentHighlight> = a
+                            .references(offset, true)
+                            .into_iter()
+                            .filter(|s| s.file == root)
+                            .enumerate()
+                            .map(|(i, s)| lsp_types::DocumentHighlight {
+                                range: lines.range(text, s.start, s.end),
+                                kind: Some(if i == 0 && a.definition(offset) == Some(s) {
+                                    lsp_types::DocumentHighlightKind::WRITE
+                                } else {
+                                    lsp_types::DocumentHighlightKind::READ
+                                }),
+                            })
+                            .collect();
+                        Some(highlights)
                     })
                 }
                 req::Rename::METHOD => return self.rename(r),

@@ -1243,12 +1243,22 @@ impl Watcher for Progress {
         let what = match (how, t.failed) {
             (_, true) => format!("failed: {}", t.reason.as_deref().unwrap_or("no reason")),
             _ => {
-                let mut parts: Vec<String> = Vec::new();
+                // The metric the run ranks by first (`score` with weighted objectives),
+                // then the usual ones.
+                let mut shown: Vec<&str> = vec![self.rank.name.as_str()];
                 for m in ["val_loss", "val_accuracy", "params"] {
-                    if let Some(v) = t.metrics.get(m) {
-                        parts.push(format!("{m} {}", show_metric(m, *v)));
+                    if !shown.contains(&m) {
+                        shown.push(m);
                     }
                 }
+                let parts: Vec<String> = shown
+                    .iter()
+                    .filter_map(|m| {
+                        t.metrics
+                            .get(*m)
+                            .map(|v| format!("{m} {}", show_metric(m, *v)))
+                    })
+                    .collect();
                 parts.join("  ")
             }
         };

@@ -377,17 +377,28 @@ fn a_session_as_an_editor_speaks_it() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn errors_in_imported_files_are_published_to_them_and_unsaved_text_is_read() {
-    let dir = temp("imports");
-    let blocks = "/// A block with a typo in it.\nfn my_block(w: int) -> module {\n    layer_norm() >> dropot(rate = 0.1)\n}\n";
-    let main = "import blocks.{ my_block }\n\nspace s {\n    param width = choice(64, 128)\n    graph {\n        embedding(vocab = 100, dim = width)\n        my_block(w = width)\n        lm_head(vocab = 100)\n    }\n}\n";
-    std::fs::write(dir.join("blocks.nas"), blocks).expect("write");
-    std::fs::write(dir.join("main.nas"), main).expect("write");
+/// A function with a typo (`dropot`), in `blocks.nas`.
+const BLOCKS: &str = "/// A block with a typo in it.\nfn my_block(w: int) -> module {\n    layer_norm() >> dropot(rate = 0.1)\n}\n";
+
+/// A space that imports [`BLOCKS`], in `main.nas`.
+const MAIN: &str = "import blocks.{ my_block }\n\nspace s {\n    param width = choice(64, 128)\n    graph {\n        embedding(vocab = 100, dim = width)\n        my_block(w = width)\n        lm_head(vocab = 100)\n    }\n}\n";
+
+/// A fresh folder holding [`BLOCKS`] and [`MAIN`]; it and the two files' URIs.
+fn imports(tag: &str) -> (PathBuf, String, String) {
+    let dir = temp(tag);
+    std::fs::write(dir.join("blocks.nas"), BLOCKS).expect("write");
+    std::fs::write(dir.join("main.nas"), MAIN).expect("write");
     let (main_uri, blocks_uri) = (
         file_uri(&dir.join("main.nas")),
         file_uri(&dir.join("blocks.nas")),
     );
+    (dir, main_uri, blocks_uri)
+}
+
+#[test]
+fn errors_in_imported_files_are_published_to_them_and_unsaved_text_is_read() {
+    let (dir, main_uri, blocks_uri) = imports("imports");
+    let (blocks, main) = (BLOCKS, MAIN);
     let (mut c, _) = Client::start(EXE, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));
     open(&mut c, &main_uri, main);
     let diags = c.diagnostics(&blocks_uri);
@@ -647,15 +658,8 @@ fn slow_spaces_are_finished_by_the_worker_and_published_again() {
 /// checked again against the new text.
 #[test]
 fn files_changed_on_disk_are_watched_and_read_again() {
-    let dir = temp("watch");
-    let blocks = "fn my_block(w: int) -> module {\n    layer_norm() >> dropot(rate = 0.1)\n}\n";
-    let main = "import blocks.{ my_block }\n\nspace s {\n    param width = choice(64, 128)\n    graph {\n        embedding(vocab = 100, dim = width)\n        my_block(w = width)\n        lm_head(vocab = 100)\n    }\n}\n";
-    std::fs::write(dir.join("blocks.nas"), blocks).expect("write");
-    std::fs::write(dir.join("main.nas"), main).expect("write");
-    let (main_uri, blocks_uri) = (
-        file_uri(&dir.join("main.nas")),
-        file_uri(&dir.join("blocks.nas")),
-    );
+    let (dir, main_uri, blocks_uri) = imports("watch");
+    let (blocks, main) = (BLOCKS, MAIN);
     let caps = json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } });
     let (mut c, _) =
         Client::start_with(EXE, caps, json!({ "debounceMs": 0, "deferMs": 3_600_000 }));

@@ -187,14 +187,7 @@ impl Analysis {
                     _ => Vec::new(),
                 };
                 match params.iter().find(|p| p.name.span == def.span) {
-                    Some(p) => {
-                        let sources = &self.checked.program.sources;
-                        let default = p
-                            .default
-                            .as_ref()
-                            .map_or(String::new(), |d| format!(" = {}", sources.snippet(d.span)));
-                        code(&mut md, &format!("{}: {}{default}", p.name.name, p.ty.name));
-                    }
+                    Some(p) => code(&mut md, &self.param_text(p)),
                     None => code(&mut md, &def.name),
                 }
                 if let Some(name) = crate::check::item_name(item) {
@@ -279,24 +272,26 @@ impl Analysis {
         params: &[ast::FnParam],
         ret: Option<&ast::TypeExpr>,
     ) -> String {
-        let sources = &self.checked.program.sources;
-        let params: Vec<String> = params
-            .iter()
-            .map(|p| match &p.default {
-                Some(d) => format!(
-                    "{}: {} = {}",
-                    p.name.name,
-                    p.ty.name,
-                    sources.snippet(d.span)
-                ),
-                None => format!("{}: {}", p.name.name, p.ty.name),
-            })
-            .collect();
+        let params: Vec<String> = params.iter().map(|p| self.param_text(p)).collect();
         let mut s = format!("{head} {name}({})", params.join(", "));
         if let Some(r) = ret {
             let _ = write!(s, " -> {}", r.name);
         }
         s
+    }
+
+    /// `name: type = default`, the default as written.
+    pub fn param_text(&self, p: &ast::FnParam) -> String {
+        let sources = &self.checked.program.sources;
+        match &p.default {
+            Some(d) => format!(
+                "{}: {} = {}",
+                p.name.name,
+                p.ty.name,
+                sources.snippet(d.span)
+            ),
+            None => format!("{}: {}", p.name.name, p.ty.name),
+        }
     }
 
     /// The whole line `span` starts on.

@@ -287,20 +287,6 @@ fn callee<'a>(a: &'a Analysis, callee: &str) -> Option<(String, &'a [FnParam], O
     }
 }
 
-/// `name: type = default`, the default as written.
-fn param_text(a: &Analysis, p: &FnParam) -> String {
-    let sources = &a.checked.program.sources;
-    match &p.default {
-        Some(d) => format!(
-            "{}: {} = {}",
-            p.name.name,
-            p.ty.name,
-            sources.snippet(d.span)
-        ),
-        None => format!("{}: {}", p.name.name, p.ty.name),
-    }
-}
-
 /// The signature of the call the cursor is in, for signature help.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Signature {
@@ -319,7 +305,7 @@ pub fn signature_help(a: &Analysis, text: &str, offset: usize) -> Option<Signatu
     let before = &text[..floor(text, offset)];
     let call = open_call(before)?;
     let (owner, params, doc) = callee(a, call.callee)?;
-    let texts: Vec<String> = params.iter().map(|p| param_text(a, p)).collect();
+    let texts: Vec<String> = params.iter().map(|p| a.param_text(p)).collect();
     let active = match call.current_name {
         Some(name) => params.iter().position(|p| p.name.name == name),
         None if call.named.is_empty() => Some(call.index).filter(|i| *i < params.len()),
@@ -347,7 +333,7 @@ fn keyword_arguments(a: &Analysis, call: &OpenCall<'_>) -> Vec<Completion> {
             ..Completion::new(
                 format!("{} =", p.name.name),
                 K::FIELD,
-                format!("{} ({owner})", param_text(a, p)),
+                format!("{} ({owner})", a.param_text(p)),
             )
         })
         .collect()

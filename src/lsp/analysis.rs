@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::index::{DefKind, Index};
+use super::text::LineIndex;
 use crate::check::{self, Checked};
 use crate::diag::{Diagnostic, FileId, Sink, Span};
 use crate::space::summary::{self, Summary};
@@ -28,6 +29,8 @@ pub struct Analysis {
     /// The spaces whose counting and shape rules were left to a later, complete analysis
     /// because they took longer than [`SpaceCache::defer_over`] last time.
     pub pending: Vec<String>,
+    /// The line starts of each file, built when a position in it is first asked for.
+    lines: Vec<std::sync::OnceLock<LineIndex>>,
 }
 
 /// Where a definition is, and the text shown on hover.
@@ -98,12 +101,16 @@ impl Analysis {
         let checked = check::check(program, &mut sink);
         let (summaries, pending) = analyze_spaces(&checked, &mut sink, cache);
         let index = Index::build(&checked);
+        let lines = (0..checked.program.files.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
         Analysis {
             checked,
             summaries,
             diagnostics: sink.into_sorted(),
             index,
             pending,
+            lines,
         }
     }
 
@@ -115,6 +122,23 @@ impl Analysis {
     /// The text of `file`.
     pub fn text(&self, file: FileId) -> &str {
         &self.checked.program.sources.get(file).text
+    }
+
+    /// The line starts of `file`, built once.
+    fn lines(&self, file: FileId) -> &LineIndex {
+        self.lines[file.0 as usize].get_or_init(|| LineIndex::new(self.text(file)))
+    }
+
+    /// Where `span` lies, as the protocol counts positions.
+    pub fn range(&self, span: Span) -> lsp_types::Range {
+        self.lines(span.file)
+            .range(self.text(span.file), span.start, span.end)
+    }
+
+    /// The byte offset of `pos` in the document's own text.
+    pub fn offset(&self, pos: lsp_types::Position) -> usize {
+        let root = self.root();
+        self.lines(root).offset(self.text(root), pos)
     }
 
     /// The definition of the name at `offset` of the document.

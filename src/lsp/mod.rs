@@ -167,6 +167,8 @@ struct Doc {
     published: Vec<Uri>,
     /// What its spaces' counting and shape rules found, for the next check.
     cache: analysis::SpaceCache,
+    /// Its file's canonical path, for documents that import it (found once, at open).
+    canonical: Option<PathBuf>,
 }
 
 struct Server<'c> {
@@ -273,6 +275,7 @@ impl Server<'_> {
                     due: Some(Instant::now()),
                     published: Vec::new(),
                     cache: analysis::SpaceCache::default(),
+                    canonical: path_of(&p.text_document.uri).and_then(|f| f.canonicalize().ok()),
                 };
                 self.docs.insert(p.text_document.uri, doc);
                 self.invalidate_all(false);
@@ -410,10 +413,7 @@ impl Server<'_> {
         root: &Uri,
         d: &crate::diag::Diagnostic,
     ) -> Option<LspDiagnostic> {
-        let range = |span: Span| {
-            let text = a.text(span.file);
-            LineIndex::new(text).range(text, span.start, span.end)
-        };
+        let range = |span: Span| a.range(span);
         let mut message = d.message.clone();
         if !d.primary.message.is_empty() {
             message.push_str(&format!("\n{}", d.primary.message));
@@ -454,7 +454,7 @@ impl Server<'_> {
             .docs
             .iter()
             .filter(|(u, _)| *u != uri)
-            .filter_map(|(u, d)| Some((path_of(u)?.canonicalize().ok()?, d.text.clone())))
+            .filter_map(|(_, d)| Some((d.canonical.clone()?, d.text.clone())))
             .collect();
         let doc = self.docs.get_mut(uri)?;
         let path = path_of(uri);
@@ -499,9 +499,10 @@ impl Server<'_> {
     }
 
     fn location(&self, a: &Analysis, root: &Uri, span: Span) -> Option<Location> {
-        let text = a.text(span.file);
-        let range = LineIndex::new(text).range(text, span.start, span.end);
-        Some(Location::new(self.uri_for(a, root, span.file)?, range))
+        Some(Location::new(
+            self.uri_for(a, root, span.file)?,
+            a.range(span),
+        ))
     }
 
     fn request(&mut self, r: Request) -> Response {
@@ -511,13 +512,12 @@ impl Server<'_> {
                 req::HoverRequest::METHOD => {
                     self.with_position::<req::HoverRequest>(r, |_, _, a, offset| {
                         let h = a.hover(offset)?;
-                        let text = a.text(a.root());
                         Some(lsp_types::Hover {
                             contents: HoverContents::Markup(MarkupContent {
                                 kind: MarkupKind::Markdown,
                                 value: h.markdown,
                             }),
-                            range: Some(LineIndex::new(text).range(text, h.span.start, h.span.end)),
+                            range: Some(a.range(h.span)),
                         })
                     })
                 }
@@ -541,15 +541,13 @@ impl Server<'_> {
                     self.with_position::<req::DocumentHighlightRequest>(r, |_, _, a, offset| {
                         // The definition (when it is in this document) and its uses here.
                         let root = a.root();
-                        let text = a.text(root);
-                        let lines = LineIndex::new(text);
                         let highlights: Vec<lsp_types::DocumentHighlight> = a
                             .references(offset, true)
                             .into_iter()
                             .filter(|s| s.file == root)
                             .enumerate()
                             .map(|(i, s)| lsp_types::DocumentHighlight {
-                                range: lines.range(text, s.start, s.end),
+                                range: a.range(s),
                                 kind: Some(if i == 0 && a.definition(offset) == Some(s) {
                                     lsp_types::DocumentHighlightKind::WRITE
                                 } else {
@@ -583,13 +581,8 @@ impl Server<'_> {
                             let uri = p.text_document.uri;
                             self.analysis(&uri)
                                 .map_or(Ok(serde_json::Value::Null), |a| {
-                                    let text = a.text(a.root());
-                                    let lines = LineIndex::new(text);
-                                    let symbols: Vec<DocumentSymbol> = a
-                                        .outline()
-                                        .into_iter()
-                                        .map(|s| symbol(&lines, text, s))
-                                        .collect();
+                                    let symbols: Vec<DocumentSymbol> =
+                                        a.outline().into_iter().map(|s| symbol(&a, s)).collect();
                                     Ok(serde_json::to_value(
                                         lsp_types::DocumentSymbolResponse::Nested(symbols),
                                     )
@@ -663,8 +656,7 @@ impl Server<'_> {
         let Some(a) = self.analysis(&uri) else {
             return Ok(serde_json::Value::Null);
         };
-        let text = a.text(a.root());
-        let offset = LineIndex::new(text).offset(text, pos.position);
+        let offset = a.offset(pos.position);
         Ok(serde_json::to_value(f(self, &uri, &a, offset)).unwrap_or_default())
     }
 
@@ -726,12 +718,9 @@ impl Server<'_> {
     /// names of the standard library are refused.
     fn rename(&mut self, r: Request) -> Response {
         let id = r.id.clone();
-        let p = match serde_json::from_value::<lsp_types::RenameParams>(r.params) {
+        let p: lsp_types::RenameParams = match parse(&id, r.params) {
             Ok(p) => p,
-            Err(e) => {
-                let (code, message) = invalid(e);
-                return Response::new_err(id, code as i32, message);
-            }
+            Err(response) => return response,
         };
         let new_name = p.new_name;
         let valid = new_name
@@ -753,8 +742,7 @@ impl Server<'_> {
         let Some(a) = self.analysis(&uri) else {
             return Response::new_ok(id, serde_json::Value::Null);
         };
-        let text = a.text(a.root());
-        let offset = LineIndex::new(text).offset(text, p.text_document_position.position);
+        let offset = a.offset(p.text_document_position.position);
         let Some((_, d)) = a.index.at(a.root(), offset) else {
             return Response::new_ok(id, serde_json::Value::Null);
         };
@@ -837,12 +825,9 @@ impl Server<'_> {
     /// the request fails with the syntax error (the diagnostics already mark the place).
     fn format(&mut self, r: Request) -> Response {
         let id = r.id.clone();
-        let p = match serde_json::from_value::<lsp_types::DocumentFormattingParams>(r.params) {
+        let p: lsp_types::DocumentFormattingParams = match parse(&id, r.params) {
             Ok(p) => p,
-            Err(e) => {
-                let (code, message) = invalid(e);
-                return Response::new_err(id, code as i32, message);
-            }
+            Err(response) => return response,
         };
         let Some(doc) = self.docs.get(&p.text_document.uri) else {
             return Response::new_ok(id, serde_json::Value::Null);
@@ -882,32 +867,46 @@ fn suggestion(message: &str) -> Option<&str> {
     valid.then_some(name)
 }
 
+/// The parameters of request `id`, or the error response that says they are malformed.
+fn parse<P: serde::de::DeserializeOwned>(
+    id: &lsp_server::RequestId,
+    params: serde_json::Value,
+) -> Result<P, Response> {
+    serde_json::from_value(params).map_err(|e| {
+        let (code, message) = invalid(e);
+        Response::new_err(id.clone(), code as i32, message)
+    })
+}
+
 fn invalid(e: impl std::fmt::Display) -> (ErrorCode, String) {
     (ErrorCode::InvalidParams, format!("invalid parameters: {e}"))
 }
 
 #[allow(deprecated)] // `DocumentSymbol::deprecated` must be given, as `None`.
-fn symbol(lines: &LineIndex, text: &str, s: Symbol) -> DocumentSymbol {
+fn symbol(a: &Analysis, s: Symbol) -> DocumentSymbol {
     DocumentSymbol {
         name: s.name,
         detail: s.detail,
         kind: s.kind,
         tags: None,
         deprecated: None,
-        range: lines.range(text, s.span.start, s.span.end),
-        selection_range: lines.range(text, s.name_span.start, s.name_span.end),
-        children: Some(
-            s.children
-                .into_iter()
-                .map(|c| symbol(lines, text, c))
-                .collect(),
-        ),
+        range: a.range(s.span),
+        selection_range: a.range(s.name_span),
+        children: Some(s.children.into_iter().map(|c| symbol(a, c)).collect()),
     }
 }
 
 /// The read-only copy of standard-library module `name` (`std/transformer.nas`) with
 /// `text`, written on first use.
 fn std_copy(name: &str, text: &str) -> Option<PathBuf> {
+    // The embedded texts never change while the server runs: check the disk once per module.
+    static WRITTEN: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut written = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, path)) = written.iter().find(|(n, _)| n == name) {
+        return Some(path.clone());
+    }
     let dir = std::env::temp_dir().join(format!("nasc-{}-stdlib", env!("CARGO_PKG_VERSION")));
     let path = dir.join(name);
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
@@ -916,5 +915,6 @@ fn std_copy(name: &str, text: &str) -> Option<PathBuf> {
         std::fs::write(&tmp, text).ok()?;
         std::fs::rename(&tmp, &path).ok()?;
     }
+    written.push((name.to_string(), path.clone()));
     Some(path)
 }

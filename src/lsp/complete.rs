@@ -460,6 +460,22 @@ fn in_scope(a: &Analysis, offset: usize) -> Vec<Completion> {
 /// The modules, functions and enums `std.NAME` defines, by name, read from the embedded
 /// text (the document may not load it, or may not parse while the import is typed).
 fn std_items(module: &str) -> Vec<(String, Completion)> {
+    // The embedded texts never change: each module is parsed once per process, not on
+    // every keystroke.
+    type Items = Vec<(String, Completion)>;
+    static PARSED: std::sync::Mutex<Vec<(String, Items)>> = std::sync::Mutex::new(Vec::new());
+    let mut parsed = PARSED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, items)) = parsed.iter().find(|(m, _)| m == module) {
+        return items.clone();
+    }
+    let items = parse_std_items(module);
+    parsed.push((module.to_string(), items.clone()));
+    items
+}
+
+fn parse_std_items(module: &str) -> Vec<(String, Completion)> {
     let Some(text) = stdlib::get(module) else {
         return Vec::new();
     };

@@ -50,12 +50,18 @@ fn bench(file: &str) {
     let interp = Interp::new(&checked, &checked.spaces[0]).expect("space builds");
     let mut rng = strategy::rng(1);
 
-    // Warm-up, then as many batches of 100 as fit the window.
+    // Warm-up, then as many batches of 100 as fit the window (or, with
+    // `NASC_SAMPLE_FIXED=N`, exactly N architectures: a fixed amount of work, for counting
+    // instructions under `valgrind --tool=callgrind`, which the machine's load does not
+    // change).
+    let fixed: Option<u64> = std::env::var("NASC_SAMPLE_FIXED")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let _ = strategy::sample(&interp, &mut RandomSearch, &mut rng, 100, 10_000);
     let start = Instant::now();
     let (mut archs, mut decisions, mut attempts) = (0u64, 0u64, 0u64);
     let mut check = 0u128;
-    while start.elapsed() < WINDOW {
+    while fixed.map_or(start.elapsed() < WINDOW, |n| archs < n) {
         let (batch, stats) = strategy::sample(&interp, &mut RandomSearch, &mut rng, 100, 10_000)
             .unwrap_or_else(|_| panic!("{file} samples"));
         archs += batch.len() as u64;

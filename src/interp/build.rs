@@ -21,6 +21,7 @@ use super::data::DataFacts;
 use super::ir::{self, Arch, Cost, Node, Shape};
 use super::metrics;
 use super::{Alt, Decider, Decision, Domain, Hyper, Name, Partial, Pick, Value};
+use crate::check::types::ItemRef;
 use crate::check::{self, Checked, SpaceInfo};
 use crate::diag::{FileId, Span};
 use crate::space::count;
@@ -123,6 +124,20 @@ pub struct Interp<'a> {
     names: RefCell<FxHashSet<Name>>,
     /// Domains of inline `choice`s, by the address of the call.
     choice_domains: RefCell<Vec<(usize, Rc<Domain>)>>,
+    /// What the syntax tree says the same way in every build, resolved the first time.
+    sites: RefCell<Sites>,
+}
+
+/// Facts about the syntax tree that no assignment changes, keyed by the address of the
+/// node they are about and resolved the first time a build needs them: the item a name
+/// refers to, the shared `Name` of an identifier, which argument fills which parameter of
+/// a call, and the builtin modules' rules compiled over their parameters' positions.
+#[derive(Default)]
+struct Sites {
+    lookups: FxHashMap<(u32, usize, usize), Option<ItemRef>>,
+    names: FxHashMap<(usize, usize), Name>,
+    slots: FxHashMap<(usize, usize, usize, usize), Rc<[Option<u32>]>>,
+    rules: FxHashMap<usize, Rc<[Option<Rule>]>>,
 }
 
 const MAX_DEPTH: usize = 256;
@@ -241,6 +256,7 @@ impl<'a> Interp<'a> {
                 .map(|(i, l)| (l.name.as_str(), i))
                 .collect(),
             choice_domains: RefCell::new(Vec::new()),
+            sites: RefCell::new(Sites::default()),
             names: RefCell::new(FxHashSet::default()),
             node_hint: Cell::new(0),
             decision_hint: Cell::new(0),
@@ -267,6 +283,71 @@ impl<'a> Interp<'a> {
         let names: Rc<[Name]> = params.iter().map(|p| self.name(&p.name.name)).collect();
         self.param_names.borrow_mut().insert(key, names.clone());
         names
+    }
+
+    /// The item `name` refers to as seen from `file` (`name` lives in the syntax tree, so
+    /// its address identifies the place).
+    fn lookup(&self, file: FileId, name: &'a str) -> Option<ItemRef> {
+        let key = (file.0, name.as_ptr() as usize, name.len());
+        if let Some(r) = self.sites.borrow().lookups.get(&key) {
+            return *r;
+        }
+        let r = self.checked.lookup(file, name);
+        self.sites.borrow_mut().lookups.insert(key, r);
+        r
+    }
+
+    /// The shared name for `s`, a string of the syntax tree (or a static one), found by
+    /// its address after the first time.
+    fn name_of(&self, s: &'a str) -> Name {
+        let key = (s.as_ptr() as usize, s.len());
+        if let Some(n) = self.sites.borrow().names.get(&key) {
+            return n.clone();
+        }
+        let n = self.name(s);
+        self.sites.borrow_mut().names.insert(key, n.clone());
+        n
+    }
+
+    /// Which argument of `args` fills each of `params` (see [`ast::match_args`]).
+    fn slots<'x>(&self, params: &'a [ast::FnParam], args: &'x [ast::Arg]) -> Vec<Option<&'x ast::Arg>> {
+        let key = (
+            params.as_ptr() as usize,
+            params.len(),
+            args.as_ptr() as usize,
+            args.len(),
+        );
+        let found = self.sites.borrow().slots.get(&key).cloned();
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                let base = args.as_ptr() as usize;
+                let size = std::mem::size_of::<ast::Arg>().max(1);
+                let i: Rc<[Option<u32>]> = ast::match_args(params, args)
+                    .into_iter()
+                    .map(|a| a.map(|a| ((a as *const ast::Arg as usize - base) / size) as u32))
+                    .collect();
+                self.sites.borrow_mut().slots.insert(key, i.clone());
+                i
+            }
+        };
+        idx.iter().map(|k| k.map(|k| &args[k as usize])).collect()
+    }
+
+    /// A builtin module's rules, compiled over the positions of its parameters (`None`
+    /// for a rule the compiled form does not cover: the general evaluator decides it).
+    fn rules(&self, b: &'a ast::Builtin) -> Rc<[Option<Rule>]> {
+        let key = b as *const ast::Builtin as usize;
+        if let Some(r) = self.sites.borrow().rules.get(&key) {
+            return r.clone();
+        }
+        let r: Rc<[Option<Rule>]> = b
+            .requires
+            .iter()
+            .map(|rule| Rule::compile(&rule.cond, &b.params))
+            .collect();
+        self.sites.borrow_mut().rules.insert(key, r.clone());
+        r
     }
 
     /// The named hyperparameters as strategies see them.
@@ -590,7 +671,7 @@ impl<'a> Run<'a, '_> {
         for f in &space.train {
             let here = join("train", &f.name.name);
             if let Some(v) = soft(self.value(&f.value, &self.space_env(), &here), &mut open)? {
-                train.push((ip.name(&f.name.name), v));
+                train.push((ip.name_of(&f.name.name), v));
             }
         }
         let Some(facts) = facts else { return Ok(None) };
@@ -610,13 +691,13 @@ impl<'a> Run<'a, '_> {
         let mut values: Vec<(Name, Value)> = Vec::new();
         for (i, p) in space.params.iter().enumerate() {
             if let Some(v) = &self.named[i] {
-                values.push((ip.name(&p.name), v.clone()));
+                values.push((ip.name_of(&p.name), v.clone()));
             }
         }
         for (i, l) in space.lets.iter().enumerate() {
             if ip.let_deps[i].iter().all(|d| self.named[*d].is_some()) {
                 let v = self.let_value(i, l.value.span)?;
-                values.push((ip.name(&l.name), v));
+                values.push((ip.name_of(&l.name), v));
             }
         }
         let hash = ir::hash(&nodes, &facts.source, &train);
@@ -789,6 +870,13 @@ impl<'a> Run<'a, '_> {
     // ---- values -------------------------------------------------------------------
 
     fn value(&mut self, e: &'a Expr, env: &Env<'a>, path: &str) -> R<Value> {
+        // Literals need no scope, no path and no nesting.
+        match &e.kind {
+            ExprKind::Int(v) => return Ok(Value::Int(*v)),
+            ExprKind::Float(v) => return Ok(Value::Float(*v)),
+            ExprKind::Bool(v) => return Ok(Value::Bool(*v)),
+            _ => {}
+        }
         self.nested(e.span, |run| run.value_inner(e, env, path))
     }
 
@@ -938,14 +1026,14 @@ impl<'a> Run<'a, '_> {
     /// defaults filled in.
     fn symbol(
         &mut self,
-        name: &str,
+        name: &'a str,
         args: &'a [ast::Arg],
         env: &Env<'a>,
         span: Span,
         path: &str,
     ) -> R<Value> {
         let checked = self.ip.checked;
-        let variant = checked
+        let variant = self.ip
             .lookup(env.file, name)
             .and_then(|r| match checked.item(r) {
                 Item::Enum(def) => def
@@ -972,11 +1060,11 @@ impl<'a> Run<'a, '_> {
             if open {
                 return Err(Halt::Open);
             }
-            return Ok(Value::Sym(self.ip.name(name), payload));
+            return Ok(Value::Sym(self.ip.name_of(name), payload));
         };
         let payload =
             self.bind_values(&variant.params, args, env, file, span, &join(path, name))?;
-        Ok(Value::Sym(self.ip.name(name), payload))
+        Ok(Value::Sym(self.ip.name_of(name), payload))
     }
 
     /// Binds call arguments to declared value parameters, evaluating each once (a
@@ -990,7 +1078,7 @@ impl<'a> Run<'a, '_> {
         span: Span,
         here: &str,
     ) -> R<Vec<(Name, Value)>> {
-        let slots = ast::match_args(params, args);
+        let slots = self.ip.slots(params, args);
         let names = self.ip.param_names(params);
         let mut out = Vec::with_capacity(params.len());
         let mut open = false;
@@ -1121,7 +1209,7 @@ impl<'a> Run<'a, '_> {
             _ => {}
         }
         let checked = self.ip.checked;
-        match checked.lookup(env.file, name).map(|r| (r, checked.item(r))) {
+        match self.ip.lookup(env.file, name).map(|r| (r, checked.item(r))) {
             Some((_, Item::Builtin(b))) if b.kind == BuiltinKind::Metric => {
                 let Some(m) = self.metrics else {
                     return self.err(
@@ -1151,7 +1239,7 @@ impl<'a> Run<'a, '_> {
             {
                 let payload =
                     self.bind_values(&b.params, args, env, r.file, e.span, &join(path, name))?;
-                Ok(Value::Sym(self.ip.name(name), payload))
+                Ok(Value::Sym(self.ip.name_of(name), payload))
             }
             Some((r, Item::Fn(def))) => {
                 let fenv = self.bind_fn(def, r.file, args, env, None, path)?;
@@ -1195,10 +1283,9 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    fn is_module(&self, e: &Expr, env: &Env<'a>) -> bool {
-        let item_is_module = |name: &str| {
+    fn is_module(&self, e: &'a Expr, env: &Env<'a>) -> bool {
+        let item_is_module = |name: &'a str| {
             self.ip
-                .checked
                 .lookup(env.file, name)
                 .is_some_and(|r| is_module_item(self.ip.checked.item(r)))
         };
@@ -1262,7 +1349,7 @@ impl<'a> Run<'a, '_> {
                     Ok((shape, cost)) => {
                         let inputs = parts.iter().map(|t| t.node).collect();
                         Ok(self.node(
-                            self.ip.name(&id.name),
+                            self.ip.name_of(&id.name),
                             Vec::new(),
                             inputs,
                             shape,
@@ -1344,7 +1431,7 @@ impl<'a> Run<'a, '_> {
                 }
                 match metrics::join("add", &[input.shape, out.shape]) {
                     Ok((shape, cost)) => Ok(self.node(
-                        self.ip.name("add"),
+                        self.ip.name_of("add"),
                         Vec::new(),
                         vec![input.node, out.node],
                         shape,
@@ -1521,7 +1608,8 @@ impl<'a> Run<'a, '_> {
     ) -> R<T> {
         let checked = self.ip.checked;
         let here = join(path, shown);
-        match checked
+        match self
+            .ip
             .lookup(env.file, &id.name)
             .map(|r| (r, checked.item(r)))
         {
@@ -1536,12 +1624,13 @@ impl<'a> Run<'a, '_> {
                 }
                 // The module's own rules, with `width` the input's features.
                 let width = input.shape.features();
-                for rule in &b.requires {
+                let compiled = self.ip.rules(b);
+                for (rule, fast) in b.requires.iter().zip(compiled.iter()) {
                     if width.is_none() && rule.cond.names().iter().any(|n| n.name == "width") {
                         continue;
                     }
-                    let holds = match quick_rule(&rule.cond, &b.params, &vals, width) {
-                        Some(v) => v,
+                    let holds = match fast.as_ref().and_then(|f| f.eval(&vals, width)) {
+                        Some(v) => Value::Bool(v),
                         None => {
                             let mut renv = Env {
                                 head: None,
@@ -1571,7 +1660,7 @@ impl<'a> Run<'a, '_> {
                 }
                 match metrics::module(&id.name, &metrics::Args(&vals), &input.shape) {
                     Ok((shape, cost)) => Ok(self.node(
-                        self.ip.name(&id.name),
+                        self.ip.name_of(&id.name),
                         vals,
                         vec![input.node],
                         shape,
@@ -1601,7 +1690,7 @@ impl<'a> Run<'a, '_> {
         flow: Option<T>,
         here: &str,
     ) -> R<Env<'a>> {
-        let slots = ast::match_args(&def.params, args);
+        let slots = self.ip.slots(&def.params, args);
         let mut fenv = Env {
             head: None,
             file,
@@ -1661,41 +1750,141 @@ impl<'a> Run<'a, '_> {
     }
 }
 
-/// A builtin module's rule over its arguments and `width`, evaluated without building a
-/// scope: literals, the names, and operators. `None` for anything else, or an error
-/// (then the general evaluator runs and reports it).
-fn quick_rule(
-    e: &Expr,
-    params: &[ast::FnParam],
-    vals: &[(Name, Value)],
-    width: Option<i64>,
-) -> Option<Value> {
-    match &e.kind {
-        ExprKind::Int(v) => Some(Value::Int(*v)),
-        ExprKind::Float(v) => Some(Value::Float(*v)),
-        ExprKind::Bool(v) => Some(Value::Bool(*v)),
-        ExprKind::Name(id) => match params.iter().position(|p| p.name.name == id.name) {
-            Some(k) => vals.get(k).map(|(_, v)| v.clone()),
-            None if id.name == "width" => width.map(Value::Int),
-            None => None,
-        },
-        ExprKind::Unary(op, x) => match (op, quick_rule(x, params, vals, width)?) {
-            (UnOp::Neg, Value::Int(x)) => x.checked_neg().map(Value::Int),
-            (UnOp::Neg, Value::Float(x)) => Some(Value::Float(-x)),
-            (UnOp::Not, Value::Bool(b)) => Some(Value::Bool(!b)),
+/// A builtin module's rule over its arguments and `width`, compiled once: literals,
+/// parameters by position, `width`, and operators. Evaluating it builds no scope; `None`
+/// from [`Rule::eval`] (an error, a missing value) leaves the rule to the general
+/// evaluator, which reports it.
+#[derive(Debug)]
+enum Rule {
+    Const(Scalar),
+    Arg(usize),
+    Width,
+    Unary(UnOp, Box<Rule>),
+    Binary(BinOp, Box<Rule>, Box<Rule>),
+}
+
+impl Rule {
+    /// The compiled form of `e`, or `None` when it uses anything else (calls, `if`, ...).
+    fn compile(e: &Expr, params: &[ast::FnParam]) -> Option<Rule> {
+        Some(match &e.kind {
+            ExprKind::Int(v) => Rule::Const(Scalar::Int(*v)),
+            ExprKind::Float(v) => Rule::Const(Scalar::Float(*v)),
+            ExprKind::Bool(v) => Rule::Const(Scalar::Bool(*v)),
+            ExprKind::Name(id) => match params.iter().position(|p| p.name.name == id.name) {
+                Some(k) => Rule::Arg(k),
+                None if id.name == "width" => Rule::Width,
+                None => return None,
+            },
+            ExprKind::Unary(op, x) => Rule::Unary(*op, Box::new(Rule::compile(x, params)?)),
+            ExprKind::Binary(op, l, r) => Rule::Binary(
+                *op,
+                Box::new(Rule::compile(l, params)?),
+                Box::new(Rule::compile(r, params)?),
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The rule's value for the module's arguments `vals` (in declaration order) on an
+    /// input of `width` features.
+    fn eval(&self, vals: &[(Name, Value)], width: Option<i64>) -> Option<bool> {
+        match self.scalar(vals, width)? {
+            Scalar::Bool(b) => Some(b),
             _ => None,
-        },
-        ExprKind::Binary(op, l, r) => {
-            let a = quick_rule(l, params, vals, width)?;
-            if let (BinOp::And | BinOp::Or, Value::Bool(x)) = (op, &a) {
-                if (*op == BinOp::And) != *x {
-                    return Some(Value::Bool(*x));
-                }
-            }
-            let b = quick_rule(r, params, vals, width)?;
-            arith(*op, &a, &b).ok()
         }
-        _ => None,
+    }
+
+    fn scalar(&self, vals: &[(Name, Value)], width: Option<i64>) -> Option<Scalar> {
+        match self {
+            Rule::Const(v) => Some(*v),
+            Rule::Arg(k) => match &vals.get(*k)?.1 {
+                Value::Int(x) => Some(Scalar::Int(*x)),
+                Value::Float(x) => Some(Scalar::Float(*x)),
+                Value::Bool(b) => Some(Scalar::Bool(*b)),
+                _ => None,
+            },
+            Rule::Width => width.map(Scalar::Int),
+            Rule::Unary(op, x) => match (op, x.scalar(vals, width)?) {
+                (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
+                (UnOp::Neg, Scalar::Float(x)) => Some(Scalar::Float(-x)),
+                (UnOp::Not, Scalar::Bool(b)) => Some(Scalar::Bool(!b)),
+                _ => None,
+            },
+            Rule::Binary(op, l, r) => {
+                let a = l.scalar(vals, width)?;
+                if let (BinOp::And | BinOp::Or, Scalar::Bool(x)) = (op, a) {
+                    if (*op == BinOp::And) != x {
+                        return Some(Scalar::Bool(x));
+                    }
+                }
+                a.op(*op, r.scalar(vals, width)?)
+            }
+        }
+    }
+}
+
+/// A number or boolean in a compiled rule: [`arith`] on values that need no allocation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scalar {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn num(self) -> Option<f64> {
+        match self {
+            Scalar::Int(x) => Some(x as f64),
+            Scalar::Float(x) => Some(x),
+            Scalar::Bool(_) => None,
+        }
+    }
+
+    /// `self op other` as [`arith`] computes it; `None` where `arith` gives an error.
+    fn op(self, op: BinOp, other: Scalar) -> Option<Scalar> {
+        use Scalar::{Bool, Float, Int};
+        Some(match op {
+            BinOp::And | BinOp::Or => match (self, other) {
+                (Bool(x), Bool(y)) => Bool(if op == BinOp::And { x && y } else { x || y }),
+                _ => return None,
+            },
+            BinOp::Eq | BinOp::Ne => {
+                let eq = match (self.num(), other.num()) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => self == other,
+                };
+                Bool(eq == (op == BinOp::Eq))
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let (x, y) = (self.num()?, other.num()?);
+                Bool(match op {
+                    BinOp::Lt => x < y,
+                    BinOp::Le => x <= y,
+                    BinOp::Gt => x > y,
+                    _ => x >= y,
+                })
+            }
+            BinOp::Seq => return None,
+            _ => match (self, other) {
+                (Int(x), Int(y)) => Int(match op {
+                    BinOp::Add => x.checked_add(y)?,
+                    BinOp::Sub => x.checked_sub(y)?,
+                    BinOp::Mul => x.checked_mul(y)?,
+                    BinOp::Div => x.checked_div(y)?,
+                    _ => x.checked_rem(y)?,
+                }),
+                _ => {
+                    let (x, y) = (self.num()?, other.num()?);
+                    Float(match op {
+                        BinOp::Add => x + y,
+                        BinOp::Sub => x - y,
+                        BinOp::Mul => x * y,
+                        BinOp::Div => x / y,
+                        _ => x % y,
+                    })
+                }
+            },
+        })
     }
 }
 

@@ -9,7 +9,12 @@
 //!   the same generator, the floor any sampler pays.
 //!
 //! The aims: 2,600,000 assignments/s and 260,000 complete architectures/s (100
-//! times the ~26,000 configurations/s of ConfigSpace on a 6-parameter space).
+//! and 10 times the ~26,000 configurations/s of ConfigSpace on a 6-parameter space). The
+//! machines vary by a factor of two, so the bench also measures ConfigSpace in the same
+//! run (`benches/sample_reference.py`, the six named hyperparameters of `tiny_lm`, with
+//! the Python named by `NASC_CONFIGSPACE_PYTHON`, default `python3`, when it can import
+//! ConfigSpace: `pip install ConfigSpace`) and prints the ratios against 10 and 100 times
+//! its rate, drawn one configuration at a time and 1,000 per call.
 //!
 //! Run with `cargo bench --bench sample`.
 
@@ -30,12 +35,59 @@ fn main() {
         "nasc sample, one thread, {}s per measurement\n",
         WINDOW.as_secs()
     );
+    let mut rates = Vec::new();
     for file in ["examples/tiny_lm.nas", "examples/deep_architect_poster.nas"] {
-        bench(file);
+        rates.push((file, bench(file)));
+    }
+    if std::env::var_os("NASC_SAMPLE_FIXED").is_some() {
+        return;
+    }
+    reference(&rates);
+}
+
+/// ConfigSpace in the same run, and the ratios of `rates` (architectures/s,
+/// assignments/s per space) against the aims scaled from it.
+fn reference(rates: &[(&str, (f64, f64))]) {
+    let python = std::env::var("NASC_CONFIGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/sample_reference.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .args(["--seconds", &WINDOW.as_secs().to_string()])
+        .output();
+    let line = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .map(String::from),
+        _ => None,
+    };
+    let Some(j) = line.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) else {
+        println!("ConfigSpace: not measured: `{python}` cannot import ConfigSpace (set NASC_CONFIGSPACE_PYTHON to a Python that can)");
+        return;
+    };
+    let one = j["one_at_a_time_per_s"].as_f64().unwrap_or(0.0).max(1e-9);
+    let batched = j["batched_per_s"].as_f64().unwrap_or(0.0).max(1e-9);
+    println!(
+        "ConfigSpace {} (same run, one thread, {} hyperparameters of tiny_lm)",
+        j["configspace"].as_str().unwrap_or("?"),
+        j["params"]
+    );
+    println!("  one configuration a call:    {one:>10.0}/s");
+    println!("  1,000 configurations a call: {batched:>10.0}/s");
+    for (file, (archs, decisions)) in rates {
+        println!(
+            "  {file}: architectures {:.3}x and assignments {:.3}x of 10x and 100x one a call; {:.3}x and {:.3}x of 10x and 100x 1,000 a call",
+            archs / (10.0 * one),
+            decisions / (100.0 * one),
+            archs / (10.0 * batched),
+            decisions / (100.0 * batched),
+        );
     }
 }
 
-fn bench(file: &str) {
+/// Samples `file` for the window; architectures/s and assignments/s.
+fn bench(file: &str) -> (f64, f64) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let text = std::fs::read_to_string(&path).expect("example exists");
     let mut sink = nasc::diag::Sink::default();
@@ -102,4 +154,5 @@ fn bench(file: &str) {
         draw_rate / decision_rate.max(1.0)
     );
     println!("  (checksum {:x}, {})\n", check & 0xffff, acc & 1);
+    (arch_rate, decision_rate)
 }

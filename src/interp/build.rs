@@ -11,7 +11,6 @@
 //! hyperparameter does not apply), the metrics and the constraints on them.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -105,6 +104,8 @@ pub struct Interp<'a> {
     hypers: Vec<Hyper>,
     /// Per named param with a `choice` domain: the values of its alternatives.
     choices: Vec<Vec<Value>>,
+    /// Per named param: declared `float` (an integer value becomes a float).
+    float: Vec<bool>,
     /// Constraints checked before the graph; after it; on metrics (with the conditional
     /// params each mentions).
     early: Vec<usize>,
@@ -112,8 +113,8 @@ pub struct Interp<'a> {
     on_metrics: Vec<(usize, Vec<usize>)>,
     /// Per dependent value: the named params it depends on.
     let_deps: Vec<Vec<usize>>,
-    params_by_name: HashMap<&'a str, usize>,
-    lets_by_name: HashMap<&'a str, usize>,
+    params_by_name: FxHashMap<&'a str, usize>,
+    lets_by_name: FxHashMap<&'a str, usize>,
     /// The most nodes and decisions one build has made so far: the next build reserves
     /// that much room up front.
     node_hint: Cell<usize>,
@@ -138,6 +139,8 @@ struct Sites {
     names: FxHashMap<(usize, usize), Name>,
     slots: FxHashMap<(usize, usize, usize, usize), Rc<[Option<u32>]>>,
     rules: FxHashMap<usize, Rc<[Option<Rule>]>>,
+    /// Per graph block: whether anything inside it names `input`.
+    reads_input: FxHashMap<usize, bool>,
 }
 
 const MAX_DEPTH: usize = 256;
@@ -235,6 +238,11 @@ impl<'a> Interp<'a> {
             conditional,
             hypers,
             choices,
+            float: space
+                .params
+                .iter()
+                .map(|p| p.ty.to_string() == "float")
+                .collect(),
             early,
             late,
             on_metrics,
@@ -309,29 +317,43 @@ impl<'a> Interp<'a> {
         n
     }
 
-    /// Which argument of `args` fills each of `params` (see [`ast::match_args`]).
-    fn slots<'x>(&self, params: &'a [ast::FnParam], args: &'x [ast::Arg]) -> Vec<Option<&'x ast::Arg>> {
+    /// Which argument of `args` fills each of `params` (see [`ast::match_args`]), by its
+    /// index in `args`.
+    fn slots(&self, params: &'a [ast::FnParam], args: &[ast::Arg]) -> Rc<[Option<u32>]> {
         let key = (
             params.as_ptr() as usize,
             params.len(),
             args.as_ptr() as usize,
             args.len(),
         );
-        let found = self.sites.borrow().slots.get(&key).cloned();
-        let idx = match found {
-            Some(i) => i,
-            None => {
-                let base = args.as_ptr() as usize;
-                let size = std::mem::size_of::<ast::Arg>().max(1);
-                let i: Rc<[Option<u32>]> = ast::match_args(params, args)
-                    .into_iter()
-                    .map(|a| a.map(|a| ((a as *const ast::Arg as usize - base) / size) as u32))
-                    .collect();
-                self.sites.borrow_mut().slots.insert(key, i.clone());
-                i
+        if let Some(i) = self.sites.borrow().slots.get(&key) {
+            return i.clone();
+        }
+        let base = args.as_ptr() as usize;
+        let size = std::mem::size_of::<ast::Arg>().max(1);
+        let i: Rc<[Option<u32>]> = ast::match_args(params, args)
+            .into_iter()
+            .map(|a| a.map(|a| ((a as *const ast::Arg as usize - base) / size) as u32))
+            .collect();
+        self.sites.borrow_mut().slots.insert(key, i.clone());
+        i
+    }
+
+    /// Whether anything in `block` names `input` (a block that never does needs no
+    /// binding for it: what it calls has scopes of its own).
+    fn reads_input(&self, block: &Expr) -> bool {
+        let key = block as *const Expr as usize;
+        if let Some(r) = self.sites.borrow().reads_input.get(&key) {
+            return *r;
+        }
+        let mut reads = false;
+        block.visit(&mut |e| {
+            if let ExprKind::Name(id) = &e.kind {
+                reads |= id.name == "input";
             }
-        };
-        idx.iter().map(|k| k.map(|k| &args[k as usize])).collect()
+        });
+        self.sites.borrow_mut().reads_input.insert(key, reads);
+        reads
     }
 
     /// A builtin module's rules, compiled over the positions of its parameters (`None`
@@ -578,6 +600,24 @@ impl<'a> Env<'a> {
     }
 }
 
+/// `join(path, seg)`, then `tail`, then `[index]` when given, in one allocation.
+fn join_tail(path: &str, seg: &str, tail: &str, index: Option<i64>) -> String {
+    let mut s = String::with_capacity(path.len() + seg.len() + tail.len() + 24);
+    s.push_str(path);
+    if !path.is_empty() {
+        s.push('.');
+    }
+    s.push_str(seg);
+    s.push_str(tail);
+    if let Some(i) = index {
+        use std::fmt::Write;
+        s.push('[');
+        let _ = write!(s, "{i}");
+        s.push(']');
+    }
+    s
+}
+
 fn join(path: &str, seg: &str) -> String {
     if path.is_empty() {
         seg.to_string()
@@ -805,7 +845,7 @@ impl<'a> Run<'a, '_> {
             }
             r => r?,
         };
-        let float = p.ty.to_string() == "float";
+        let float = ip.float[i];
         let v = match pick {
             Pick::Index(k) => ip.choices[i][k as usize].clone(),
             Pick::Int(v) if float => Value::Float(v as f64),
@@ -1033,7 +1073,8 @@ impl<'a> Run<'a, '_> {
         path: &str,
     ) -> R<Value> {
         let checked = self.ip.checked;
-        let variant = self.ip
+        let variant = self
+            .ip
             .lookup(env.file, name)
             .and_then(|r| match checked.item(r) {
                 Item::Enum(def) => def
@@ -1082,8 +1123,8 @@ impl<'a> Run<'a, '_> {
         let names = self.ip.param_names(params);
         let mut out = Vec::with_capacity(params.len());
         let mut open = false;
-        for ((p, slot), name) in params.iter().zip(slots).zip(names.iter()) {
-            let v = match slot {
+        for ((p, slot), name) in params.iter().zip(slots.iter()).zip(names.iter()) {
+            let v = match slot.map(|k| &args[k as usize]) {
                 Some(a) => {
                     let seg = arg_path(a, here, &p.name.name);
                     match soft(self.value(&a.value, env, &seg), &mut open)? {
@@ -1388,7 +1429,11 @@ impl<'a> Run<'a, '_> {
                 self.apply(r, env, t, path)
             }
             ExprKind::Block(stmts) => {
-                let env = env.with("input", B::Tensor(input));
+                let env = if self.ip.reads_input(e) {
+                    env.with("input", B::Tensor(input))
+                } else {
+                    env.clone()
+                };
                 self.block(stmts, env, input, path)
             }
             ExprKind::Repeat(count, body) => {
@@ -1396,7 +1441,7 @@ impl<'a> Run<'a, '_> {
                     ExprKind::Name(id) => id.name.as_str(),
                     _ => "repeat",
                 };
-                let n = match self.value(count, env, &join(path, &format!("{seg}.count")))? {
+                let n = match self.value(count, env, &join_tail(path, seg, ".count", None))? {
                     Value::Int(n) if n >= 0 => n,
                     other => {
                         return self.err(
@@ -1409,7 +1454,7 @@ impl<'a> Run<'a, '_> {
                 };
                 let mut t = input;
                 for i in 0..n {
-                    t = self.apply(body, env, t, &join(path, &format!("{seg}[{i}]")))?;
+                    t = self.apply(body, env, t, &join_tail(path, seg, "", Some(i)))?;
                 }
                 Ok(t)
             }
@@ -1482,7 +1527,8 @@ impl<'a> Run<'a, '_> {
                         let Pick::Index(k) = self.decide(hyper, e.span)? else {
                             return self.err("a choice needs an index", e.span, "here", path);
                         };
-                        self.apply(&args[k as usize].value, env, input, &format!("{p}[{k}]"))
+                        let alt = join_tail("", &p, "", Some(i64::from(k)));
+                        self.apply(&args[k as usize].value, env, input, &alt)
                     }
                     "concat" | "add" => self.tensor(e, env, input, path),
                     _ => self.call_module(e, id, args, env, input, path),
@@ -1696,8 +1742,8 @@ impl<'a> Run<'a, '_> {
             file,
             space: false,
         };
-        for (p, slot) in def.params.iter().zip(slots) {
-            let (expr, eenv, seg) = match slot {
+        for (p, slot) in def.params.iter().zip(slots.iter()) {
+            let (expr, eenv, seg) = match slot.map(|k| &args[k as usize]) {
                 Some(a) => (&a.value, env.clone(), arg_path(a, here, &p.name.name)),
                 None => match &p.default {
                     Some(d) => (

@@ -39,7 +39,7 @@ fn main() {
     for file in ["examples/tiny_lm.nas", "examples/deep_architect_poster.nas"] {
         rates.push((file, bench(file)));
     }
-    if std::env::var_os("NASC_SAMPLE_FIXED").is_some() {
+    if fixed_count().is_some() {
         return;
     }
     reference(&rates);
@@ -86,6 +86,13 @@ fn reference(rates: &[(&str, (f64, f64))]) {
     }
 }
 
+/// `NASC_SAMPLE_FIXED`: sample exactly this many architectures of each space.
+fn fixed_count() -> Option<u64> {
+    std::env::var("NASC_SAMPLE_FIXED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
 /// Samples `file` for the window; architectures/s and assignments/s.
 fn bench(file: &str) -> (f64, f64) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
@@ -106,9 +113,7 @@ fn bench(file: &str) -> (f64, f64) {
     // `NASC_SAMPLE_FIXED=N`, exactly N architectures: a fixed amount of work, for counting
     // instructions under `valgrind --tool=callgrind`, which the machine's load does not
     // change).
-    let fixed: Option<u64> = std::env::var("NASC_SAMPLE_FIXED")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let fixed = fixed_count();
     let _ = strategy::sample(&interp, &mut RandomSearch, &mut rng, 100, 10_000);
     let start = Instant::now();
     let (mut archs, mut decisions, mut attempts) = (0u64, 0u64, 0u64);

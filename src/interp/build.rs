@@ -129,6 +129,9 @@ pub struct Interp<'a> {
     sites: RefCell<Sites>,
 }
 
+/// A call's parameter list and argument list, by address and length.
+type SlotsKey = (usize, usize, usize, usize);
+
 /// Facts about the syntax tree that no assignment changes, keyed by the address of the
 /// node they are about and resolved the first time a build needs them: the item a name
 /// refers to, the shared `Name` of an identifier, which argument fills which parameter of
@@ -137,7 +140,7 @@ pub struct Interp<'a> {
 struct Sites {
     lookups: FxHashMap<(u32, usize, usize), Option<ItemRef>>,
     names: FxHashMap<(usize, usize), Name>,
-    slots: FxHashMap<(usize, usize, usize, usize), Rc<[Option<u32>]>>,
+    slots: FxHashMap<SlotsKey, Rc<[Option<u32>]>>,
     rules: FxHashMap<usize, Rc<[Option<Rule>]>>,
     /// Per graph block: whether anything inside it names `input`.
     reads_input: FxHashMap<usize, bool>,

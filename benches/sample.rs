@@ -28,6 +28,9 @@ use nasc::interp::strategy::{self, RandomSearch};
 use nasc::interp::Interp;
 use rand::RngExt;
 
+#[path = "common/python.rs"]
+mod python;
+
 const WINDOW: Duration = Duration::from_secs(3);
 
 fn main() {
@@ -49,20 +52,9 @@ fn main() {
 /// assignments/s per space) against the aims scaled from it.
 fn reference(rates: &[(&str, (f64, f64))]) {
     let python = std::env::var("NASC_CONFIGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/sample_reference.py");
-    let out = std::process::Command::new(&python)
-        .arg(script)
-        .args(["--seconds", &WINDOW.as_secs().to_string()])
-        .output();
-    let line = match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .last()
-            .map(String::from),
-        _ => None,
-    };
-    let Some(j) = line.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) else {
+    let seconds = WINDOW.as_secs().to_string();
+    let found = python::reference(&python, "sample_reference.py", &["--seconds", &seconds]);
+    let Some(j) = found else {
         println!("ConfigSpace: not measured: `{python}` cannot import ConfigSpace (set NASC_CONFIGSPACE_PYTHON to a Python that can)");
         return;
     };

@@ -9,8 +9,6 @@
 //!
 //! Run with `cargo bench --bench train`.
 
-use std::process::Command;
-
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -19,6 +17,9 @@ use nasc::interp::Interp;
 use nasc::train::data;
 use nasc::train::settings::TrainSettings;
 use nasc::train::{self as stage, Quiet};
+
+#[path = "common/python.rs"]
+mod python;
 
 fn main() {
     nasc::cli::tune_allocator();
@@ -59,23 +60,14 @@ fn main() {
     );
 
     let python = std::env::var("NASC_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .arg(dir.join("benches/train_reference.py"))
-        .args([
-            "--steps",
-            &measured_steps.to_string(),
-            "--threads",
-            &threads.to_string(),
-        ])
-        .output();
-    let line = match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .last()
-            .map(String::from),
-        _ => None,
-    };
-    let Some(j) = line.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) else {
+    let steps = measured_steps.to_string();
+    let threads_arg = threads.to_string();
+    let found = python::reference(
+        &python,
+        "train_reference.py",
+        &["--steps", &steps, "--threads", &threads_arg],
+    );
+    let Some(j) = found else {
         println!("  PyTorch: not measured: `{python}` cannot import torch (set NASC_TORCH_PYTHON to a Python that can)");
         return;
     };

@@ -332,11 +332,9 @@ impl<'a> Interp<'a> {
         if let Some(i) = self.sites.borrow().slots.get(&key) {
             return i.clone();
         }
-        let base = args.as_ptr() as usize;
-        let size = std::mem::size_of::<ast::Arg>().max(1);
-        let i: Rc<[Option<u32>]> = ast::match_args(params, args)
+        let i: Rc<[Option<u32>]> = ast::match_arg_indices(params, args)
             .into_iter()
-            .map(|a| a.map(|a| ((a as *const ast::Arg as usize - base) / size) as u32))
+            .map(|k| k.map(|k| k as u32))
             .collect();
         self.sites.borrow_mut().slots.insert(key, i.clone());
         i
@@ -914,11 +912,8 @@ impl<'a> Run<'a, '_> {
 
     fn value(&mut self, e: &'a Expr, env: &Env<'a>, path: &str) -> R<Value> {
         // Literals need no scope, no path and no nesting.
-        match &e.kind {
-            ExprKind::Int(v) => return Ok(Value::Int(*v)),
-            ExprKind::Float(v) => return Ok(Value::Float(*v)),
-            ExprKind::Bool(v) => return Ok(Value::Bool(*v)),
-            _ => {}
+        if let Some(v) = const_value(e) {
+            return Ok(v);
         }
         self.nested(e.span, |run| run.value_inner(e, env, path))
     }
@@ -1846,12 +1841,7 @@ impl Rule {
     fn scalar(&self, vals: &[(Name, Value)], width: Option<i64>) -> Option<Scalar> {
         match self {
             Rule::Const(v) => Some(*v),
-            Rule::Arg(k) => match &vals.get(*k)?.1 {
-                Value::Int(x) => Some(Scalar::Int(*x)),
-                Value::Float(x) => Some(Scalar::Float(*x)),
-                Value::Bool(b) => Some(Scalar::Bool(*b)),
-                _ => None,
-            },
+            Rule::Arg(k) => Scalar::of(&vals.get(*k)?.1),
             Rule::Width => width.map(Scalar::Int),
             Rule::Unary(op, x) => match (op, x.scalar(vals, width)?) {
                 (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
@@ -1866,7 +1856,7 @@ impl Rule {
                         return Some(Scalar::Bool(x));
                     }
                 }
-                a.op(*op, r.scalar(vals, width)?)
+                a.op(*op, r.scalar(vals, width)?).ok()
             }
         }
     }
@@ -1889,13 +1879,32 @@ impl Scalar {
         }
     }
 
-    /// `self op other` as [`arith`] computes it; `None` where `arith` gives an error.
-    fn op(self, op: BinOp, other: Scalar) -> Option<Scalar> {
+    /// A value that is a number or a boolean.
+    fn of(v: &Value) -> Option<Scalar> {
+        match v {
+            Value::Int(x) => Some(Scalar::Int(*x)),
+            Value::Float(x) => Some(Scalar::Float(*x)),
+            Value::Bool(b) => Some(Scalar::Bool(*b)),
+            _ => None,
+        }
+    }
+
+    fn value(self) -> Value {
+        match self {
+            Scalar::Int(x) => Value::Int(x),
+            Scalar::Float(x) => Value::Float(x),
+            Scalar::Bool(b) => Value::Bool(b),
+        }
+    }
+
+    /// `self op other`: the language's arithmetic, comparisons and logic on numbers and
+    /// booleans.
+    fn op(self, op: BinOp, other: Scalar) -> Result<Scalar, ArithError> {
         use Scalar::{Bool, Float, Int};
-        Some(match op {
+        Ok(match op {
             BinOp::And | BinOp::Or => match (self, other) {
                 (Bool(x), Bool(y)) => Bool(if op == BinOp::And { x && y } else { x || y }),
-                _ => return None,
+                _ => return Err(ArithError::for_op(op)),
             },
             BinOp::Eq | BinOp::Ne => {
                 let eq = match (self.num(), other.num()) {
@@ -1905,7 +1914,9 @@ impl Scalar {
                 Bool(eq == (op == BinOp::Eq))
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let (x, y) = (self.num()?, other.num()?);
+                let (Some(x), Some(y)) = (self.num(), other.num()) else {
+                    return Err(ArithError::for_op(op));
+                };
                 Bool(match op {
                     BinOp::Lt => x < y,
                     BinOp::Le => x <= y,
@@ -1913,17 +1924,25 @@ impl Scalar {
                     _ => x >= y,
                 })
             }
-            BinOp::Seq => return None,
+            BinOp::Seq => return Err(ArithError::Seq),
             _ => match (self, other) {
-                (Int(x), Int(y)) => Int(match op {
-                    BinOp::Add => x.checked_add(y)?,
-                    BinOp::Sub => x.checked_sub(y)?,
-                    BinOp::Mul => x.checked_mul(y)?,
-                    BinOp::Div => x.checked_div(y)?,
-                    _ => x.checked_rem(y)?,
-                }),
+                (Int(x), Int(y)) => {
+                    if matches!(op, BinOp::Div | BinOp::Rem) && y == 0 {
+                        return Err(ArithError::DivisionByZero);
+                    }
+                    let r = match op {
+                        BinOp::Add => x.checked_add(y),
+                        BinOp::Sub => x.checked_sub(y),
+                        BinOp::Mul => x.checked_mul(y),
+                        BinOp::Div => x.checked_div(y),
+                        _ => x.checked_rem(y),
+                    };
+                    Int(r.ok_or(ArithError::Overflow)?)
+                }
                 _ => {
-                    let (x, y) = (self.num()?, other.num()?);
+                    let (Some(x), Some(y)) = (self.num(), other.num()) else {
+                        return Err(ArithError::for_op(op));
+                    };
                     Float(match op {
                         BinOp::Add => x + y,
                         BinOp::Sub => x - y,
@@ -1934,6 +1953,40 @@ impl Scalar {
                 }
             },
         })
+    }
+}
+
+/// Why [`arith`] has no value.
+#[derive(Clone, Copy, Debug)]
+enum ArithError {
+    NotBooleans,
+    Incomparable,
+    NoArithmetic,
+    Seq,
+    DivisionByZero,
+    Overflow,
+}
+
+impl ArithError {
+    /// The error of `op` on operands it does not apply to.
+    fn for_op(op: BinOp) -> ArithError {
+        match op {
+            BinOp::And | BinOp::Or => ArithError::NotBooleans,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => ArithError::Incomparable,
+            BinOp::Seq => ArithError::Seq,
+            _ => ArithError::NoArithmetic,
+        }
+    }
+
+    fn message(self, a: &Value, b: &Value) -> String {
+        match self {
+            ArithError::NotBooleans => format!("`{a}` and `{b}` are not booleans"),
+            ArithError::Incomparable => format!("cannot compare `{a}` and `{b}`"),
+            ArithError::NoArithmetic => format!("no arithmetic on `{a}` and `{b}`"),
+            ArithError::Seq => "`>>` between values".into(),
+            ArithError::DivisionByZero => "division by zero".into(),
+            ArithError::Overflow => "arithmetic overflow".into(),
+        }
     }
 }
 
@@ -1974,65 +2027,22 @@ fn coerce(ty: &str, v: Value) -> Value {
     }
 }
 
+/// `a op b` on the language's values: [`Scalar::op`] on numbers and booleans; on other
+/// values only `==` and `!=` (symbols compare by name).
 fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
-    let overflow = || "arithmetic overflow".to_string();
-    Ok(match op {
-        BinOp::And | BinOp::Or => match (a, b) {
-            (Value::Bool(x), Value::Bool(y)) => {
-                Value::Bool(if op == BinOp::And { *x && *y } else { *x || *y })
-            }
-            _ => return Err(format!("`{a}` and `{b}` are not booleans")),
-        },
+    if let (Some(x), Some(y)) = (Scalar::of(a), Scalar::of(b)) {
+        return x.op(op, y).map(Scalar::value).map_err(|e| e.message(a, b));
+    }
+    match op {
         BinOp::Eq | BinOp::Ne => {
-            let eq = match (a.as_f64(), b.as_f64()) {
-                (Some(x), Some(y)) => x == y,
-                _ => match (a, b) {
-                    (Value::Sym(x, _), Value::Sym(y, _)) => x == y,
-                    _ => a == b,
-                },
+            let eq = match (a, b) {
+                (Value::Sym(x, _), Value::Sym(y, _)) => x == y,
+                _ => a == b,
             };
-            Value::Bool(eq == (op == BinOp::Eq))
+            Ok(Value::Bool(eq == (op == BinOp::Eq)))
         }
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-            let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
-                return Err(format!("cannot compare `{a}` and `{b}`"));
-            };
-            Value::Bool(match op {
-                BinOp::Lt => x < y,
-                BinOp::Le => x <= y,
-                BinOp::Gt => x > y,
-                _ => x >= y,
-            })
-        }
-        BinOp::Seq => return Err("`>>` between values".into()),
-        _ => match (a, b) {
-            (Value::Int(x), Value::Int(y)) => {
-                if matches!(op, BinOp::Div | BinOp::Rem) && *y == 0 {
-                    return Err("division by zero".into());
-                }
-                let r = match op {
-                    BinOp::Add => x.checked_add(*y),
-                    BinOp::Sub => x.checked_sub(*y),
-                    BinOp::Mul => x.checked_mul(*y),
-                    BinOp::Div => x.checked_div(*y),
-                    _ => x.checked_rem(*y),
-                };
-                Value::Int(r.ok_or_else(overflow)?)
-            }
-            _ => {
-                let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
-                    return Err(format!("no arithmetic on `{a}` and `{b}`"));
-                };
-                Value::Float(match op {
-                    BinOp::Add => x + y,
-                    BinOp::Sub => x - y,
-                    BinOp::Mul => x * y,
-                    BinOp::Div => x / y,
-                    _ => x % y,
-                })
-            }
-        },
-    })
+        _ => Err(ArithError::for_op(op).message(a, b)),
+    }
 }
 
 fn math(name: &str, vals: &[Value]) -> Option<Value> {

@@ -567,9 +567,17 @@ pub enum ExprKind {
 /// Which argument fills each declared parameter: by keyword, else by position (`None`
 /// where none does; arguments past the parameters are dropped, the checker reports them).
 pub fn match_args<'x>(params: &[FnParam], args: &'x [Arg]) -> Vec<Option<&'x Arg>> {
-    let mut slots: Vec<Option<&Arg>> = vec![None; params.len()];
+    match_arg_indices(params, args)
+        .into_iter()
+        .map(|k| k.map(|k| &args[k]))
+        .collect()
+}
+
+/// [`match_args`], giving each argument by its index in `args`.
+pub fn match_arg_indices(params: &[FnParam], args: &[Arg]) -> Vec<Option<usize>> {
+    let mut slots: Vec<Option<usize>> = vec![None; params.len()];
     let mut positional = 0;
-    for a in args {
+    for (k, a) in args.iter().enumerate() {
         let slot = match &a.name {
             Some(n) => params.iter().position(|p| p.name.name == n.name),
             None => {
@@ -578,7 +586,7 @@ pub fn match_args<'x>(params: &[FnParam], args: &'x [Arg]) -> Vec<Option<&'x Arg
             }
         };
         if let Some(s) = slot.filter(|s| *s < slots.len()) {
-            slots[s] = Some(a);
+            slots[s] = Some(k);
         }
     }
     slots

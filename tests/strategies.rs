@@ -384,3 +384,74 @@ fn weighted_objectives_are_scored_and_minimised() {
         mean[1]
     );
 }
+
+/// A space of 20 architectures, searched by a model-based strategy with a budget of 20
+/// trials: once the model has converged it keeps proposing what it has already seen, and
+/// the layer puts a new architecture in the place of each repeat, so the 20 trials are
+/// the 20 architectures of the space, each once.
+#[test]
+fn a_model_that_keeps_repeating_itself_spends_no_trial_on_a_repeat() {
+    const SMALL: &str = r#"import std.transformer.{ ffn, pre_norm }
+space small {
+    param width  : int = choice(16, 24, 32, 48, 64)
+    param layers : int = range(1, 4)
+    graph {
+        embedding(vocab = data.vocab, dim = width)
+        repeat layers { pre_norm(ffn(hidden = 2 * width, activation = gelu)) }
+        lm_head(vocab = data.vocab)
+    }
+    data = text_corpus("tiny_shakespeare", context = 16)
+    train { batch = 4 }
+    objective { minimize val_loss }
+    pipeline { STAGE |> keep best }
+}
+"#;
+    /// Smallest at width 32 with two layers.
+    struct Bowl;
+    impl Evaluator for Bowl {
+        fn seed(&self, _arch: &Arch) -> u64 {
+            0
+        }
+        fn evaluate(
+            &mut self,
+            arch: &Arch,
+            _steps: usize,
+            _progress: &mut dyn FnMut(usize, f64),
+        ) -> Evaluation {
+            let num = |k: &str| {
+                arch.values
+                    .iter()
+                    .find(|(name, _)| name.to_string() == k)
+                    .and_then(|(_, v)| v.to_json().as_f64())
+                    .unwrap_or_else(|| panic!("no `{k}`"))
+            };
+            let loss = (num("width") - 32.0).abs() / 32.0 + 0.1 * (num("layers") - 2.0).abs();
+            Evaluation {
+                metrics: BTreeMap::from([("val_loss".to_string(), loss)]),
+                ..Evaluation::default()
+            }
+        }
+    }
+    for stage in ["tpe(trials = 20, steps = 1)", "bo(trials = 20, steps = 1)"] {
+        let (dir, store) = temp_store("repeats");
+        for seed in 0..3 {
+            let text = SMALL.replace("STAGE", stage);
+            let out = harness::run_text(&text, Some(root()), &mut Bowl, seed, &store)
+                .unwrap_or_else(|e| panic!("`{stage}` runs: {e}"));
+            assert_eq!(out.trials.len(), 20, "`{stage}` asks for its budget");
+            let distinct: std::collections::HashSet<u128> =
+                out.trials.iter().map(|t| t.arch.hash).collect();
+            assert_eq!(
+                distinct.len(),
+                20,
+                "`{stage}`, seed {seed}: every trial a new architecture"
+            );
+            assert_eq!(
+                best(&out),
+                0.0,
+                "`{stage}` finds the optimum of a space it evaluates whole"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -216,14 +216,17 @@ const MAX_REPEATS: usize = 64;
 /// A model-based strategy ([`Strategy`]) as a layer: the input survivors are evaluated
 /// first at the layer's fidelity and told to the strategy (its warm start), then `trials`
 /// new candidates, one at a time, each told before the next is proposed. A proposal that
-/// repeats an architecture the layer has evaluated is drawn again (up to
-/// [`MAX_REPEATS`] times).
+/// repeats an architecture the layer has evaluated is drawn again; after [`MAX_REPEATS`]
+/// repeats in a row, a uniformly random architecture the layer has not evaluated takes
+/// its place (a repeat only when [`MAX_REPEATS`] uniform draws find none either).
 pub struct Sequential {
     strategy: Box<dyn Strategy>,
     schedule: OneByOne,
     goal: Goal,
     seen: HashSet<u128>,
     rejections: Rejections,
+    /// Proposals replaced by a uniform draw because the strategy kept repeating.
+    repeats_replaced: usize,
 }
 
 impl Sequential {
@@ -235,6 +238,7 @@ impl Sequential {
             goal,
             seen: HashSet::new(),
             rejections: Rejections::default(),
+            repeats_replaced: 0,
         }
     }
 }
@@ -248,13 +252,24 @@ impl Layer for Sequential {
         if let Some(r) = self.schedule.before_proposing(cx.input) {
             return Ok(r);
         }
-        for attempt in 1..=MAX_REPEATS {
+        for _ in 0..MAX_REPEATS {
             let arch = draw(cx, self.strategy.as_mut(), 1, &mut self.rejections)?.remove(0);
-            if !self.seen.contains(&arch.hash) || attempt == MAX_REPEATS {
+            if !self.seen.contains(&arch.hash) {
                 return Ok(self.schedule.request(arch));
             }
         }
-        unreachable!("the last attempt returns")
+        // The model keeps proposing what it has already seen (it has converged on a
+        // region it has exhausted): a uniformly drawn new architecture goes in its place,
+        // so no trial of the budget is spent on a repeat while the space has others.
+        self.repeats_replaced += 1;
+        let mut arch = draw(cx, &mut RandomSearch, 1, &mut self.rejections)?.remove(0);
+        for _ in 1..MAX_REPEATS {
+            if !self.seen.contains(&arch.hash) {
+                break;
+            }
+            arch = draw(cx, &mut RandomSearch, 1, &mut self.rejections)?.remove(0);
+        }
+        Ok(self.schedule.request(arch))
     }
 
     fn tell(&mut self, results: &[Evaluated]) {
@@ -265,7 +280,9 @@ impl Layer for Sequential {
     }
 
     fn stats(&self) -> serde_json::Value {
-        rejection_json(&self.rejections)
+        let mut stats = rejection_json(&self.rejections);
+        stats["repeats_replaced"] = self.repeats_replaced.into();
+        stats
     }
 }
 

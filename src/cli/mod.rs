@@ -334,20 +334,23 @@ struct Common {
     color: ColorChoice,
 }
 
-/// Runs the command line and returns the process exit code.
-/// Keeps memory mimalloc frees for 10 s before returning it to the system (instead of
-/// 10 ms). A training step frees and reallocates its large tensors every few hundred
-/// milliseconds; returned pages come back zeroed by the kernel, which took a quarter of a
-/// step (`cargo bench --bench train`). Harmless when mimalloc is not the allocator.
+/// Tells mimalloc never to return memory it frees to the system (purging off). A training
+/// step frees and reallocates its large tensors every few hundred milliseconds; pages
+/// returned to the system come back zeroed by the kernel on their next use, which took a
+/// quarter of a step at mimalloc's default (a 10 ms delay) and still a seventh with a
+/// 10 s delay (mimalloc 3 purged 400 MiB in a 7 s run of `nasc train
+/// benches/reference.nas`). The process keeps its peak footprint instead, as PyTorch's
+/// caching allocator does. Harmless when mimalloc is not the allocator.
 pub fn tune_allocator() {
     /// `mi_option_purge_delay` in mimalloc's `mi_option_t` (v2 and v3 alike); the Rust
-    /// bindings do not name it.
+    /// bindings do not name it. `-1`: never purge.
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: setting an option is a plain store in mimalloc's option table, valid at
     // any time and from any thread.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 10_000) };
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
 }
 
+/// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     tune_allocator();
     let cli = match Cli::try_parse() {

@@ -16,6 +16,8 @@ use burn::tensor::activation::{elu, relu, softmax};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use rand::RngExt;
 
+use super::kernels;
+
 /// How queries meet keys.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Mechanism {
@@ -165,7 +167,7 @@ impl Attention {
         keep: Option<Tensor<4>>,
     ) -> Tensor<4> {
         let [_, _, seq, head_dim] = q.dims();
-        let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt(); // [batch, heads, seq, seq]
+        let scale = 1.0 / (head_dim as f64).sqrt();
         let causal = self.causal;
         let blocked = |i: usize, j: usize| {
             (causal && j > i)
@@ -177,15 +179,11 @@ impl Attention {
                     }
                 })
         };
-        let scores = if causal || window.is_some() {
-            let mask = mask(seq, &scores.device(), blocked).unsqueeze_dims::<4>(&[0, 1]);
-            scores.mask_fill(mask, f32::NEG_INFINITY)
-        } else {
-            scores
-        };
-        // Padded keys get no weight: [batch, 1, seq, 1] -> [batch, 1, 1, seq] over the keys.
-        // A query still sees itself, so a padded query whose window holds only padding
-        // keeps a finite row (real queries are unaffected: they are real keys themselves).
+        let restricted = causal || window.is_some();
+        let scores = q.matmul(k.swap_dims(2, 3)); // [batch, heads, seq, seq], unscaled
+                                                  // Padded keys get no weight: [batch, 1, seq, 1] -> [batch, 1, 1, seq] over the keys.
+                                                  // A query still sees itself, so a padded query whose window holds only padding
+                                                  // keeps a finite row (real queries are unaffected: they are real keys themselves).
         let scores = match keep {
             Some(keep) => {
                 let eye = mask(seq, &scores.device(), |i, j| i == j)
@@ -196,7 +194,25 @@ impl Attention {
             }
             None => scores,
         };
-        let weights = self.dropout.forward(softmax(scores, 3));
+        let weights = if kernels::fused(&scores) {
+            // One pass: scale, mask and softmax, forward and backward.
+            let pattern = restricted.then(|| {
+                (0..seq * seq)
+                    .map(|n| blocked(n / seq, n % seq))
+                    .collect::<kernels::Blocked>()
+            });
+            kernels::masked_softmax(scores, scale as f32, pattern)
+        } else {
+            let scores = scores * scale;
+            let scores = if restricted {
+                let mask = mask(seq, &scores.device(), blocked).unsqueeze_dims::<4>(&[0, 1]);
+                scores.mask_fill(mask, f32::NEG_INFINITY)
+            } else {
+                scores
+            };
+            softmax(scores, 3)
+        };
+        let weights = self.dropout.forward(weights);
         weights.matmul(v)
     }
 

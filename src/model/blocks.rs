@@ -7,7 +7,9 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, relu, silu, tanh};
+use burn::tensor::activation::{relu, silu, tanh};
+
+use super::kernels;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// An element-wise activation.
@@ -42,7 +44,7 @@ impl Activation {
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Activation::Relu => relu(x),
-            Activation::Gelu => gelu(x),
+            Activation::Gelu => kernels::gelu(x),
             Activation::Silu | Activation::Swiglu => silu(x),
             Activation::Tanh => tanh(x),
         }
@@ -221,5 +223,44 @@ impl Classifier {
     /// `[batch, width]` -> `[batch, classes]`.
     pub fn forward_vector(&self, x: Tensor<2>) -> Tensor<2> {
         self.linear.forward(x)
+    }
+}
+
+/// Layer norm over the features: `(x − mean) / sqrt(var + eps) · gamma + beta`.
+///
+/// The same parameters, under the same names, as burn's `LayerNorm` (so saved weights
+/// keep their layout), computed by the fused kernel of [`kernels::layer_norm`] where it
+/// applies and by burn's `layer_norm` elsewhere.
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    /// The scale, ones at first.
+    pub gamma: Param<Tensor<1>>,
+    /// The shift, zeros at first.
+    pub beta: Option<Param<Tensor<1>>>,
+    epsilon: f64,
+}
+
+impl LayerNorm {
+    /// A norm over `width` features.
+    pub fn new(width: usize, epsilon: f64, device: &Device) -> LayerNorm {
+        LayerNorm {
+            gamma: Initializer::Ones.init([width], device),
+            beta: Some(Initializer::Zeros.init([width], device)),
+            epsilon,
+        }
+    }
+
+    /// Normalises the last axis.
+    ///
+    /// # Shapes
+    /// `x`: `[..., width]`, and the same out.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let gamma = self.gamma.val();
+        let beta = self.beta.as_ref().map(|b| b.val());
+        if kernels::fused(&x) {
+            kernels::layer_norm(x, gamma, beta, self.epsilon)
+        } else {
+            burn::tensor::module::layer_norm(x, gamma, beta, self.epsilon)
+        }
     }
 }

@@ -15,20 +15,21 @@
 
 pub mod attention;
 pub mod blocks;
+pub mod kernels;
 #[cfg(test)]
 pub(crate) mod tests;
 
 use burn::module::Module;
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
-    Linear, LinearConfig, RmsNorm, RmsNormConfig,
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm,
+    RmsNormConfig,
 };
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::interp::ir::{Arch, Node, Shape};
 use crate::interp::Value;
 use attention::{Attention, AttentionConfig, Mechanism};
-use blocks::{Activation, Classifier, Ffn, LmHead, Positions};
+use blocks::{Activation, Classifier, Ffn, LayerNorm, LmHead, Positions};
 
 /// Why an architecture cannot become a model.
 #[derive(Clone, Debug, PartialEq)]
@@ -151,7 +152,7 @@ impl Net {
                     let out = a.size("out").map_err(err)?;
                     Block::Linear(LinearConfig::new(width, out).with_bias(a.bool("bias")).init(device))
                 }
-                "layer_norm" => Block::LayerNorm(LayerNormConfig::new(features(input).map_err(err)?).with_epsilon(a.eps(1e-5).map_err(err)?).init(device)),
+                "layer_norm" => Block::LayerNorm(LayerNorm::new(features(input).map_err(err)?, a.eps(1e-5).map_err(err)?, device)),
                 "rms_norm" => Block::RmsNorm(RmsNormConfig::new(features(input).map_err(err)?).with_epsilon(a.eps(1e-6).map_err(err)?).init(device)),
                 "dropout" => Block::Dropout(DropoutConfig::new(a.rate("rate").map_err(err)?).init()),
                 "act" => {

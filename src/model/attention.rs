@@ -132,9 +132,9 @@ impl Attention {
             t.reshape([batch, seq, self.heads, head_dim])
                 .swap_dims(1, 2) // [batch, heads, seq, head_dim]
         };
-        let mut q = split(self.query.forward(x.clone()));
-        let mut k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x));
+        let mut q = split(kernels::dense(&self.query, x.clone()));
+        let mut k = split(kernels::dense(&self.key, x.clone()));
+        let v = split(kernels::dense(&self.value, x));
         if let Some((cos, sin)) = &self.rotary {
             q = rotate(q, cos, sin);
             k = rotate(k, cos, sin);
@@ -143,19 +143,23 @@ impl Attention {
             Some(keep) => features * keep.clone(),
             None => features,
         };
-        let mixed = match self.mechanism {
+        let join = |mixed: Tensor<4>| mixed.swap_dims(1, 2).reshape([batch, seq, d_model]);
+        let joined = match self.mechanism {
             Mechanism::Softmax => self.softmax(q, k, v, None, keep),
             Mechanism::Local { window } => self.softmax(q, k, v, Some(window), keep),
             Mechanism::Linear => {
                 let phi = |t: Tensor<4>| elu(t, 1.0) + 1.0;
-                self.dropout
-                    .forward(linear_mix(phi(q), keys(phi(k)), v, self.causal))
+                join(
+                    self.dropout
+                        .forward(linear_mix(phi(q), keys(phi(k)), v, self.causal)),
+                )
             }
-            Mechanism::CosFormer => self.dropout.forward(self.cosformer(q, k, v, keys)),
-            Mechanism::Performer { .. } => self.dropout.forward(self.performer(q, k, v, keys)),
+            Mechanism::CosFormer => join(self.dropout.forward(self.cosformer(q, k, v, keys))),
+            Mechanism::Performer { .. } => {
+                join(self.dropout.forward(self.performer(q, k, v, keys)))
+            }
         };
-        let joined = mixed.swap_dims(1, 2).reshape([batch, seq, d_model]);
-        self.output.forward(joined)
+        kernels::dense(&self.output, joined)
     }
 
     fn softmax(
@@ -165,8 +169,8 @@ impl Attention {
         v: Tensor<4>,
         window: Option<usize>,
         keep: Option<Tensor<4>>,
-    ) -> Tensor<4> {
-        let [_, _, seq, head_dim] = q.dims();
+    ) -> Tensor<3> {
+        let [batch, heads, seq, head_dim] = q.dims();
         let scale = 1.0 / (head_dim as f64).sqrt();
         let causal = self.causal;
         let blocked = |i: usize, j: usize| {
@@ -180,6 +184,18 @@ impl Attention {
                 })
         };
         let restricted = causal || window.is_some();
+        let pattern = || {
+            restricted.then(|| {
+                (0..seq * seq)
+                    .map(|n| blocked(n / seq, n % seq))
+                    .collect::<kernels::Blocked>()
+            })
+        };
+        // Dropout on the weights does nothing without a backward pass, or at rate 0.
+        let no_dropout = self.dropout.prob == 0.0 || !q.device().is_autodiff();
+        if keep.is_none() && no_dropout && kernels::fused(&q) && seq * head_dim > 0 {
+            return kernels::attention(q, k, v, scale as f32, pattern());
+        }
         let scores = q.matmul(k.swap_dims(2, 3)); // [batch, heads, seq, seq], unscaled
                                                   // Padded keys get no weight: [batch, 1, seq, 1] -> [batch, 1, 1, seq] over the keys.
                                                   // A query still sees itself, so a padded query whose window holds only padding
@@ -196,12 +212,7 @@ impl Attention {
         };
         let weights = if kernels::fused(&scores) {
             // One pass: scale, mask and softmax, forward and backward.
-            let pattern = restricted.then(|| {
-                (0..seq * seq)
-                    .map(|n| blocked(n / seq, n % seq))
-                    .collect::<kernels::Blocked>()
-            });
-            kernels::masked_softmax(scores, scale as f32, pattern)
+            kernels::masked_softmax(scores, scale as f32, pattern())
         } else {
             let scores = scores * scale;
             let scores = if restricted {
@@ -213,7 +224,10 @@ impl Attention {
             softmax(scores, 3)
         };
         let weights = self.dropout.forward(weights);
-        weights.matmul(v)
+        weights
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([batch, seq, heads * head_dim])
     }
 
     fn cosformer(

@@ -138,10 +138,10 @@ impl Ffn {
     /// `[batch, seq, width]` -> the same.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let h = match &self.gate {
-            Some(gate) => silu(gate.forward(x.clone())) * self.up.forward(x),
-            None => self.activation.apply(self.up.forward(x)),
+            Some(gate) => silu(kernels::dense(gate, x.clone())) * kernels::dense(&self.up, x),
+            None => self.activation.apply(kernels::dense(&self.up, x)),
         };
-        self.down.forward(self.dropout.forward(h))
+        kernels::dense(&self.down, self.dropout.forward(h))
     }
 }
 
@@ -171,7 +171,7 @@ impl LmHead {
     /// `[batch, seq, width]` -> `[batch, seq, vocab]`.
     pub fn forward(&self, x: Tensor<3>, embedding: Option<Tensor<2>>) -> Tensor<3> {
         match self {
-            LmHead::Own(linear) => linear.forward(x),
+            LmHead::Own(linear) => kernels::dense(linear, x),
             LmHead::Tied(bias) => {
                 let w = embedding
                     .expect("a tied head has its embedding")
@@ -214,7 +214,7 @@ impl Classifier {
         } else {
             x.mean_dim(1)
         };
-        self.linear.forward(pooled.reshape([batch, width]))
+        kernels::dense(&self.linear, pooled.reshape([batch, width]))
     }
 
     /// Logits of one vector per example.
@@ -222,7 +222,7 @@ impl Classifier {
     /// # Shapes
     /// `[batch, width]` -> `[batch, classes]`.
     pub fn forward_vector(&self, x: Tensor<2>) -> Tensor<2> {
-        self.linear.forward(x)
+        kernels::dense(&self.linear, x)
     }
 }
 

@@ -501,6 +501,662 @@ pub fn layer_norm<const D: usize>(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Linear
+
+/// Products of at least this many multiply-adds split among the threads.
+const PARALLEL_PRODUCT: usize = 1 << 20;
+
+/// A matrix operand: where its first element is and its row and column strides.
+#[derive(Clone, Copy)]
+struct Operand {
+    ptr: *const f32,
+    rows: isize,
+    cols: isize,
+}
+
+/// `dst = lhs · rhs` (`accumulate`: `dst += lhs · rhs`), `dst` a contiguous `[m, n]`.
+///
+/// # Safety
+/// `dst` is valid for `m · n` writes (and reads, with `accumulate`); `lhs` and `rhs`
+/// address `[m, k]` and `[k, n]` matrices of valid, initialised elements.
+unsafe fn product(
+    dst: *mut f32,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand,
+    rhs: Operand,
+    accumulate: bool,
+) {
+    // SAFETY: the caller's guarantees, for a dst of row stride n.
+    unsafe { product_strided(dst, n as isize, m, n, k, lhs, rhs, accumulate, true) }
+}
+
+/// [`product`] into a `dst` of row stride `dst_rows` (column stride 1), one thread
+/// unless `may_split`.
+///
+/// # Safety
+/// As [`product`], with `dst` addressing an `[m, n]` matrix of row stride `dst_rows`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_strided(
+    dst: *mut f32,
+    dst_rows: isize,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand,
+    rhs: Operand,
+    accumulate: bool,
+    may_split: bool,
+) {
+    let parallelism = if may_split && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_PRODUCT {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the caller's guarantees, as gemm states its own: `dst` with column stride 1
+    // and row stride `dst_rows`; alpha 1 keeps what `dst` holds when it is read, beta 1 scales
+    // the product.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rows,
+            accumulate,
+            lhs.ptr,
+            lhs.cols,
+            lhs.rows,
+            rhs.ptr,
+            rhs.cols,
+            rhs.rows,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// A contiguous `[m, n]` product `lhs · rhs`, with `bias` added to every row.
+fn product_vec(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand,
+    rhs: Operand,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let len = m * n;
+    if k == 0 || len == 0 {
+        let mut out = vec![0f32; len];
+        if let Some(b) = bias {
+            out.par_chunks_mut(n.max(1))
+                .for_each(|row| row.copy_from_slice(b));
+        }
+        return out;
+    }
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    if let Some(b) = bias {
+        out.spare_capacity_mut().par_chunks_mut(n).for_each(|row| {
+            for (o, &v) in row.iter_mut().zip(b) {
+                o.write(v);
+            }
+        });
+    }
+    // SAFETY: `out` has room for `len` elements; with a bias every one is initialised
+    // above and read back, without one the product writes every one without reading.
+    // The operands are the caller's, valid for these shapes.
+    unsafe {
+        product(out.as_mut_ptr(), m, n, k, lhs, rhs, bias.is_some());
+        out.set_len(len);
+    }
+    out
+}
+
+/// The column sums of a contiguous `[rows, width]` matrix, over fixed blocks of rows.
+fn column_sums(g: &[f32], width: usize) -> Vec<f32> {
+    let mut sums = vec![0f32; width];
+    if width == 0 {
+        return sums;
+    }
+    let partials: Vec<Vec<f32>> = g
+        .par_chunks(ROWS_PER_BLOCK * width)
+        .map(|block| {
+            let mut part = vec![0f32; width];
+            for row in block.chunks(width) {
+                for (p, &v) in part.iter_mut().zip(row) {
+                    *p += v;
+                }
+            }
+            part
+        })
+        .collect();
+    for part in &partials {
+        for (s, p) in sums.iter_mut().zip(part) {
+            *s += p;
+        }
+    }
+    sums
+}
+
+fn row_major(t: &[f32], cols: usize) -> Operand {
+    Operand {
+        ptr: t.as_ptr(),
+        rows: cols as isize,
+        cols: 1,
+    }
+}
+
+fn transposed(t: &[f32], cols: usize) -> Operand {
+    Operand {
+        ptr: t.as_ptr(),
+        rows: 1,
+        cols: cols as isize,
+    }
+}
+
+fn linear_forward(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTensor {
+    let (x, shape) = values(x);
+    let (w, w_shape) = values(weight);
+    let bias = bias.map(|b| values(b).0);
+    let (k, n) = (w_shape[0], w_shape[1]);
+    let xs = slice(&x);
+    let m = xs.len().checked_div(k).unwrap_or(0);
+    let out = product_vec(
+        m,
+        n,
+        k,
+        row_major(xs, k),
+        row_major(slice(&w), n),
+        bias.as_ref().map(slice),
+    );
+    let mut dims = shape.to_vec();
+    *dims.last_mut().expect("an input with features") = n;
+    tensor(out, Shape::from(dims))
+}
+
+#[derive(Clone, Debug)]
+struct LinearState {
+    x: FlexTensor,
+    weight: FlexTensor,
+}
+
+#[derive(Debug)]
+struct LinearOp;
+
+impl<const N: usize> Backward<Flex, N> for LinearOp {
+    type State = LinearState;
+
+    fn backward(self, ops: Ops<LinearState, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (g, _) = values(&grad);
+        let (x, x_shape) = values(&ops.state.x);
+        let (w, w_shape) = values(&ops.state.weight);
+        let (k, n) = (w_shape[0], w_shape[1]);
+        let (g, xs, ws) = (slice(&g), slice(&x), slice(&w));
+        let m = xs.len().checked_div(k).unwrap_or(0);
+        let [x_parent, w_parent] = [&ops.parents[0], &ops.parents[1]];
+        if let Some(parent) = x_parent {
+            // dx = g · weightᵀ
+            let dx = product_vec(m, k, n, row_major(g, n), transposed(ws, n), None);
+            grads.register::<Flex>(parent.id, tensor(dx, x_shape));
+        }
+        if let Some(parent) = w_parent {
+            // dweight = xᵀ · g
+            let dw = product_vec(k, n, m, transposed(xs, k), row_major(g, n), None);
+            grads.register::<Flex>(parent.id, tensor(dw, w_shape));
+        }
+        if let Some(Some(parent)) = ops.parents.get(2) {
+            grads.register::<Flex>(parent.id, tensor(column_sums(g, n), Shape::new([n])));
+        }
+    }
+}
+
+/// `x · weight + bias` over the last axis of `x`, burn's `Linear` with the product,
+/// the bias and their gradients computed in one pass each. Only for tensors [`fused`]
+/// accepts.
+///
+/// # Shapes
+/// `x`: `[..., d_in]`; `weight`: `[d_in, d_out]`; `bias`: `[d_out]`; out `[..., d_out]`.
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    assert_eq!(
+        x.dims()[D - 1],
+        weight.dims()[0],
+        "the input's features are the weight's rows"
+    );
+    match route(&x).expect("linear runs only where `fused` holds") {
+        Route::Plain => {
+            let bias = bias.map(plain);
+            let out = linear_forward(&plain(x), &plain(weight), bias.as_ref());
+            Tensor::from_primitive::<Flex>(out)
+        }
+        Route::Autodiff => {
+            let (x, weight) = (ad(x), ad(weight));
+            let bias = bias.map(ad);
+            let out = linear_forward(
+                x.primitive(),
+                weight.primitive(),
+                bias.as_ref().map(|b| b.primitive()),
+            );
+            let state = LinearState {
+                x: x.primitive().clone(),
+                weight: weight.primitive().clone(),
+            };
+            let t = match bias {
+                Some(bias) => match LinearOp
+                    .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
+                    .compute_bound()
+                    .stateful()
+                {
+                    OpsKind::Tracked(prep) => prep.finish(state, out),
+                    OpsKind::UnTracked(prep) => prep.finish(out),
+                },
+                None => match LinearOp
+                    .prepare::<NoCheckpointing>([x.node(), weight.node()])
+                    .compute_bound()
+                    .stateful()
+                {
+                    OpsKind::Tracked(prep) => prep.finish(state, out),
+                    OpsKind::UnTracked(prep) => prep.finish(out),
+                },
+            };
+            Tensor::from_primitive::<Ad>(t)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Softmax attention
+
+/// A `[batch, heads, seq, dim]` flex tensor read in place: its storage, first element and
+/// strides, so the heads split from a `[batch, seq, heads · dim]` projection need no copy.
+struct Heads<'a> {
+    data: &'a [f32],
+    offset: isize,
+    strides: [isize; 4],
+}
+
+impl<'a> Heads<'a> {
+    fn of(t: &'a FlexTensor) -> Heads<'a> {
+        let s = t.layout().strides();
+        Heads {
+            data: t.storage::<f32>(),
+            offset: t.layout().start_offset() as isize,
+            strides: [s[0], s[1], s[2], s[3]],
+        }
+    }
+
+    fn start(&self, b: usize, h: usize) -> *const f32 {
+        let at = self.offset + b as isize * self.strides[0] + h as isize * self.strides[1];
+        // SAFETY: the layout addresses elements of the storage; this is the first of the
+        // head's matrix, inside it.
+        unsafe { self.data.as_ptr().offset(at) }
+    }
+
+    /// Head `(b, h)` as a `[seq, dim]` matrix.
+    fn matrix(&self, b: usize, h: usize) -> Operand {
+        Operand {
+            ptr: self.start(b, h),
+            rows: self.strides[2],
+            cols: self.strides[3],
+        }
+    }
+
+    /// Head `(b, h)` as a `[dim, seq]` matrix.
+    fn transposed(&self, b: usize, h: usize) -> Operand {
+        Operand {
+            ptr: self.start(b, h),
+            rows: self.strides[3],
+            cols: self.strides[2],
+        }
+    }
+}
+
+/// A pointer that tasks writing disjoint parts of one buffer share.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+impl Shared {
+    /// The element `i` places on.
+    ///
+    /// # Safety
+    /// `i` lies inside the buffer.
+    unsafe fn at(&self, i: usize) -> *mut f32 {
+        // SAFETY: the caller's.
+        unsafe { self.0.add(i) }
+    }
+}
+
+// SAFETY: every task writes only its own head's columns of the buffer.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+/// Softmax in place over `row · scale`, blocked keys getting no weight.
+fn softmax_in_place(row: &mut [f32], scale: f32, blocked: Option<&[bool]>) {
+    let open = |j: usize| blocked.is_none_or(|b| !b[j]);
+    let mut max = f32::NEG_INFINITY;
+    for (j, &v) in row.iter().enumerate() {
+        if open(j) {
+            max = max.max(v * scale);
+        }
+    }
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0);
+        return;
+    }
+    let mut sum = 0.0f32;
+    for (j, v) in row.iter_mut().enumerate() {
+        *v = if open(j) {
+            (*v * scale - max).exp()
+        } else {
+            0.0
+        };
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// A vector of `len` elements that `fill` initialises in parallel chunks of `chunk`
+/// (given the chunk's index and its memory).
+///
+/// # Safety
+/// `fill` writes every element of its chunk.
+unsafe fn filled(len: usize, chunk: usize, fill: impl Fn(usize, *mut f32) + Sync) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, c)| fill(i, c.as_mut_ptr().cast()));
+    // SAFETY: every chunk was written, by the caller's promise.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `(weights, out)`: the softmax weights `[batch, heads, queries, keys]` and the mixed
+/// values `[batch, queries, heads · dim]`.
+fn attention_forward(
+    q: &FlexTensor,
+    k: &FlexTensor,
+    v: &FlexTensor,
+    scale: f32,
+    blocked: Option<&Blocked>,
+) -> (FlexTensor, FlexTensor) {
+    let qd = q.shape();
+    let (batch, heads, sq, hd) = (qd[0], qd[1], qd[2], qd[3]);
+    let sk = k.shape()[2];
+    let width = heads * hd;
+    let (qh, kh, vh) = (Heads::of(q), Heads::of(k), Heads::of(v));
+    let mut mixed: Vec<f32> = Vec::with_capacity(batch * sq * width);
+    let out = Shared(mixed.as_mut_ptr());
+    // SAFETY: each task fills its head's [queries, keys] weights (the product writes every
+    // element) and its head's columns of `mixed`; the heads of all tasks cover `mixed`.
+    let weights = unsafe {
+        filled(batch * heads * sq * sk, sq * sk, |task, w| {
+            let (b, h) = (task / heads, task % heads);
+            product_strided(
+                w,
+                sk as isize,
+                sq,
+                sk,
+                hd,
+                qh.matrix(b, h),
+                kh.transposed(b, h),
+                false,
+                false,
+            );
+            let rows = std::slice::from_raw_parts_mut(w, sq * sk);
+            for (i, row) in rows.chunks_mut(sk).enumerate() {
+                softmax_in_place(row, scale, blocked.map(|p| &p[i * sk..(i + 1) * sk]));
+            }
+            let target = out.at(b * sq * width + h * hd);
+            let probs = Operand {
+                ptr: w,
+                rows: sk as isize,
+                cols: 1,
+            };
+            product_strided(
+                target,
+                width as isize,
+                sq,
+                hd,
+                sk,
+                probs,
+                vh.matrix(b, h),
+                false,
+                false,
+            );
+        })
+    };
+    // SAFETY: the tasks above wrote every element.
+    unsafe { mixed.set_len(batch * sq * width) };
+    (
+        tensor(weights, Shape::new([batch, heads, sq, sk])),
+        tensor(mixed, Shape::new([batch, sq, width])),
+    )
+}
+
+#[derive(Clone, Debug)]
+struct AttentionState {
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    weights: FlexTensor,
+}
+
+#[derive(Debug)]
+struct AttentionOp {
+    scale: f32,
+}
+
+impl Backward<Flex, 3> for AttentionOp {
+    type State = AttentionState;
+
+    fn backward(self, ops: Ops<AttentionState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (g, _) = values(&grad);
+        let st = &ops.state;
+        let qd = st.q.shape();
+        let (batch, heads, sq, hd) = (qd[0], qd[1], qd[2], qd[3]);
+        let sk = st.k.shape()[2];
+        let width = heads * hd;
+        let (qh, kh, vh) = (Heads::of(&st.q), Heads::of(&st.k), Heads::of(&st.v));
+        let (w, _) = values(&st.weights);
+        let (g, w) = (slice(&g), slice(&w));
+        let n = batch * heads;
+        let mut dq: Vec<f32> = Vec::with_capacity(n * sq * hd);
+        let mut dk: Vec<f32> = Vec::with_capacity(n * sk * hd);
+        let mut dv: Vec<f32> = Vec::with_capacity(n * sk * hd);
+        let scale = self.scale;
+        dq.spare_capacity_mut()
+            .par_chunks_mut((sq * hd).max(1))
+            .zip(dk.spare_capacity_mut().par_chunks_mut((sk * hd).max(1)))
+            .zip(dv.spare_capacity_mut().par_chunks_mut((sk * hd).max(1)))
+            .enumerate()
+            .for_each(|(task, ((dq, dk), dv))| {
+                let (b, h) = (task / heads, task % heads);
+                let go = Operand {
+                    ptr: g[b * sq * width + h * hd..].as_ptr(),
+                    rows: width as isize,
+                    cols: 1,
+                };
+                let p = &w[task * sq * sk..(task + 1) * sq * sk];
+                let mut ds = vec![0f32; sq * sk];
+                // SAFETY: every destination is this task's own chunk (or scratch), written
+                // whole by its product; the operands are heads of live tensors.
+                unsafe {
+                    // dv = pᵀ · g
+                    let pt = Operand {
+                        ptr: p.as_ptr(),
+                        rows: 1,
+                        cols: sk as isize,
+                    };
+                    product_strided(
+                        dv.as_mut_ptr().cast(),
+                        hd as isize,
+                        sk,
+                        hd,
+                        sq,
+                        pt,
+                        go,
+                        false,
+                        false,
+                    );
+                    // dp = g · vᵀ
+                    product_strided(
+                        ds.as_mut_ptr(),
+                        sk as isize,
+                        sq,
+                        sk,
+                        hd,
+                        go,
+                        vh.transposed(b, h),
+                        false,
+                        false,
+                    );
+                }
+                // ds = scale · p ⊙ (dp − Σ dp ⊙ p)
+                for (d, p) in ds.chunks_mut(sk).zip(p.chunks(sk)) {
+                    let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
+                    for (d, &p) in d.iter_mut().zip(p) {
+                        *d = scale * p * (*d - dot);
+                    }
+                }
+                let dsm = Operand {
+                    ptr: ds.as_ptr(),
+                    rows: sk as isize,
+                    cols: 1,
+                };
+                let dst = Operand {
+                    ptr: ds.as_ptr(),
+                    rows: 1,
+                    cols: sk as isize,
+                };
+                // SAFETY: as above.
+                unsafe {
+                    // dq = ds · k, dk = dsᵀ · q
+                    product_strided(
+                        dq.as_mut_ptr().cast(),
+                        hd as isize,
+                        sq,
+                        hd,
+                        sk,
+                        dsm,
+                        kh.matrix(b, h),
+                        false,
+                        false,
+                    );
+                    product_strided(
+                        dk.as_mut_ptr().cast(),
+                        hd as isize,
+                        sk,
+                        hd,
+                        sq,
+                        dst,
+                        qh.matrix(b, h),
+                        false,
+                        false,
+                    );
+                }
+            });
+        // SAFETY: every chunk of the three was written by its task.
+        unsafe {
+            dq.set_len(n * sq * hd);
+            dk.set_len(n * sk * hd);
+            dv.set_len(n * sk * hd);
+        }
+        let shaped = |v: Vec<f32>, s: usize| tensor(v, Shape::new([batch, heads, s, hd]));
+        for (parent, part) in
+            ops.parents
+                .iter()
+                .zip([shaped(dq, sq), shaped(dk, sk), shaped(dv, sk)])
+        {
+            if let Some(parent) = parent {
+                grads.register::<Flex>(parent.id, part);
+            }
+        }
+    }
+}
+
+/// Softmax attention of `q` over `k` and `v` with the weights of [`masked_softmax`],
+/// with the heads joined: the products, the softmax and their backward pass over the
+/// heads in parallel, reading the heads where they are and writing the output in the
+/// `[batch, queries, heads · dim]` layout the output projection reads. Only for tensors
+/// [`fused`] accepts, with every size positive.
+///
+/// # Shapes
+/// `q`: `[batch, heads, queries, dim]`; `k`, `v`: `[batch, heads, keys, dim]`; out
+/// `[batch, queries, heads · dim]`.
+pub fn attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    scale: f32,
+    blocked: Option<Blocked>,
+) -> Tensor<3> {
+    let ([b, h, sq, hd], [_, _, sk, _]) = (q.dims(), k.dims());
+    assert_eq!(k.dims(), [b, h, sk, hd], "keys match the queries");
+    assert_eq!(v.dims(), [b, h, sk, hd], "values match the keys");
+    assert!(b * h * sq * sk * hd > 0, "every size positive");
+    if let Some(p) = &blocked {
+        assert_eq!(p.len(), sq * sk, "the pattern covers queries × keys");
+    }
+    match route(&q).expect("attention runs only where `fused` holds") {
+        Route::Plain => {
+            let (_, out) =
+                attention_forward(&plain(q), &plain(k), &plain(v), scale, blocked.as_ref());
+            Tensor::from_primitive::<Flex>(out)
+        }
+        Route::Autodiff => {
+            let (q, k, v) = (ad(q), ad(k), ad(v));
+            let (weights, out) = attention_forward(
+                q.primitive(),
+                k.primitive(),
+                v.primitive(),
+                scale,
+                blocked.as_ref(),
+            );
+            let state = AttentionState {
+                q: q.primitive().clone(),
+                k: k.primitive().clone(),
+                v: v.primitive().clone(),
+                weights,
+            };
+            let op = AttentionOp { scale };
+            let t = match op
+                .prepare::<NoCheckpointing>([q.node(), k.node(), v.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(state, out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            };
+            Tensor::from_primitive::<Ad>(t)
+        }
+    }
+}
+
+/// `layer.forward(x)`, through [`linear`] where it applies.
+pub fn dense<const D: usize>(layer: &burn::nn::Linear, x: Tensor<D>) -> Tensor<D> {
+    if fused(&x) {
+        linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+    } else {
+        layer.forward(x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::activation::softmax;
@@ -682,6 +1338,110 @@ mod tests {
         );
     }
 
+    /// Values and the gradients of `x`, `weight` and `bias` of a linear layer.
+    fn linear_grads(
+        x: &Tensor<3>,
+        w: &Tensor<2>,
+        b: &Tensor<1>,
+        r: &Tensor<3>,
+        fused_kernel: bool,
+    ) -> [Vec<f32>; 4] {
+        let x = x.clone().detach().require_grad();
+        let w = w.clone().detach().require_grad();
+        let b = b.clone().detach().require_grad();
+        let y = if fused_kernel {
+            linear(x.clone(), w.clone(), Some(b.clone()))
+        } else {
+            burn::tensor::module::linear(x.clone(), w.clone(), Some(b.clone()))
+        };
+        let grads = (y.clone() * r.clone()).sum().backward();
+        [
+            vals(y),
+            vals(x.grad(&grads).expect("dx")),
+            vals(w.grad(&grads).expect("dweight")),
+            vals(b.grad(&grads).expect("dbias")),
+        ]
+    }
+
+    #[test]
+    fn linear_matches_burn_in_value_and_every_gradient() {
+        let d = device();
+        // Large enough to split among threads, with sizes that fit no tile.
+        for (rows, d_in, d_out) in [(3 * 67, 45, 29), (4 * 129, 130, 257)] {
+            let x = random([4, rows / 4 + 1, d_in], 15, &d);
+            let r = random([4, rows / 4 + 1, d_out], 16, &d);
+            let w = random([d_in, d_out], 17, &d);
+            let b = random([d_out], 18, &d);
+            let fused_parts = linear_grads(&x, &w, &b, &r, true);
+            let burn_parts = linear_grads(&x, &w, &b, &r, false);
+            for (what, (a, b)) in ["value", "dx", "dweight", "dbias"]
+                .iter()
+                .zip(fused_parts.iter().zip(&burn_parts))
+            {
+                assert_close(a, b, 1e-4, what);
+            }
+        }
+        // Without a bias, and without autodiff.
+        let x = random([2, 5, 7], 19, &Device::flex());
+        let w = random([7, 3], 20, &Device::flex());
+        let y = linear(x.clone(), w.clone(), None);
+        assert_close(&vals(y), &vals(x.matmul(w.unsqueeze_dim(0))), 1e-5, "plain");
+    }
+
+    /// Output and the gradients of `q`, `k`, `v` of attention, the heads split from
+    /// `[batch, seq, heads · dim]` projections as the model does (strided views).
+    fn attention_grads(
+        x: [&Tensor<3>; 3],
+        r: &Tensor<3>,
+        heads: usize,
+        pattern: Option<&[bool]>,
+        fused_kernel: bool,
+    ) -> [Vec<f32>; 4] {
+        let [b, s, width] = x[0].dims();
+        let leaves: Vec<Tensor<3>> = x
+            .iter()
+            .map(|t| (*t).clone().detach().require_grad())
+            .collect();
+        let split = |t: Tensor<3>| t.reshape([b, s, heads, width / heads]).swap_dims(1, 2);
+        let (q, k, v) = (
+            split(leaves[0].clone()),
+            split(leaves[1].clone()),
+            split(leaves[2].clone()),
+        );
+        let scale = 0.4;
+        let y = if fused_kernel {
+            attention(q, k, v, scale, pattern.map(|p| Blocked::from(p.to_vec())))
+        } else {
+            composed(q.matmul(k.swap_dims(2, 3)), scale, pattern)
+                .matmul(v)
+                .swap_dims(1, 2)
+                .reshape([b, s, width])
+        };
+        let grads = (y.clone() * r.clone()).sum().backward();
+        let g = |t: &Tensor<3>| vals(t.grad(&grads).expect("a gradient"));
+        [vals(y), g(&leaves[0]), g(&leaves[1]), g(&leaves[2])]
+    }
+
+    #[test]
+    fn attention_matches_burn_in_value_and_every_gradient() {
+        let d = device();
+        let (b, s, heads, width) = (3, 21, 4, 36);
+        let x: Vec<Tensor<3>> = (0..3).map(|i| random([b, s, width], 30 + i, &d)).collect();
+        let r = random([b, s, width], 33, &d);
+        let causal: Vec<bool> = (0..s * s).map(|n| n % s > n / s).collect();
+        for pattern in [None, Some(causal)] {
+            let inputs = [&x[0], &x[1], &x[2]];
+            let fused_parts = attention_grads(inputs, &r, heads, pattern.as_deref(), true);
+            let burn_parts = attention_grads(inputs, &r, heads, pattern.as_deref(), false);
+            for (what, (a, b)) in ["value", "dq", "dk", "dv"]
+                .iter()
+                .zip(fused_parts.iter().zip(&burn_parts))
+            {
+                assert_close(a, b, 1e-4, what);
+            }
+        }
+    }
+
     #[test]
     fn results_do_not_depend_on_the_number_of_threads() {
         let d = device();
@@ -700,6 +1460,12 @@ mod tests {
                 let rs = r.clone().reshape([5, 1, 70, 48]);
                 let (y, g) = value_and_grad(&s, &rs, |s| masked_softmax(s, 0.5, None));
                 parts.extend([y, g]);
+                let w = random([48, 300], 21, &d);
+                let b = random([300], 22, &d);
+                let rl = random([5, 70, 300], 23, &d);
+                parts.extend(linear_grads(&x, &w, &b, &rl, true));
+                let inputs = [&x, &r, &(x.clone() * 0.5)];
+                parts.extend(attention_grads(inputs, &r, 4, None, true));
                 parts
             })
         };

@@ -269,7 +269,9 @@ impl Net {
                     other => other,
                 },
                 Block::Positions(p) => map_seq(input(0), |x| p.forward(x)),
-                Block::Linear(l) => map_float(input(0), |x| l.forward(x), |x| l.forward(x)),
+                Block::Linear(l) => {
+                    map_float(input(0), |x| kernels::dense(l, x), |x| kernels::dense(l, x))
+                }
                 Block::LayerNorm(n) => map_float(input(0), |x| n.forward(x), |x| n.forward(x)),
                 Block::RmsNorm(n) => map_float(input(0), |x| n.forward(x), |x| n.forward(x)),
                 Block::Dropout(d) => map_float(input(0), |x| d.forward(x), |x| d.forward(x)),

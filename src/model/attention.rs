@@ -193,7 +193,8 @@ impl Attention {
         };
         // Dropout on the weights does nothing without a backward pass, or at rate 0.
         let no_dropout = self.dropout.prob == 0.0 || !q.device().is_autodiff();
-        if keep.is_none() && no_dropout && kernels::fused(&q) && seq * head_dim > 0 {
+        if keep.is_none() && no_dropout && kernels::fused(&q) && batch * heads * seq * head_dim > 0
+        {
             return kernels::attention(q, k, v, scale as f32, pattern());
         }
         let scores = q.matmul(k.swap_dims(2, 3)); // [batch, heads, seq, seq], unscaled

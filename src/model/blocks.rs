@@ -257,7 +257,7 @@ impl LayerNorm {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let gamma = self.gamma.val();
         let beta = self.beta.as_ref().map(|b| b.val());
-        if kernels::fused(&x) {
+        if kernels::fused_with(&x, &gamma, beta.as_slice()) {
             kernels::layer_norm(x, gamma, beta, self.epsilon)
         } else {
             burn::tensor::module::layer_norm(x, gamma, beta, self.epsilon)

@@ -48,7 +48,19 @@ pub fn fused<const D: usize>(t: &Tensor<D>) -> bool {
     route(t).is_some()
 }
 
-#[derive(Clone, Copy, PartialEq)]
+/// Whether the kernels run for `x` with the parameters `weight` and `others` (biases):
+/// [`fused`], all on the same side of autodiff (a model's parameters can live on the
+/// training device while an input does not).
+pub fn fused_with<const D: usize, const E: usize>(
+    x: &Tensor<D>,
+    weight: &Tensor<E>,
+    others: &[Tensor<1>],
+) -> bool {
+    let r = route(x);
+    r.is_some() && route(weight) == r && others.iter().all(|p| route(p) == r)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Route {
     Plain,
     Autodiff,
@@ -262,8 +274,8 @@ fn softmax_forward(scores: &FlexTensor, scale: f32, blocked: Option<&Blocked>) -
     let queries = dims[dims.num_dims() - 2];
     let input = slice(&s);
     let mut out = vec![0f32; input.len()];
-    if keys > 0 {
-        let rows_per_task = (ELEMS_PER_TASK / keys).max(1);
+    if let Some(rows_per_task) = ELEMS_PER_TASK.checked_div(keys) {
+        let rows_per_task = rows_per_task.max(1);
         out.par_chunks_mut(rows_per_task * keys)
             .zip(input.par_chunks(rows_per_task * keys))
             .enumerate()
@@ -309,8 +321,8 @@ fn softmax_backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor
     let keys = shape[shape.num_dims() - 1];
     let (y, g) = (slice(&y), slice(&g));
     let mut out = vec![0f32; y.len()];
-    if keys > 0 {
-        let rows_per_task = (ELEMS_PER_TASK / keys).max(1) * keys;
+    if let Some(rows_per_task) = ELEMS_PER_TASK.checked_div(keys) {
+        let rows_per_task = rows_per_task.max(1) * keys;
         out.par_chunks_mut(rows_per_task)
             .zip(y.par_chunks(rows_per_task).zip(g.par_chunks(rows_per_task)))
             .for_each(|(o, (y, g))| {
@@ -404,8 +416,8 @@ fn norm_forward(
     let mut normed = vec![0f32; input.len()];
     let mut out = vec![0f32; input.len()];
     let mut rstd = vec![0f32; rows];
-    if width > 0 {
-        let rows_per_task = (ELEMS_PER_TASK / width).max(1);
+    if let Some(rows_per_task) = ELEMS_PER_TASK.checked_div(width) {
+        let rows_per_task = rows_per_task.max(1);
         normed
             .par_chunks_mut(rows_per_task * width)
             .zip(out.par_chunks_mut(rows_per_task * width))
@@ -1215,8 +1227,10 @@ pub fn attention(
 
 /// `layer.forward(x)`, through [`linear`] where it applies.
 pub fn dense<const D: usize>(layer: &burn::nn::Linear, x: Tensor<D>) -> Tensor<D> {
-    if fused(&x) {
-        linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+    let weight = layer.weight.val();
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    if fused_with(&x, &weight, bias.as_slice()) {
+        linear(x, weight, bias)
     } else {
         layer.forward(x)
     }

@@ -2,23 +2,28 @@
 //!
 //! burn's `flex` backend runs element-wise operations on one thread, and under autodiff
 //! it composes GELU's backward, softmax and layer norm from separate element-wise passes
-//! (layer norm: nine forward, more backward), each a full read and write of its tensor.
-//! On a training step of the reference model those passes are most of the time spent off
-//! the matrix products. The kernels here do each of these operations in one pass forward
-//! and one backward, over rows split among rayon's threads:
+//! (layer norm: nine forward, more backward), each a full read and write of its tensor;
+//! every matrix product also zeroes its output and then copies it once more (burn's
+//! `Bytes` re-aligns a fresh vector). The kernels here do each operation in one pass
+//! forward and one backward, over rows (or heads) split among rayon's threads:
 //!
-//! - [`gelu`]: `x · Φ(x)`, flex's formula with a vectorisable `erf` within `1e-6` of
-//!   libm's;
+//! - [`linear`] (and [`dense`] for a `burn::nn::Linear`): `x · weight + bias` through
+//!   `gemm` directly;
+//! - [`attention`]: softmax attention with the heads joined, both products, the mask and
+//!   the softmax, the heads read in place;
 //! - [`masked_softmax`]: softmax over the last axis of `scores · scale` with a fixed
-//!   pattern of blocked keys (causal, sliding window), the attention weights;
-//! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis.
+//!   pattern of blocked keys (causal, sliding window), for the cases [`attention`] leaves
+//!   (padding masks, attention dropout);
+//! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis;
+//! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
+//!   libm's.
 //!
-//! Each is used only where a tensor lives on flex in `f32` ([`fused`]); on any other
-//! backend or dtype the caller's composition of burn operations runs instead, so wgpu and
-//! CUDA are unaffected. The results do not depend on the number of threads: rows are
-//! independent, and the parameter gradients of layer norm are summed over fixed blocks of
-//! rows, then over the blocks in order. `tests.rs` checks values and gradients against
-//! burn's own composition.
+//! Each is used only where a tensor lives on flex in `f32` ([`fused`], [`fused_with`]);
+//! on any other backend or dtype the caller's composition of burn operations runs
+//! instead, so wgpu and CUDA are unaffected. The results do not depend on the number of
+//! threads: rows and heads are independent, the products split only over their output,
+//! and parameter gradients are summed over fixed blocks of rows, then over the blocks in
+//! order. The tests below check values and every gradient against burn's own composition.
 
 use std::sync::Arc;
 

@@ -344,3 +344,101 @@ space s {{
         );
     }
 }
+
+/// Logits of `tokens` (with `keep`, a padding mask) and the gradient of `sum(logits · w)`
+/// with respect to the embedding, which every block's backward pass reaches.
+fn logits_and_embedding_grad(
+    net: &Net,
+    tokens: &[i64],
+    keep: Option<&[f32]>,
+    device: &Device,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = tokens.len();
+    let t = Tensor::<2, Int>::from_data(TensorData::new(tokens.to_vec(), [1, n]), device);
+    let k = keep.map(|k| Tensor::<2>::from_data(TensorData::new(k.to_vec(), [1, n]), device));
+    let out = match net.forward_padded(t, k) {
+        Flow::Seq(x) => x.flatten::<1>(0, 2),
+        Flow::Vector(x) => x.flatten::<1>(0, 1),
+        Flow::Tokens(_) => panic!("a model outputs floats"),
+    };
+    let len = out.dims()[0];
+    let w: Vec<f32> = (0..len)
+        .map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5)
+        .collect();
+    let w = Tensor::<1>::from_data(TensorData::new(w, [len]), device);
+    let grads = (out.clone() * w).sum().backward();
+    let embedding = net
+        .blocks
+        .iter()
+        .find_map(|b| match b {
+            super::Block::Embedding(e) => Some(e.weight.val()),
+            _ => None,
+        })
+        .expect("an embedding");
+    let g = embedding
+        .grad(&grads)
+        .expect("the embedding has a gradient");
+    let vals = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
+    (vals(out), vals(g.flatten::<1>(0, 1)))
+}
+
+#[test]
+fn the_fused_kernels_train_the_same_model_as_burns_operations() {
+    let device = Device::flex().autodiff();
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-4 * scale, "{what}: fused {x}, burn {y}");
+        }
+    };
+    let tokens: Vec<i64> = (0..16).map(|i| (i * 37 + 11) % 256).collect();
+    for kind in KINDS {
+        for causal in [true, false] {
+            let arch = fixed(kind, "rotary", causal, 16);
+            let net = Net::new(&arch, &device, 0).unwrap();
+            let fused = logits_and_embedding_grad(&net, &tokens, None, &device);
+            let burn = super::kernels::without_kernels(|| {
+                logits_and_embedding_grad(&net, &tokens, None, &device)
+            });
+            close(
+                &fused.0,
+                &burn.0,
+                &format!("{kind} causal={causal}: logits"),
+            );
+            close(
+                &fused.1,
+                &burn.1,
+                &format!("{kind} causal={causal}: gradient"),
+            );
+        }
+    }
+    // A classifier with padding: the masked softmax rather than the joined attention.
+    let arch = sample(
+        "import std.transformer.{ attention, ffn, pre_norm }
+space s {
+    graph {
+        embedding(vocab = data.vocab, dim = 32)
+        positions(kind = learned)
+        pre_norm(attention(heads = 4, causal = false))
+        pre_norm(ffn(hidden = 64, activation = gelu))
+        classifier(classes = data.classes, pool = mean)
+    }
+    data = text_classification(\"reviews.csv\", max_len = 8)
+}",
+        1,
+        0,
+    )
+    .remove(0);
+    let net = Net::new(&arch, &device, 3).unwrap();
+    let (tokens, keep) = (
+        [72, 101, 108, 108, 111, 0, 0, 0],
+        [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+    );
+    let fused = logits_and_embedding_grad(&net, &tokens, Some(&keep), &device);
+    let burn = super::kernels::without_kernels(|| {
+        logits_and_embedding_grad(&net, &tokens, Some(&keep), &device)
+    });
+    close(&fused.0, &burn.0, "classifier logits");
+    close(&fused.1, &burn.1, "classifier gradient");
+}

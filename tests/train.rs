@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{nasc, nasc_env};
+use common::{last_json, nasc, nasc_env};
 
 /// A small space of the shipped corpus, written to a temporary file.
 fn space_file(dir: &std::path::Path, train: &str) -> String {
@@ -27,11 +27,6 @@ space small {{
     let path = dir.join("small.nas");
     std::fs::write(&path, src).unwrap();
     path.display().to_string()
-}
-
-fn last_json(stdout: &str) -> serde_json::Value {
-    let line = stdout.lines().last().expect("a summary line");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
 #[test]

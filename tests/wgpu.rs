@@ -37,8 +37,7 @@ space small {
         code, 0,
         "nasc train --device wgpu failed (is a Vulkan driver installed? `apt-get install mesa-vulkan-drivers`):\n{stderr}"
     );
-    let line = stdout.lines().last().expect("a summary line");
-    let j: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let j = common::last_json(&stdout);
     assert_eq!(j["status"], "ok", "{j}");
     let (first, last) = (
         j["first_val_loss"].as_f64().unwrap(),
@@ -53,7 +52,7 @@ space small {
         "train", &file, "--sample", "--steps", "1", "--format", "json",
     ]);
     assert_eq!(code, 0);
-    let cpu: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let cpu = common::last_json(&stdout);
     assert_eq!(j["params"], cpu["params"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

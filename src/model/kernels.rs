@@ -30,7 +30,7 @@ use std::sync::Arc;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::TensorMetadata;
@@ -136,6 +136,26 @@ fn slice(t: &FlexTensor) -> &[f32] {
 
 fn tensor(data: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+/// Records `op` in the autodiff graph as the operation that made `out` from the
+/// `parents`, keeping `state` for its backward pass (dropped when no parent needs a
+/// gradient).
+fn record<const D: usize, const N: usize, O: Backward<Flex, N>>(
+    op: O,
+    parents: [NodeGuard; N],
+    state: O::State,
+    out: FlexTensor,
+) -> Tensor<D> {
+    let t = match op
+        .prepare::<NoCheckpointing>(parents)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(state, out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive::<Ad>(t)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -272,15 +292,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         Some(Route::Autodiff) => {
             let x = ad(x);
             let out = gelu_forward(x.primitive());
-            let t = match GeluOp
-                .prepare::<NoCheckpointing>([x.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => prep.finish(x.primitive().clone(), out),
-                OpsKind::UnTracked(prep) => prep.finish(out),
-            };
-            Tensor::from_primitive::<Ad>(t)
+            record(GeluOp, [x.node()], x.primitive().clone(), out)
         }
     }
 }
@@ -293,49 +305,46 @@ pub type Blocked = Arc<[bool]>;
 
 fn softmax_forward(scores: &FlexTensor, scale: f32, blocked: Option<&Blocked>) -> FlexTensor {
     let (s, shape) = values(scores);
-    let dims = shape.clone();
-    let keys = dims[dims.num_dims() - 1];
-    let queries = dims[dims.num_dims() - 2];
-    let input = slice(&s);
-    let mut out = vec![0f32; input.len()];
+    let keys = shape[shape.num_dims() - 1];
+    let queries = shape[shape.num_dims() - 2];
+    let mut out = slice(&s).to_vec();
     if let Some(rows_per_task) = ELEMS_PER_TASK.checked_div(keys) {
         let rows_per_task = rows_per_task.max(1);
         out.par_chunks_mut(rows_per_task * keys)
-            .zip(input.par_chunks(rows_per_task * keys))
             .enumerate()
-            .for_each(|(task, (o, x))| {
-                for (r, (o, x)) in o.chunks_mut(keys).zip(x.chunks(keys)).enumerate() {
+            .for_each(|(task, rows)| {
+                for (r, row) in rows.chunks_mut(keys).enumerate() {
                     let query = (task * rows_per_task + r) % queries;
                     let mask = blocked.map(|b| &b[query * keys..(query + 1) * keys]);
-                    softmax_row(x, o, scale, mask);
+                    softmax_in_place(row, scale, mask);
                 }
             });
     }
     tensor(out, shape)
 }
 
-fn softmax_row(x: &[f32], out: &mut [f32], scale: f32, blocked: Option<&[bool]>) {
+/// Softmax in place over `row · scale`, blocked keys getting no weight.
+fn softmax_in_place(row: &mut [f32], scale: f32, blocked: Option<&[bool]>) {
     let open = |j: usize| blocked.is_none_or(|b| !b[j]);
     let mut max = f32::NEG_INFINITY;
-    for (j, &v) in x.iter().enumerate() {
+    for (j, &v) in row.iter().enumerate() {
         if open(j) {
             max = max.max(v * scale);
         }
     }
     if max == f32::NEG_INFINITY {
         // Every key is blocked (or -inf): no weight anywhere, rather than NaN.
-        out.fill(0.0);
+        row.fill(0.0);
         return;
     }
     let mut sum = 0.0f32;
-    for (j, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-        let e = if open(j) { exp(v * scale - max) } else { 0.0 };
-        *o = e;
-        sum += e;
+    for (j, v) in row.iter_mut().enumerate() {
+        *v = if open(j) { exp(*v * scale - max) } else { 0.0 };
+        sum += *v;
     }
     let inv = 1.0 / sum;
-    for o in out.iter_mut() {
-        *o *= inv;
+    for v in row.iter_mut() {
+        *v *= inv;
     }
 }
 
@@ -397,15 +406,7 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f32, blocked: Option<Blocked>) -
             let s = ad(scores);
             let out = softmax_forward(s.primitive(), scale, blocked.as_ref());
             let op = SoftmaxOp { scale };
-            let t = match op
-                .prepare::<NoCheckpointing>([s.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => prep.finish(out.clone(), out),
-                OpsKind::UnTracked(prep) => prep.finish(out),
-            };
-            Tensor::from_primitive::<Ad>(t)
+            record(op, [s.node()], out.clone(), out)
         }
     }
 }
@@ -579,29 +580,10 @@ pub fn layer_norm<const D: usize>(
                 rstd,
                 gamma: gamma.primitive().clone(),
             };
-            let t = match beta {
-                Some(beta) => {
-                    match NormOp
-                        .prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()])
-                        .compute_bound()
-                        .stateful()
-                    {
-                        OpsKind::Tracked(prep) => prep.finish(state, out),
-                        OpsKind::UnTracked(prep) => prep.finish(out),
-                    }
-                }
-                None => {
-                    match NormOp
-                        .prepare::<NoCheckpointing>([x.node(), gamma.node()])
-                        .compute_bound()
-                        .stateful()
-                    {
-                        OpsKind::Tracked(prep) => prep.finish(state, out),
-                        OpsKind::UnTracked(prep) => prep.finish(out),
-                    }
-                }
-            };
-            Tensor::from_primitive::<Ad>(t)
+            match beta {
+                Some(beta) => record(NormOp, [x.node(), gamma.node(), beta.node()], state, out),
+                None => record(NormOp, [x.node(), gamma.node()], state, out),
+            }
         }
     }
 }
@@ -857,25 +839,10 @@ pub fn linear<const D: usize>(
                 x: x.primitive().clone(),
                 weight: weight.primitive().clone(),
             };
-            let t = match bias {
-                Some(bias) => match LinearOp
-                    .prepare::<NoCheckpointing>([x.node(), weight.node(), bias.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(state, out),
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                },
-                None => match LinearOp
-                    .prepare::<NoCheckpointing>([x.node(), weight.node()])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish(state, out),
-                    OpsKind::UnTracked(prep) => prep.finish(out),
-                },
-            };
-            Tensor::from_primitive::<Ad>(t)
+            match bias {
+                Some(bias) => record(LinearOp, [x.node(), weight.node(), bias.node()], state, out),
+                None => record(LinearOp, [x.node(), weight.node()], state, out),
+            }
         }
     }
 }
@@ -945,30 +912,6 @@ impl Shared {
 unsafe impl Send for Shared {}
 // SAFETY: as above.
 unsafe impl Sync for Shared {}
-
-/// Softmax in place over `row · scale`, blocked keys getting no weight.
-fn softmax_in_place(row: &mut [f32], scale: f32, blocked: Option<&[bool]>) {
-    let open = |j: usize| blocked.is_none_or(|b| !b[j]);
-    let mut max = f32::NEG_INFINITY;
-    for (j, &v) in row.iter().enumerate() {
-        if open(j) {
-            max = max.max(v * scale);
-        }
-    }
-    if max == f32::NEG_INFINITY {
-        row.fill(0.0);
-        return;
-    }
-    let mut sum = 0.0f32;
-    for (j, v) in row.iter_mut().enumerate() {
-        *v = if open(j) { exp(*v * scale - max) } else { 0.0 };
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    for v in row.iter_mut() {
-        *v *= inv;
-    }
-}
 
 /// A vector of `len` elements that `fill` initialises in parallel chunks of `chunk`
 /// (given the chunk's index and its memory).
@@ -1236,15 +1179,7 @@ pub fn attention(
                 weights,
             };
             let op = AttentionOp { scale };
-            let t = match op
-                .prepare::<NoCheckpointing>([q.node(), k.node(), v.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => prep.finish(state, out),
-                OpsKind::UnTracked(prep) => prep.finish(out),
-            };
-            Tensor::from_primitive::<Ad>(t)
+            record(op, [q.node(), k.node(), v.node()], state, out)
         }
     }
 }

@@ -247,3 +247,10 @@ pub fn run_pipeline_codes(src: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The JSON object on the last line of a command's standard output (a `--format json`
+/// summary).
+pub fn last_json(stdout: &str) -> serde_json::Value {
+    let line = stdout.lines().last().expect("a summary line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}

@@ -39,7 +39,13 @@ fn main() {
         WINDOW.as_secs()
     );
     let mut rates = Vec::new();
+    // `NASC_SAMPLE_SPACE=tiny_lm`: only the spaces whose file name contains it (for a
+    // profile of one space).
+    let only = std::env::var("NASC_SAMPLE_SPACE").unwrap_or_default();
     for file in ["examples/tiny_lm.nas", "examples/deep_architect_poster.nas"] {
+        if !file.contains(only.as_str()) {
+            continue;
+        }
         rates.push((file, bench(file)));
     }
     if fixed_count().is_some() {

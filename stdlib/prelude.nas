@@ -172,8 +172,12 @@ builtin metric latency_ms: float measured
 /// Training throughput.
 builtin metric tokens_per_s: float measured
 
-/// Peak memory while training.
+/// Peak memory while training, in bytes: what the GPU allocator held on `wgpu` and `cuda`,
+/// the process's peak resident memory on the CPU.
 builtin metric peak_mem_bytes: int measured
+
+/// The process's peak resident memory while training, in bytes, on every backend.
+builtin metric peak_host_mem_bytes: int measured
 
 /// Wall-clock time of the trial.
 builtin metric wall_s: float measured

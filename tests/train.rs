@@ -62,6 +62,9 @@ fn train_prints_a_json_summary_with_every_field() {
     }
     assert_eq!(j["status"], "ok");
     assert_eq!(j["params"], j["static_params"]);
+    // On the CPU the device's memory is the process's.
+    assert_eq!(j["peak_mem_of"], "process");
+    assert_eq!(j["peak_mem_bytes"], j["peak_host_mem_bytes"]);
     let (first, last) = (
         j["first_val_loss"].as_f64().unwrap(),
         j["val_loss"].as_f64().unwrap(),

@@ -47,6 +47,16 @@ space small {
         last < first - 0.5,
         "the loss falls on wgpu: {first} -> {last}"
     );
+    // The memory is the GPU allocator's: at least the weights and AdamW's two moments
+    // (f32), and not the process's resident memory.
+    assert_eq!(j["peak_mem_of"], "device", "{j}");
+    let params = j["params"].as_u64().unwrap();
+    let device = j["peak_mem_bytes"].as_u64().unwrap();
+    assert!(
+        device >= 3 * 4 * params,
+        "the device held {device} bytes for {params} parameters"
+    );
+    assert_ne!(j["peak_mem_bytes"], j["peak_host_mem_bytes"], "{j}");
     // The same model on the CPU has the same parameter count.
     let (code, stdout, _) = common::nasc(&[
         "train", &file, "--sample", "--steps", "1", "--format", "json",

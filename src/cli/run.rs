@@ -607,9 +607,12 @@ pub(crate) fn show_value(v: &serde_json::Value) -> String {
 pub(crate) fn show_metric(name: &str, v: f64) -> String {
     match name {
         "val_accuracy" | "baseline_accuracy" => format!("{:.2}%", 100.0 * v),
-        "params" | "flops" | "activation_memory" | "peak_mem_bytes" | "steps" => {
-            super::sample::grouped(v as u64)
-        }
+        "params"
+        | "flops"
+        | "activation_memory"
+        | "peak_mem_bytes"
+        | "peak_host_mem_bytes"
+        | "steps" => super::sample::grouped(v as u64),
         _ if v.abs() >= 1000.0 => format!("{v:.0}"),
         _ => format!("{v:.4}"),
     }

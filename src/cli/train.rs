@@ -293,12 +293,20 @@ fn print_report(arch: &Arch, r: &Report, device: DeviceChoice, json: bool, out: 
         "latency         {:.2} ms per batch (inference)",
         r.latency_ms
     );
-    if let Some(m) = r.peak_mem_bytes {
-        let _ = writeln!(
-            s,
-            "peak memory     {:.1} MiB (process)",
-            m as f64 / 1048576.0
-        );
+    let mib = |b: u64| b as f64 / 1048576.0;
+    match (r.peak_mem_of, r.peak_mem_bytes, r.peak_host_mem_bytes) {
+        ("device", Some(m), host) => {
+            let host = host.map_or(String::new(), |h| format!(", process {:.1} MiB", mib(h)));
+            let _ = writeln!(
+                s,
+                "peak memory     {:.1} MiB (device allocator{host})",
+                mib(m)
+            );
+        }
+        (_, Some(m), _) => {
+            let _ = writeln!(s, "peak memory     {:.1} MiB (process)", mib(m));
+        }
+        _ => {}
     }
     let _ = writeln!(s, "wall time       {:.1} s on {device:?}", r.wall_s);
 }

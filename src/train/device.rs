@@ -79,6 +79,46 @@ fn cuda() -> Result<Device, String> {
     Err("this nasc was built without the `cuda` backend: rebuild with `--features cuda` on a machine with the CUDA toolkit and network access (see the README), or use `--device cpu`".into())
 }
 
+/// The peak memory a GPU backend's allocator holds during training, sampled after each
+/// step's loss is read (a point where the device has finished the queued work anyway, so
+/// sampling adds no wait of its own) and once at the end.
+///
+/// What is sampled is the allocator's reserved bytes: every page it holds on the device,
+/// live tensors and pages kept for reuse. Pages stay reserved between steps, so the
+/// activations of a step's backward pass, which are freed before the next sample, still
+/// count through the pages they needed. On `flex` the backend reports no pool and the
+/// watch stays empty: the process's resident memory ([`peak_memory`]) is the device's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryWatch {
+    peak: Option<u64>,
+}
+
+impl MemoryWatch {
+    /// A watch for one training run: the allocator first releases what it can (the pages
+    /// an earlier trial of this process left), so the peak is mostly this run's own.
+    pub fn start(device: &Device) -> MemoryWatch {
+        let mut watch = MemoryWatch::default();
+        if device.memory_pool_usage().is_some() {
+            device.memory_cleanup();
+            watch.sample(device);
+        }
+        watch
+    }
+
+    /// Samples the device's allocator.
+    pub fn sample(&mut self, device: &Device) {
+        if let Some(u) = device.memory_pool_usage() {
+            let held = u.bytes_reserved.max(u.bytes_in_use + u.bytes_padding);
+            self.peak = Some(self.peak.map_or(held, |p| p.max(held)));
+        }
+    }
+
+    /// The largest sample, in bytes; `None` on a backend without a device allocator.
+    pub fn peak(&self) -> Option<u64> {
+        self.peak
+    }
+}
+
 /// The peak resident memory of this process so far, in bytes (Linux: `VmHWM`).
 pub fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

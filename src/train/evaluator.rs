@@ -94,6 +94,10 @@ pub fn metrics(arch: &Arch, r: &Report) -> BTreeMap<String, f64> {
     put("ms_per_step", Some(r.ms_per_step));
     put("latency_ms", Some(r.latency_ms));
     put("peak_mem_bytes", r.peak_mem_bytes.map(|b| b as f64));
+    put(
+        "peak_host_mem_bytes",
+        r.peak_host_mem_bytes.map(|b| b as f64),
+    );
     put("wall_s", Some(r.wall_s));
     put("flops", Some(arch.metrics.flops as f64));
     put(

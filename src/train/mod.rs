@@ -97,8 +97,14 @@ pub struct Report {
     pub ms_per_step: f64,
     /// Median time of one inference forward pass of a batch, in milliseconds.
     pub latency_ms: f64,
-    /// Peak resident memory of the process, in bytes (`None` where the system does not say).
+    /// Peak memory of the device the model trained on, in bytes: on `wgpu` and `cuda` what
+    /// the GPU allocator held ([`device::MemoryWatch`]), on the CPU the process's peak
+    /// resident memory (`None` where the system does not say).
     pub peak_mem_bytes: Option<u64>,
+    /// Where `peak_mem_bytes` was measured: `"device"` (a GPU allocator) or `"process"`.
+    pub peak_mem_of: &'static str,
+    /// The process's peak resident memory, in bytes, on every backend.
+    pub peak_host_mem_bytes: Option<u64>,
     /// Wall time of the trial, evaluations included.
     pub wall_s: f64,
     /// The evaluations, in order.
@@ -186,6 +192,7 @@ pub fn train(
     let (mut window_sum, mut window_n, mut last_train) = (0.0f64, 0usize, f64::NAN);
     let mut divergence = Divergence::default();
     let mut failure: Option<String> = None;
+    let mut memory = device::MemoryWatch::start(device);
     for step in 0..settings.steps {
         if settings
             .max_seconds
@@ -198,6 +205,7 @@ pub fn train(
         let lr = settings.lr_at(step);
         let loss = batch_loss(&model, &batch, &ad);
         let value = f64::from(loss.clone().into_scalar::<f32>());
+        memory.sample(device);
         if let Some(reason) = divergence.check(value, step) {
             failure = Some(reason);
             break;
@@ -244,6 +252,8 @@ pub fn train(
     });
     let trained = model.valid();
     let latency_ms = latency(&trained, &val[0], device);
+    memory.sample(device);
+    let host = device::peak_memory();
     let tokens = (steps_done * settings.batch * data.seq_len()) as f64;
     let report = Report {
         status: if failure.is_some() {
@@ -273,7 +283,13 @@ pub fn train(
             0.0
         },
         latency_ms,
-        peak_mem_bytes: device::peak_memory(),
+        peak_mem_bytes: memory.peak().or(host),
+        peak_mem_of: if memory.peak().is_some() {
+            "device"
+        } else {
+            "process"
+        },
+        peak_host_mem_bytes: host,
         wall_s: started.elapsed().as_secs_f64(),
         curve,
     };

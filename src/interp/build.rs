@@ -16,6 +16,9 @@ use std::rc::Rc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use xxhash_rust::xxh3::xxh3_64;
 
+#[path = "compile.rs"]
+mod compile;
+
 use super::data::DataFacts;
 use super::ir::{self, Arch, Cost, Node, Shape};
 use super::metrics;
@@ -127,6 +130,8 @@ pub struct Interp<'a> {
     choice_domains: RefCell<Vec<(usize, Rc<Domain>)>>,
     /// What the syntax tree says the same way in every build, resolved the first time.
     sites: RefCell<Sites>,
+    /// The space compiled for full builds (`None`: every build walks the tree).
+    program: Option<compile::Program<'a>>,
 }
 
 /// A call's parameter list and argument list, by address and length.
@@ -235,7 +240,7 @@ impl<'a> Interp<'a> {
                 late.push((k, cond));
             }
         }
-        Ok(Interp {
+        let mut ip = Interp {
             checked,
             space,
             conditional,
@@ -272,7 +277,16 @@ impl<'a> Interp<'a> {
             node_hint: Cell::new(0),
             decision_hint: Cell::new(0),
             param_names: RefCell::new(FxHashMap::default()),
-        })
+            program: None,
+        };
+        ip.program = compile::compile(&ip);
+        Ok(ip)
+    }
+
+    /// Whether full builds run the compiled program (see `compile.rs`), rather than
+    /// walking the syntax tree.
+    pub fn is_compiled(&self) -> bool {
+        self.program.is_some()
     }
 
     /// The shared name for `s` (an allocation the first time only).
@@ -380,7 +394,28 @@ impl<'a> Interp<'a> {
 
     /// Builds one architecture, asking `decider` for every hyperparameter it reaches.
     pub fn build(&self, decider: &mut dyn Decider) -> Result<Outcome, BuildError> {
+        self.build_with(decider, true)
+    }
+
+    /// [`Interp::build`] walking the syntax tree even where the space is compiled: the
+    /// reference the compiled program is tested and measured against.
+    #[doc(hidden)]
+    pub fn build_walking(&self, decider: &mut dyn Decider) -> Result<Outcome, BuildError> {
+        self.build_with(decider, false)
+    }
+
+    fn build_with(
+        &self,
+        decider: &mut dyn Decider,
+        compiled: bool,
+    ) -> Result<Outcome, BuildError> {
         let mut run = self.run(Source::Full(decider));
+        if compiled {
+            if let Some(p) = &self.program {
+                run.program = Some(p);
+                run.frame = vec![compile::Slot::Empty; p.frame];
+            }
+        }
         let result = run.go();
         self.node_hint.set(self.node_hint.get().max(run.nodes_made));
         self.decision_hint
@@ -440,6 +475,8 @@ impl<'a> Interp<'a> {
             metrics: None,
             depth: 0,
             steps: 0,
+            program: None,
+            frame: Vec::new(),
         }
     }
 
@@ -649,6 +686,10 @@ struct Run<'a, 'd> {
     metrics: Option<Cost>,
     depth: usize,
     steps: u64,
+    /// The compiled space, in a full build of a space that has one.
+    program: Option<&'a compile::Program<'a>>,
+    /// Its slots.
+    frame: Vec<compile::Slot>,
 }
 
 impl<'a> Run<'a, '_> {
@@ -679,8 +720,15 @@ impl<'a> Run<'a, '_> {
                 soft(self.param(i), &mut open)?;
             }
         }
+        let program = self.program;
         let facts = match &space.data {
-            Some(e) => match soft(self.value(e, &self.space_env(), "data"), &mut open)? {
+            Some(e) => match soft(
+                match program.and_then(|p| p.data.as_ref()) {
+                    Some(code) => self.v(code, "data"),
+                    None => self.value(e, &self.space_env(), "data"),
+                },
+                &mut open,
+            )? {
                 Some(v) => match DataFacts::of(v) {
                     Ok(f) => Some(f),
                     Err(m) => return self.err(m, e.span, "data source", "data"),
@@ -707,12 +755,26 @@ impl<'a> Run<'a, '_> {
             ),
             None => unknown(),
         };
-        let out = self.apply(graph, &self.space_env(), input, "")?;
+        let out = match program {
+            Some(p) => self.g(&p.graph, input, "")?,
+            None => self.apply(graph, &self.space_env(), input, "")?,
+        };
         let mut train = Vec::new();
-        for f in &space.train {
-            let here = join("train", &f.name.name);
-            if let Some(v) = soft(self.value(&f.value, &self.space_env(), &here), &mut open)? {
-                train.push((ip.name_of(&f.name.name), v));
+        match program {
+            Some(p) => {
+                for (name, here, code) in &p.train {
+                    let v = self.v(code, here)?;
+                    train.push((name.clone(), v));
+                }
+            }
+            None => {
+                for f in &space.train {
+                    let here = join("train", &f.name.name);
+                    let v = self.value(&f.value, &self.space_env(), &here);
+                    if let Some(v) = soft(v, &mut open)? {
+                        train.push((ip.name_of(&f.name.name), v));
+                    }
+                }
             }
         }
         let Some(facts) = facts else { return Ok(None) };
@@ -758,7 +820,11 @@ impl<'a> Run<'a, '_> {
         let r = &self.ip.space.requires[k];
         let env = self.space_env();
         let mut open = false;
-        let Some(v) = soft(self.value(&r.cond, &env, ""), &mut open)? else {
+        let v = match self.program {
+            Some(p) => self.v(&p.requires[k], ""),
+            None => self.value(&r.cond, &env, ""),
+        };
+        let Some(v) = soft(v, &mut open)? else {
             // Over an open hyperparameter: it applies once that has a value.
             return Ok(());
         };
@@ -876,7 +942,10 @@ impl<'a> Run<'a, '_> {
             return Err(Halt::Open);
         }
         let l = &self.ip.space.lets[i];
-        let v = match self.nested(span, |run| run.value(&l.value, &run.space_env(), &l.name)) {
+        let v = match self.nested(span, |run| match run.program {
+            Some(p) => run.v(&p.lets[i], &l.name),
+            None => run.value(&l.value, &run.space_env(), &l.name),
+        }) {
             Err(Halt::Open) => {
                 // Evaluated once, as in a build: its open choices are listed once.
                 self.open_lets[i] = true;
@@ -1993,6 +2062,31 @@ impl ArithError {
 /// The path of a call argument, for the hyperparameters inside it; a literal or a name
 /// holds none, so it needs no path.
 fn arg_path(a: &ast::Arg, here: &str, param: &str) -> String {
+    arg_path_kind(a, param).path(here)
+}
+
+/// [`arg_path`] decided once: which path an argument's hyperparameters get.
+#[derive(Clone, Copy)]
+enum ArgPath<'a> {
+    /// A literal or a name, which holds none.
+    Empty,
+    /// A named argument: the call's path and the parameter.
+    Join(&'a str),
+    /// A positional one: the call's path.
+    Here,
+}
+
+impl ArgPath<'_> {
+    fn path(self, here: &str) -> String {
+        match self {
+            ArgPath::Empty => String::new(),
+            ArgPath::Join(param) => join(here, param),
+            ArgPath::Here => here.to_string(),
+        }
+    }
+}
+
+fn arg_path_kind<'a>(a: &ast::Arg, param: &'a str) -> ArgPath<'a> {
     match (&a.value.kind, &a.name) {
         (
             ExprKind::Int(_)
@@ -2002,9 +2096,9 @@ fn arg_path(a: &ast::Arg, here: &str, param: &str) -> String {
             | ExprKind::Name(_)
             | ExprKind::Member(..),
             _,
-        ) => String::new(),
-        (_, Some(_)) => join(here, param),
-        (_, None) => here.to_string(),
+        ) => ArgPath::Empty,
+        (_, Some(_)) => ArgPath::Join(param),
+        (_, None) => ArgPath::Here,
     }
 }
 
@@ -2021,9 +2115,17 @@ fn call_name(e: &Expr) -> &str {
 /// An integer given where a float is declared becomes a float (so `rate = 0` and
 /// `rate = 0.0` are the same architecture).
 fn coerce(ty: &str, v: Value) -> Value {
-    match (ty, v) {
-        ("float", Value::Int(x)) => Value::Float(x as f64),
-        (_, v) => v,
+    match ty {
+        "float" => coerce_float(v),
+        _ => v,
+    }
+}
+
+/// [`coerce`] to a declared `float`.
+fn coerce_float(v: Value) -> Value {
+    match v {
+        Value::Int(x) => Value::Float(x as f64),
+        v => v,
     }
 }
 
@@ -2298,6 +2400,119 @@ mod tests {
                 complete > 0,
                 "{name}: some completions satisfy the constraints"
             );
+        }
+    }
+
+    /// Random picks from a seeded generator: the same seed makes the same picks.
+    struct Rand(crate::interp::strategy::Rng64);
+
+    impl Decider for Rand {
+        fn decide(&mut self, hyper: &Hyper, _: &[Decision]) -> Result<Pick, String> {
+            Ok(random_pick(&hyper.domain, &mut self.0))
+        }
+    }
+
+    /// Spaces that use what the examples do not: value blocks and value functions,
+    /// symbols of a bare `enum` domain, inline ranges and floats, math, tensors bound in
+    /// blocks, module `let`s and module arguments applied twice, `f#2`, `if` in a graph,
+    /// positional arguments, defaults, dependent values.
+    const COVERAGE: &str = "
+        fn twice(f: module) -> module {
+            f
+            f
+        }
+        fn scaled(x: int, by: int = 2) -> int {
+            let y = x * by
+            min(y, 256)
+        }
+        fn split(w: int) -> module {
+            let a = input >> linear(out = w)
+            let b = input >> linear(out = w) >> act(kind = choice(relu, gelu))
+            let m = residual(linear(out = w))
+            add(a, b) >> m >> m
+        }
+        fn damp(r: float) -> module {
+            dropout(rate = r)
+        }
+        fn pair() -> module {
+            concat(input >> linear(out = 4), input >> linear(out = choice(4, 8)))
+        }
+        space coverage {
+            param w     : int   = choice(8, 16, 32)
+            param deep  : bool  = choice(true, false)
+            param n     : int   = range(0, 3)
+            param scale : float = uniform(0.5, 2.0)
+            param kind  : enum  = choice(relu, gelu)
+            param lr    : float = log_uniform(1e-4, 1e-2)
+            let wide = scaled(w)
+            let half = { let h = w / 2  max(h, 4) }
+            require wide >= 32 or w == 16
+            graph {
+                embedding(vocab = data.vocab, dim = w)
+                linear(out = w)
+                linear(out = w)
+                twice(linear(out = w))
+                if deep { split(w = w) } else { linear(out = w) }
+                repeat n {
+                    split(w)
+                    optional dropout(rate = choice(0.1, 0.2))
+                    linear(out = range(4, 12, 4) * 2) >> linear(out = w)
+                }
+                act(kind = kind)
+                dropout(rate = 0)
+                damp(r = 0)
+                linear(out = int(float(w) * scale) + half - half)
+                pair()
+                lm_head(vocab = data.vocab)
+            }
+            data = synthetic(copy, vocab = 16, length = 8)
+            train { steps = 10, batch = 4, optimizer = adamw(lr = lr) }
+        }";
+
+    /// The compiled program and the tree walker make the same decisions, with the same
+    /// paths, and build the same architecture (or reject with the same constraint), for
+    /// random assignments of every example and of a space written to cover the rest.
+    #[test]
+    fn the_compiled_program_builds_what_the_tree_walker_builds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut sources: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "nas"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        sources.sort();
+        assert!(sources.len() >= 10, "the examples are found");
+        sources.push(("coverage".into(), COVERAGE.into()));
+        for (name, src) in &sources {
+            let c = checked(src);
+            for space in &c.spaces {
+                let ip = Interp::new(&c, space).unwrap();
+                assert!(ip.is_compiled(), "{name}: `{}` compiles", space.name);
+                let (mut built, mut rejected) = (0, 0);
+                for seed in 0..150 {
+                    let fast = ip.build(&mut Rand(strategy::rng(seed)));
+                    let slow = ip.build_walking(&mut Rand(strategy::rng(seed)));
+                    assert_eq!(
+                        format!("{fast:?}"),
+                        format!("{slow:?}"),
+                        "{name}: `{}`, seed {seed}",
+                        space.name
+                    );
+                    match fast {
+                        Ok(Outcome::Built(_)) => built += 1,
+                        Ok(Outcome::Rejected(..)) => rejected += 1,
+                        Err(e) => panic!("{name}: {e:?}"),
+                    }
+                }
+                assert!(built > 0, "{name}: some candidates build");
+                if *name == "coverage" {
+                    assert!(rejected > 0, "the coverage space rejects some candidates");
+                }
+            }
         }
     }
 }

@@ -1,0 +1,1370 @@
+//! A space compiled once into a program the build runs without looking at the syntax
+//! tree: every function call inlined at its call site, every name turned into a slot of
+//! one flat frame (or a named param, a dependent value, an enum symbol), every call's
+//! arguments matched to their parameters, defaults and the builtin modules' rules
+//! prepared, and which expressions are tensors, modules or values decided.
+//!
+//! The program runs on the same [`Run`] as the tree walker and calls the same pieces for
+//! everything an assignment decides (named params, dependent values, decisions and their
+//! paths, constraints, nodes, shapes and costs), so it makes the same decisions in the
+//! same order, with the same paths, and builds the same architecture; the test
+//! `the_compiled_program_builds_what_the_tree_walker_builds` compares the two over every
+//! example. It serves full builds only: a frontier probe, whose open hyperparameters
+//! halt values half-way, walks the tree. A space the compiler does not cover (a construct
+//! that can only be an error, a call nested too deep) keeps the tree walker for every build.
+
+use std::borrow::Cow;
+use std::rc::Rc;
+
+use super::{
+    arg_path_kind, arith, call_name, coerce_float, const_value, join, join_tail, math, ArgPath,
+    Env, Halt, Interp, Rejection, Rule, Run, B, R, T,
+};
+use crate::check::types::ItemRef;
+use crate::diag::{FileId, Span};
+use crate::interp::{metrics, Domain, Hyper, Name, Pick, Value};
+use crate::space::eval::is_module_item;
+use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
+
+/// How deep calls may nest in the compiled form (functions inlined into functions).
+const MAX_INLINE: usize = 64;
+
+/// How many expressions the compiled form may hold: inlining a function whose module
+/// argument is applied twice, inside another such function, doubles the code each level.
+const MAX_CODE: usize = 200_000;
+
+/// The compiled space.
+pub(super) struct Program<'a> {
+    pub(super) graph: G<'a>,
+    pub(super) data: Option<V<'a>>,
+    /// Per `train` field: its name, its path, its value.
+    pub(super) train: Vec<(Name, String, V<'a>)>,
+    /// Per space constraint.
+    pub(super) requires: Vec<V<'a>>,
+    /// Per dependent value.
+    pub(super) lets: Vec<V<'a>>,
+    /// Slots of the frame.
+    pub(super) frame: usize,
+}
+
+/// What a slot of the frame holds while a build runs.
+#[derive(Clone, Default)]
+pub(super) enum Slot {
+    #[default]
+    Empty,
+    Val(Value),
+    Ten(T),
+    /// The path a module argument was bound at.
+    Path(Rc<str>),
+}
+
+/// A value expression.
+pub(super) struct V<'a> {
+    e: &'a Expr,
+    k: VK<'a>,
+}
+
+enum VK<'a> {
+    /// A literal: no nesting, no path.
+    Const(Value),
+    Data(&'a ast::Ident),
+    Slot(u32),
+    Param(usize),
+    Let(usize),
+    Unary(UnOp, Box<V<'a>>),
+    Binary(BinOp, Box<V<'a>>, Box<V<'a>>),
+    If(Box<V<'a>>, Box<V<'a>>, Option<Box<V<'a>>>),
+    Block(Vec<VStmt<'a>>),
+    Choice(Rc<Domain>, Vec<V<'a>>),
+    /// `range`, `uniform`, `log_uniform`: the arguments, `q` marked.
+    Dist(&'a str, Vec<(bool, V<'a>)>),
+    Math(&'a str, Vec<V<'a>>),
+    Metric(&'a str),
+    /// A symbol, dataset or optimizer with its payload bound to declared parameters.
+    Payload(Name, Binds<'a>, &'a str),
+    /// A symbol of a bare `enum` domain: the payload by position or keyword.
+    BareSym(Name, Vec<(Name, String, V<'a>)>),
+    /// A value function, inlined.
+    CallFn(Vec<FnBind<'a>>, Box<V<'a>>, &'a str),
+}
+
+enum VStmt<'a> {
+    Let(u32, &'a str, V<'a>),
+    Expr(V<'a>),
+}
+
+/// Arguments bound to a builtin's or variant's declared value parameters.
+struct Binds<'a> {
+    names: Rc<[Name]>,
+    args: Vec<Bind<'a>>,
+}
+
+struct Bind<'a> {
+    code: V<'a>,
+    /// Given: the argument's path; a default is evaluated at the call's path.
+    path: Option<ArgPath<'a>>,
+    float: bool,
+}
+
+/// A function parameter bound at a call.
+enum FnBind<'a> {
+    /// Module arguments: the call's path, kept for when they are applied.
+    Path(u32),
+    Tensor(u32, GT<'a>),
+    Value(u32, V<'a>, ArgPath<'a>, bool),
+}
+
+/// A module expression applied to an input.
+pub(super) struct G<'a> {
+    e: &'a Expr,
+    k: GK<'a>,
+}
+
+enum GK<'a> {
+    Seq(Box<GT<'a>>, Box<G<'a>>),
+    Block(Option<u32>, Vec<GStmt<'a>>),
+    Repeat(Box<V<'a>>, &'a str, Box<G<'a>>),
+    Optional(Box<G<'a>>),
+    Residual(Box<G<'a>>),
+    If(Box<V<'a>>, Box<GT<'a>>, Option<Box<GT<'a>>>),
+    /// A module argument or module `let`: its expression at the path it was bound at.
+    Template(u32, Box<G<'a>>),
+    TensorName(u32),
+    Choice(Rc<Domain>, Vec<G<'a>>),
+    Tensor(TC<'a>),
+    Call(Box<Call<'a>>),
+}
+
+/// A call of a function or builtin module, shown as `shown` in paths (`f`, or `f#2` for
+/// the second call of `f` in a block).
+struct Call<'a> {
+    shown: Cow<'a, str>,
+    k: CallK<'a>,
+}
+
+enum CallK<'a> {
+    Fn(Vec<FnBind<'a>>, G<'a>),
+    Builtin(BuiltinCall<'a>),
+}
+
+struct BuiltinCall<'a> {
+    b: &'a ast::Builtin,
+    file: FileId,
+    id: &'a str,
+    name: Name,
+    binds: Binds<'a>,
+    rules: Rc<[Option<Rule>]>,
+    /// Per rule: whether it mentions `width`; the rejection's text.
+    mentions_width: Vec<bool>,
+    texts: Vec<String>,
+}
+
+enum GStmt<'a> {
+    LetTensor(u32, &'a str, TC<'a>),
+    LetModule(u32, &'a str),
+    LetValue(u32, &'a str, V<'a>),
+    Expr(GT<'a>),
+    /// `apply_as`: a second call of the same module in a block, nested once, without the
+    /// node-count check of an ordinary application.
+    ExprAs(&'a Expr, Box<Call<'a>>),
+    Require(&'a ast::Require, V<'a>, String),
+}
+
+/// Either a tensor expression or a module applied to the current flow.
+enum GT<'a> {
+    G(G<'a>),
+    T(TC<'a>),
+}
+
+/// A tensor expression: a named tensor, `x >> f`, `concat(...)`, `add(...)`.
+enum TC<'a> {
+    Name(u32),
+    Seq(Box<TC<'a>>, Box<G<'a>>),
+    Join(&'a Expr, Name, &'a str, Vec<GT<'a>>),
+}
+
+// ---- the compile-time scope ---------------------------------------------------------
+
+#[derive(Clone)]
+enum CB<'a> {
+    Val(u32),
+    Ten(u32),
+    Module(Rc<CTemplate<'a>>),
+}
+
+struct CTemplate<'a> {
+    expr: &'a Expr,
+    env: CEnv<'a>,
+    path: u32,
+}
+
+#[derive(Clone)]
+struct CEnv<'a> {
+    head: Option<Rc<CLink<'a>>>,
+    file: FileId,
+    space: bool,
+}
+
+struct CLink<'a> {
+    name: &'a str,
+    b: CB<'a>,
+    next: Option<Rc<CLink<'a>>>,
+}
+
+impl<'a> CEnv<'a> {
+    fn bare(file: FileId, space: bool) -> CEnv<'a> {
+        CEnv {
+            head: None,
+            file,
+            space,
+        }
+    }
+
+    fn with(&self, name: &'a str, b: CB<'a>) -> CEnv<'a> {
+        CEnv {
+            head: Some(Rc::new(CLink {
+                name,
+                b,
+                next: self.head.clone(),
+            })),
+            file: self.file,
+            space: self.space,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&CB<'a>> {
+        let mut cur = self.head.as_ref();
+        while let Some(l) = cur {
+            if l.name == name {
+                return Some(&l.b);
+            }
+            cur = l.next.as_ref();
+        }
+        None
+    }
+}
+
+struct Compiler<'i, 'a> {
+    ip: &'i Interp<'a>,
+    slots: u32,
+    depth: usize,
+    /// Expressions compiled so far.
+    size: usize,
+}
+
+/// Compiles the space of `ip`; `None` when the compiled form does not cover it.
+pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
+    let space = ip.space;
+    let mut c = Compiler {
+        ip,
+        slots: 0,
+        depth: 0,
+        size: 0,
+    };
+    let env = CEnv::bare(space.file, true);
+    let graph = c.g(space.graph.as_ref()?, &env)?;
+    let data = match &space.data {
+        Some(e) => Some(c.v(e, &env)?),
+        None => None,
+    };
+    let mut train = Vec::new();
+    for f in &space.train {
+        train.push((
+            ip.name_of(&f.name.name),
+            join("train", &f.name.name),
+            c.v(&f.value, &env)?,
+        ));
+    }
+    let requires = space
+        .requires
+        .iter()
+        .map(|r| c.v(&r.cond, &env))
+        .collect::<Option<_>>()?;
+    let lets = space
+        .lets
+        .iter()
+        .map(|l| c.v(&l.value, &env))
+        .collect::<Option<_>>()?;
+    Some(Program {
+        graph,
+        data,
+        train,
+        requires,
+        lets,
+        frame: c.slots as usize,
+    })
+}
+
+impl<'a> Compiler<'_, 'a> {
+    fn slot(&mut self) -> u32 {
+        self.slots += 1;
+        self.slots - 1
+    }
+
+    fn lookup(&self, file: FileId, name: &'a str) -> Option<(ItemRef, &'a Item)> {
+        let checked: &'a crate::check::Checked = self.ip.checked;
+        self.ip.lookup(file, name).map(|r| (r, checked.item(r)))
+    }
+
+    /// The call of a function one level deeper.
+    fn deeper<X>(&mut self, f: impl FnOnce(&mut Self) -> Option<X>) -> Option<X> {
+        if self.depth >= MAX_INLINE {
+            return None;
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    // ---- what an expression is (the tree walker's `is_tensor` and `is_module`) --------
+
+    fn is_tensor(&self, e: &Expr, env: &CEnv<'a>) -> bool {
+        match &e.kind {
+            ExprKind::Name(id) => matches!(env.get(&id.name), Some(CB::Ten(_))),
+            ExprKind::Binary(BinOp::Seq, l, _) => self.is_tensor(l, env),
+            ExprKind::Call(c, _) => {
+                matches!(&c.kind, ExprKind::Name(id) if id.name == "concat" || id.name == "add")
+            }
+            _ => false,
+        }
+    }
+
+    fn is_module(&self, e: &'a Expr, env: &CEnv<'a>) -> bool {
+        let item_is_module = |name: &'a str| {
+            self.lookup(env.file, name)
+                .is_some_and(|(_, item)| is_module_item(item))
+        };
+        match &e.kind {
+            ExprKind::Repeat(..)
+            | ExprKind::Optional(..)
+            | ExprKind::Residual(..)
+            | ExprKind::Block(_) => true,
+            ExprKind::Binary(BinOp::Seq, l, _) => self.is_module(l, env),
+            ExprKind::If(_, t, _) => self.is_module(t, env) || self.is_tensor(t, env),
+            ExprKind::Name(id) => match env.get(&id.name) {
+                Some(CB::Module(_)) => true,
+                Some(_) => false,
+                None => item_is_module(&id.name),
+            },
+            ExprKind::Call(c, args) => match &c.kind {
+                ExprKind::Name(id) if id.name == "choice" => {
+                    args.first().is_some_and(|a| self.is_module(&a.value, env))
+                }
+                ExprKind::Name(id) => item_is_module(&id.name),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    // ---- values -----------------------------------------------------------------------
+
+    /// One more expression; `None` past the limit.
+    fn spend(&mut self) -> Option<()> {
+        self.size += 1;
+        (self.size <= MAX_CODE).then_some(())
+    }
+
+    fn v(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<V<'a>> {
+        self.spend()?;
+        if let Some(v) = const_value(e) {
+            return Some(V {
+                e,
+                k: VK::Const(v),
+            });
+        }
+        let k = match &e.kind {
+            ExprKind::Int(v) => VK::Const(Value::Int(*v)),
+            ExprKind::Float(v) => VK::Const(Value::Float(*v)),
+            ExprKind::Bool(v) => VK::Const(Value::Bool(*v)),
+            ExprKind::Str(s) => VK::Const(Value::Str(s.clone())),
+            ExprKind::Member(base, field) if matches!(base.kind, ExprKind::Data) => {
+                VK::Data(field)
+            }
+            ExprKind::Name(id) => return self.name(e, id, env),
+            ExprKind::Unary(op, x) => VK::Unary(*op, Box::new(self.v(x, env)?)),
+            ExprKind::Binary(op, l, r) => {
+                VK::Binary(*op, Box::new(self.v(l, env)?), Box::new(self.v(r, env)?))
+            }
+            ExprKind::If(c, t, o) => VK::If(
+                Box::new(self.v(c, env)?),
+                Box::new(self.v(t, env)?),
+                match o {
+                    Some(o) => Some(Box::new(self.v(o, env)?)),
+                    None => None,
+                },
+            ),
+            ExprKind::Block(stmts) => {
+                let mut env = env.clone();
+                let mut out = Vec::new();
+                for s in stmts {
+                    match s {
+                        Stmt::Let(l) => {
+                            let code = self.v(&l.value, &env)?;
+                            let slot = self.slot();
+                            out.push(VStmt::Let(slot, &l.name.name, code));
+                            env = env.with(&l.name.name, CB::Val(slot));
+                        }
+                        Stmt::Expr(x) => out.push(VStmt::Expr(self.v(x, &env)?)),
+                        Stmt::Require(_) => {}
+                    }
+                }
+                if !out.iter().any(|s| matches!(s, VStmt::Expr(_))) {
+                    return None;
+                }
+                VK::Block(out)
+            }
+            ExprKind::Call(callee, args) => return self.call_value(e, callee, args, env),
+            _ => return None,
+        };
+        Some(V { e, k })
+    }
+
+    fn name(&mut self, e: &'a Expr, id: &'a ast::Ident, env: &CEnv<'a>) -> Option<V<'a>> {
+        match env.get(&id.name) {
+            Some(CB::Val(s)) => {
+                return Some(V {
+                    e,
+                    k: VK::Slot(*s),
+                })
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        if env.space {
+            if let Some(&i) = self.ip.params_by_name.get(id.name.as_str()) {
+                return Some(V {
+                    e,
+                    k: VK::Param(i),
+                });
+            }
+            if let Some(&i) = self.ip.lets_by_name.get(id.name.as_str()) {
+                return Some(V { e, k: VK::Let(i) });
+            }
+        }
+        self.symbol(e, &id.name, &[], env)
+    }
+
+    fn symbol(
+        &mut self,
+        e: &'a Expr,
+        name: &'a str,
+        args: &'a [ast::Arg],
+        env: &CEnv<'a>,
+    ) -> Option<V<'a>> {
+        let variant = self.lookup(env.file, name).and_then(|(r, item)| match item {
+            Item::Enum(def) => def
+                .variants
+                .iter()
+                .find(|v| v.name.name == name)
+                .map(|v| (v, r.file)),
+            _ => None,
+        });
+        let k = match variant {
+            Some((variant, file)) => VK::Payload(
+                self.ip.name_of(name),
+                self.binds(&variant.params, args, env, file)?,
+                name,
+            ),
+            None => {
+                let mut payload = Vec::new();
+                for (k, a) in args.iter().enumerate() {
+                    let key = a
+                        .name
+                        .as_ref()
+                        .map_or_else(|| k.to_string(), |n| n.name.clone());
+                    let here = join(name, &key);
+                    payload.push((Name::from(key.as_str()), here, self.v(&a.value, env)?));
+                }
+                VK::BareSym(self.ip.name_of(name), payload)
+            }
+        };
+        Some(V { e, k })
+    }
+
+    /// Arguments bound to declared value parameters (the tree walker's `bind_values`).
+    fn binds(
+        &mut self,
+        params: &'a [ast::FnParam],
+        args: &'a [ast::Arg],
+        env: &CEnv<'a>,
+        decl_file: FileId,
+    ) -> Option<Binds<'a>> {
+        let slots = self.ip.slots(params, args);
+        let mut out = Vec::with_capacity(params.len());
+        for (p, slot) in params.iter().zip(slots.iter()) {
+            let float = p.ty.name == "float";
+            let bind = match slot.map(|k| &args[k as usize]) {
+                Some(a) => Bind {
+                    code: self.v(&a.value, env)?,
+                    path: Some(arg_path_kind(a, &p.name.name)),
+                    float,
+                },
+                None => Bind {
+                    code: self.v(p.default.as_ref()?, &CEnv::bare(decl_file, false))?,
+                    path: None,
+                    float,
+                },
+            };
+            out.push(bind);
+        }
+        Some(Binds {
+            names: self.ip.param_names(params),
+            args: out,
+        })
+    }
+
+    fn call_value(
+        &mut self,
+        e: &'a Expr,
+        callee: &'a Expr,
+        args: &'a [ast::Arg],
+        env: &CEnv<'a>,
+    ) -> Option<V<'a>> {
+        let ExprKind::Name(id) = &callee.kind else {
+            return None;
+        };
+        let name = id.name.as_str();
+        let k = match name {
+            "choice" => VK::Choice(
+                self.ip.choice_domain(e, args),
+                args.iter()
+                    .map(|a| self.v(&a.value, env))
+                    .collect::<Option<_>>()?,
+            ),
+            "range" | "uniform" | "log_uniform" => VK::Dist(
+                name,
+                args.iter()
+                    .map(|a| {
+                        let q = a.name.as_ref().is_some_and(|n| n.name == "q");
+                        Some((q, self.v(&a.value, env)?))
+                    })
+                    .collect::<Option<_>>()?,
+            ),
+            "min" | "max" | "abs" | "int" | "float" | "log2" | "sqrt" => VK::Math(
+                name,
+                args.iter()
+                    .map(|a| self.v(&a.value, env))
+                    .collect::<Option<_>>()?,
+            ),
+            _ => match self.lookup(env.file, name) {
+                Some((_, Item::Builtin(b))) if b.kind == BuiltinKind::Metric => VK::Metric(name),
+                Some((r, Item::Builtin(b)))
+                    if matches!(b.kind, BuiltinKind::Dataset | BuiltinKind::Optimizer) =>
+                {
+                    VK::Payload(
+                        self.ip.name_of(name),
+                        self.binds(&b.params, args, env, r.file)?,
+                        name,
+                    )
+                }
+                Some((r, Item::Fn(def))) => self.deeper(|c| {
+                    let (binds, fenv) = c.bind_fn(def, r.file, args, env, false)?;
+                    Some(VK::CallFn(binds, Box::new(c.v(&def.body, &fenv)?), name))
+                })?,
+                _ => return self.symbol(e, name, args, env),
+            },
+        };
+        Some(V { e, k })
+    }
+
+    /// A function's parameters bound to a call's arguments, and the scope of its body.
+    fn bind_fn(
+        &mut self,
+        def: &'a ast::FnDef,
+        file: FileId,
+        args: &'a [ast::Arg],
+        env: &CEnv<'a>,
+        flow: bool,
+    ) -> Option<(Vec<FnBind<'a>>, CEnv<'a>)> {
+        let slots = self.ip.slots(&def.params, args);
+        let mut fenv = CEnv::bare(file, false);
+        let mut binds = Vec::new();
+        let mut here = None;
+        for (p, slot) in def.params.iter().zip(slots.iter()) {
+            let (expr, eenv, seg) = match slot.map(|k| &args[k as usize]) {
+                Some(a) => (&a.value, env.clone(), arg_path_kind(a, &p.name.name)),
+                None => (p.default.as_ref()?, CEnv::bare(file, false), ArgPath::Here),
+            };
+            let b = match p.ty.name.as_str() {
+                "module" => {
+                    let path = *here.get_or_insert_with(|| {
+                        let s = self.slot();
+                        binds.push(FnBind::Path(s));
+                        s
+                    });
+                    CB::Module(Rc::new(CTemplate {
+                        expr,
+                        env: eenv,
+                        path,
+                    }))
+                }
+                "tensor" => {
+                    if !flow {
+                        return None;
+                    }
+                    let code = self.gt(expr, &eenv)?;
+                    let s = self.slot();
+                    binds.push(FnBind::Tensor(s, code));
+                    CB::Ten(s)
+                }
+                ty => {
+                    let code = self.v(expr, &eenv)?;
+                    let s = self.slot();
+                    binds.push(FnBind::Value(s, code, seg, ty == "float"));
+                    CB::Val(s)
+                }
+            };
+            fenv = fenv.with(&p.name.name, b);
+        }
+        Some((binds, fenv))
+    }
+
+    // ---- graphs -----------------------------------------------------------------------
+
+    /// `graph_or_tensor`.
+    fn gt(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<GT<'a>> {
+        Some(if self.is_tensor(e, env) {
+            GT::T(self.tc(e, env)?)
+        } else {
+            GT::G(self.g(e, env)?)
+        })
+    }
+
+    fn tc(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<TC<'a>> {
+        Some(match &e.kind {
+            ExprKind::Name(id) => match env.get(&id.name) {
+                Some(CB::Ten(s)) => TC::Name(*s),
+                _ => return None,
+            },
+            ExprKind::Binary(BinOp::Seq, l, r) => {
+                TC::Seq(Box::new(self.tc(l, env)?), Box::new(self.g(r, env)?))
+            }
+            ExprKind::Call(c, args) => {
+                let ExprKind::Name(id) = &c.kind else {
+                    return None;
+                };
+                let parts = args
+                    .iter()
+                    .map(|a| self.gt(&a.value, env))
+                    .collect::<Option<_>>()?;
+                TC::Join(e, self.ip.name_of(&id.name), &id.name, parts)
+            }
+            _ => return None,
+        })
+    }
+
+    fn g(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<G<'a>> {
+        self.spend()?;
+        let k = match &e.kind {
+            ExprKind::Binary(BinOp::Seq, l, r) => {
+                GK::Seq(Box::new(self.gt(l, env)?), Box::new(self.g(r, env)?))
+            }
+            ExprKind::Block(stmts) => {
+                let (input, env) = if self.ip.reads_input(e) {
+                    let s = self.slot();
+                    (Some(s), env.with("input", CB::Ten(s)))
+                } else {
+                    (None, env.clone())
+                };
+                GK::Block(input, self.block(stmts, env)?)
+            }
+            ExprKind::Repeat(count, body) => {
+                let seg = match &count.kind {
+                    ExprKind::Name(id) => id.name.as_str(),
+                    _ => "repeat",
+                };
+                GK::Repeat(
+                    Box::new(self.v(count, env)?),
+                    seg,
+                    Box::new(self.g(body, env)?),
+                )
+            }
+            ExprKind::Optional(body) => GK::Optional(Box::new(self.g(body, env)?)),
+            ExprKind::Residual(body) => GK::Residual(Box::new(self.g(body, env)?)),
+            ExprKind::If(c, t, o) => GK::If(
+                Box::new(self.v(c, env)?),
+                Box::new(self.gt(t, env)?),
+                match o {
+                    Some(o) => Some(Box::new(self.gt(o, env)?)),
+                    None => None,
+                },
+            ),
+            ExprKind::Name(id) => match env.get(&id.name).cloned() {
+                Some(CB::Module(t)) => {
+                    let code = self.deeper(|c| c.g(t.expr, &t.env))?;
+                    GK::Template(t.path, Box::new(code))
+                }
+                Some(CB::Ten(s)) => GK::TensorName(s),
+                Some(CB::Val(_)) => return None,
+                None => return self.call_g(e, id, &[], env),
+            },
+            ExprKind::Call(callee, args) => {
+                let ExprKind::Name(id) = &callee.kind else {
+                    return None;
+                };
+                match id.name.as_str() {
+                    "choice" => GK::Choice(
+                        self.ip.choice_domain(e, args),
+                        args.iter()
+                            .map(|a| self.g(&a.value, env))
+                            .collect::<Option<_>>()?,
+                    ),
+                    "concat" | "add" => GK::Tensor(self.tc(e, env)?),
+                    _ => return self.call_g(e, id, args, env),
+                }
+            }
+            _ => return None,
+        };
+        Some(G { e, k })
+    }
+
+    fn block(&mut self, stmts: &'a [Stmt], mut env: CEnv<'a>) -> Option<Vec<GStmt<'a>>> {
+        let mut out = Vec::with_capacity(stmts.len());
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        for s in stmts {
+            match s {
+                Stmt::Let(l) => {
+                    let name = l.name.name.as_str();
+                    let slot = self.slot();
+                    let (stmt, b) = if self.is_tensor(&l.value, &env) {
+                        (
+                            GStmt::LetTensor(slot, name, self.tc(&l.value, &env)?),
+                            CB::Ten(slot),
+                        )
+                    } else if self.is_module(&l.value, &env) {
+                        let t = CTemplate {
+                            expr: &l.value,
+                            env: env.clone(),
+                            path: slot,
+                        };
+                        (GStmt::LetModule(slot, name), CB::Module(Rc::new(t)))
+                    } else {
+                        (
+                            GStmt::LetValue(slot, name, self.v(&l.value, &env)?),
+                            CB::Val(slot),
+                        )
+                    };
+                    out.push(stmt);
+                    env = env.with(name, b);
+                }
+                Stmt::Expr(x) => {
+                    let seg = call_name(x);
+                    let n = match seen.iter_mut().find(|(s, _)| *s == seg) {
+                        Some((_, n)) => {
+                            *n += 1;
+                            *n
+                        }
+                        None => {
+                            seen.push((seg, 1));
+                            1
+                        }
+                    };
+                    let stmt = if self.is_tensor(x, &env) {
+                        GStmt::Expr(GT::T(self.tc(x, &env)?))
+                    } else if n > 1 && !seg.is_empty() {
+                        self.apply_as(x, &env, n)?
+                    } else {
+                        GStmt::Expr(GT::G(self.g(x, &env)?))
+                    };
+                    out.push(stmt);
+                }
+                Stmt::Require(r) => {
+                    let text = self.ip.checked.program.sources.snippet(r.cond.span);
+                    out.push(GStmt::Require(r, self.v(&r.cond, &env)?, text));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// A second call of `f` in one block, shown as `f#n`.
+    fn apply_as(&mut self, e: &'a Expr, env: &CEnv<'a>, n: usize) -> Option<GStmt<'a>> {
+        if let ExprKind::Call(callee, args) = &e.kind {
+            if let ExprKind::Name(id) = &callee.kind {
+                if !matches!(id.name.as_str(), "choice" | "concat" | "add") {
+                    let alias = Cow::Owned(format!("{}#{n}", id.name));
+                    let call = self.call(id, args, env, alias)?;
+                    return Some(GStmt::ExprAs(e, Box::new(call)));
+                }
+            }
+        }
+        Some(GStmt::Expr(GT::G(self.g(e, env)?)))
+    }
+
+    /// An applied call of `id` (a call statement, or a module name alone).
+    fn call_g(
+        &mut self,
+        e: &'a Expr,
+        id: &'a ast::Ident,
+        args: &'a [ast::Arg],
+        env: &CEnv<'a>,
+    ) -> Option<G<'a>> {
+        let call = self.call(id, args, env, Cow::Borrowed(&id.name))?;
+        Some(G {
+            e,
+            k: GK::Call(Box::new(call)),
+        })
+    }
+
+    fn call(
+        &mut self,
+        id: &'a ast::Ident,
+        args: &'a [ast::Arg],
+        env: &CEnv<'a>,
+        shown: Cow<'a, str>,
+    ) -> Option<Call<'a>> {
+        let k = match self.lookup(env.file, &id.name) {
+            Some((r, Item::Fn(def))) => self.deeper(|c| {
+                let (binds, fenv) = c.bind_fn(def, r.file, args, env, true)?;
+                Some(CallK::Fn(binds, c.g(&def.body, &fenv)?))
+            })?,
+            Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Module => {
+                let sources = &self.ip.checked.program.sources;
+                CallK::Builtin(BuiltinCall {
+                    b,
+                    file: r.file,
+                    id: &id.name,
+                    name: self.ip.name_of(&id.name),
+                    binds: self.binds(&b.params, args, env, r.file)?,
+                    rules: self.ip.rules(b),
+                    mentions_width: b
+                        .requires
+                        .iter()
+                        .map(|rule| rule.cond.names().iter().any(|n| n.name == "width"))
+                        .collect(),
+                    texts: b
+                        .requires
+                        .iter()
+                        .map(|rule| {
+                            let text = rule
+                                .message
+                                .clone()
+                                .unwrap_or_else(|| sources.snippet(rule.cond.span));
+                            format!("{}: {text}", id.name)
+                        })
+                        .collect(),
+                })
+            }
+            _ => return None,
+        };
+        Some(Call { shown, k })
+    }
+}
+
+// ---- running the program ------------------------------------------------------------
+
+impl<'a> Run<'a, '_> {
+    /// A slot read before it was bound: a defect of the compiler, reported as an error
+    /// of the build rather than a crash.
+    fn unbound<X>(&self, span: Span) -> R<X> {
+        self.err(
+            "internal error: the compiled space read a name before binding it",
+            span,
+            "while building this",
+            "",
+        )
+    }
+
+    fn slot_value(&self, s: u32, span: Span) -> R<Value> {
+        match self.frame.get(s as usize) {
+            Some(Slot::Val(v)) => Ok(v.clone()),
+            _ => self.unbound(span),
+        }
+    }
+
+    fn slot_tensor(&self, s: u32, span: Span) -> R<T> {
+        match self.frame.get(s as usize) {
+            Some(Slot::Ten(t)) => Ok(*t),
+            _ => self.unbound(span),
+        }
+    }
+
+    fn slot_path(&self, s: u32, span: Span) -> R<Rc<str>> {
+        match self.frame.get(s as usize) {
+            Some(Slot::Path(p)) => Ok(p.clone()),
+            _ => self.unbound(span),
+        }
+    }
+
+    /// The tree walker's `value`.
+    pub(super) fn v(&mut self, c: &'a V<'a>, path: &str) -> R<Value> {
+        if let VK::Const(v) = &c.k {
+            return Ok(v.clone());
+        }
+        self.nested(c.e.span, |run| run.v_inner(c, path))
+    }
+
+    fn v_inner(&mut self, c: &'a V<'a>, path: &str) -> R<Value> {
+        let e = c.e;
+        match &c.k {
+            VK::Const(v) => Ok(v.clone()),
+            VK::Data(field) => match self.facts.as_ref().and_then(|f| f.field(&field.name)) {
+                Some(v) => Ok(v),
+                None => self.err(
+                    format!("the data source has no `{}`", field.name),
+                    field.span,
+                    "unknown here",
+                    path,
+                ),
+            },
+            VK::Slot(s) => self.slot_value(*s, e.span),
+            VK::Param(i) => self.param(*i),
+            VK::Let(i) => self.let_value(*i, e.span),
+            VK::Unary(op, x) => {
+                let v = self.v(x, path)?;
+                match (op, v) {
+                    (UnOp::Neg, Value::Int(x)) => match x.checked_neg() {
+                        Some(v) => Ok(Value::Int(v)),
+                        None => self.err("arithmetic overflow", e.span, "here", path),
+                    },
+                    (UnOp::Neg, Value::Float(x)) => Ok(Value::Float(-x)),
+                    (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    (_, v) => self.err(
+                        format!("cannot apply `{op:?}` to `{v}`"),
+                        e.span,
+                        "here",
+                        path,
+                    ),
+                }
+            }
+            VK::Binary(op, l, r) => {
+                let a = self.v(l, path)?;
+                if let (BinOp::And | BinOp::Or, Value::Bool(x)) = (op, &a) {
+                    if (*op == BinOp::And) != *x {
+                        return Ok(Value::Bool(*x));
+                    }
+                }
+                let b = self.v(r, path)?;
+                match arith(*op, &a, &b) {
+                    Ok(v) => Ok(v),
+                    Err(m) => self.err(m, e.span, "here", path),
+                }
+            }
+            VK::If(cond, t, o) => match self.v(cond, path)? {
+                Value::Bool(true) => self.v(t, path),
+                Value::Bool(false) => match o {
+                    Some(o) => self.v(o, path),
+                    None => self.err("an `if` without `else` has no value", e.span, "here", path),
+                },
+                other => self.err(
+                    format!("the condition is `{other}`"),
+                    cond.e.span,
+                    "not a boolean",
+                    path,
+                ),
+            },
+            VK::Block(stmts) => {
+                let mut result = None;
+                for s in stmts {
+                    match s {
+                        VStmt::Let(slot, name, code) => {
+                            let v = self.v(code, &join(path, name))?;
+                            self.frame[*slot as usize] = Slot::Val(v);
+                        }
+                        VStmt::Expr(code) => result = Some(self.v(code, path)?),
+                    }
+                }
+                match result {
+                    Some(v) => Ok(v),
+                    None => self.err("the block has no value", e.span, "here", path),
+                }
+            }
+            VK::Choice(domain, alts) => {
+                let p = self.claim(path.to_string());
+                let hyper = Hyper {
+                    path: p,
+                    named: false,
+                    domain: domain.clone(),
+                };
+                let Pick::Index(k) = self.decide(hyper, e.span)? else {
+                    return self.err("a choice needs an index", e.span, "here", path);
+                };
+                let alt = &alts[k as usize];
+                if let VK::Const(v) = &alt.k {
+                    return Ok(v.clone());
+                }
+                let p = self.made.last().map(|d| d.hyper.path.clone());
+                self.v(alt, p.as_deref().unwrap_or(path))
+            }
+            VK::Dist(name, args) => {
+                let mut nums = Vec::new();
+                let mut q = None;
+                for (is_q, a) in args {
+                    let v = self.v(a, path)?;
+                    if *is_q {
+                        q = v.as_f64();
+                    } else {
+                        nums.push(v);
+                    }
+                }
+                let name = *name;
+                let domain = match (name, nums.as_slice()) {
+                    ("range", [Value::Int(lo), Value::Int(hi), rest @ ..]) => Domain::Int {
+                        lo: *lo,
+                        hi: *hi,
+                        step: rest.first().and_then(|s| s.as_int()).unwrap_or(1).max(1),
+                    },
+                    (_, [lo, hi, rest @ ..]) if name != "range" => Domain::Float {
+                        lo: lo.as_f64().unwrap_or(0.0),
+                        hi: hi.as_f64().unwrap_or(0.0),
+                        log: name == "log_uniform",
+                        q: q.or_else(|| rest.first().and_then(|x| x.as_f64())),
+                    },
+                    _ => return self.err(format!("invalid `{name}` bounds"), e.span, "here", path),
+                };
+                let hyper = Hyper {
+                    path: self.claim(path.to_string()),
+                    named: false,
+                    domain: Rc::new(domain),
+                };
+                Ok(match self.decide(hyper, e.span)? {
+                    Pick::Int(v) => Value::Int(v),
+                    Pick::Float(v) => Value::Float(v),
+                    Pick::Index(k) => Value::Int(i64::from(k)),
+                    Pick::On(b) => Value::Bool(b),
+                })
+            }
+            VK::Math(name, args) => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.v(a, path)?);
+                }
+                match math(name, &vals) {
+                    Some(v) => Ok(v),
+                    None => self.err(
+                        format!("`{name}` of these values is undefined"),
+                        e.span,
+                        "here",
+                        path,
+                    ),
+                }
+            }
+            VK::Metric(name) => {
+                let Some(m) = self.metrics else {
+                    return self.err(
+                        "metrics are known only once the graph is built",
+                        e.span,
+                        "here",
+                        path,
+                    );
+                };
+                let v = match *name {
+                    "params" => m.params,
+                    "flops" => m.flops,
+                    "activation_memory" => m.activation_memory,
+                    _ => {
+                        return self.err(
+                            format!("`{name}` is measured by training"),
+                            e.span,
+                            "not static",
+                            path,
+                        )
+                    }
+                };
+                Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            VK::Payload(name, binds, seg) => {
+                let here = join(path, seg);
+                let payload = self.bind(binds, &here)?;
+                Ok(Value::Sym(name.clone(), payload))
+            }
+            VK::BareSym(name, args) => {
+                let mut payload = Vec::with_capacity(args.len());
+                for (key, seg, a) in args {
+                    let v = self.v(a, &join(path, seg))?;
+                    payload.push((key.clone(), v));
+                }
+                Ok(Value::Sym(name.clone(), payload))
+            }
+            VK::CallFn(binds, body, name) => {
+                self.bind_fn_args(binds, None, path)?;
+                self.v(body, &join(path, name))
+            }
+        }
+    }
+
+    /// The tree walker's `bind_values`.
+    fn bind(&mut self, binds: &'a Binds<'a>, here: &str) -> R<Vec<(Name, Value)>> {
+        let mut out = Vec::with_capacity(binds.args.len());
+        for (b, name) in binds.args.iter().zip(binds.names.iter()) {
+            let v = match &b.path {
+                Some(p) => {
+                    let seg = p.path(here);
+                    self.v(&b.code, &seg)?
+                }
+                None => self.v(&b.code, here)?,
+            };
+            let v = match (b.float, v) {
+                (true, v) => coerce_float(v),
+                (false, v) => v,
+            };
+            out.push((name.clone(), v));
+        }
+        Ok(out)
+    }
+
+    /// Binds a function call's parameters into their slots (`flow` inside a graph).
+    fn bind_fn_args(&mut self, binds: &'a [FnBind<'a>], flow: Option<T>, here: &str) -> R<()> {
+        let mut shared: Option<Rc<str>> = None;
+        for b in binds {
+            match b {
+                FnBind::Path(s) => {
+                    let p = shared.get_or_insert_with(|| here.into()).clone();
+                    self.frame[*s as usize] = Slot::Path(p);
+                }
+                FnBind::Tensor(s, code) => {
+                    // Tensor arguments are compiled only inside graphs, which have a flow.
+                    let Some(flow) = flow else {
+                        return self.unbound(Span::default());
+                    };
+                    let t = self.gt(code, flow, here)?;
+                    self.frame[*s as usize] = Slot::Ten(t);
+                }
+                FnBind::Value(s, code, seg, float) => {
+                    let v = self.v(code, &seg.path(here))?;
+                    let v = if *float { coerce_float(v) } else { v };
+                    self.frame[*s as usize] = Slot::Val(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn gt(&mut self, c: &'a GT<'a>, input: T, path: &str) -> R<T> {
+        match c {
+            GT::G(g) => self.g(g, input, path),
+            GT::T(t) => self.tc(t, input, path),
+        }
+    }
+
+    fn tc(&mut self, c: &'a TC<'a>, flow: T, path: &str) -> R<T> {
+        match c {
+            TC::Name(s) => self.slot_tensor(*s, Span::default()),
+            TC::Seq(l, r) => {
+                let t = self.tc(l, flow, path)?;
+                self.g(r, t, path)
+            }
+            TC::Join(e, name, id, parts) => {
+                let mut ts = Vec::with_capacity(parts.len());
+                for p in parts {
+                    ts.push(self.gt(p, flow, path)?);
+                }
+                let shapes: Vec<_> = ts.iter().map(|t| t.shape).collect();
+                match metrics::join(id, &shapes) {
+                    Ok((shape, cost)) => {
+                        let inputs = ts.iter().map(|t| t.node).collect();
+                        Ok(self.node(
+                            name.clone(),
+                            Vec::new(),
+                            inputs,
+                            shape,
+                            cost,
+                            join(path, id),
+                        ))
+                    }
+                    Err(m) => self.err(m, e.span, "cannot join these", path),
+                }
+            }
+        }
+    }
+
+    /// The tree walker's `apply`.
+    pub(super) fn g(&mut self, c: &'a G<'a>, input: T, path: &str) -> R<T> {
+        self.nested(c.e.span, |run| run.g_inner(c, input, path))
+    }
+
+    fn g_inner(&mut self, c: &'a G<'a>, input: T, path: &str) -> R<T> {
+        let e = c.e;
+        if self.nodes.len() > super::MAX_NODES {
+            return self.err(
+                "the architecture has more than a million nodes",
+                e.span,
+                "while expanding this",
+                path,
+            );
+        }
+        match &c.k {
+            GK::Seq(l, r) => {
+                let t = self.gt(l, input, path)?;
+                self.g(r, t, path)
+            }
+            GK::Block(slot, stmts) => {
+                if let Some(s) = slot {
+                    self.frame[*s as usize] = Slot::Ten(input);
+                }
+                self.g_block(stmts, input, path)
+            }
+            GK::Repeat(count, seg, body) => {
+                let n = match self.v(count, &join_tail(path, seg, ".count", None))? {
+                    Value::Int(n) if n >= 0 => n,
+                    other => {
+                        return self.err(
+                            format!("a repeat count of `{other}`"),
+                            count.e.span,
+                            "not a non-negative integer",
+                            path,
+                        )
+                    }
+                };
+                let mut t = input;
+                for i in 0..n {
+                    t = self.g(body, t, &join_tail(path, seg, "", Some(i)))?;
+                }
+                Ok(t)
+            }
+            GK::Optional(body) => {
+                let hyper = Hyper {
+                    path: self.claim(join(path, "optional")),
+                    named: false,
+                    domain: Rc::new(Domain::OnOff),
+                };
+                match self.decide(hyper, e.span)? {
+                    Pick::On(true) => self.g(body, input, path),
+                    _ => Ok(input),
+                }
+            }
+            GK::Residual(body) => {
+                let out = self.g(body, input, path)?;
+                match metrics::join("add", &[input.shape, out.shape]) {
+                    Ok((shape, cost)) => Ok(self.node(
+                        self.ip.name_of("add"),
+                        Vec::new(),
+                        vec![input.node, out.node],
+                        shape,
+                        cost,
+                        join(path, "residual"),
+                    )),
+                    Err(m) => self.err(m, e.span, "the body changes the shape", path),
+                }
+            }
+            GK::If(cond, t, o) => match self.v(cond, path)? {
+                Value::Bool(true) => self.gt(t, input, path),
+                Value::Bool(false) => match o {
+                    Some(o) => self.gt(o, input, path),
+                    None => Ok(input),
+                },
+                other => self.err(
+                    format!("the condition is `{other}`"),
+                    cond.e.span,
+                    "not a boolean",
+                    path,
+                ),
+            },
+            GK::Template(s, code) => {
+                let p = self.slot_path(*s, e.span)?;
+                self.g(code, input, &p)
+            }
+            GK::TensorName(s) => self.slot_tensor(*s, e.span),
+            GK::Choice(domain, alts) => {
+                let p = self.claim(join(path, "choice"));
+                let hyper = Hyper {
+                    path: p,
+                    named: false,
+                    domain: domain.clone(),
+                };
+                let Pick::Index(k) = self.decide(hyper, e.span)? else {
+                    return self.err("a choice needs an index", e.span, "here", path);
+                };
+                let alt = {
+                    let p = &self.made.last().expect("decided").hyper.path;
+                    join_tail("", p, "", Some(i64::from(k)))
+                };
+                self.g(&alts[k as usize], input, &alt)
+            }
+            GK::Tensor(t) => self.tc(t, input, path),
+            GK::Call(call) => self.g_call(e, call, input, path),
+        }
+    }
+
+    fn g_block(&mut self, stmts: &'a [GStmt<'a>], input: T, path: &str) -> R<T> {
+        let mut cur = input;
+        for s in stmts {
+            match s {
+                GStmt::LetTensor(slot, name, code) => {
+                    let t = self.tc(code, cur, &join(path, name))?;
+                    self.frame[*slot as usize] = Slot::Ten(t);
+                }
+                GStmt::LetModule(slot, name) => {
+                    self.frame[*slot as usize] = Slot::Path(join(path, name).into());
+                }
+                GStmt::LetValue(slot, name, code) => {
+                    let v = self.v(code, &join(path, name))?;
+                    self.frame[*slot as usize] = Slot::Val(v);
+                }
+                GStmt::Expr(code) => cur = self.gt(code, cur, path)?,
+                GStmt::ExprAs(e, call) => {
+                    cur = self.nested(e.span, |run| run.g_call(e, call, cur, path))?;
+                }
+                GStmt::Require(r, code, text) => match self.v(code, path)? {
+                    Value::Bool(true) => {}
+                    _ => {
+                        return Err(Halt::Reject(Rejection {
+                            constraint: None,
+                            text: text.clone(),
+                            span: r.span,
+                        }))
+                    }
+                },
+            }
+        }
+        Ok(cur)
+    }
+
+    fn g_call(&mut self, e: &'a Expr, call: &'a Call<'a>, input: T, path: &str) -> R<T> {
+        let here = join(path, &call.shown);
+        match &call.k {
+            CallK::Fn(binds, body) => {
+                self.bind_fn_args(binds, Some(input), &here)?;
+                self.g(body, input, &here)
+            }
+            CallK::Builtin(b) => {
+                let vals = self.bind(&b.binds, &here)?;
+                let width = input.shape.features();
+                for (k, fast) in b.rules.iter().enumerate() {
+                    if width.is_none() && b.mentions_width[k] {
+                        continue;
+                    }
+                    let holds = match fast.as_ref().and_then(|f| f.eval(&vals, width)) {
+                        Some(v) => Value::Bool(v),
+                        None => {
+                            // What the compiled rule does not decide, the general
+                            // evaluator does, as the tree walker would.
+                            let mut renv = Env {
+                                head: None,
+                                file: b.file,
+                                space: false,
+                            };
+                            if let Some(w) = width {
+                                renv = renv.with("width", B::Value(Value::Int(w)));
+                            }
+                            for (p, (_, v)) in b.b.params.iter().zip(&vals) {
+                                renv = renv.with(&p.name.name, B::Value(v.clone()));
+                            }
+                            self.value(&b.b.requires[k].cond, &renv, &here)?
+                        }
+                    };
+                    if let Value::Bool(false) = holds {
+                        return Err(Halt::Reject(Rejection {
+                            constraint: None,
+                            text: b.texts[k].clone(),
+                            span: e.span,
+                        }));
+                    }
+                }
+                match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {
+                    Ok((shape, cost)) => Ok(self.node(
+                        b.name.clone(),
+                        vals,
+                        vec![input.node],
+                        shape,
+                        cost,
+                        here,
+                    )),
+                    Err(m) => self.err(m, e.span, "cannot be built here", &here),
+                }
+            }
+        }
+    }
+}

@@ -89,7 +89,7 @@ fn synthetic_latency(arch: &Arch) -> f64 {
     let num = |k: &str| {
         arch.values
             .iter()
-            .find(|(name, _)| name.to_string() == k)
+            .find(|(name, _)| *name == k)
             .and_then(|(_, v)| v.to_json().as_f64())
             .unwrap_or_else(|| panic!("no `{k}`"))
     };
@@ -421,7 +421,7 @@ space small {
             let num = |k: &str| {
                 arch.values
                     .iter()
-                    .find(|(name, _)| name.to_string() == k)
+                    .find(|(name, _)| *name == k)
                     .and_then(|(_, v)| v.to_json().as_f64())
                     .unwrap_or_else(|| panic!("no `{k}`"))
             };

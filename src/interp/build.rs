@@ -13,7 +13,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_64;
 
 #[path = "compile.rs"]
@@ -124,8 +124,6 @@ pub struct Interp<'a> {
     decision_hint: Cell<usize>,
     /// Per builtin signature (by address): the shared names of its parameters.
     param_names: RefCell<FxHashMap<usize, Rc<[Name]>>>,
-    /// Names shared by every architecture built (modules, arguments, symbols).
-    names: RefCell<FxHashSet<Name>>,
     /// Domains of inline `choice`s, by the address of the call.
     choice_domains: RefCell<Vec<(usize, Rc<Domain>)>>,
     /// What the syntax tree says the same way in every build, resolved the first time.
@@ -273,7 +271,6 @@ impl<'a> Interp<'a> {
                 .collect(),
             choice_domains: RefCell::new(Vec::new()),
             sites: RefCell::new(Sites::default()),
-            names: RefCell::new(FxHashSet::default()),
             node_hint: Cell::new(0),
             decision_hint: Cell::new(0),
             param_names: RefCell::new(FxHashMap::default()),
@@ -289,14 +286,9 @@ impl<'a> Interp<'a> {
         self.program.is_some()
     }
 
-    /// The shared name for `s` (an allocation the first time only).
+    /// The interned name for `s`.
     fn name(&self, s: &str) -> Name {
-        if let Some(n) = self.names.borrow().get(s) {
-            return n.clone();
-        }
-        let n: Name = s.into();
-        self.names.borrow_mut().insert(n.clone());
-        n
+        Name::new(s)
     }
 
     /// The shared names of a signature's parameters.
@@ -327,10 +319,10 @@ impl<'a> Interp<'a> {
     fn name_of(&self, s: &'a str) -> Name {
         let key = (s.as_ptr() as usize, s.len());
         if let Some(n) = self.sites.borrow().names.get(&key) {
-            return n.clone();
+            return *n;
         }
         let n = self.name(s);
-        self.sites.borrow_mut().names.insert(key, n.clone());
+        self.sites.borrow_mut().names.insert(key, n);
         n
     }
 
@@ -404,11 +396,7 @@ impl<'a> Interp<'a> {
         self.build_with(decider, false)
     }
 
-    fn build_with(
-        &self,
-        decider: &mut dyn Decider,
-        compiled: bool,
-    ) -> Result<Outcome, BuildError> {
+    fn build_with(&self, decider: &mut dyn Decider, compiled: bool) -> Result<Outcome, BuildError> {
         let mut run = self.run(Source::Full(decider));
         if compiled {
             if let Some(p) = &self.program {
@@ -764,7 +752,7 @@ impl<'a> Run<'a, '_> {
             Some(p) => {
                 for (name, here, code) in &p.train {
                     let v = self.v(code, here)?;
-                    train.push((name.clone(), v));
+                    train.push((*name, v));
                 }
             }
             None => {
@@ -1218,7 +1206,7 @@ impl<'a> Run<'a, '_> {
                     }
                 },
             };
-            out.push((name.clone(), coerce(&p.ty.name, v)));
+            out.push((*name, coerce(&p.ty.name, v)));
         }
         if open {
             return Err(Halt::Open);

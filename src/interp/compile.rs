@@ -369,19 +369,14 @@ impl<'a> Compiler<'_, 'a> {
     fn v(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<V<'a>> {
         self.spend()?;
         if let Some(v) = const_value(e) {
-            return Some(V {
-                e,
-                k: VK::Const(v),
-            });
+            return Some(V { e, k: VK::Const(v) });
         }
         let k = match &e.kind {
             ExprKind::Int(v) => VK::Const(Value::Int(*v)),
             ExprKind::Float(v) => VK::Const(Value::Float(*v)),
             ExprKind::Bool(v) => VK::Const(Value::Bool(*v)),
             ExprKind::Str(s) => VK::Const(Value::Str(s.clone())),
-            ExprKind::Member(base, field) if matches!(base.kind, ExprKind::Data) => {
-                VK::Data(field)
-            }
+            ExprKind::Member(base, field) if matches!(base.kind, ExprKind::Data) => VK::Data(field),
             ExprKind::Name(id) => return self.name(e, id, env),
             ExprKind::Unary(op, x) => VK::Unary(*op, Box::new(self.v(x, env)?)),
             ExprKind::Binary(op, l, r) => {
@@ -423,21 +418,13 @@ impl<'a> Compiler<'_, 'a> {
 
     fn name(&mut self, e: &'a Expr, id: &'a ast::Ident, env: &CEnv<'a>) -> Option<V<'a>> {
         match env.get(&id.name) {
-            Some(CB::Val(s)) => {
-                return Some(V {
-                    e,
-                    k: VK::Slot(*s),
-                })
-            }
+            Some(CB::Val(s)) => return Some(V { e, k: VK::Slot(*s) }),
             Some(_) => return None,
             None => {}
         }
         if env.space {
             if let Some(&i) = self.ip.params_by_name.get(id.name.as_str()) {
-                return Some(V {
-                    e,
-                    k: VK::Param(i),
-                });
+                return Some(V { e, k: VK::Param(i) });
             }
             if let Some(&i) = self.ip.lets_by_name.get(id.name.as_str()) {
                 return Some(V { e, k: VK::Let(i) });
@@ -453,14 +440,16 @@ impl<'a> Compiler<'_, 'a> {
         args: &'a [ast::Arg],
         env: &CEnv<'a>,
     ) -> Option<V<'a>> {
-        let variant = self.lookup(env.file, name).and_then(|(r, item)| match item {
-            Item::Enum(def) => def
-                .variants
-                .iter()
-                .find(|v| v.name.name == name)
-                .map(|v| (v, r.file)),
-            _ => None,
-        });
+        let variant = self
+            .lookup(env.file, name)
+            .and_then(|(r, item)| match item {
+                Item::Enum(def) => def
+                    .variants
+                    .iter()
+                    .find(|v| v.name.name == name)
+                    .map(|v| (v, r.file)),
+                _ => None,
+            });
         let k = match variant {
             Some((variant, file)) => VK::Payload(
                 self.ip.name_of(name),
@@ -1068,15 +1057,15 @@ impl<'a> Run<'a, '_> {
             VK::Payload(name, binds, seg) => {
                 let here = join(path, seg);
                 let payload = self.bind(binds, &here)?;
-                Ok(Value::Sym(name.clone(), payload))
+                Ok(Value::Sym(*name, payload))
             }
             VK::BareSym(name, args) => {
                 let mut payload = Vec::with_capacity(args.len());
                 for (key, seg, a) in args {
                     let v = self.v(a, &join(path, seg))?;
-                    payload.push((key.clone(), v));
+                    payload.push((*key, v));
                 }
-                Ok(Value::Sym(name.clone(), payload))
+                Ok(Value::Sym(*name, payload))
             }
             VK::CallFn(binds, body, name) => {
                 self.bind_fn_args(binds, None, path)?;
@@ -1100,7 +1089,7 @@ impl<'a> Run<'a, '_> {
                 (true, v) => coerce_float(v),
                 (false, v) => v,
             };
-            out.push((name.clone(), v));
+            out.push((*name, v));
         }
         Ok(out)
     }
@@ -1155,14 +1144,7 @@ impl<'a> Run<'a, '_> {
                 match metrics::join(id, &shapes) {
                     Ok((shape, cost)) => {
                         let inputs = ts.iter().map(|t| t.node).collect();
-                        Ok(self.node(
-                            name.clone(),
-                            Vec::new(),
-                            inputs,
-                            shape,
-                            cost,
-                            join(path, id),
-                        ))
+                        Ok(self.node(*name, Vec::new(), inputs, shape, cost, join(path, id)))
                     }
                     Err(m) => self.err(m, e.span, "cannot join these", path),
                 }
@@ -1354,14 +1336,9 @@ impl<'a> Run<'a, '_> {
                     }
                 }
                 match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {
-                    Ok((shape, cost)) => Ok(self.node(
-                        b.name.clone(),
-                        vals,
-                        vec![input.node],
-                        shape,
-                        cost,
-                        here,
-                    )),
+                    Ok((shape, cost)) => {
+                        Ok(self.node(b.name, vals, vec![input.node], shape, cost, here))
+                    }
                     Err(m) => self.err(m, e.span, "cannot be built here", &here),
                 }
             }

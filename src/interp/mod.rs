@@ -17,6 +17,7 @@ pub mod build;
 pub mod data;
 pub mod ir;
 pub mod metrics;
+pub mod name;
 pub mod strategy;
 
 use std::fmt;
@@ -26,9 +27,7 @@ use serde::Serialize;
 pub use build::{Built, Frontier, Interp, Outcome, Rejection};
 pub use ir::Arch;
 
-/// A name shared between the space and the architectures built from it (module and
-/// argument names, enum symbols): cloning one costs no allocation.
-pub type Name = std::sync::Arc<str>;
+pub use name::Name;
 
 /// A concrete value of the language.
 #[derive(Clone, Debug, PartialEq)]

@@ -130,6 +130,10 @@ pub struct Interp<'a> {
     sites: RefCell<Sites>,
     /// The space compiled for full builds (`None`: every build walks the tree).
     program: Option<compile::Program<'a>>,
+    /// The compiled program's frame and scratch paths, kept from one build to the next.
+    buffers: RefCell<(Vec<compile::Slot>, Vec<String>)>,
+    /// The domain of every `optional`.
+    on_off: Rc<Domain>,
 }
 
 /// A call's parameter list and argument list, by address and length.
@@ -275,6 +279,8 @@ impl<'a> Interp<'a> {
             decision_hint: Cell::new(0),
             param_names: RefCell::new(FxHashMap::default()),
             program: None,
+            buffers: RefCell::default(),
+            on_off: Rc::new(Domain::OnOff),
         };
         ip.program = compile::compile(&ip);
         Ok(ip)
@@ -401,10 +407,21 @@ impl<'a> Interp<'a> {
         if compiled {
             if let Some(p) = &self.program {
                 run.program = Some(p);
-                run.frame = vec![compile::Slot::Empty; p.frame];
+                // The buffers of the last build are reused: the frame's slots are all
+                // bound before they are read, and the scratch paths are cleared.
+                let (mut frame, scratch) = self.buffers.take();
+                frame.resize(p.frame, compile::Slot::Empty);
+                run.frame = frame;
+                run.scratch = scratch;
             }
         }
         let result = run.go();
+        if run.program.is_some() {
+            self.buffers.replace((
+                std::mem::take(&mut run.frame),
+                std::mem::take(&mut run.scratch),
+            ));
+        }
         self.node_hint.set(self.node_hint.get().max(run.nodes_made));
         self.decision_hint
             .set(self.decision_hint.get().max(run.made.len()));
@@ -465,6 +482,7 @@ impl<'a> Interp<'a> {
             steps: 0,
             program: None,
             frame: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -678,6 +696,8 @@ struct Run<'a, 'd> {
     program: Option<&'a compile::Program<'a>>,
     /// Its slots.
     frame: Vec<compile::Slot>,
+    /// Buffers for the paths that live only while what is below them is built.
+    scratch: Vec<String>,
 }
 
 impl<'a> Run<'a, '_> {
@@ -736,7 +756,7 @@ impl<'a> Run<'a, '_> {
             Some(f) => self.node(
                 "input".into(),
                 Vec::new(),
-                Vec::new(),
+                ir::Inputs::new(),
                 f.input,
                 Cost::default(),
                 "input".into(),
@@ -1351,7 +1371,7 @@ impl<'a> Run<'a, '_> {
         &mut self,
         op: Name,
         args: Vec<(Name, Value)>,
-        inputs: Vec<u32>,
+        inputs: ir::Inputs,
         shape: Shape,
         cost: Cost,
         path: String,
@@ -1517,7 +1537,7 @@ impl<'a> Run<'a, '_> {
                 let hyper = Hyper {
                     path: self.claim(join(path, "optional")),
                     named: false,
-                    domain: Rc::new(Domain::OnOff),
+                    domain: self.ip.on_off.clone(),
                 };
                 match self.decide(hyper, e.span)? {
                     Pick::On(true) => self.apply(body, env, input, path),
@@ -1533,7 +1553,7 @@ impl<'a> Run<'a, '_> {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.name_of("add"),
                         Vec::new(),
-                        vec![input.node, out.node],
+                        smallvec::smallvec![input.node, out.node],
                         shape,
                         cost,
                         join(path, "residual"),
@@ -1763,7 +1783,7 @@ impl<'a> Run<'a, '_> {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.name_of(&id.name),
                         vals,
-                        vec![input.node],
+                        smallvec::smallvec![input.node],
                         shape,
                         cost,
                         here,

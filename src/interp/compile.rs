@@ -17,8 +17,8 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::{
-    arg_path_kind, arith, call_name, coerce_float, const_value, join, join_tail, math, ArgPath,
-    Env, Halt, Interp, Rejection, Rule, Run, B, R, T,
+    arg_path_kind, arith, call_name, coerce_float, const_value, join, math, ArgPath, Env, Halt,
+    Interp, Rejection, Rule, Run, B, R, T,
 };
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
@@ -54,8 +54,8 @@ pub(super) enum Slot {
     Empty,
     Val(Value),
     Ten(T),
-    /// The path a module argument was bound at.
-    Path(Rc<str>),
+    /// The path a module argument was bound at (its buffer reused by the next binding).
+    Path(String),
 }
 
 /// A value expression.
@@ -870,11 +870,62 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    fn slot_path(&self, s: u32, span: Span) -> R<Rc<str>> {
-        match self.frame.get(s as usize) {
-            Some(Slot::Path(p)) => Ok(p.clone()),
-            _ => self.unbound(span),
+    /// Binds a path slot to `path`, reusing the buffer it holds.
+    fn bind_path(&mut self, s: u32, path: &str) {
+        match &mut self.frame[s as usize] {
+            Slot::Path(p) => {
+                p.clear();
+                p.push_str(path);
+            }
+            other => *other = Slot::Path(path.to_string()),
         }
+    }
+
+    /// A buffer for a path that lives only while something below it is built.
+    fn scratch(&mut self) -> String {
+        let mut s = self.scratch.pop().unwrap_or_default();
+        s.clear();
+        s
+    }
+
+    /// `join(path, seg)` in a scratch buffer.
+    fn joined(&mut self, path: &str, seg: &str) -> String {
+        let mut s = self.scratch();
+        s.push_str(path);
+        if !path.is_empty() {
+            s.push('.');
+        }
+        s.push_str(seg);
+        s
+    }
+
+    /// `join_tail(path, seg, tail, index)` in a scratch buffer.
+    fn joined_tail(&mut self, path: &str, seg: &str, tail: &str, index: Option<i64>) -> String {
+        use std::fmt::Write;
+        let mut s = self.joined(path, seg);
+        s.push_str(tail);
+        if let Some(i) = index {
+            let _ = write!(s, "[{i}]");
+        }
+        s
+    }
+
+    /// [`ArgPath::path`] in a scratch buffer.
+    fn arg_path(&mut self, p: ArgPath<'_>, here: &str) -> String {
+        match p {
+            ArgPath::Empty => self.scratch(),
+            ArgPath::Join(param) => self.joined(here, param),
+            ArgPath::Here => {
+                let mut s = self.scratch();
+                s.push_str(here);
+                s
+            }
+        }
+    }
+
+    /// Gives a scratch buffer back.
+    fn done(&mut self, s: String) {
+        self.scratch.push(s);
     }
 
     /// The tree walker's `value`.
@@ -949,7 +1000,9 @@ impl<'a> Run<'a, '_> {
                 for s in stmts {
                     match s {
                         VStmt::Let(slot, name, code) => {
-                            let v = self.v(code, &join(path, name))?;
+                            let here = self.joined(path, name);
+                            let v = self.v(code, &here)?;
+                            self.done(here);
                             self.frame[*slot as usize] = Slot::Val(v);
                         }
                         VStmt::Expr(code) => result = Some(self.v(code, path)?),
@@ -1055,21 +1108,27 @@ impl<'a> Run<'a, '_> {
                 Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
             }
             VK::Payload(name, binds, seg) => {
-                let here = join(path, seg);
+                let here = self.joined(path, seg);
                 let payload = self.bind(binds, &here)?;
+                self.done(here);
                 Ok(Value::Sym(*name, payload))
             }
             VK::BareSym(name, args) => {
                 let mut payload = Vec::with_capacity(args.len());
                 for (key, seg, a) in args {
-                    let v = self.v(a, &join(path, seg))?;
+                    let here = self.joined(path, seg);
+                    let v = self.v(a, &here)?;
+                    self.done(here);
                     payload.push((*key, v));
                 }
                 Ok(Value::Sym(*name, payload))
             }
             VK::CallFn(binds, body, name) => {
                 self.bind_fn_args(binds, None, path)?;
-                self.v(body, &join(path, name))
+                let here = self.joined(path, name);
+                let v = self.v(body, &here)?;
+                self.done(here);
+                Ok(v)
             }
         }
     }
@@ -1079,10 +1138,13 @@ impl<'a> Run<'a, '_> {
         let mut out = Vec::with_capacity(binds.args.len());
         for (b, name) in binds.args.iter().zip(binds.names.iter()) {
             let v = match &b.path {
-                Some(p) => {
-                    let seg = p.path(here);
-                    self.v(&b.code, &seg)?
+                Some(p) if !matches!(b.code.k, VK::Const(_)) => {
+                    let seg = self.arg_path(*p, here);
+                    let v = self.v(&b.code, &seg)?;
+                    self.done(seg);
+                    v
                 }
+                Some(_) => self.v(&b.code, "")?,
                 None => self.v(&b.code, here)?,
             };
             let v = match (b.float, v) {
@@ -1096,13 +1158,9 @@ impl<'a> Run<'a, '_> {
 
     /// Binds a function call's parameters into their slots (`flow` inside a graph).
     fn bind_fn_args(&mut self, binds: &'a [FnBind<'a>], flow: Option<T>, here: &str) -> R<()> {
-        let mut shared: Option<Rc<str>> = None;
         for b in binds {
             match b {
-                FnBind::Path(s) => {
-                    let p = shared.get_or_insert_with(|| here.into()).clone();
-                    self.frame[*s as usize] = Slot::Path(p);
-                }
+                FnBind::Path(s) => self.bind_path(*s, here),
                 FnBind::Tensor(s, code) => {
                     // Tensor arguments are compiled only inside graphs, which have a flow.
                     let Some(flow) = flow else {
@@ -1112,7 +1170,9 @@ impl<'a> Run<'a, '_> {
                     self.frame[*s as usize] = Slot::Ten(t);
                 }
                 FnBind::Value(s, code, seg, float) => {
-                    let v = self.v(code, &seg.path(here))?;
+                    let seg = self.arg_path(*seg, here);
+                    let v = self.v(code, &seg)?;
+                    self.done(seg);
                     let v = if *float { coerce_float(v) } else { v };
                     self.frame[*s as usize] = Slot::Val(v);
                 }
@@ -1179,7 +1239,10 @@ impl<'a> Run<'a, '_> {
                 self.g_block(stmts, input, path)
             }
             GK::Repeat(count, seg, body) => {
-                let n = match self.v(count, &join_tail(path, seg, ".count", None))? {
+                let count_path = self.joined_tail(path, seg, ".count", None);
+                let n = self.v(count, &count_path)?;
+                self.done(count_path);
+                let n = match n {
                     Value::Int(n) if n >= 0 => n,
                     other => {
                         return self.err(
@@ -1192,7 +1255,9 @@ impl<'a> Run<'a, '_> {
                 };
                 let mut t = input;
                 for i in 0..n {
-                    t = self.g(body, t, &join_tail(path, seg, "", Some(i)))?;
+                    let here = self.joined_tail(path, seg, "", Some(i));
+                    t = self.g(body, t, &here)?;
+                    self.done(here);
                 }
                 Ok(t)
             }
@@ -1200,7 +1265,7 @@ impl<'a> Run<'a, '_> {
                 let hyper = Hyper {
                     path: self.claim(join(path, "optional")),
                     named: false,
-                    domain: Rc::new(Domain::OnOff),
+                    domain: self.ip.on_off.clone(),
                 };
                 match self.decide(hyper, e.span)? {
                     Pick::On(true) => self.g(body, input, path),
@@ -1213,7 +1278,7 @@ impl<'a> Run<'a, '_> {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.name_of("add"),
                         Vec::new(),
-                        vec![input.node, out.node],
+                        smallvec::smallvec![input.node, out.node],
                         shape,
                         cost,
                         join(path, "residual"),
@@ -1235,8 +1300,15 @@ impl<'a> Run<'a, '_> {
                 ),
             },
             GK::Template(s, code) => {
-                let p = self.slot_path(*s, e.span)?;
-                self.g(code, input, &p)
+                // The path is taken out of its slot while the module is applied (a
+                // module cannot apply itself), and put back for the next application.
+                let Some(Slot::Path(p)) = self.frame.get_mut(*s as usize).map(std::mem::take)
+                else {
+                    return self.unbound(e.span);
+                };
+                let r = self.g(code, input, &p);
+                self.frame[*s as usize] = Slot::Path(p);
+                r
             }
             GK::TensorName(s) => self.slot_tensor(*s, e.span),
             GK::Choice(domain, alts) => {
@@ -1249,11 +1321,14 @@ impl<'a> Run<'a, '_> {
                 let Pick::Index(k) = self.decide(hyper, e.span)? else {
                     return self.err("a choice needs an index", e.span, "here", path);
                 };
-                let alt = {
-                    let p = &self.made.last().expect("decided").hyper.path;
-                    join_tail("", p, "", Some(i64::from(k)))
-                };
-                self.g(&alts[k as usize], input, &alt)
+                let mut alt = self.scratch();
+                if let Some(d) = self.made.last() {
+                    use std::fmt::Write;
+                    let _ = write!(alt, "{}[{k}]", d.hyper.path);
+                }
+                let r = self.g(&alts[k as usize], input, &alt);
+                self.done(alt);
+                r
             }
             GK::Tensor(t) => self.tc(t, input, path),
             GK::Call(call) => self.g_call(e, call, input, path),
@@ -1265,14 +1340,20 @@ impl<'a> Run<'a, '_> {
         for s in stmts {
             match s {
                 GStmt::LetTensor(slot, name, code) => {
-                    let t = self.tc(code, cur, &join(path, name))?;
+                    let here = self.joined(path, name);
+                    let t = self.tc(code, cur, &here)?;
+                    self.done(here);
                     self.frame[*slot as usize] = Slot::Ten(t);
                 }
                 GStmt::LetModule(slot, name) => {
-                    self.frame[*slot as usize] = Slot::Path(join(path, name).into());
+                    let here = self.joined(path, name);
+                    self.bind_path(*slot, &here);
+                    self.done(here);
                 }
                 GStmt::LetValue(slot, name, code) => {
-                    let v = self.v(code, &join(path, name))?;
+                    let here = self.joined(path, name);
+                    let v = self.v(code, &here)?;
+                    self.done(here);
                     self.frame[*slot as usize] = Slot::Val(v);
                 }
                 GStmt::Expr(code) => cur = self.gt(code, cur, path)?,
@@ -1295,13 +1376,17 @@ impl<'a> Run<'a, '_> {
     }
 
     fn g_call(&mut self, e: &'a Expr, call: &'a Call<'a>, input: T, path: &str) -> R<T> {
-        let here = join(path, &call.shown);
         match &call.k {
             CallK::Fn(binds, body) => {
+                let here = self.joined(path, &call.shown);
                 self.bind_fn_args(binds, Some(input), &here)?;
-                self.g(body, input, &here)
+                let r = self.g(body, input, &here);
+                self.done(here);
+                r
             }
             CallK::Builtin(b) => {
+                // The node keeps this path.
+                let here = join(path, &call.shown);
                 let vals = self.bind(&b.binds, &here)?;
                 let width = input.shape.features();
                 for (k, fast) in b.rules.iter().enumerate() {
@@ -1336,9 +1421,14 @@ impl<'a> Run<'a, '_> {
                     }
                 }
                 match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {
-                    Ok((shape, cost)) => {
-                        Ok(self.node(b.name, vals, vec![input.node], shape, cost, here))
-                    }
+                    Ok((shape, cost)) => Ok(self.node(
+                        b.name,
+                        vals,
+                        smallvec::smallvec![input.node],
+                        shape,
+                        cost,
+                        here,
+                    )),
                     Err(m) => self.err(m, e.span, "cannot be built here", &here),
                 }
             }

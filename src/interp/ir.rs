@@ -117,13 +117,21 @@ pub struct Node {
     #[serde(serialize_with = "ser_args")]
     pub args: Vec<(Name, Value)>,
     /// The nodes it reads, by index.
-    pub inputs: Vec<u32>,
+    #[serde(serialize_with = "ser_inputs")]
+    pub inputs: Inputs,
     /// The shape it outputs.
     pub shape: Shape,
     /// What it costs.
     pub cost: Cost,
     /// Where in the space it comes from (not part of the hash).
     pub path: String,
+}
+
+/// A node's inputs: one or two held inline, more on the heap.
+pub type Inputs = smallvec::SmallVec<[u32; 2]>;
+
+fn ser_inputs<S: serde::Serializer>(inputs: &Inputs, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(inputs.iter())
 }
 
 fn ser_args<S: serde::Serializer>(args: &[(Name, Value)], s: S) -> Result<S::Ok, S::Error> {
@@ -227,28 +235,37 @@ pub fn canonical(nodes: Vec<Node>, output: u32) -> Vec<Node> {
 /// Everything is written into one buffer, then hashed once (xxh3-128): each string with
 /// its length, each value with a tag, so that no two different inputs write the same bytes.
 pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
-    let mut b = Vec::with_capacity(64 * nodes.len() + 64);
-    b.extend_from_slice(b"nasc-arch-1");
-    for n in nodes {
-        put_str(&mut b, &n.op);
-        put_u64(&mut b, n.args.len() as u64);
-        for (k, v) in &n.args {
+    thread_local! {
+        /// The buffer of the last hash, reused: a sampler hashes every architecture.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|cell| {
+        let mut b = cell.take();
+        b.clear();
+        b.extend_from_slice(b"nasc-arch-1");
+        for n in nodes {
+            put_str(&mut b, &n.op);
+            put_u64(&mut b, n.args.len() as u64);
+            for (k, v) in &n.args {
+                put_str(&mut b, k);
+                put_value(&mut b, v);
+            }
+            put_u64(&mut b, n.inputs.len() as u64);
+            for i in &n.inputs {
+                put_u64(&mut b, u64::from(*i));
+            }
+        }
+        b.extend_from_slice(b"data");
+        put_value(&mut b, data);
+        b.extend_from_slice(b"train");
+        for (k, v) in train {
             put_str(&mut b, k);
             put_value(&mut b, v);
         }
-        put_u64(&mut b, n.inputs.len() as u64);
-        for i in &n.inputs {
-            put_u64(&mut b, u64::from(*i));
-        }
-    }
-    b.extend_from_slice(b"data");
-    put_value(&mut b, data);
-    b.extend_from_slice(b"train");
-    for (k, v) in train {
-        put_str(&mut b, k);
-        put_value(&mut b, v);
-    }
-    xxh3_128(&b)
+        let h = xxh3_128(&b);
+        cell.replace(b);
+        h
+    })
 }
 
 fn put_u64(b: &mut Vec<u8>, x: u64) {
@@ -297,7 +314,7 @@ mod tests {
         Node {
             op: op.into(),
             args: Vec::new(),
-            inputs,
+            inputs: inputs.into(),
             shape: Shape::Vector { width: 1 },
             cost: Cost::default(),
             path: String::new(),
@@ -315,7 +332,7 @@ mod tests {
         let c = canonical(nodes, 3);
         let ops: Vec<&str> = c.iter().map(|n| &*n.op).collect();
         assert_eq!(ops, ["input", "a", "b"]);
-        assert_eq!(c[2].inputs, vec![1]);
+        assert_eq!(c[2].inputs.as_slice(), [1]);
     }
 
     #[test]

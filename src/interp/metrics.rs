@@ -430,7 +430,7 @@ fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
 pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
     let first = *inputs
         .first()
-        .ok_or(format!("`{op}` needs at least one input"))?;
+        .ok_or_else(|| format!("`{op}` needs at least one input"))?;
     let out = if op == "add" {
         if let Some(other) = inputs.iter().find(|s| **s != first) {
             return Err(format!(

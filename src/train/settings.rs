@@ -216,9 +216,9 @@ fn optimizer(name: &str, args: &[(Name, Value)]) -> Result<OptimizerSettings, St
             Some((_, v)) => v
                 .as_f64()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or(format!(
-                    "`{name}`'s `{k}` must be a non-negative number, and is {v}"
-                )),
+                .ok_or_else(|| {
+                    format!("`{name}`'s `{k}` must be a non-negative number, and is {v}")
+                }),
         }
     };
     let lr = num("lr", 1e-3)?;

@@ -134,6 +134,8 @@ pub struct Interp<'a> {
     buffers: RefCell<(Vec<compile::Slot>, Vec<String>)>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
+    /// The name of the node a residual joins its body with.
+    add: Name,
 }
 
 /// A call's parameter list and argument list, by address and length.
@@ -281,6 +283,7 @@ impl<'a> Interp<'a> {
             program: None,
             buffers: RefCell::default(),
             on_off: Rc::new(Domain::OnOff),
+            add: Name::new("add"),
         };
         ip.program = compile::compile(&ip);
         Ok(ip)
@@ -433,7 +436,7 @@ impl<'a> Interp<'a> {
                 label: "while building this space".into(),
                 path: String::new(),
             }),
-            Err(Halt::Reject(r)) => Ok(Outcome::Rejected(r, run.made)),
+            Err(Halt::Reject(r)) => Ok(Outcome::Rejected(*r, run.made)),
             Err(Halt::Error(e)) => Err(*e),
         }
     }
@@ -448,7 +451,7 @@ impl<'a> Interp<'a> {
         let result = run.go();
         let (rejected, arch) = match result {
             Ok(arch) => (None, arch.map(Box::new)),
-            Err(Halt::Reject(r)) => (Some(r), None),
+            Err(Halt::Reject(r)) => (Some(*r), None),
             Err(Halt::Open) => (None, None),
             Err(Halt::Error(e)) => return Err(*e),
         };
@@ -543,7 +546,7 @@ fn from_val(v: &Val) -> Option<Value> {
 }
 
 enum Halt {
-    Reject(Rejection),
+    Reject(Box<Rejection>),
     Error(Box<BuildError>),
     /// The value depends on an open hyperparameter (in a frontier probe only).
     Open,
@@ -838,11 +841,11 @@ impl<'a> Run<'a, '_> {
         };
         match v {
             Value::Bool(true) => Ok(()),
-            Value::Bool(false) => Err(Halt::Reject(Rejection {
+            Value::Bool(false) => Err(Halt::Reject(Box::new(Rejection {
                 constraint: Some(k),
                 text: r.text.clone(),
                 span: r.span,
-            })),
+            }))),
             other => self.err(
                 format!("the constraint gives `{other}`, not a boolean"),
                 r.span,
@@ -1551,7 +1554,7 @@ impl<'a> Run<'a, '_> {
                 }
                 match metrics::join("add", &[input.shape, out.shape]) {
                     Ok((shape, cost)) => Ok(self.node(
-                        self.ip.name_of("add"),
+                        self.ip.add,
                         Vec::new(),
                         smallvec::smallvec![input.node, out.node],
                         shape,
@@ -1677,11 +1680,11 @@ impl<'a> Run<'a, '_> {
                     Some(Value::Bool(true)) | None => {}
                     _ => {
                         let text = self.ip.checked.program.sources.snippet(r.cond.span);
-                        return Err(Halt::Reject(Rejection {
+                        return Err(Halt::Reject(Box::new(Rejection {
                             constraint: None,
                             text,
                             span: r.span,
-                        }));
+                        })));
                     }
                 },
             }
@@ -1772,11 +1775,11 @@ impl<'a> Run<'a, '_> {
                             .message
                             .clone()
                             .unwrap_or_else(|| checked.program.sources.snippet(rule.cond.span));
-                        return Err(Halt::Reject(Rejection {
+                        return Err(Halt::Reject(Box::new(Rejection {
                             constraint: None,
                             text: format!("{}: {text}", id.name),
                             span: e.span,
-                        }));
+                        })));
                     }
                 }
                 match metrics::module(&id.name, &metrics::Args(&vals), &input.shape) {

@@ -1276,7 +1276,7 @@ impl<'a> Run<'a, '_> {
                 let out = self.g(body, input, path)?;
                 match metrics::join("add", &[input.shape, out.shape]) {
                     Ok((shape, cost)) => Ok(self.node(
-                        self.ip.name_of("add"),
+                        self.ip.add,
                         Vec::new(),
                         smallvec::smallvec![input.node, out.node],
                         shape,
@@ -1363,11 +1363,11 @@ impl<'a> Run<'a, '_> {
                 GStmt::Require(r, code, text) => match self.v(code, path)? {
                     Value::Bool(true) => {}
                     _ => {
-                        return Err(Halt::Reject(Rejection {
+                        return Err(Halt::Reject(Box::new(Rejection {
                             constraint: None,
                             text: text.clone(),
                             span: r.span,
-                        }))
+                        })))
                     }
                 },
             }
@@ -1413,11 +1413,11 @@ impl<'a> Run<'a, '_> {
                         }
                     };
                     if let Value::Bool(false) = holds {
-                        return Err(Halt::Reject(Rejection {
+                        return Err(Halt::Reject(Box::new(Rejection {
                             constraint: None,
                             text: b.texts[k].clone(),
                             span: e.span,
-                        }));
+                        })));
                     }
                 }
                 match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {

@@ -242,12 +242,15 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
     BUFFER.with(|cell| {
         let mut b = cell.take();
         b.clear();
+        // Room for a typical node (op, a few arguments and inputs) up front, so the
+        // writes below rarely grow the buffer.
+        b.reserve(64 + 96 * nodes.len());
         b.extend_from_slice(b"nasc-arch-1");
         for n in nodes {
-            put_str(&mut b, &n.op);
+            b.extend_from_slice(n.op.encoded());
             put_u64(&mut b, n.args.len() as u64);
             for (k, v) in &n.args {
-                put_str(&mut b, k);
+                b.extend_from_slice(k.encoded());
                 put_value(&mut b, v);
             }
             put_u64(&mut b, n.inputs.len() as u64);
@@ -259,7 +262,7 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
         put_value(&mut b, data);
         b.extend_from_slice(b"train");
         for (k, v) in train {
-            put_str(&mut b, k);
+            b.extend_from_slice(k.encoded());
             put_value(&mut b, v);
         }
         let h = xxh3_128(&b);
@@ -268,15 +271,18 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
     })
 }
 
+#[inline]
 fn put_u64(b: &mut Vec<u8>, x: u64) {
     b.extend_from_slice(&x.to_le_bytes());
 }
 
+#[inline]
 fn put_str(b: &mut Vec<u8>, s: &str) {
     put_u64(b, s.len() as u64);
     b.extend_from_slice(s.as_bytes());
 }
 
+#[inline]
 fn put_value(b: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Int(x) => {
@@ -296,10 +302,10 @@ fn put_value(b: &mut Vec<u8>, v: &Value) {
         }
         Value::Sym(n, p) => {
             b.push(b'y');
-            put_str(b, n);
+            b.extend_from_slice(n.encoded());
             put_u64(b, p.len() as u64);
             for (k, x) in p {
-                put_str(b, k);
+                b.extend_from_slice(k.encoded());
                 put_value(b, x);
             }
         }

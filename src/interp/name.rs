@@ -12,53 +12,103 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 /// An interned name.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Name(&'static str);
+#[derive(Clone, Copy)]
+pub struct Name(&'static Interned);
 
-fn table() -> &'static Mutex<FxHashSet<&'static str>> {
-    static TABLE: OnceLock<Mutex<FxHashSet<&'static str>>> = OnceLock::new();
+/// What the table stores once per distinct string.
+struct Interned {
+    text: &'static str,
+    /// The string as the architecture hash writes it: its length (8 bytes, little
+    /// endian), then its bytes.
+    encoded: &'static [u8],
+}
+
+fn table() -> &'static Mutex<FxHashMap<&'static str, &'static Interned>> {
+    static TABLE: OnceLock<Mutex<FxHashMap<&'static str, &'static Interned>>> = OnceLock::new();
     TABLE.get_or_init(Default::default)
 }
 
 impl Name {
     /// The name for `s`, stored the first time it is asked for.
     pub fn new(s: &str) -> Name {
-        // A poisoned lock still holds a valid set: the insert below cannot leave it
+        // A poisoned lock still holds a valid table: the insert below cannot leave it
         // half-made.
         let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(&n) = t.get(s) {
             return Name(n);
         }
-        let n: &'static str = Box::leak(s.to_owned().into_boxed_str());
-        t.insert(n);
+        let text: &'static str = Box::leak(s.to_owned().into_boxed_str());
+        let mut encoded = Vec::with_capacity(8 + s.len());
+        encoded.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        encoded.extend_from_slice(s.as_bytes());
+        let n: &'static Interned = Box::leak(Box::new(Interned {
+            text,
+            encoded: Box::leak(encoded.into_boxed_slice()),
+        }));
+        t.insert(text, n);
         Name(n)
     }
 
     /// The string.
     pub fn as_str(&self) -> &'static str {
-        self.0
+        self.0.text
+    }
+
+    /// The string's length (8 bytes, little endian) followed by its bytes: how the
+    /// architecture hash writes a string, prepared once per name.
+    pub fn encoded(&self) -> &'static [u8] {
+        self.0.encoded
+    }
+}
+
+/// Two names are equal when they are the same entry of the table: each string has one.
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Name {}
+
+/// Hashed as its string, as [`Borrow<str>`] requires.
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.text.hash(state);
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Ordered by the strings.
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
+        self.0.text.cmp(other.0.text)
     }
 }
 
 impl std::ops::Deref for Name {
     type Target = str;
     fn deref(&self) -> &str {
-        self.0
+        self.0.text
     }
 }
 
 impl AsRef<str> for Name {
     fn as_ref(&self) -> &str {
-        self.0
+        self.0.text
     }
 }
 
 impl Borrow<str> for Name {
     fn borrow(&self) -> &str {
-        self.0
+        self.0.text
     }
 }
 
@@ -82,31 +132,31 @@ impl From<String> for Name {
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        self.0.text == other
     }
 }
 
 impl PartialEq<&str> for Name {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.0.text == *other
     }
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.0.text)
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
+        fmt::Debug::fmt(self.0.text, f)
     }
 }
 
 impl serde::Serialize for Name {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0)
+        s.serialize_str(self.0.text)
     }
 }
 
@@ -123,6 +173,8 @@ mod tests {
         assert_ne!(a, Name::new("ffn"));
         assert_eq!(a, "attention");
         assert_eq!(format!("{a} {a:?}"), "attention \"attention\"");
+        assert_eq!(a.encoded(), b"\x09\0\0\0\0\0\0\0attention");
+        assert!(Name::new("a") < Name::new("b"));
         let from_threads: Vec<Name> = (0..4)
             .map(|_| std::thread::spawn(|| Name::new("shared across threads")))
             .map(|h| h.join().unwrap())

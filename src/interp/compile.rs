@@ -1138,6 +1138,11 @@ impl<'a> Run<'a, '_> {
         let mut out = Vec::with_capacity(binds.args.len());
         for (b, name) in binds.args.iter().zip(binds.names.iter()) {
             let v = match &b.path {
+                // A named param, a dependent value or a slot never reads the path: no
+                // path is built for them.
+                Some(_) if matches!(b.code.k, VK::Param(_) | VK::Let(_) | VK::Slot(_)) => {
+                    self.v(&b.code, here)?
+                }
                 Some(p) if !matches!(b.code.k, VK::Const(_)) => {
                     let seg = self.arg_path(*p, here);
                     let v = self.v(&b.code, &seg)?;
@@ -1170,9 +1175,18 @@ impl<'a> Run<'a, '_> {
                     self.frame[*s as usize] = Slot::Ten(t);
                 }
                 FnBind::Value(s, code, seg, float) => {
-                    let seg = self.arg_path(*seg, here);
-                    let v = self.v(code, &seg)?;
-                    self.done(seg);
+                    let v = if matches!(
+                        code.k,
+                        VK::Const(_) | VK::Param(_) | VK::Let(_) | VK::Slot(_)
+                    ) {
+                        // These read no path.
+                        self.v(code, here)?
+                    } else {
+                        let seg = self.arg_path(*seg, here);
+                        let v = self.v(code, &seg)?;
+                        self.done(seg);
+                        v
+                    };
                     let v = if *float { coerce_float(v) } else { v };
                     self.frame[*s as usize] = Slot::Val(v);
                 }

@@ -25,10 +25,12 @@ use super::{Name, Value};
 pub struct Args<'a>(pub &'a [(Name, Value)]);
 
 impl Args<'_> {
+    #[inline]
     fn get(&self, name: &str) -> Option<&Value> {
         self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
     }
 
+    #[inline]
     fn int(&self, name: &str) -> Result<i64, String> {
         match self.get(name) {
             Some(Value::Int(v)) => Ok(*v),
@@ -36,10 +38,12 @@ impl Args<'_> {
         }
     }
 
+    #[inline]
     fn bool(&self, name: &str) -> bool {
         matches!(self.get(name), Some(Value::Bool(true)))
     }
 
+    #[inline]
     fn sym(&self, name: &str) -> (&str, &[(Name, Value)]) {
         match self.get(name) {
             Some(Value::Sym(n, p)) => (&**n, p.as_slice()),
@@ -49,6 +53,7 @@ impl Args<'_> {
 }
 
 /// Checked arithmetic for costs: products of sizes that overflow are an error.
+#[inline]
 fn m(factors: &[i64]) -> Result<u64, String> {
     let mut acc: u64 = 1;
     for &f in factors {
@@ -60,11 +65,13 @@ fn m(factors: &[i64]) -> Result<u64, String> {
     Ok(acc)
 }
 
+#[inline]
 fn sum(parts: &[u64]) -> u64 {
     parts.iter().fold(0u64, |a, b| a.saturating_add(*b))
 }
 
 /// Rows and width of a shape that holds vectors (a sequence or one vector).
+#[inline]
 fn rows(shape: &Shape, module: &str) -> Result<(i64, i64), String> {
     match *shape {
         Shape::Seq { len, width } => Ok((len, width)),

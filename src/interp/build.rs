@@ -647,6 +647,18 @@ impl<'a> Env<'a> {
     }
 }
 
+/// The static metric `name` of a built graph whose costs sum to `m` (saturated to the
+/// language's integers); `None` for a metric only training measures.
+fn static_metric(m: Cost, name: &str) -> Option<i64> {
+    let v = match name {
+        "params" => m.params,
+        "flops" => m.flops,
+        "activation_memory" => m.activation_memory,
+        _ => return None,
+    };
+    Some(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 /// `join(path, seg)`, then `tail`, then `[index]` when given, in one allocation.
 fn join_tail(path: &str, seg: &str, tail: &str, index: Option<i64>) -> String {
     let mut s = String::with_capacity(path.len() + seg.len() + tail.len() + 24);
@@ -832,7 +844,10 @@ impl<'a> Run<'a, '_> {
         let env = self.space_env();
         let mut open = false;
         let v = match self.program {
-            Some(p) => self.v(&p.requires[k], ""),
+            Some(p) => match self.v_scalar(&p.requires[k]) {
+                Some(s) => Ok(s.value()),
+                None => self.v(&p.requires[k], ""),
+            },
             None => self.value(&r.cond, &env, ""),
         };
         let Some(v) = soft(v, &mut open)? else {
@@ -1338,20 +1353,15 @@ impl<'a> Run<'a, '_> {
                         path,
                     );
                 };
-                let v = match name {
-                    "params" => m.params,
-                    "flops" => m.flops,
-                    "activation_memory" => m.activation_memory,
-                    _ => {
-                        return self.err(
-                            format!("`{name}` is measured by training"),
-                            e.span,
-                            "not static",
-                            path,
-                        )
-                    }
-                };
-                Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+                match static_metric(m, name) {
+                    Some(v) => Ok(Value::Int(v)),
+                    None => self.err(
+                        format!("`{name}` is measured by training"),
+                        e.span,
+                        "not static",
+                        path,
+                    ),
+                }
             }
             Some((r, Item::Builtin(b)))
                 if matches!(b.kind, BuiltinKind::Dataset | BuiltinKind::Optimizer) =>
@@ -1951,6 +1961,7 @@ enum Scalar {
 }
 
 impl Scalar {
+    #[inline(always)]
     fn num(self) -> Option<f64> {
         match self {
             Scalar::Int(x) => Some(x as f64),
@@ -1960,6 +1971,7 @@ impl Scalar {
     }
 
     /// A value that is a number or a boolean.
+    #[inline(always)]
     fn of(v: &Value) -> Option<Scalar> {
         match v {
             Value::Int(x) => Some(Scalar::Int(*x)),
@@ -1979,6 +1991,7 @@ impl Scalar {
 
     /// `self op other`: the language's arithmetic, comparisons and logic on numbers and
     /// booleans.
+    #[inline]
     fn op(self, op: BinOp, other: Scalar) -> Result<Scalar, ArithError> {
         use Scalar::{Bool, Float, Int};
         Ok(match op {

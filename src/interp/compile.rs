@@ -17,8 +17,8 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::{
-    arg_path_kind, arith, call_name, coerce_float, const_value, join, math, ArgPath, Env, Halt,
-    Interp, Rejection, Rule, Run, B, R, T,
+    arg_path_kind, arith, call_name, coerce_float, const_value, join, math, static_metric, ArgPath,
+    Env, Halt, Interp, Rejection, Rule, Run, Scalar, B, R, T,
 };
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
@@ -928,6 +928,48 @@ impl<'a> Run<'a, '_> {
         self.scratch.push(s);
     }
 
+    /// `c` as a number or boolean, when it is arithmetic, comparisons and logic over
+    /// literals and named params and dependent values that already have a value (a
+    /// dependent value of that kind is computed here and kept, as `let_value` keeps it);
+    /// `None` for anything else, and for an arithmetic error, which the general evaluator
+    /// then reports. It decides nothing and builds no path, so a constraint over values
+    /// already decided costs a few comparisons.
+    pub(super) fn v_scalar(&mut self, c: &'a V<'a>) -> Option<Scalar> {
+        match &c.k {
+            VK::Const(v) => Scalar::of(v),
+            VK::Param(i) => Scalar::of(self.named.get(*i)?.as_ref()?),
+            VK::Let(i) => {
+                if let Some(v) = self.lets.get(*i)? {
+                    return Scalar::of(v);
+                }
+                if self.open_lets[*i] {
+                    return None;
+                }
+                let code = &self.program?.lets[*i];
+                let s = self.v_scalar(code)?;
+                self.lets[*i] = Some(s.value());
+                Some(s)
+            }
+            VK::Unary(op, x) => match (op, self.v_scalar(x)?) {
+                (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
+                (UnOp::Neg, Scalar::Float(x)) => Some(Scalar::Float(-x)),
+                (UnOp::Not, Scalar::Bool(b)) => Some(Scalar::Bool(!b)),
+                _ => None,
+            },
+            VK::Binary(op, l, r) => {
+                let a = self.v_scalar(l)?;
+                if let (BinOp::And | BinOp::Or, Scalar::Bool(x)) = (op, a) {
+                    if (*op == BinOp::And) != x {
+                        return Some(Scalar::Bool(x));
+                    }
+                }
+                a.op(*op, self.v_scalar(r)?).ok()
+            }
+            VK::Metric(name) => static_metric(self.metrics?, name).map(Scalar::Int),
+            _ => None,
+        }
+    }
+
     /// The tree walker's `value`.
     pub(super) fn v(&mut self, c: &'a V<'a>, path: &str) -> R<Value> {
         if let VK::Const(v) = &c.k {
@@ -1092,20 +1134,15 @@ impl<'a> Run<'a, '_> {
                         path,
                     );
                 };
-                let v = match *name {
-                    "params" => m.params,
-                    "flops" => m.flops,
-                    "activation_memory" => m.activation_memory,
-                    _ => {
-                        return self.err(
-                            format!("`{name}` is measured by training"),
-                            e.span,
-                            "not static",
-                            path,
-                        )
-                    }
-                };
-                Ok(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+                match static_metric(m, name) {
+                    Some(v) => Ok(Value::Int(v)),
+                    None => self.err(
+                        format!("`{name}` is measured by training"),
+                        e.span,
+                        "not static",
+                        path,
+                    ),
+                }
             }
             VK::Payload(name, binds, seg) => {
                 let here = self.joined(path, seg);

@@ -247,10 +247,10 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
         b.reserve(64 + 96 * nodes.len());
         b.extend_from_slice(b"nasc-arch-1");
         for n in nodes {
-            b.extend_from_slice(n.op.encoded());
+            n.op.write_encoded(&mut b);
             put_u64(&mut b, n.args.len() as u64);
             for (k, v) in &n.args {
-                b.extend_from_slice(k.encoded());
+                k.write_encoded(&mut b);
                 put_value(&mut b, v);
             }
             put_u64(&mut b, n.inputs.len() as u64);
@@ -262,7 +262,7 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
         put_value(&mut b, data);
         b.extend_from_slice(b"train");
         for (k, v) in train {
-            b.extend_from_slice(k.encoded());
+            k.write_encoded(&mut b);
             put_value(&mut b, v);
         }
         let h = xxh3_128(&b);
@@ -282,18 +282,22 @@ fn put_str(b: &mut Vec<u8>, s: &str) {
     b.extend_from_slice(s.as_bytes());
 }
 
+/// A tag byte and eight bytes, in one write.
+#[inline]
+fn put_tagged(b: &mut Vec<u8>, tag: u8, bytes: [u8; 8]) {
+    let mut a = [tag; 9];
+    a[1..].copy_from_slice(&bytes);
+    b.extend_from_slice(&a);
+}
+
 #[inline]
 fn put_value(b: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::Int(x) => {
-            b.push(b'i');
-            b.extend_from_slice(&x.to_le_bytes());
-        }
+        Value::Int(x) => put_tagged(b, b'i', x.to_le_bytes()),
         Value::Float(x) => {
-            b.push(b'f');
             // -0.0 and 0.0 are the same setting.
             let x = if *x == 0.0 { 0.0f64 } else { *x };
-            b.extend_from_slice(&x.to_bits().to_le_bytes());
+            put_tagged(b, b'f', x.to_bits().to_le_bytes());
         }
         Value::Bool(x) => b.push(if *x { b't' } else { b'n' }),
         Value::Str(s) => {
@@ -302,10 +306,10 @@ fn put_value(b: &mut Vec<u8>, v: &Value) {
         }
         Value::Sym(n, p) => {
             b.push(b'y');
-            b.extend_from_slice(n.encoded());
+            n.write_encoded(b);
             put_u64(b, p.len() as u64);
             for (k, x) in p {
-                b.extend_from_slice(k.encoded());
+                k.write_encoded(b);
                 put_value(b, x);
             }
         }

@@ -25,12 +25,12 @@ use super::{Name, Value};
 pub struct Args<'a>(pub &'a [(Name, Value)]);
 
 impl Args<'_> {
-    #[inline]
+    #[inline(always)]
     fn get(&self, name: &str) -> Option<&Value> {
         self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
     }
 
-    #[inline]
+    #[inline(always)]
     fn int(&self, name: &str) -> Result<i64, String> {
         match self.get(name) {
             Some(Value::Int(v)) => Ok(*v),
@@ -38,12 +38,12 @@ impl Args<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bool(&self, name: &str) -> bool {
         matches!(self.get(name), Some(Value::Bool(true)))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sym(&self, name: &str) -> (&str, &[(Name, Value)]) {
         match self.get(name) {
             Some(Value::Sym(n, p)) => (&**n, p.as_slice()),
@@ -53,7 +53,7 @@ impl Args<'_> {
 }
 
 /// Checked arithmetic for costs: products of sizes that overflow are an error.
-#[inline]
+#[inline(always)]
 fn m(factors: &[i64]) -> Result<u64, String> {
     let mut acc: u64 = 1;
     for &f in factors {
@@ -65,7 +65,7 @@ fn m(factors: &[i64]) -> Result<u64, String> {
     Ok(acc)
 }
 
-#[inline]
+#[inline(always)]
 fn sum(parts: &[u64]) -> u64 {
     parts.iter().fold(0u64, |a, b| a.saturating_add(*b))
 }
@@ -97,6 +97,7 @@ pub fn describe(s: &Shape) -> String {
     }
 }
 
+#[inline(always)]
 fn same(shape: Shape, per_element_flops: i64) -> Result<(Shape, Cost), String> {
     let n = shape.elements() as i64;
     Ok((

@@ -24,7 +24,13 @@ struct Interned {
     /// The string as the architecture hash writes it: its length (8 bytes, little
     /// endian), then its bytes.
     encoded: &'static [u8],
+    /// `encoded` padded with zeros to a fixed size, when it fits: written with one
+    /// fixed-size copy.
+    padded: Option<[u8; PADDED]>,
 }
+
+/// The size of [`Interned::padded`].
+const PADDED: usize = 32;
 
 fn table() -> &'static Mutex<FxHashMap<&'static str, &'static Interned>> {
     static TABLE: OnceLock<Mutex<FxHashMap<&'static str, &'static Interned>>> = OnceLock::new();
@@ -44,9 +50,15 @@ impl Name {
         let mut encoded = Vec::with_capacity(8 + s.len());
         encoded.extend_from_slice(&(s.len() as u64).to_le_bytes());
         encoded.extend_from_slice(s.as_bytes());
+        let padded = (encoded.len() <= PADDED).then(|| {
+            let mut p = [0u8; PADDED];
+            p[..encoded.len()].copy_from_slice(&encoded);
+            p
+        });
         let n: &'static Interned = Box::leak(Box::new(Interned {
             text,
             encoded: Box::leak(encoded.into_boxed_slice()),
+            padded,
         }));
         t.insert(text, n);
         Name(n)
@@ -61,6 +73,20 @@ impl Name {
     /// architecture hash writes a string, prepared once per name.
     pub fn encoded(&self) -> &'static [u8] {
         self.0.encoded
+    }
+
+    /// Appends [`Name::encoded`] to `b`: for a short name, a copy of fixed size (no call
+    /// to `memcpy`) that is then cut to length.
+    #[inline]
+    pub fn write_encoded(&self, b: &mut Vec<u8>) {
+        match &self.0.padded {
+            Some(p) => {
+                let end = b.len() + self.0.encoded.len();
+                b.extend_from_slice(p);
+                b.truncate(end);
+            }
+            None => b.extend_from_slice(self.0.encoded),
+        }
     }
 }
 
@@ -174,6 +200,14 @@ mod tests {
         assert_eq!(a, "attention");
         assert_eq!(format!("{a} {a:?}"), "attention \"attention\"");
         assert_eq!(a.encoded(), b"\x09\0\0\0\0\0\0\0attention");
+        let long = Name::new(&"x".repeat(40));
+        let mut written = b"head".to_vec();
+        a.write_encoded(&mut written);
+        long.write_encoded(&mut written);
+        assert_eq!(
+            written,
+            [&b"head"[..], a.encoded(), long.encoded()].concat()
+        );
         assert!(Name::new("a") < Name::new("b"));
         let from_threads: Vec<Name> = (0..4)
             .map(|_| std::thread::spawn(|| Name::new("shared across threads")))

@@ -136,6 +136,12 @@ pub struct Interp<'a> {
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
     add: Name,
+    /// The name of the graph's input node.
+    input: Name,
+    /// The names of the named params, then of the dependent values.
+    value_names: Vec<Name>,
+    /// The data source, once resolved, when no hyperparameter reaches it.
+    data_cache: RefCell<Option<DataFacts>>,
 }
 
 /// A call's parameter list and argument list, by address and length.
@@ -284,6 +290,14 @@ impl<'a> Interp<'a> {
             buffers: RefCell::default(),
             on_off: Rc::new(Domain::OnOff),
             add: Name::new("add"),
+            input: Name::new("input"),
+            value_names: space
+                .params
+                .iter()
+                .map(|p| Name::new(&p.name))
+                .chain(space.lets.iter().map(|l| Name::new(&l.name)))
+                .collect(),
+            data_cache: RefCell::new(None),
         };
         ip.program = compile::compile(&ip);
         Ok(ip)
@@ -744,8 +758,16 @@ impl<'a> Run<'a, '_> {
             }
         }
         let program = self.program;
-        let facts = match &space.data {
-            Some(e) => match soft(
+        // A data source that no hyperparameter reaches is the same in every build: it
+        // is resolved once and kept.
+        let constant_data = program.is_some_and(|p| p.data_constant);
+        let cached = match constant_data {
+            true => ip.data_cache.borrow().clone(),
+            false => None,
+        };
+        let facts = match (&space.data, cached) {
+            (_, Some(f)) => Some(f),
+            (Some(e), None) => match soft(
                 match program.and_then(|p| p.data.as_ref()) {
                     Some(code) => self.v(code, "data"),
                     None => self.value(e, &self.space_env(), "data"),
@@ -753,26 +775,31 @@ impl<'a> Run<'a, '_> {
                 &mut open,
             )? {
                 Some(v) => match DataFacts::of(v) {
-                    Ok(f) => Some(f),
+                    Ok(f) => {
+                        if constant_data {
+                            *ip.data_cache.borrow_mut() = Some(f.clone());
+                        }
+                        Some(f)
+                    }
                     Err(m) => return self.err(m, e.span, "data source", "data"),
                 },
                 None => None,
             },
-            None => Some(DataFacts::default_text()),
+            (None, None) => Some(DataFacts::default_text()),
         };
-        self.facts = facts.clone();
+        self.facts = facts;
         for &k in &ip.early {
             self.require(k)?;
         }
         let Some(graph) = &space.graph else {
             return self.err("the space has no graph", space.span, "no graph", "");
         };
-        let input = match &facts {
-            Some(f) => self.node(
-                "input".into(),
+        let input = match self.facts.as_ref().map(|f| f.input) {
+            Some(shape) => self.node(
+                ip.input,
                 Vec::new(),
                 ir::Inputs::new(),
-                f.input,
+                shape,
                 Cost::default(),
                 "input".into(),
             ),
@@ -800,7 +827,9 @@ impl<'a> Run<'a, '_> {
                 }
             }
         }
-        let Some(facts) = facts else { return Ok(None) };
+        let Some(facts) = self.facts.take() else {
+            return Ok(None);
+        };
         if open || out.node == UNKNOWN || !self.open.is_empty() {
             return Ok(None);
         }
@@ -814,16 +843,16 @@ impl<'a> Run<'a, '_> {
             }
         }
         // Dependent values whose hyperparameters are all active.
-        let mut values: Vec<(Name, Value)> = Vec::new();
-        for (i, p) in space.params.iter().enumerate() {
-            if let Some(v) = &self.named[i] {
-                values.push((ip.name_of(&p.name), v.clone()));
+        let mut values: Vec<(Name, Value)> = Vec::with_capacity(ip.value_names.len());
+        for (i, v) in self.named.iter().enumerate() {
+            if let Some(v) = v {
+                values.push((ip.value_names[i], v.clone()));
             }
         }
         for (i, l) in space.lets.iter().enumerate() {
             if ip.let_deps[i].iter().all(|d| self.named[*d].is_some()) {
                 let v = self.let_value(i, l.value.span)?;
-                values.push((ip.name_of(&l.name), v));
+                values.push((ip.value_names[space.params.len() + i], v));
             }
         }
         let hash = ir::hash(&nodes, &facts.source, &train);

@@ -37,6 +37,8 @@ const MAX_CODE: usize = 200_000;
 pub(super) struct Program<'a> {
     pub(super) graph: G<'a>,
     pub(super) data: Option<V<'a>>,
+    /// Whether `data` is the same in every build (no hyperparameter reaches it).
+    pub(super) data_constant: bool,
     /// Per `train` field: its name, its path, its value.
     pub(super) train: Vec<(Name, String, V<'a>)>,
     /// Per space constraint.
@@ -86,6 +88,23 @@ enum VK<'a> {
     BareSym(Name, Vec<(Name, String, V<'a>)>),
     /// A value function, inlined.
     CallFn(Vec<FnBind<'a>>, Box<V<'a>>, &'a str),
+}
+
+impl V<'_> {
+    /// Whether the value is the same in every build: literals, and symbols, data
+    /// sources and arithmetic over them, with no hyperparameter, dependent value, name or
+    /// call of a function inside.
+    fn is_constant(&self) -> bool {
+        match &self.k {
+            VK::Const(_) => true,
+            VK::Unary(_, x) => x.is_constant(),
+            VK::Binary(_, l, r) => l.is_constant() && r.is_constant(),
+            VK::Payload(_, binds, _) => binds.args.iter().all(|b| b.code.is_constant()),
+            VK::BareSym(_, args) => args.iter().all(|(_, _, v)| v.is_constant()),
+            VK::Math(_, args) => args.iter().all(V::is_constant),
+            _ => false,
+        }
+    }
 }
 
 enum VStmt<'a> {
@@ -287,6 +306,7 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         .collect::<Option<_>>()?;
     Some(Program {
         graph,
+        data_constant: data.as_ref().is_some_and(V::is_constant),
         data,
         train,
         requires,

@@ -1962,21 +1962,32 @@ impl Rule {
             Rule::Const(v) => Some(*v),
             Rule::Arg(k) => Scalar::of(&vals.get(*k)?.1),
             Rule::Width => width.map(Scalar::Int),
-            Rule::Unary(op, x) => match (op, x.scalar(vals, width)?) {
+            Rule::Unary(op, x) => match (op, x.operand(vals, width)?) {
                 (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
                 (UnOp::Neg, Scalar::Float(x)) => Some(Scalar::Float(-x)),
                 (UnOp::Not, Scalar::Bool(b)) => Some(Scalar::Bool(!b)),
                 _ => None,
             },
             Rule::Binary(op, l, r) => {
-                let a = l.scalar(vals, width)?;
+                let a = l.operand(vals, width)?;
                 if let (BinOp::And | BinOp::Or, Scalar::Bool(x)) = (op, a) {
                     if (*op == BinOp::And) != x {
                         return Some(Scalar::Bool(x));
                     }
                 }
-                a.op(*op, r.scalar(vals, width)?).ok()
+                a.op(*op, r.operand(vals, width)?).ok()
             }
+        }
+    }
+
+    /// [`Rule::scalar`] with the leaves read in place, without a call.
+    #[inline(always)]
+    fn operand(&self, vals: &[(Name, Value)], width: Option<i64>) -> Option<Scalar> {
+        match self {
+            Rule::Const(v) => Some(*v),
+            Rule::Arg(k) => Scalar::of(&vals.get(*k)?.1),
+            Rule::Width => width.map(Scalar::Int),
+            _ => self.scalar(vals, width),
         }
     }
 }

@@ -1012,6 +1012,27 @@ impl<'a> Run<'a, '_> {
         Ok(v)
     }
 
+    /// The static metric `name` of the graph just built, as a value of the language.
+    fn metric_value(&self, name: &str, span: Span, path: &str) -> R<Value> {
+        let Some(m) = self.metrics else {
+            return self.err(
+                "metrics are known only once the graph is built",
+                span,
+                "here",
+                path,
+            );
+        };
+        match static_metric(m, name) {
+            Some(v) => Ok(Value::Int(v)),
+            None => self.err(
+                format!("`{name}` is measured by training"),
+                span,
+                "not static",
+                path,
+            ),
+        }
+    }
+
     fn probing(&self) -> bool {
         matches!(self.decider, Source::Partial(_))
     }
@@ -1374,23 +1395,7 @@ impl<'a> Run<'a, '_> {
         let checked = self.ip.checked;
         match self.ip.lookup(env.file, name).map(|r| (r, checked.item(r))) {
             Some((_, Item::Builtin(b))) if b.kind == BuiltinKind::Metric => {
-                let Some(m) = self.metrics else {
-                    return self.err(
-                        "metrics are known only once the graph is built",
-                        e.span,
-                        "here",
-                        path,
-                    );
-                };
-                match static_metric(m, name) {
-                    Some(v) => Ok(Value::Int(v)),
-                    None => self.err(
-                        format!("`{name}` is measured by training"),
-                        e.span,
-                        "not static",
-                        path,
-                    ),
-                }
+                self.metric_value(name, e.span, path)
             }
             Some((r, Item::Builtin(b)))
                 if matches!(b.kind, BuiltinKind::Dataset | BuiltinKind::Optimizer) =>

@@ -1145,25 +1145,7 @@ impl<'a> Run<'a, '_> {
                     ),
                 }
             }
-            VK::Metric(name) => {
-                let Some(m) = self.metrics else {
-                    return self.err(
-                        "metrics are known only once the graph is built",
-                        e.span,
-                        "here",
-                        path,
-                    );
-                };
-                match static_metric(m, name) {
-                    Some(v) => Ok(Value::Int(v)),
-                    None => self.err(
-                        format!("`{name}` is measured by training"),
-                        e.span,
-                        "not static",
-                        path,
-                    ),
-                }
-            }
+            VK::Metric(name) => self.metric_value(name, e.span, path),
             VK::Payload(name, binds, seg) => {
                 let here = self.joined(path, seg);
                 let payload = self.bind(binds, &here)?;

@@ -105,6 +105,8 @@ pub struct Interp<'a> {
     conditional: Vec<bool>,
     /// Per named param: how strategies see it.
     hypers: Vec<Hyper>,
+    /// Per named param: the hash of its path (as `Run::made_keys` holds it).
+    hyper_keys: Vec<u64>,
     /// Per named param with a `choice` domain: the values of its alternatives.
     choices: Vec<Vec<Value>>,
     /// Per named param: declared `float` (an integer value becomes a float).
@@ -254,6 +256,7 @@ impl<'a> Interp<'a> {
             checked,
             space,
             conditional,
+            hyper_keys: hypers.iter().map(|h| xxh3_64(h.path.as_bytes())).collect(),
             hypers,
             choices,
             float: space
@@ -902,25 +905,52 @@ impl<'a> Run<'a, '_> {
     /// Claims a hyperparameter path for this candidate; a second one at the same place
     /// (two `optional`s in one block) gets `#2`.
     fn claim(&mut self, path: String) -> String {
+        self.claim_keyed(path).0
+    }
+
+    /// [`Run::claim`], with the hash of the path claimed.
+    fn claim_keyed(&mut self, path: String) -> (String, u64) {
         // Compares hashes of the paths, then the paths where two hashes agree.
-        let taken = |p: &str| {
-            let key = xxh3_64(p.as_bytes());
+        let taken = |p: &str, key: u64| {
             self.made_keys
                 .iter()
                 .zip(&self.made)
                 .any(|(k, d)| *k == key && d.hyper.path == p)
                 || self.open.iter().any(|h| h.path == p)
         };
-        if !taken(&path) {
-            return path;
+        let key = xxh3_64(path.as_bytes());
+        if !taken(&path, key) {
+            return (path, key);
         }
         (2..)
             .map(|k| format!("{path}#{k}"))
-            .find(|p| !taken(p))
-            .unwrap_or(path)
+            .map(|p| {
+                let key = xxh3_64(p.as_bytes());
+                (p, key)
+            })
+            .find(|(p, key)| !taken(p, *key))
+            .unwrap_or((path, key))
+    }
+
+    /// Claims `path` for an inline hyperparameter (a choice, a distribution, an
+    /// `optional`) of `domain` and decides it.
+    fn decide_at(&mut self, path: String, domain: Rc<Domain>, span: Span) -> R<Pick> {
+        let (path, key) = self.claim_keyed(path);
+        let hyper = Hyper {
+            path,
+            named: false,
+            domain,
+        };
+        self.decide_keyed(hyper, key, span)
     }
 
     fn decide(&mut self, hyper: Hyper, span: Span) -> R<Pick> {
+        let key = xxh3_64(hyper.path.as_bytes());
+        self.decide_keyed(hyper, key, span)
+    }
+
+    /// Decides `hyper`, whose path hashes to `key`.
+    fn decide_keyed(&mut self, hyper: Hyper, key: u64, span: Span) -> R<Pick> {
         let answer = match &mut self.decider {
             Source::Full(d) => d.decide(&hyper, &self.made),
             Source::Partial(g) => match g.given(&hyper) {
@@ -934,7 +964,7 @@ impl<'a> Run<'a, '_> {
         };
         match answer {
             Ok(pick) if hyper.domain.contains(&pick) => {
-                self.made_keys.push(xxh3_64(hyper.path.as_bytes()));
+                self.made_keys.push(key);
                 self.made.push(Decision { hyper, pick });
                 Ok(pick)
             }
@@ -960,7 +990,7 @@ impl<'a> Run<'a, '_> {
         }
         let ip = self.ip;
         let p = &ip.space.params[i];
-        let pick = match self.decide(ip.hypers[i].clone(), p.span) {
+        let pick = match self.decide_keyed(ip.hypers[i].clone(), ip.hyper_keys[i], p.span) {
             Err(Halt::Open) => {
                 self.open_named[i] = true;
                 return Err(Halt::Open);
@@ -1359,17 +1389,14 @@ impl<'a> Run<'a, '_> {
                     },
                     _ => return self.err(format!("invalid `{name}` bounds"), e.span, "here", path),
                 };
-                let hyper = Hyper {
-                    path: self.claim(path.to_string()),
-                    named: false,
-                    domain: Rc::new(domain),
-                };
-                return Ok(match self.decide(hyper, e.span)? {
-                    Pick::Int(v) => Value::Int(v),
-                    Pick::Float(v) => Value::Float(v),
-                    Pick::Index(k) => Value::Int(i64::from(k)),
-                    Pick::On(b) => Value::Bool(b),
-                });
+                return Ok(
+                    match self.decide_at(path.to_string(), Rc::new(domain), e.span)? {
+                        Pick::Int(v) => Value::Int(v),
+                        Pick::Float(v) => Value::Float(v),
+                        Pick::Index(k) => Value::Int(i64::from(k)),
+                        Pick::On(b) => Value::Bool(b),
+                    },
+                );
             }
             "min" | "max" | "abs" | "int" | "float" | "log2" | "sqrt" => {
                 let mut vals = Vec::new();
@@ -1581,12 +1608,8 @@ impl<'a> Run<'a, '_> {
                 Ok(t)
             }
             ExprKind::Optional(body) => {
-                let hyper = Hyper {
-                    path: self.claim(join(path, "optional")),
-                    named: false,
-                    domain: self.ip.on_off.clone(),
-                };
-                match self.decide(hyper, e.span)? {
+                let on_off = self.ip.on_off.clone();
+                match self.decide_at(join(path, "optional"), on_off, e.span)? {
                     Pick::On(true) => self.apply(body, env, input, path),
                     _ => Ok(input),
                 }

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
-use crate::interp::{metrics, Domain, Hyper, Name, Pick, Value};
+use crate::interp::{metrics, Domain, Name, Pick, Value};
 use crate::space::eval::is_module_item;
 use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
 
@@ -1076,13 +1076,8 @@ impl<'a> Run<'a, '_> {
                 }
             }
             VK::Choice(domain, alts) => {
-                let p = self.claim(path.to_string());
-                let hyper = Hyper {
-                    path: p,
-                    named: false,
-                    domain: domain.clone(),
-                };
-                let Pick::Index(k) = self.decide(hyper, e.span)? else {
+                let Pick::Index(k) = self.decide_at(path.to_string(), domain.clone(), e.span)?
+                else {
                     return self.err("a choice needs an index", e.span, "here", path);
                 };
                 let alt = &alts[k as usize];
@@ -1118,17 +1113,14 @@ impl<'a> Run<'a, '_> {
                     },
                     _ => return self.err(format!("invalid `{name}` bounds"), e.span, "here", path),
                 };
-                let hyper = Hyper {
-                    path: self.claim(path.to_string()),
-                    named: false,
-                    domain: Rc::new(domain),
-                };
-                Ok(match self.decide(hyper, e.span)? {
-                    Pick::Int(v) => Value::Int(v),
-                    Pick::Float(v) => Value::Float(v),
-                    Pick::Index(k) => Value::Int(i64::from(k)),
-                    Pick::On(b) => Value::Bool(b),
-                })
+                Ok(
+                    match self.decide_at(path.to_string(), Rc::new(domain), e.span)? {
+                        Pick::Int(v) => Value::Int(v),
+                        Pick::Float(v) => Value::Float(v),
+                        Pick::Index(k) => Value::Int(i64::from(k)),
+                        Pick::On(b) => Value::Bool(b),
+                    },
+                )
             }
             VK::Math(name, args) => {
                 let mut vals = Vec::with_capacity(args.len());
@@ -1315,12 +1307,8 @@ impl<'a> Run<'a, '_> {
                 Ok(t)
             }
             GK::Optional(body) => {
-                let hyper = Hyper {
-                    path: self.claim(join(path, "optional")),
-                    named: false,
-                    domain: self.ip.on_off.clone(),
-                };
-                match self.decide(hyper, e.span)? {
+                let on_off = self.ip.on_off.clone();
+                match self.decide_at(join(path, "optional"), on_off, e.span)? {
                     Pick::On(true) => self.g(body, input, path),
                     _ => Ok(input),
                 }
@@ -1365,13 +1353,9 @@ impl<'a> Run<'a, '_> {
             }
             GK::TensorName(s) => self.slot_tensor(*s, e.span),
             GK::Choice(domain, alts) => {
-                let p = self.claim(join(path, "choice"));
-                let hyper = Hyper {
-                    path: p,
-                    named: false,
-                    domain: domain.clone(),
-                };
-                let Pick::Index(k) = self.decide(hyper, e.span)? else {
+                let Pick::Index(k) =
+                    self.decide_at(join(path, "choice"), domain.clone(), e.span)?
+                else {
                     return self.err("a choice needs an index", e.span, "here", path);
                 };
                 let mut alt = self.scratch();

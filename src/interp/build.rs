@@ -1990,18 +1990,11 @@ impl Rule {
             Rule::Const(v) => Some(*v),
             Rule::Arg(k) => Scalar::of(&vals.get(*k)?.1),
             Rule::Width => width.map(Scalar::Int),
-            Rule::Unary(op, x) => match (op, x.operand(vals, width)?) {
-                (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
-                (UnOp::Neg, Scalar::Float(x)) => Some(Scalar::Float(-x)),
-                (UnOp::Not, Scalar::Bool(b)) => Some(Scalar::Bool(!b)),
-                _ => None,
-            },
+            Rule::Unary(op, x) => x.operand(vals, width)?.unary(*op),
             Rule::Binary(op, l, r) => {
                 let a = l.operand(vals, width)?;
-                if let (BinOp::And | BinOp::Or, Scalar::Bool(x)) = (op, a) {
-                    if (*op == BinOp::And) != x {
-                        return Some(Scalar::Bool(x));
-                    }
+                if let Some(x) = a.short_circuit(*op) {
+                    return Some(x);
                 }
                 a.op(*op, r.operand(vals, width)?).ok()
             }
@@ -2054,6 +2047,26 @@ impl Scalar {
             Scalar::Int(x) => Value::Int(x),
             Scalar::Float(x) => Value::Float(x),
             Scalar::Bool(b) => Value::Bool(b),
+        }
+    }
+
+    /// `op self`; `None` for an operator that does not apply (or an overflow).
+    fn unary(self, op: UnOp) -> Option<Scalar> {
+        match (op, self) {
+            (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
+            (UnOp::Neg, Scalar::Float(x)) => Some(Scalar::Float(-x)),
+            (UnOp::Not, Scalar::Bool(b)) => Some(Scalar::Bool(!b)),
+            _ => None,
+        }
+    }
+
+    /// The value of `self op ...` when the left operand alone decides it: `false and`,
+    /// `true or`.
+    #[inline(always)]
+    fn short_circuit(self, op: BinOp) -> Option<Scalar> {
+        match (op, self) {
+            (BinOp::And, Scalar::Bool(false)) | (BinOp::Or, Scalar::Bool(true)) => Some(self),
+            _ => None,
         }
     }
 

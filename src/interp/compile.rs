@@ -970,18 +970,11 @@ impl<'a> Run<'a, '_> {
                 self.lets[*i] = Some(s.value());
                 Some(s)
             }
-            VK::Unary(op, x) => match (op, self.v_scalar(x)?) {
-                (UnOp::Neg, Scalar::Int(x)) => x.checked_neg().map(Scalar::Int),
-                (UnOp::Neg, Scalar::Float(x)) => Some(Scalar::Float(-x)),
-                (UnOp::Not, Scalar::Bool(b)) => Some(Scalar::Bool(!b)),
-                _ => None,
-            },
+            VK::Unary(op, x) => self.v_scalar(x)?.unary(*op),
             VK::Binary(op, l, r) => {
                 let a = self.v_scalar(l)?;
-                if let (BinOp::And | BinOp::Or, Scalar::Bool(x)) = (op, a) {
-                    if (*op == BinOp::And) != x {
-                        return Some(Scalar::Bool(x));
-                    }
+                if let Some(x) = a.short_circuit(*op) {
+                    return Some(x);
                 }
                 a.op(*op, self.v_scalar(r)?).ok()
             }

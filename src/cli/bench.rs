@@ -174,7 +174,7 @@ pub fn uniform_values(
     for param in layout.params {
         let hyper = named
             .iter()
-            .find(|h| h.path == *param)
+            .find(|h| &*h.path == *param)
             .ok_or_else(|| format!("the space lacks `{param}`"))?;
         let Domain::Choice { alts } = &*hyper.domain else {
             return Err(format!("`{param}` is not a choice"));

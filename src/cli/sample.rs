@@ -480,7 +480,7 @@ fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diag
             ),
             info.params
                 .iter()
-                .find(|p| p.name == h.path)
+                .find(|p| *p.name == *h.path)
                 .map_or(info.span, |p| p.span),
             "continuous",
         )

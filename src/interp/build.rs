@@ -14,7 +14,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
-use xxhash_rust::xxh3::xxh3_64;
 
 #[path = "compile.rs"]
 mod compile;
@@ -22,7 +21,8 @@ mod compile;
 use super::data::DataFacts;
 use super::ir::{self, Arch, Cost, Node, Shape};
 use super::metrics;
-use super::{Alt, Decider, Decision, Domain, Hyper, Name, Partial, Pick, Value};
+use super::paths::{PathId, Paths, ROOT};
+use super::{Alt, Decider, Decision, Domain, Hyper, Name, Partial, Path, Pick, Value};
 use crate::check::types::ItemRef;
 use crate::check::{self, Checked, SpaceInfo};
 use crate::diag::{FileId, Span};
@@ -105,8 +105,6 @@ pub struct Interp<'a> {
     conditional: Vec<bool>,
     /// Per named param: how strategies see it.
     hypers: Vec<Hyper>,
-    /// Per named param: the hash of its path (as `Run::made_keys` holds it).
-    hyper_keys: Vec<u64>,
     /// Per named param with a `choice` domain: the values of its alternatives.
     choices: Vec<Vec<Value>>,
     /// Per named param: declared `float` (an integer value becomes a float).
@@ -144,6 +142,20 @@ pub struct Interp<'a> {
     value_names: Vec<Name>,
     /// The data source, once resolved, when no hyperparameter reaches it.
     data_cache: RefCell<Option<DataFacts>>,
+    /// Every path a build has made (of a hyperparameter or a node), each stored once:
+    /// the candidates share them, and two paths of a build are the same exactly when they
+    /// are the same string.
+    paths: RefCell<Paths>,
+    /// The segments a build adds to paths itself.
+    segs: Segs,
+}
+
+/// See [`Interp::segs`].
+struct Segs {
+    optional: Name,
+    choice: Name,
+    residual: Name,
+    count: Name,
 }
 
 /// A call's parameter list and argument list, by address and length.
@@ -232,11 +244,16 @@ impl<'a> Interp<'a> {
                 None => return Err(err(format!("`{}` has no valid domain", p.name))),
             };
             hypers.push(Hyper {
-                path: p.name.clone(),
+                path: p.name.as_str().into(),
                 named: true,
                 domain: Rc::new(domain),
             });
             choices.push(values);
+        }
+        let mut paths = Paths::default();
+        for h in &mut hypers {
+            let id = paths.intern(&h.path);
+            h.path = paths.text(id).clone();
         }
         let mut early = Vec::new();
         let mut late = Vec::new();
@@ -256,7 +273,6 @@ impl<'a> Interp<'a> {
             checked,
             space,
             conditional,
-            hyper_keys: hypers.iter().map(|h| xxh3_64(h.path.as_bytes())).collect(),
             hypers,
             choices,
             float: space
@@ -301,6 +317,13 @@ impl<'a> Interp<'a> {
                 .chain(space.lets.iter().map(|l| Name::new(&l.name)))
                 .collect(),
             data_cache: RefCell::new(None),
+            paths: RefCell::new(paths),
+            segs: Segs {
+                optional: Name::new("optional"),
+                choice: Name::new("choice"),
+                residual: Name::new("residual"),
+                count: Name::new("count"),
+            },
         };
         ip.program = compile::compile(&ip);
         Ok(ip)
@@ -310,6 +333,26 @@ impl<'a> Interp<'a> {
     /// walking the syntax tree.
     pub fn is_compiled(&self) -> bool {
         self.program.is_some()
+    }
+
+    /// The number of path `s` (see [`Interp::paths`]).
+    fn path_id(&self, s: &str) -> PathId {
+        self.paths.borrow_mut().intern(s)
+    }
+
+    /// The path numbered `id`.
+    fn text(&self, id: PathId) -> Path {
+        self.paths.borrow().text(id).clone()
+    }
+
+    /// `parent.seg`.
+    fn dot(&self, parent: PathId, seg: Name) -> PathId {
+        self.paths.borrow_mut().dot(parent, seg)
+    }
+
+    /// `parent[index]`.
+    fn index(&self, parent: PathId, index: i64) -> PathId {
+        self.paths.borrow_mut().index(parent, index)
     }
 
     /// The interned name for `s`.
@@ -495,7 +538,6 @@ impl<'a> Interp<'a> {
             nodes: Vec::with_capacity(self.node_hint.get()),
             made: Vec::with_capacity(self.decision_hint.get()),
             nodes_made: 0,
-            made_keys: Vec::with_capacity(self.decision_hint.get()),
             facts: None,
             metrics: None,
             depth: 0,
@@ -716,8 +758,6 @@ struct Run<'a, 'd> {
     made: Vec<Decision>,
     named: Vec<Option<Value>>,
     lets: Vec<Option<Value>>,
-    /// Per decision made, the hash of its path.
-    made_keys: Vec<u64>,
     nodes: Vec<Node>,
     nodes_made: usize,
     facts: Option<DataFacts>,
@@ -771,8 +811,8 @@ impl<'a> Run<'a, '_> {
         let facts = match (&space.data, cached) {
             (_, Some(f)) => Some(f),
             (Some(e), None) => match soft(
-                match program.and_then(|p| p.data.as_ref()) {
-                    Some(code) => self.v(code, "data"),
+                match program.and_then(|p| Some((p.data.as_ref()?, p.data_path))) {
+                    Some((code, at)) => self.v(code, at),
                     None => self.value(e, &self.space_env(), "data"),
                 },
                 &mut open,
@@ -804,19 +844,19 @@ impl<'a> Run<'a, '_> {
                 ir::Inputs::new(),
                 shape,
                 Cost::default(),
-                "input".into(),
+                self.ip.text(self.ip.path_id("input")),
             ),
             None => unknown(),
         };
         let out = match program {
-            Some(p) => self.g(&p.graph, input, "")?,
+            Some(p) => self.g(&p.graph, input, ROOT)?,
             None => self.apply(graph, &self.space_env(), input, "")?,
         };
         let mut train = Vec::new();
         match program {
             Some(p) => {
                 for (name, here, code) in &p.train {
-                    let v = self.v(code, here)?;
+                    let v = self.v(code, *here)?;
                     train.push((*name, v));
                 }
             }
@@ -878,7 +918,7 @@ impl<'a> Run<'a, '_> {
         let v = match self.program {
             Some(p) => match self.v_scalar(&p.requires[k]) {
                 Some(s) => Ok(s.value()),
-                None => self.v(&p.requires[k], ""),
+                None => self.v(&p.requires[k], ROOT),
             },
             None => self.value(&r.cond, &env, ""),
         };
@@ -902,55 +942,43 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    /// Claims a hyperparameter path for this candidate; a second one at the same place
-    /// (two `optional`s in one block) gets `#2`.
-    fn claim(&mut self, path: String) -> String {
-        self.claim_keyed(path).0
-    }
-
-    /// [`Run::claim`], with the hash of the path claimed.
-    fn claim_keyed(&mut self, path: String) -> (String, u64) {
-        // Compares hashes of the paths, then the paths where two hashes agree.
-        let taken = |p: &str, key: u64| {
-            self.made_keys
-                .iter()
-                .zip(&self.made)
-                .any(|(k, d)| *k == key && d.hyper.path == p)
-                || self.open.iter().any(|h| h.path == p)
+    /// Claims path `path` for a hyperparameter of this candidate; a second one at the same
+    /// place (two `optional`s in one block) gets `#2`. The path claimed, and its number.
+    fn claim(&mut self, path: PathId) -> (Path, PathId) {
+        // Every path a build makes is one of `Interp::paths`, so one that is taken is the
+        // very string already held.
+        let taken = |run: &Self, p: &Path| {
+            run.made.iter().any(|d| Rc::ptr_eq(&d.hyper.path, p))
+                || run.open.iter().any(|h| Rc::ptr_eq(&h.path, p))
         };
-        let key = xxh3_64(path.as_bytes());
-        if !taken(&path, key) {
-            return (path, key);
+        let first = self.ip.text(path);
+        if !taken(self, &first) {
+            return (first, path);
         }
-        (2..)
-            .map(|k| format!("{path}#{k}"))
-            .map(|p| {
-                let key = xxh3_64(p.as_bytes());
-                (p, key)
-            })
-            .find(|(p, key)| !taken(p, *key))
-            .unwrap_or((path, key))
+        for k in 2.. {
+            let id = self.ip.path_id(&format!("{first}#{k}"));
+            let p = self.ip.text(id);
+            if !taken(self, &p) {
+                return (p, id);
+            }
+        }
+        unreachable!("a candidate holds fewer paths than there are numbers")
     }
 
     /// Claims `path` for an inline hyperparameter (a choice, a distribution, an
-    /// `optional`) of `domain` and decides it.
-    fn decide_at(&mut self, path: String, domain: Rc<Domain>, span: Span) -> R<Pick> {
-        let (path, key) = self.claim_keyed(path);
+    /// `optional`) of `domain` and decides it; the pick and the path claimed.
+    fn decide_at(&mut self, path: PathId, domain: Rc<Domain>, span: Span) -> R<(Pick, PathId)> {
+        let (path, id) = self.claim(path);
         let hyper = Hyper {
             path,
             named: false,
             domain,
         };
-        self.decide_keyed(hyper, key, span)
+        Ok((self.decide(hyper, span)?, id))
     }
 
+    /// Decides `hyper`.
     fn decide(&mut self, hyper: Hyper, span: Span) -> R<Pick> {
-        let key = xxh3_64(hyper.path.as_bytes());
-        self.decide_keyed(hyper, key, span)
-    }
-
-    /// Decides `hyper`, whose path hashes to `key`.
-    fn decide_keyed(&mut self, hyper: Hyper, key: u64, span: Span) -> R<Pick> {
         let answer = match &mut self.decider {
             Source::Full(d) => d.decide(&hyper, &self.made),
             Source::Partial(g) => match g.given(&hyper) {
@@ -964,7 +992,6 @@ impl<'a> Run<'a, '_> {
         };
         match answer {
             Ok(pick) if hyper.domain.contains(&pick) => {
-                self.made_keys.push(key);
                 self.made.push(Decision { hyper, pick });
                 Ok(pick)
             }
@@ -990,7 +1017,7 @@ impl<'a> Run<'a, '_> {
         }
         let ip = self.ip;
         let p = &ip.space.params[i];
-        let pick = match self.decide_keyed(ip.hypers[i].clone(), ip.hyper_keys[i], p.span) {
+        let pick = match self.decide(ip.hypers[i].clone(), p.span) {
             Err(Halt::Open) => {
                 self.open_named[i] = true;
                 return Err(Halt::Open);
@@ -1028,7 +1055,7 @@ impl<'a> Run<'a, '_> {
         }
         let l = &self.ip.space.lets[i];
         let v = match self.nested(span, |run| match run.program {
-            Some(p) => run.v(&p.lets[i], &l.name),
+            Some(p) => run.v(&p.lets[i], p.let_paths[i]),
             None => run.value(&l.value, &run.space_env(), &l.name),
         }) {
             Err(Halt::Open) => {
@@ -1347,7 +1374,7 @@ impl<'a> Run<'a, '_> {
         match name {
             "choice" => {
                 let domain = self.ip.choice_domain(e, args);
-                let p = self.claim(path.to_string());
+                let (p, _) = self.claim(self.ip.path_id(path));
                 let hyper = Hyper {
                     path: p.clone(),
                     named: false,
@@ -1390,7 +1417,10 @@ impl<'a> Run<'a, '_> {
                     _ => return self.err(format!("invalid `{name}` bounds"), e.span, "here", path),
                 };
                 return Ok(
-                    match self.decide_at(path.to_string(), Rc::new(domain), e.span)? {
+                    match self
+                        .decide_at(self.ip.path_id(path), Rc::new(domain), e.span)?
+                        .0
+                    {
                         Pick::Int(v) => Value::Int(v),
                         Pick::Float(v) => Value::Float(v),
                         Pick::Index(k) => Value::Int(i64::from(k)),
@@ -1448,7 +1478,7 @@ impl<'a> Run<'a, '_> {
         inputs: ir::Inputs,
         shape: Shape,
         cost: Cost,
-        path: String,
+        path: Path,
     ) -> T {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
@@ -1544,7 +1574,7 @@ impl<'a> Run<'a, '_> {
                             inputs,
                             shape,
                             cost,
-                            join(path, &id.name),
+                            self.ip.text(self.ip.path_id(&join(path, &id.name))),
                         ))
                     }
                     Err(m) => self.err(m, e.span, "cannot join these", path),
@@ -1609,7 +1639,8 @@ impl<'a> Run<'a, '_> {
             }
             ExprKind::Optional(body) => {
                 let on_off = self.ip.on_off.clone();
-                match self.decide_at(join(path, "optional"), on_off, e.span)? {
+                let at = self.ip.path_id(&join(path, "optional"));
+                match self.decide_at(at, on_off, e.span)?.0 {
                     Pick::On(true) => self.apply(body, env, input, path),
                     _ => Ok(input),
                 }
@@ -1626,7 +1657,7 @@ impl<'a> Run<'a, '_> {
                         smallvec::smallvec![input.node, out.node],
                         shape,
                         cost,
-                        join(path, "residual"),
+                        self.ip.text(self.ip.path_id(&join(path, "residual"))),
                     )),
                     Err(m) => self.err(m, e.span, "the body changes the shape", path),
                 }
@@ -1663,7 +1694,7 @@ impl<'a> Run<'a, '_> {
                 match id.name.as_str() {
                     "choice" => {
                         let domain = self.ip.choice_domain(e, args);
-                        let p = self.claim(join(path, "choice"));
+                        let (p, _) = self.claim(self.ip.path_id(&join(path, "choice")));
                         let hyper = Hyper {
                             path: p.clone(),
                             named: false,
@@ -1856,7 +1887,7 @@ impl<'a> Run<'a, '_> {
                         smallvec::smallvec![input.node],
                         shape,
                         cost,
-                        here,
+                        self.ip.text(self.ip.path_id(&here)),
                     )),
                     Err(m) => self.err(m, e.span, "cannot be built here", &here),
                 }
@@ -2304,16 +2335,16 @@ mod tests {
 
     impl Partial for Given {
         fn given(&mut self, hyper: &Hyper) -> Result<Option<Pick>, String> {
-            Ok(self.0.get(&hyper.path).copied())
+            Ok(self.0.get(&*hyper.path).copied())
         }
     }
 
     impl Decider for Given {
         fn decide(&mut self, hyper: &Hyper, _: &[Decision]) -> Result<Pick, String> {
             self.0
-                .get(&hyper.path)
+                .get(&*hyper.path)
                 .copied()
-                .ok_or_else(|| hyper.path.clone())
+                .ok_or_else(|| hyper.path.to_string())
         }
     }
 
@@ -2322,7 +2353,7 @@ mod tests {
     }
 
     fn paths(hs: &[Hyper]) -> Vec<&str> {
-        hs.iter().map(|h| h.path.as_str()).collect()
+        hs.iter().map(|h| &*h.path).collect()
     }
 
     const REPEAT: &str = "space s {
@@ -2441,7 +2472,7 @@ mod tests {
                     let mut g = Given(
                         a.assignment[..k]
                             .iter()
-                            .map(|d| (d.hyper.path.clone(), d.pick))
+                            .map(|d| (d.hyper.path.to_string(), d.pick))
                             .collect(),
                     );
                     let f = ip.frontier(&mut g).unwrap();
@@ -2488,7 +2519,7 @@ mod tests {
                     }
                     assert!(!f.open.is_empty(), "{name}: incomplete with nothing open");
                     for h in &f.open {
-                        g.0.insert(h.path.clone(), random_pick(&h.domain, &mut rng));
+                        g.0.insert(h.path.to_string(), random_pick(&h.domain, &mut rng));
                     }
                     rounds += 1;
                     assert!(rounds < 100, "{name}: frontiers do not close");

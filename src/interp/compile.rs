@@ -13,15 +13,15 @@
 //! halt values half-way, walks the tree. A space the compiler does not cover (a construct
 //! that can only be an error, a call nested too deep) keeps the tree walker for every build.
 
-use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::{
     arg_path_kind, arith, call_name, coerce_float, const_value, join, math, static_metric, ArgPath,
-    Env, Halt, Interp, Rejection, Rule, Run, Scalar, B, R, T,
+    Env, Halt, Interp, PathId, Rejection, Rule, Run, Scalar, B, R, T,
 };
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
+use crate::interp::paths::ROOT;
 use crate::interp::{metrics, Domain, Name, Pick, Value};
 use crate::space::eval::is_module_item;
 use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
@@ -39,12 +39,15 @@ pub(super) struct Program<'a> {
     pub(super) data: Option<V<'a>>,
     /// Whether `data` is the same in every build (no hyperparameter reaches it).
     pub(super) data_constant: bool,
+    /// The path of the data source.
+    pub(super) data_path: PathId,
     /// Per `train` field: its name, its path, its value.
-    pub(super) train: Vec<(Name, String, V<'a>)>,
+    pub(super) train: Vec<(Name, PathId, V<'a>)>,
     /// Per space constraint.
     pub(super) requires: Vec<V<'a>>,
-    /// Per dependent value.
+    /// Per dependent value, and its path.
     pub(super) lets: Vec<V<'a>>,
+    pub(super) let_paths: Vec<PathId>,
     /// Slots of the frame.
     pub(super) frame: usize,
 }
@@ -56,8 +59,8 @@ pub(super) enum Slot {
     Empty,
     Val(Value),
     Ten(T),
-    /// The path a module argument was bound at (its buffer reused by the next binding).
-    Path(String),
+    /// The path a module argument was bound at.
+    Path(PathId),
 }
 
 /// A value expression.
@@ -82,12 +85,14 @@ enum VK<'a> {
     Dist(&'a str, Vec<(bool, V<'a>)>),
     Math(&'a str, Vec<V<'a>>),
     Metric(&'a str),
-    /// A symbol, dataset or optimizer with its payload bound to declared parameters.
-    Payload(Name, Binds<'a>, &'a str),
-    /// A symbol of a bare `enum` domain: the payload by position or keyword.
-    BareSym(Name, Vec<(Name, String, V<'a>)>),
+    /// A symbol, dataset or optimizer with its payload bound to declared parameters
+    /// (at the path `here.name`).
+    Payload(Name, Binds<'a>),
+    /// A symbol of a bare `enum` domain: the payload by position or keyword, each with
+    /// the segment of its path.
+    BareSym(Name, Vec<(Name, Name, V<'a>)>),
     /// A value function, inlined.
-    CallFn(Vec<FnBind<'a>>, Box<V<'a>>, &'a str),
+    CallFn(Vec<FnBind<'a>>, Box<V<'a>>, Name),
 }
 
 impl V<'_> {
@@ -99,7 +104,7 @@ impl V<'_> {
             VK::Const(_) => true,
             VK::Unary(_, x) => x.is_constant(),
             VK::Binary(_, l, r) => l.is_constant() && r.is_constant(),
-            VK::Payload(_, binds, _) => binds.args.iter().all(|b| b.code.is_constant()),
+            VK::Payload(_, binds) => binds.args.iter().all(|b| b.code.is_constant()),
             VK::BareSym(_, args) => args.iter().all(|(_, _, v)| v.is_constant()),
             VK::Math(_, args) => args.iter().all(V::is_constant),
             _ => false,
@@ -108,7 +113,7 @@ impl V<'_> {
 }
 
 enum VStmt<'a> {
-    Let(u32, &'a str, V<'a>),
+    Let(u32, Name, V<'a>),
     Expr(V<'a>),
 }
 
@@ -121,8 +126,26 @@ struct Binds<'a> {
 struct Bind<'a> {
     code: V<'a>,
     /// Given: the argument's path; a default is evaluated at the call's path.
-    path: Option<ArgPath<'a>>,
+    path: Option<AP>,
     float: bool,
+}
+
+/// [`ArgPath`] with the parameter's segment as a name.
+#[derive(Clone, Copy)]
+enum AP {
+    Empty,
+    Join(Name),
+    Here,
+}
+
+impl AP {
+    fn of(p: ArgPath<'_>) -> AP {
+        match p {
+            ArgPath::Empty => AP::Empty,
+            ArgPath::Join(param) => AP::Join(Name::new(param)),
+            ArgPath::Here => AP::Here,
+        }
+    }
 }
 
 /// A function parameter bound at a call.
@@ -130,7 +153,7 @@ enum FnBind<'a> {
     /// Module arguments: the call's path, kept for when they are applied.
     Path(u32),
     Tensor(u32, GT<'a>),
-    Value(u32, V<'a>, ArgPath<'a>, bool),
+    Value(u32, V<'a>, AP, bool),
 }
 
 /// A module expression applied to an input.
@@ -142,7 +165,7 @@ pub(super) struct G<'a> {
 enum GK<'a> {
     Seq(Box<GT<'a>>, Box<G<'a>>),
     Block(Option<u32>, Vec<GStmt<'a>>),
-    Repeat(Box<V<'a>>, &'a str, Box<G<'a>>),
+    Repeat(Box<V<'a>>, Name, Box<G<'a>>),
     Optional(Box<G<'a>>),
     Residual(Box<G<'a>>),
     If(Box<V<'a>>, Box<GT<'a>>, Option<Box<GT<'a>>>),
@@ -157,7 +180,7 @@ enum GK<'a> {
 /// A call of a function or builtin module, shown as `shown` in paths (`f`, or `f#2` for
 /// the second call of `f` in a block).
 struct Call<'a> {
-    shown: Cow<'a, str>,
+    shown: Name,
     k: CallK<'a>,
 }
 
@@ -179,9 +202,9 @@ struct BuiltinCall<'a> {
 }
 
 enum GStmt<'a> {
-    LetTensor(u32, &'a str, TC<'a>),
-    LetModule(u32, &'a str),
-    LetValue(u32, &'a str, V<'a>),
+    LetTensor(u32, Name, TC<'a>),
+    LetModule(u32, Name),
+    LetValue(u32, Name, V<'a>),
     Expr(GT<'a>),
     /// `apply_as`: a second call of the same module in a block, nested once, without the
     /// node-count check of an ordinary application.
@@ -290,7 +313,7 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
     for f in &space.train {
         train.push((
             ip.name_of(&f.name.name),
-            join("train", &f.name.name),
+            ip.path_id(&join("train", &f.name.name)),
             c.v(&f.value, &env)?,
         ));
     }
@@ -308,9 +331,11 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         graph,
         data_constant: data.as_ref().is_some_and(V::is_constant),
         data,
+        data_path: ip.path_id("data"),
         train,
         requires,
         lets,
+        let_paths: space.lets.iter().map(|l| ip.path_id(&l.name)).collect(),
         frame: c.slots as usize,
     })
 }
@@ -418,7 +443,7 @@ impl<'a> Compiler<'_, 'a> {
                         Stmt::Let(l) => {
                             let code = self.v(&l.value, &env)?;
                             let slot = self.slot();
-                            out.push(VStmt::Let(slot, &l.name.name, code));
+                            out.push(VStmt::Let(slot, Name::new(&l.name.name), code));
                             env = env.with(&l.name.name, CB::Val(slot));
                         }
                         Stmt::Expr(x) => out.push(VStmt::Expr(self.v(x, &env)?)),
@@ -474,7 +499,6 @@ impl<'a> Compiler<'_, 'a> {
             Some((variant, file)) => VK::Payload(
                 self.ip.name_of(name),
                 self.binds(&variant.params, args, env, file)?,
-                name,
             ),
             None => {
                 let mut payload = Vec::new();
@@ -483,7 +507,7 @@ impl<'a> Compiler<'_, 'a> {
                         .name
                         .as_ref()
                         .map_or_else(|| k.to_string(), |n| n.name.clone());
-                    let here = join(name, &key);
+                    let here = Name::new(&join(name, &key));
                     payload.push((Name::from(key.as_str()), here, self.v(&a.value, env)?));
                 }
                 VK::BareSym(self.ip.name_of(name), payload)
@@ -507,7 +531,7 @@ impl<'a> Compiler<'_, 'a> {
             let bind = match slot.map(|k| &args[k as usize]) {
                 Some(a) => Bind {
                     code: self.v(&a.value, env)?,
-                    path: Some(arg_path_kind(a, &p.name.name)),
+                    path: Some(AP::of(arg_path_kind(a, &p.name.name))),
                     float,
                 },
                 None => Bind {
@@ -565,12 +589,15 @@ impl<'a> Compiler<'_, 'a> {
                     VK::Payload(
                         self.ip.name_of(name),
                         self.binds(&b.params, args, env, r.file)?,
-                        name,
                     )
                 }
                 Some((r, Item::Fn(def))) => self.deeper(|c| {
                     let (binds, fenv) = c.bind_fn(def, r.file, args, env, false)?;
-                    Some(VK::CallFn(binds, Box::new(c.v(&def.body, &fenv)?), name))
+                    Some(VK::CallFn(
+                        binds,
+                        Box::new(c.v(&def.body, &fenv)?),
+                        Name::new(name),
+                    ))
                 })?,
                 _ => return self.symbol(e, name, args, env),
             },
@@ -621,7 +648,7 @@ impl<'a> Compiler<'_, 'a> {
                 ty => {
                     let code = self.v(expr, &eenv)?;
                     let s = self.slot();
-                    binds.push(FnBind::Value(s, code, seg, ty == "float"));
+                    binds.push(FnBind::Value(s, code, AP::of(seg), ty == "float"));
                     CB::Val(s)
                 }
             };
@@ -680,10 +707,10 @@ impl<'a> Compiler<'_, 'a> {
                 GK::Block(input, self.block(stmts, env)?)
             }
             ExprKind::Repeat(count, body) => {
-                let seg = match &count.kind {
+                let seg = Name::new(match &count.kind {
                     ExprKind::Name(id) => id.name.as_str(),
                     _ => "repeat",
-                };
+                });
                 GK::Repeat(
                     Box::new(self.v(count, env)?),
                     seg,
@@ -739,7 +766,7 @@ impl<'a> Compiler<'_, 'a> {
                     let slot = self.slot();
                     let (stmt, b) = if self.is_tensor(&l.value, &env) {
                         (
-                            GStmt::LetTensor(slot, name, self.tc(&l.value, &env)?),
+                            GStmt::LetTensor(slot, Name::new(name), self.tc(&l.value, &env)?),
                             CB::Ten(slot),
                         )
                     } else if self.is_module(&l.value, &env) {
@@ -748,10 +775,13 @@ impl<'a> Compiler<'_, 'a> {
                             env: env.clone(),
                             path: slot,
                         };
-                        (GStmt::LetModule(slot, name), CB::Module(Rc::new(t)))
+                        (
+                            GStmt::LetModule(slot, Name::new(name)),
+                            CB::Module(Rc::new(t)),
+                        )
                     } else {
                         (
-                            GStmt::LetValue(slot, name, self.v(&l.value, &env)?),
+                            GStmt::LetValue(slot, Name::new(name), self.v(&l.value, &env)?),
                             CB::Val(slot),
                         )
                     };
@@ -793,7 +823,7 @@ impl<'a> Compiler<'_, 'a> {
         if let ExprKind::Call(callee, args) = &e.kind {
             if let ExprKind::Name(id) = &callee.kind {
                 if !matches!(id.name.as_str(), "choice" | "concat" | "add") {
-                    let alias = Cow::Owned(format!("{}#{n}", id.name));
+                    let alias = Name::new(&format!("{}#{n}", id.name));
                     let call = self.call(id, args, env, alias)?;
                     return Some(GStmt::ExprAs(e, Box::new(call)));
                 }
@@ -810,7 +840,7 @@ impl<'a> Compiler<'_, 'a> {
         args: &'a [ast::Arg],
         env: &CEnv<'a>,
     ) -> Option<G<'a>> {
-        let call = self.call(id, args, env, Cow::Borrowed(&id.name))?;
+        let call = self.call(id, args, env, Name::new(&id.name))?;
         Some(G {
             e,
             k: GK::Call(Box::new(call)),
@@ -822,7 +852,7 @@ impl<'a> Compiler<'_, 'a> {
         id: &'a ast::Ident,
         args: &'a [ast::Arg],
         env: &CEnv<'a>,
-        shown: Cow<'a, str>,
+        shown: Name,
     ) -> Option<Call<'a>> {
         let k = match self.lookup(env.file, &id.name) {
             Some((r, Item::Fn(def))) => self.deeper(|c| {
@@ -863,6 +893,9 @@ impl<'a> Compiler<'_, 'a> {
 }
 
 // ---- running the program ------------------------------------------------------------
+//
+// Paths travel down as numbers of the interpreter's path table (`paths.rs`): a child path
+// is one lookup, and its string exists once per space.
 
 impl<'a> Run<'a, '_> {
     /// A slot read before it was bound: a defect of the compiler, reported as an error
@@ -874,6 +907,11 @@ impl<'a> Run<'a, '_> {
             "while building this",
             "",
         )
+    }
+
+    /// [`Run::err`] at the path numbered `path`.
+    fn err_at<X>(&self, message: impl Into<String>, span: Span, label: &str, path: PathId) -> R<X> {
+        self.err(message, span, label, &self.ip.text(path))
     }
 
     fn slot_value(&self, s: u32, span: Span) -> R<Value> {
@@ -890,62 +928,20 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    /// Binds a path slot to `path`, reusing the buffer it holds.
-    fn bind_path(&mut self, s: u32, path: &str) {
-        match &mut self.frame[s as usize] {
-            Slot::Path(p) => {
-                p.clear();
-                p.push_str(path);
-            }
-            other => *other = Slot::Path(path.to_string()),
-        }
+    /// `path.seg`.
+    #[inline]
+    fn dot(&self, path: PathId, seg: Name) -> PathId {
+        self.ip.dot(path, seg)
     }
 
-    /// A buffer for a path that lives only while something below it is built.
-    fn scratch(&mut self) -> String {
-        let mut s = self.scratch.pop().unwrap_or_default();
-        s.clear();
-        s
-    }
-
-    /// `join(path, seg)` in a scratch buffer.
-    fn joined(&mut self, path: &str, seg: &str) -> String {
-        let mut s = self.scratch();
-        s.push_str(path);
-        if !path.is_empty() {
-            s.push('.');
-        }
-        s.push_str(seg);
-        s
-    }
-
-    /// `join_tail(path, seg, tail, index)` in a scratch buffer.
-    fn joined_tail(&mut self, path: &str, seg: &str, tail: &str, index: Option<i64>) -> String {
-        use std::fmt::Write;
-        let mut s = self.joined(path, seg);
-        s.push_str(tail);
-        if let Some(i) = index {
-            let _ = write!(s, "[{i}]");
-        }
-        s
-    }
-
-    /// [`ArgPath::path`] in a scratch buffer.
-    fn arg_path(&mut self, p: ArgPath<'_>, here: &str) -> String {
+    /// The path of an argument's hyperparameters.
+    #[inline]
+    fn arg_path(&self, p: AP, here: PathId) -> PathId {
         match p {
-            ArgPath::Empty => self.scratch(),
-            ArgPath::Join(param) => self.joined(here, param),
-            ArgPath::Here => {
-                let mut s = self.scratch();
-                s.push_str(here);
-                s
-            }
+            AP::Empty => ROOT,
+            AP::Join(param) => self.dot(here, param),
+            AP::Here => here,
         }
-    }
-
-    /// Gives a scratch buffer back.
-    fn done(&mut self, s: String) {
-        self.scratch.push(s);
     }
 
     /// `c` as a number or boolean, when it is arithmetic, comparisons and logic over
@@ -984,20 +980,20 @@ impl<'a> Run<'a, '_> {
     }
 
     /// The tree walker's `value`.
-    pub(super) fn v(&mut self, c: &'a V<'a>, path: &str) -> R<Value> {
+    pub(super) fn v(&mut self, c: &'a V<'a>, path: PathId) -> R<Value> {
         if let VK::Const(v) = &c.k {
             return Ok(v.clone());
         }
         self.nested(c.e.span, |run| run.v_inner(c, path))
     }
 
-    fn v_inner(&mut self, c: &'a V<'a>, path: &str) -> R<Value> {
+    fn v_inner(&mut self, c: &'a V<'a>, path: PathId) -> R<Value> {
         let e = c.e;
         match &c.k {
             VK::Const(v) => Ok(v.clone()),
             VK::Data(field) => match self.facts.as_ref().and_then(|f| f.field(&field.name)) {
                 Some(v) => Ok(v),
-                None => self.err(
+                None => self.err_at(
                     format!("the data source has no `{}`", field.name),
                     field.span,
                     "unknown here",
@@ -1012,11 +1008,11 @@ impl<'a> Run<'a, '_> {
                 match (op, v) {
                     (UnOp::Neg, Value::Int(x)) => match x.checked_neg() {
                         Some(v) => Ok(Value::Int(v)),
-                        None => self.err("arithmetic overflow", e.span, "here", path),
+                        None => self.err_at("arithmetic overflow", e.span, "here", path),
                     },
                     (UnOp::Neg, Value::Float(x)) => Ok(Value::Float(-x)),
                     (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-                    (_, v) => self.err(
+                    (_, v) => self.err_at(
                         format!("cannot apply `{op:?}` to `{v}`"),
                         e.span,
                         "here",
@@ -1034,16 +1030,18 @@ impl<'a> Run<'a, '_> {
                 let b = self.v(r, path)?;
                 match arith(*op, &a, &b) {
                     Ok(v) => Ok(v),
-                    Err(m) => self.err(m, e.span, "here", path),
+                    Err(m) => self.err_at(m, e.span, "here", path),
                 }
             }
             VK::If(cond, t, o) => match self.v(cond, path)? {
                 Value::Bool(true) => self.v(t, path),
                 Value::Bool(false) => match o {
                     Some(o) => self.v(o, path),
-                    None => self.err("an `if` without `else` has no value", e.span, "here", path),
+                    None => {
+                        self.err_at("an `if` without `else` has no value", e.span, "here", path)
+                    }
                 },
-                other => self.err(
+                other => self.err_at(
                     format!("the condition is `{other}`"),
                     cond.e.span,
                     "not a boolean",
@@ -1055,9 +1053,8 @@ impl<'a> Run<'a, '_> {
                 for s in stmts {
                     match s {
                         VStmt::Let(slot, name, code) => {
-                            let here = self.joined(path, name);
-                            let v = self.v(code, &here)?;
-                            self.done(here);
+                            let here = self.dot(path, *name);
+                            let v = self.v(code, here)?;
                             self.frame[*slot as usize] = Slot::Val(v);
                         }
                         VStmt::Expr(code) => result = Some(self.v(code, path)?),
@@ -1065,20 +1062,14 @@ impl<'a> Run<'a, '_> {
                 }
                 match result {
                     Some(v) => Ok(v),
-                    None => self.err("the block has no value", e.span, "here", path),
+                    None => self.err_at("the block has no value", e.span, "here", path),
                 }
             }
             VK::Choice(domain, alts) => {
-                let Pick::Index(k) = self.decide_at(path.to_string(), domain.clone(), e.span)?
-                else {
-                    return self.err("a choice needs an index", e.span, "here", path);
+                let (Pick::Index(k), at) = self.decide_at(path, domain.clone(), e.span)? else {
+                    return self.err_at("a choice needs an index", e.span, "here", path);
                 };
-                let alt = &alts[k as usize];
-                if let VK::Const(v) = &alt.k {
-                    return Ok(v.clone());
-                }
-                let p = self.made.last().map(|d| d.hyper.path.clone());
-                self.v(alt, p.as_deref().unwrap_or(path))
+                self.v(&alts[k as usize], at)
             }
             VK::Dist(name, args) => {
                 let mut nums = Vec::new();
@@ -1104,16 +1095,21 @@ impl<'a> Run<'a, '_> {
                         log: name == "log_uniform",
                         q: q.or_else(|| rest.first().and_then(|x| x.as_f64())),
                     },
-                    _ => return self.err(format!("invalid `{name}` bounds"), e.span, "here", path),
+                    _ => {
+                        return self.err_at(
+                            format!("invalid `{name}` bounds"),
+                            e.span,
+                            "here",
+                            path,
+                        )
+                    }
                 };
-                Ok(
-                    match self.decide_at(path.to_string(), Rc::new(domain), e.span)? {
-                        Pick::Int(v) => Value::Int(v),
-                        Pick::Float(v) => Value::Float(v),
-                        Pick::Index(k) => Value::Int(i64::from(k)),
-                        Pick::On(b) => Value::Bool(b),
-                    },
-                )
+                Ok(match self.decide_at(path, Rc::new(domain), e.span)?.0 {
+                    Pick::Int(v) => Value::Int(v),
+                    Pick::Float(v) => Value::Float(v),
+                    Pick::Index(k) => Value::Int(i64::from(k)),
+                    Pick::On(b) => Value::Bool(b),
+                })
             }
             VK::Math(name, args) => {
                 let mut vals = Vec::with_capacity(args.len());
@@ -1122,7 +1118,7 @@ impl<'a> Run<'a, '_> {
                 }
                 match math(name, &vals) {
                     Some(v) => Ok(v),
-                    None => self.err(
+                    None => self.err_at(
                         format!("`{name}` of these values is undefined"),
                         e.span,
                         "here",
@@ -1130,50 +1126,43 @@ impl<'a> Run<'a, '_> {
                     ),
                 }
             }
-            VK::Metric(name) => self.metric_value(name, e.span, path),
-            VK::Payload(name, binds, seg) => {
-                let here = self.joined(path, seg);
-                let payload = self.bind(binds, &here)?;
-                self.done(here);
+            VK::Metric(name) => self.metric_value(name, e.span, &self.ip.text(path)),
+            VK::Payload(name, binds) => {
+                let here = self.dot(path, *name);
+                let payload = self.bind(binds, here)?;
                 Ok(Value::Sym(*name, payload))
             }
             VK::BareSym(name, args) => {
                 let mut payload = Vec::with_capacity(args.len());
                 for (key, seg, a) in args {
-                    let here = self.joined(path, seg);
-                    let v = self.v(a, &here)?;
-                    self.done(here);
-                    payload.push((*key, v));
+                    let here = self.dot(path, *seg);
+                    payload.push((*key, self.v(a, here)?));
                 }
                 Ok(Value::Sym(*name, payload))
             }
             VK::CallFn(binds, body, name) => {
                 self.bind_fn_args(binds, None, path)?;
-                let here = self.joined(path, name);
-                let v = self.v(body, &here)?;
-                self.done(here);
-                Ok(v)
+                let here = self.dot(path, *name);
+                self.v(body, here)
             }
         }
     }
 
     /// The tree walker's `bind_values`.
-    fn bind(&mut self, binds: &'a Binds<'a>, here: &str) -> R<Vec<(Name, Value)>> {
+    fn bind(&mut self, binds: &'a Binds<'a>, here: PathId) -> R<Vec<(Name, Value)>> {
         let mut out = Vec::with_capacity(binds.args.len());
         for (b, name) in binds.args.iter().zip(binds.names.iter()) {
-            let v = match &b.path {
-                // A named param, a dependent value or a slot never reads the path: no
-                // path is built for them.
+            let v = match b.path {
+                // A literal, a named param, a dependent value or a slot never reads the
+                // path: none is made for them.
                 Some(_) if matches!(b.code.k, VK::Param(_) | VK::Let(_) | VK::Slot(_)) => {
                     self.v(&b.code, here)?
                 }
                 Some(p) if !matches!(b.code.k, VK::Const(_)) => {
-                    let seg = self.arg_path(*p, here);
-                    let v = self.v(&b.code, &seg)?;
-                    self.done(seg);
-                    v
+                    let at = self.arg_path(p, here);
+                    self.v(&b.code, at)?
                 }
-                Some(_) => self.v(&b.code, "")?,
+                Some(_) => self.v(&b.code, ROOT)?,
                 None => self.v(&b.code, here)?,
             };
             let v = match (b.float, v) {
@@ -1186,10 +1175,10 @@ impl<'a> Run<'a, '_> {
     }
 
     /// Binds a function call's parameters into their slots (`flow` inside a graph).
-    fn bind_fn_args(&mut self, binds: &'a [FnBind<'a>], flow: Option<T>, here: &str) -> R<()> {
+    fn bind_fn_args(&mut self, binds: &'a [FnBind<'a>], flow: Option<T>, here: PathId) -> R<()> {
         for b in binds {
             match b {
-                FnBind::Path(s) => self.bind_path(*s, here),
+                FnBind::Path(s) => self.frame[*s as usize] = Slot::Path(here),
                 FnBind::Tensor(s, code) => {
                     // Tensor arguments are compiled only inside graphs, which have a flow.
                     let Some(flow) = flow else {
@@ -1206,10 +1195,8 @@ impl<'a> Run<'a, '_> {
                         // These read no path.
                         self.v(code, here)?
                     } else {
-                        let seg = self.arg_path(*seg, here);
-                        let v = self.v(code, &seg)?;
-                        self.done(seg);
-                        v
+                        let at = self.arg_path(*seg, here);
+                        self.v(code, at)?
                     };
                     let v = if *float { coerce_float(v) } else { v };
                     self.frame[*s as usize] = Slot::Val(v);
@@ -1219,14 +1206,14 @@ impl<'a> Run<'a, '_> {
         Ok(())
     }
 
-    fn gt(&mut self, c: &'a GT<'a>, input: T, path: &str) -> R<T> {
+    fn gt(&mut self, c: &'a GT<'a>, input: T, path: PathId) -> R<T> {
         match c {
             GT::G(g) => self.g(g, input, path),
             GT::T(t) => self.tc(t, input, path),
         }
     }
 
-    fn tc(&mut self, c: &'a TC<'a>, flow: T, path: &str) -> R<T> {
+    fn tc(&mut self, c: &'a TC<'a>, flow: T, path: PathId) -> R<T> {
         match c {
             TC::Name(s) => self.slot_tensor(*s, Span::default()),
             TC::Seq(l, r) => {
@@ -1242,23 +1229,24 @@ impl<'a> Run<'a, '_> {
                 match metrics::join(id, &shapes) {
                     Ok((shape, cost)) => {
                         let inputs = ts.iter().map(|t| t.node).collect();
-                        Ok(self.node(*name, Vec::new(), inputs, shape, cost, join(path, id)))
+                        let here = self.ip.text(self.dot(path, *name));
+                        Ok(self.node(*name, Vec::new(), inputs, shape, cost, here))
                     }
-                    Err(m) => self.err(m, e.span, "cannot join these", path),
+                    Err(m) => self.err_at(m, e.span, "cannot join these", path),
                 }
             }
         }
     }
 
     /// The tree walker's `apply`.
-    pub(super) fn g(&mut self, c: &'a G<'a>, input: T, path: &str) -> R<T> {
+    pub(super) fn g(&mut self, c: &'a G<'a>, input: T, path: PathId) -> R<T> {
         self.nested(c.e.span, |run| run.g_inner(c, input, path))
     }
 
-    fn g_inner(&mut self, c: &'a G<'a>, input: T, path: &str) -> R<T> {
+    fn g_inner(&mut self, c: &'a G<'a>, input: T, path: PathId) -> R<T> {
         let e = c.e;
         if self.nodes.len() > super::MAX_NODES {
-            return self.err(
+            return self.err_at(
                 "the architecture has more than a million nodes",
                 e.span,
                 "while expanding this",
@@ -1277,13 +1265,12 @@ impl<'a> Run<'a, '_> {
                 self.g_block(stmts, input, path)
             }
             GK::Repeat(count, seg, body) => {
-                let count_path = self.joined_tail(path, seg, ".count", None);
-                let n = self.v(count, &count_path)?;
-                self.done(count_path);
+                let at = self.dot(path, *seg);
+                let n = self.v(count, self.dot(at, self.ip.segs.count))?;
                 let n = match n {
                     Value::Int(n) if n >= 0 => n,
                     other => {
-                        return self.err(
+                        return self.err_at(
                             format!("a repeat count of `{other}`"),
                             count.e.span,
                             "not a non-negative integer",
@@ -1293,15 +1280,16 @@ impl<'a> Run<'a, '_> {
                 };
                 let mut t = input;
                 for i in 0..n {
-                    let here = self.joined_tail(path, seg, "", Some(i));
-                    t = self.g(body, t, &here)?;
-                    self.done(here);
+                    t = self.g(body, t, self.ip.index(at, i))?;
                 }
                 Ok(t)
             }
             GK::Optional(body) => {
                 let on_off = self.ip.on_off.clone();
-                match self.decide_at(join(path, "optional"), on_off, e.span)? {
+                match self
+                    .decide_at(self.dot(path, self.ip.segs.optional), on_off, e.span)?
+                    .0
+                {
                     Pick::On(true) => self.g(body, input, path),
                     _ => Ok(input),
                 }
@@ -1315,9 +1303,9 @@ impl<'a> Run<'a, '_> {
                         smallvec::smallvec![input.node, out.node],
                         shape,
                         cost,
-                        join(path, "residual"),
+                        self.ip.text(self.dot(path, self.ip.segs.residual)),
                     )),
-                    Err(m) => self.err(m, e.span, "the body changes the shape", path),
+                    Err(m) => self.err_at(m, e.span, "the body changes the shape", path),
                 }
             }
             GK::If(cond, t, o) => match self.v(cond, path)? {
@@ -1326,7 +1314,7 @@ impl<'a> Run<'a, '_> {
                     Some(o) => self.gt(o, input, path),
                     None => Ok(input),
                 },
-                other => self.err(
+                other => self.err_at(
                     format!("the condition is `{other}`"),
                     cond.e.span,
                     "not a boolean",
@@ -1334,56 +1322,39 @@ impl<'a> Run<'a, '_> {
                 ),
             },
             GK::Template(s, code) => {
-                // The path is taken out of its slot while the module is applied (a
-                // module cannot apply itself), and put back for the next application.
-                let Some(Slot::Path(p)) = self.frame.get_mut(*s as usize).map(std::mem::take)
-                else {
+                let Some(Slot::Path(p)) = self.frame.get(*s as usize) else {
                     return self.unbound(e.span);
                 };
-                let r = self.g(code, input, &p);
-                self.frame[*s as usize] = Slot::Path(p);
-                r
+                self.g(code, input, *p)
             }
             GK::TensorName(s) => self.slot_tensor(*s, e.span),
             GK::Choice(domain, alts) => {
-                let Pick::Index(k) =
-                    self.decide_at(join(path, "choice"), domain.clone(), e.span)?
+                let (Pick::Index(k), at) =
+                    self.decide_at(self.dot(path, self.ip.segs.choice), domain.clone(), e.span)?
                 else {
-                    return self.err("a choice needs an index", e.span, "here", path);
+                    return self.err_at("a choice needs an index", e.span, "here", path);
                 };
-                let mut alt = self.scratch();
-                if let Some(d) = self.made.last() {
-                    use std::fmt::Write;
-                    let _ = write!(alt, "{}[{k}]", d.hyper.path);
-                }
-                let r = self.g(&alts[k as usize], input, &alt);
-                self.done(alt);
-                r
+                let alt = self.ip.index(at, i64::from(k));
+                self.g(&alts[k as usize], input, alt)
             }
             GK::Tensor(t) => self.tc(t, input, path),
             GK::Call(call) => self.g_call(e, call, input, path),
         }
     }
 
-    fn g_block(&mut self, stmts: &'a [GStmt<'a>], input: T, path: &str) -> R<T> {
+    fn g_block(&mut self, stmts: &'a [GStmt<'a>], input: T, path: PathId) -> R<T> {
         let mut cur = input;
         for s in stmts {
             match s {
                 GStmt::LetTensor(slot, name, code) => {
-                    let here = self.joined(path, name);
-                    let t = self.tc(code, cur, &here)?;
-                    self.done(here);
+                    let t = self.tc(code, cur, self.dot(path, *name))?;
                     self.frame[*slot as usize] = Slot::Ten(t);
                 }
                 GStmt::LetModule(slot, name) => {
-                    let here = self.joined(path, name);
-                    self.bind_path(*slot, &here);
-                    self.done(here);
+                    self.frame[*slot as usize] = Slot::Path(self.dot(path, *name));
                 }
                 GStmt::LetValue(slot, name, code) => {
-                    let here = self.joined(path, name);
-                    let v = self.v(code, &here)?;
-                    self.done(here);
+                    let v = self.v(code, self.dot(path, *name))?;
                     self.frame[*slot as usize] = Slot::Val(v);
                 }
                 GStmt::Expr(code) => cur = self.gt(code, cur, path)?,
@@ -1405,63 +1376,62 @@ impl<'a> Run<'a, '_> {
         Ok(cur)
     }
 
-    fn g_call(&mut self, e: &'a Expr, call: &'a Call<'a>, input: T, path: &str) -> R<T> {
+    fn g_call(&mut self, e: &'a Expr, call: &'a Call<'a>, input: T, path: PathId) -> R<T> {
+        let here = self.dot(path, call.shown);
         match &call.k {
             CallK::Fn(binds, body) => {
-                let here = self.joined(path, &call.shown);
-                self.bind_fn_args(binds, Some(input), &here)?;
-                let r = self.g(body, input, &here);
-                self.done(here);
-                r
+                self.bind_fn_args(binds, Some(input), here)?;
+                self.g(body, input, here)
             }
-            CallK::Builtin(b) => {
-                // The node keeps this path.
-                let here = join(path, &call.shown);
-                let vals = self.bind(&b.binds, &here)?;
-                let width = input.shape.features();
-                for (k, fast) in b.rules.iter().enumerate() {
-                    if width.is_none() && b.mentions_width[k] {
-                        continue;
-                    }
-                    let holds = match fast.as_ref().and_then(|f| f.eval(&vals, width)) {
-                        Some(v) => Value::Bool(v),
-                        None => {
-                            // What the compiled rule does not decide, the general
-                            // evaluator does, as the tree walker would.
-                            let mut renv = Env {
-                                head: None,
-                                file: b.file,
-                                space: false,
-                            };
-                            if let Some(w) = width {
-                                renv = renv.with("width", B::Value(Value::Int(w)));
-                            }
-                            for (p, (_, v)) in b.b.params.iter().zip(&vals) {
-                                renv = renv.with(&p.name.name, B::Value(v.clone()));
-                            }
-                            self.value(&b.b.requires[k].cond, &renv, &here)?
-                        }
+            CallK::Builtin(b) => self.g_builtin(e, b, input, here),
+        }
+    }
+
+    /// A builtin module applied at `here`.
+    fn g_builtin(&mut self, e: &'a Expr, b: &'a BuiltinCall<'a>, input: T, here: PathId) -> R<T> {
+        let vals = self.bind(&b.binds, here)?;
+        let width = input.shape.features();
+        for (k, fast) in b.rules.iter().enumerate() {
+            if width.is_none() && b.mentions_width[k] {
+                continue;
+            }
+            let holds = match fast.as_ref().and_then(|f| f.eval(&vals, width)) {
+                Some(v) => Value::Bool(v),
+                None => {
+                    // What the compiled rule does not decide, the general evaluator does,
+                    // as the tree walker would.
+                    let mut renv = Env {
+                        head: None,
+                        file: b.file,
+                        space: false,
                     };
-                    if let Value::Bool(false) = holds {
-                        return Err(Halt::Reject(Box::new(Rejection {
-                            constraint: None,
-                            text: b.texts[k].clone(),
-                            span: e.span,
-                        })));
+                    if let Some(w) = width {
+                        renv = renv.with("width", B::Value(Value::Int(w)));
                     }
+                    for (p, (_, v)) in b.b.params.iter().zip(&vals) {
+                        renv = renv.with(&p.name.name, B::Value(v.clone()));
+                    }
+                    self.value(&b.b.requires[k].cond, &renv, &self.ip.text(here))?
                 }
-                match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {
-                    Ok((shape, cost)) => Ok(self.node(
-                        b.name,
-                        vals,
-                        smallvec::smallvec![input.node],
-                        shape,
-                        cost,
-                        here,
-                    )),
-                    Err(m) => self.err(m, e.span, "cannot be built here", &here),
-                }
+            };
+            if let Value::Bool(false) = holds {
+                return Err(Halt::Reject(Box::new(Rejection {
+                    constraint: None,
+                    text: b.texts[k].clone(),
+                    span: e.span,
+                })));
             }
+        }
+        match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {
+            Ok((shape, cost)) => Ok(self.node(
+                b.name,
+                vals,
+                smallvec::smallvec![input.node],
+                shape,
+                cost,
+                self.ip.text(here),
+            )),
+            Err(m) => self.err_at(m, e.span, "cannot be built here", here),
         }
     }
 }

@@ -124,7 +124,7 @@ pub struct Node {
     /// What it costs.
     pub cost: Cost,
     /// Where in the space it comes from (not part of the hash).
-    pub path: String,
+    pub path: super::Path,
 }
 
 /// A node's inputs: one or two held inline, more on the heap.
@@ -327,7 +327,7 @@ mod tests {
             inputs: inputs.into(),
             shape: Shape::Vector { width: 1 },
             cost: Cost::default(),
-            path: String::new(),
+            path: "".into(),
         }
     }
 

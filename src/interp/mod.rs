@@ -18,6 +18,7 @@ pub mod data;
 pub mod ir;
 pub mod metrics;
 pub mod name;
+mod paths;
 pub mod strategy;
 
 use std::fmt;
@@ -315,11 +316,20 @@ impl Pick {
     }
 }
 
+/// Where a hyperparameter or a node sits in its space: a named param's name, or a path
+/// such as `layers[1].pre_norm.attention.kind`.
+///
+/// Shared rather than copied: a build interns every path it makes once per [`Interp`],
+/// and the decisions and nodes of every candidate hold that one string. Two paths of one
+/// `Interp` are equal exactly when they are the same string; paths of different origins
+/// compare by their text, as any `str`.
+pub type Path = std::rc::Rc<str>;
+
 /// A hyperparameter as strategies see it: where it is and what it may be.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Hyper {
     /// Its name (a named `param`) or path (`layers[1].pre_norm.attention.kind`).
-    pub path: String,
+    pub path: Path,
     /// Whether it is a named `param` of the space (rather than an inline choice).
     pub named: bool,
     /// Its domain.
@@ -347,7 +357,7 @@ pub type Assignment = Vec<Decision>;
 pub fn assignment_json(a: &[Decision]) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for d in a {
-        m.insert(d.hyper.path.clone(), d.hyper.domain.pick_json(&d.pick));
+        m.insert(d.hyper.path.to_string(), d.hyper.domain.pick_json(&d.pick));
     }
     serde_json::Value::Object(m)
 }

@@ -64,6 +64,13 @@ impl Name {
         Name(n)
     }
 
+    /// A number that identifies the name for the life of the process: the address of
+    /// its entry (even: entries are aligned).
+    #[inline]
+    pub fn id(&self) -> usize {
+        self.0 as *const Interned as usize
+    }
+
     /// The string.
     pub fn as_str(&self) -> &'static str {
         self.0.text

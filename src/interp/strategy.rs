@@ -234,13 +234,13 @@ impl<'j> Replay<'j> {
 
 impl Decider for Replay<'_> {
     fn decide(&mut self, hyper: &Hyper, _made: &[Decision]) -> Result<Pick, String> {
-        let result = match self.values.get(&hyper.path) {
+        let result = match self.values.get(&*hyper.path) {
             None => Err(format!(
                 "the architecture gives no value for `{}` (domain {})",
                 hyper.path, hyper.domain
             )),
             Some(j) => {
-                self.used.push(hyper.path.clone());
+                self.used.push(hyper.path.to_string());
                 hyper.domain.pick_from_json(j).ok_or_else(|| {
                     format!(
                         "`{}` = {j} is not in its domain {}",
@@ -258,7 +258,7 @@ impl Decider for Replay<'_> {
 
 impl Partial for Replay<'_> {
     fn given(&mut self, hyper: &Hyper) -> Result<Option<Pick>, String> {
-        match self.values.get(&hyper.path) {
+        match self.values.get(&*hyper.path) {
             None => Ok(None),
             Some(_) => self.decide(hyper, &[]).map(Some),
         }

@@ -122,7 +122,7 @@ impl Net {
         for (index, node) in arch.nodes.iter().enumerate() {
             let err = |message: String| ModelError {
                 message,
-                path: node.path.clone(),
+                path: node.path.to_string(),
             };
             let input = node.inputs.first().map(|&i| arch.nodes[i as usize].shape);
             let a = NodeArgs(node);

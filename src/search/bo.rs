@@ -132,7 +132,11 @@ impl Bo {
         let parents: Vec<HashMap<String, Pick>> = ranked
             .iter()
             .take(POOL_PARENTS)
-            .map(|(d, _)| d.iter().map(|d| (d.hyper.path.clone(), d.pick)).collect())
+            .map(|(d, _)| {
+                d.iter()
+                    .map(|d| (d.hyper.path.to_string(), d.pick))
+                    .collect()
+            })
             .collect();
         for p in &parents {
             for _ in 0..POOL_LOCAL {
@@ -274,7 +278,7 @@ impl Schema {
     fn new<'d>(decisions: impl Iterator<Item = &'d Decision>) -> Schema {
         let mut kinds: BTreeMap<String, Column> = BTreeMap::new();
         for d in decisions {
-            kinds.entry(d.hyper.path.clone()).or_insert_with(|| {
+            kinds.entry(d.hyper.path.to_string()).or_insert_with(|| {
                 let domain = d.hyper.domain.clone();
                 match domain.as_ref() {
                     Domain::Choice { alts }
@@ -311,7 +315,7 @@ impl Schema {
             }
         }
         for d in decisions {
-            let Some((at, c)) = self.columns.get(&d.hyper.path) else {
+            let Some((at, c)) = self.columns.get(&*d.hyper.path) else {
                 continue;
             };
             match c {

@@ -178,7 +178,7 @@ impl super::layer::Layer for Evolution {
 fn picks(assignment: &[Decision]) -> HashMap<String, Pick> {
     assignment
         .iter()
-        .map(|d| (d.hyper.path.clone(), d.pick))
+        .map(|d| (d.hyper.path.to_string(), d.pick))
         .collect()
 }
 
@@ -219,12 +219,12 @@ impl Decider for Breed<'_> {
     fn decide(&mut self, hyper: &Hyper, _made: &[Decision]) -> Result<Pick, String> {
         let domain = hyper.domain.as_ref();
         let from =
-            |p: &HashMap<String, Pick>| p.get(&hyper.path).copied().filter(|v| domain.contains(v));
+            |p: &HashMap<String, Pick>| p.get(&*hyper.path).copied().filter(|v| domain.contains(v));
         let inherited = match (from(self.a), self.b.and_then(from)) {
             (Some(x), Some(y)) => Some(if self.rng.random_bool(0.5) { x } else { y }),
             (x, y) => x.or(y),
         };
-        let forced = self.forced == Some(hyper.path.as_str());
+        let forced = self.forced == Some(&*hyper.path);
         Ok(match inherited {
             Some(v) if forced || self.rng.random_bool(self.rate) => mutate(domain, v, self.rng),
             Some(v) => v,

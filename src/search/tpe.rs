@@ -152,11 +152,11 @@ impl Strategy for Tpe {
                 .unwrap_or(f64::INFINITY),
         );
         for d in &trial.assignment {
-            match self.by_path.get_mut(&d.hyper.path) {
+            match self.by_path.get_mut(&*d.hyper.path) {
                 Some(v) => v.push((index, d.pick)),
                 None => {
                     self.by_path
-                        .insert(d.hyper.path.clone(), vec![(index, d.pick)]);
+                        .insert(d.hyper.path.to_string(), vec![(index, d.pick)]);
                 }
             }
         }

@@ -192,9 +192,10 @@ enum CallK<'a> {
 struct BuiltinCall<'a> {
     b: &'a ast::Builtin,
     file: FileId,
-    id: &'a str,
     name: Name,
     binds: Binds<'a>,
+    /// Its shape and cost formula, with the arguments' positions.
+    plan: metrics::Plan,
     rules: Rc<[Option<Rule>]>,
     /// Per rule: whether it mentions `width`; the rejection's text.
     mentions_width: Vec<bool>,
@@ -861,12 +862,13 @@ impl<'a> Compiler<'_, 'a> {
             })?,
             Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Module => {
                 let sources = &self.ip.checked.program.sources;
+                let binds = self.binds(&b.params, args, env, r.file)?;
                 CallK::Builtin(BuiltinCall {
                     b,
                     file: r.file,
-                    id: &id.name,
                     name: self.ip.name_of(&id.name),
-                    binds: self.binds(&b.params, args, env, r.file)?,
+                    plan: metrics::Plan::new(&id.name, &binds.names),
+                    binds,
                     rules: self.ip.rules(b),
                     mentions_width: b
                         .requires
@@ -1422,7 +1424,7 @@ impl<'a> Run<'a, '_> {
                 })));
             }
         }
-        match metrics::module(b.id, &metrics::Args(&vals), &input.shape) {
+        match b.plan.apply(&vals, &input.shape) {
             Ok((shape, cost)) => Ok(self.node(
                 b.name,
                 vals,

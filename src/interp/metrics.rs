@@ -24,31 +24,170 @@ use super::{Name, Value};
 /// The arguments of a module, every one resolved.
 pub struct Args<'a>(pub &'a [(Name, Value)]);
 
-impl Args<'_> {
+/// The arguments the formulas read.
+#[derive(Clone, Copy)]
+enum A {
+    Vocab,
+    Dim,
+    MaxLen,
+    Kind,
+    Out,
+    Bias,
+    Heads,
+    Causal,
+    Hidden,
+    Activation,
+    Tied,
+    Classes,
+    Filters,
+    Kernel,
+    Stride,
+    Size,
+}
+
+/// Their names, in the order of [`A`].
+const A_NAMES: [&str; 16] = [
+    "vocab",
+    "dim",
+    "max_len",
+    "kind",
+    "out",
+    "bias",
+    "heads",
+    "causal",
+    "hidden",
+    "activation",
+    "tied",
+    "classes",
+    "filters",
+    "kernel",
+    "stride",
+    "size",
+];
+
+/// The builtin modules the formulas cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Embedding,
+    Positions,
+    Linear,
+    Dropout,
+    Identity,
+    Zero,
+    Act,
+    LayerNorm,
+    RmsNorm,
+    BatchNorm,
+    Attention,
+    Ffn,
+    LmHead,
+    Classifier,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    GlobalPool,
+}
+
+impl Kind {
+    fn of(name: &str) -> Option<Kind> {
+        Some(match name {
+            "embedding" => Kind::Embedding,
+            "positions" => Kind::Positions,
+            "linear" => Kind::Linear,
+            "dropout" => Kind::Dropout,
+            "identity" => Kind::Identity,
+            "zero" => Kind::Zero,
+            "act" => Kind::Act,
+            "layer_norm" => Kind::LayerNorm,
+            "rms_norm" => Kind::RmsNorm,
+            "batch_norm" => Kind::BatchNorm,
+            "attention" => Kind::Attention,
+            "ffn" => Kind::Ffn,
+            "lm_head" => Kind::LmHead,
+            "classifier" => Kind::Classifier,
+            "conv2d" => Kind::Conv2d,
+            "max_pool2d" => Kind::MaxPool2d,
+            "avg_pool2d" => Kind::AvgPool2d,
+            "global_pool" => Kind::GlobalPool,
+            _ => return None,
+        })
+    }
+}
+
+/// A builtin module resolved once for a call site: which formula gives its shape and
+/// cost, and where among its arguments (in declaration order) each argument the formula
+/// reads sits. [`module`] resolves one per call; a compiled space keeps one per call site.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    name: &'static str,
+    kind: Option<Kind>,
+    /// Per [`A`]: the argument's position, `u8::MAX` when the module has none of that
+    /// name.
+    at: [u8; A_NAMES.len()],
+}
+
+impl Plan {
+    /// The plan of builtin module `name`, whose parameters are `params` in order.
+    pub fn new(name: &str, params: &[Name]) -> Plan {
+        let mut at = [u8::MAX; A_NAMES.len()];
+        for (slot, a) in at.iter_mut().zip(A_NAMES) {
+            if let Some(k) = params.iter().position(|p| &**p == a) {
+                *slot = u8::try_from(k).unwrap_or(u8::MAX);
+            }
+        }
+        Plan {
+            name: Name::new(name).as_str(),
+            kind: Kind::of(name),
+            at,
+        }
+    }
+
+    /// The output shape and cost of the module with arguments `vals` (in declaration
+    /// order) on `input`; `Err` says why the module cannot take that input.
+    pub fn apply(&self, vals: &[(Name, Value)], input: &Shape) -> Result<(Shape, Cost), String> {
+        shape_cost(self.name, self.kind, &Read { vals, at: &self.at }, *input)
+    }
+}
+
+/// The arguments of one application, read by [`A`].
+struct Read<'a> {
+    vals: &'a [(Name, Value)],
+    at: &'a [u8; A_NAMES.len()],
+}
+
+impl Read<'_> {
     #[inline(always)]
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
+    fn get(&self, a: A) -> Option<&Value> {
+        self.vals.get(self.at[a as usize] as usize).map(|(_, v)| v)
     }
 
     #[inline(always)]
-    fn int(&self, name: &str) -> Result<i64, String> {
-        match self.get(name) {
+    fn int(&self, a: A) -> Result<i64, String> {
+        match self.get(a) {
             Some(Value::Int(v)) => Ok(*v),
-            _ => Err(format!("`{name}` is not an integer")),
+            _ => Err(format!("`{}` is not an integer", A_NAMES[a as usize])),
         }
     }
 
     #[inline(always)]
-    fn bool(&self, name: &str) -> bool {
-        matches!(self.get(name), Some(Value::Bool(true)))
+    fn bool(&self, a: A) -> bool {
+        matches!(self.get(a), Some(Value::Bool(true)))
     }
 
     #[inline(always)]
-    fn sym(&self, name: &str) -> (&str, &[(Name, Value)]) {
-        match self.get(name) {
+    fn sym(&self, a: A) -> (&str, &[(Name, Value)]) {
+        match self.get(a) {
             Some(Value::Sym(n, p)) => (&**n, p.as_slice()),
             _ => ("", &[]),
         }
+    }
+}
+
+/// The integer `name` of a symbol's payload (`local(window = 16)`).
+fn payload_int(payload: &[(Name, Value)], name: &str) -> Result<i64, String> {
+    match payload.iter().find(|(n, _)| &**n == name) {
+        Some((_, Value::Int(v))) => Ok(*v),
+        _ => Err(format!("`{name}` is not an integer")),
     }
 }
 
@@ -113,16 +252,28 @@ fn same(shape: Shape, per_element_flops: i64) -> Result<(Shape, Cost), String> {
 /// The output shape and cost of builtin module `name` on `input`; `Err` says why the
 /// module cannot take that input.
 pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), String> {
-    let input = *input;
-    match name {
-        "embedding" => {
+    let names: Vec<Name> = args.0.iter().map(|(n, _)| *n).collect();
+    Plan::new(name, &names).apply(args.0, input)
+}
+
+fn shape_cost(
+    name: &str,
+    kind: Option<Kind>,
+    args: &Read,
+    input: Shape,
+) -> Result<(Shape, Cost), String> {
+    let Some(kind) = kind else {
+        return Err(format!("the builtin module `{name}` has no implementation"));
+    };
+    match kind {
+        Kind::Embedding => {
             let Shape::Tokens { len } = input else {
                 return Err(format!(
                     "`embedding` reads token ids, and gets {}",
                     describe(&input)
                 ));
             };
-            let (vocab, dim) = (args.int("vocab")?, args.int("dim")?);
+            let (vocab, dim) = (args.int(A::Vocab)?, args.int(A::Dim)?);
             let out = Shape::Seq { len, width: dim };
             Ok((
                 out,
@@ -133,20 +284,20 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "positions" => {
+        Kind::Positions => {
             let Shape::Seq { len, width } = input else {
                 return Err(format!(
                     "`positions` needs a sequence, and gets {}",
                     describe(&input)
                 ));
             };
-            let max_len = args.int("max_len")?;
+            let max_len = args.int(A::MaxLen)?;
             if len > max_len {
                 return Err(format!(
                     "the sequence is {len} long, more than `max_len = {max_len}`"
                 ));
             }
-            let (params, per) = match args.sym("kind").0 {
+            let (params, per) = match args.sym(A::Kind).0 {
                 "learned" => (m(&[len, width])?, 1),
                 "sinusoidal" => (0, 1),
                 "rotary" => (0, 3),
@@ -161,10 +312,10 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "linear" => {
+        Kind::Linear => {
             let (n, w) = rows(&input, name)?;
-            let out = args.int("out")?;
-            let bias = if args.bool("bias") { out } else { 0 };
+            let out = args.int(A::Out)?;
+            let bias = if args.bool(A::Bias) { out } else { 0 };
             let shape = match input {
                 Shape::Seq { len, .. } => Shape::Seq { len, width: out },
                 _ => Shape::Vector { width: out },
@@ -178,11 +329,11 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "dropout" | "identity" => same(input, i64::from(name == "dropout")),
+        Kind::Dropout | Kind::Identity => same(input, i64::from(kind == Kind::Dropout)),
         // Zeros of the input's shape: nothing to compute, nothing kept for the backward pass.
-        "zero" => Ok((input, Cost::default())),
-        "act" => {
-            if args.sym("kind").0 == "swiglu" {
+        Kind::Zero => Ok((input, Cost::default())),
+        Kind::Act => {
+            if args.sym(A::Kind).0 == "swiglu" {
                 return Err(
                     "`swiglu` is a gated activation: use it as `ffn(activation = swiglu)`".into(),
                 );
@@ -193,24 +344,24 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
             })?;
             same(input, 1)
         }
-        "layer_norm" | "rms_norm" | "batch_norm" => {
+        Kind::LayerNorm | Kind::RmsNorm | Kind::BatchNorm => {
             let w = input
                 .features()
                 .ok_or_else(|| format!("`{name}` needs features, and gets {}", describe(&input)))?;
-            let (params, per) = match name {
-                "layer_norm" => (m(&[2, w])?, 5),
-                "rms_norm" => (m(&[w])?, 4),
+            let (params, per) = match kind {
+                Kind::LayerNorm => (m(&[2, w])?, 5),
+                Kind::RmsNorm => (m(&[w])?, 4),
                 _ => (m(&[2, w])?, 4),
             };
             let (shape, mut cost) = same(input, per)?;
             cost.params = params;
             Ok((shape, cost))
         }
-        "attention" => attention(args, input),
-        "ffn" => {
+        Kind::Attention => attention(args, input),
+        Kind::Ffn => {
             let (n, w) = rows(&input, name)?;
-            let h = args.int("hidden")?;
-            let gated = args.sym("activation").0 == "swiglu";
+            let h = args.int(A::Hidden)?;
+            let gated = args.sym(A::Activation).0 == "swiglu";
             let mats = if gated { 3 } else { 2 };
             let up = sum(&[m(&[w, h])?, m(&[h])?]);
             let params = sum(&[m(&[mats - 1])?.saturating_mul(up), m(&[h, w])?, m(&[w])?]);
@@ -223,15 +374,15 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "lm_head" => {
+        Kind::LmHead => {
             let Shape::Seq { len, width } = input else {
                 return Err(format!(
                     "`lm_head` needs a sequence, and gets {}",
                     describe(&input)
                 ));
             };
-            let vocab = args.int("vocab")?;
-            let params = if args.bool("tied") {
+            let vocab = args.int(A::Vocab)?;
+            let params = if args.bool(A::Tied) {
                 m(&[vocab])?
             } else {
                 sum(&[m(&[width, vocab])?, m(&[vocab])?])
@@ -245,8 +396,8 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "classifier" => {
-            let classes = args.int("classes")?;
+        Kind::Classifier => {
+            let classes = args.int(A::Classes)?;
             let (pool_flops, width) = match input {
                 Shape::Seq { len, width } => (m(&[len, width])?, width),
                 Shape::Image {
@@ -271,12 +422,12 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "conv2d" => {
+        Kind::Conv2d => {
             let (c, h, w) = image(&input, name)?;
             let (f, k, s) = (
-                args.int("filters")?,
-                args.int("kernel")?,
-                args.int("stride")?,
+                args.int(A::Filters)?,
+                args.int(A::Kernel)?,
+                args.int(A::Stride)?,
             );
             // The stdlib's `require stride > 0` holds this back, but a space may declare
             // its own `conv2d` without it.
@@ -297,12 +448,12 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "max_pool2d" | "avg_pool2d" => {
+        Kind::MaxPool2d | Kind::AvgPool2d => {
             let (c, h, w) = image(&input, name)?;
-            let p = args.int("size")?;
+            let p = args.int(A::Size)?;
             // A stride of 0 (the default) moves by the window: no padding, the image
             // shrinks `size` times. Another stride pads like `conv2d` (`ceil(h / s)`).
-            let stride = args.get("stride").and_then(Value::as_int).unwrap_or(0);
+            let stride = args.get(A::Stride).and_then(Value::as_int).unwrap_or(0);
             if stride < 0 {
                 return Err(format!("a pooling stride of {stride}"));
             }
@@ -333,7 +484,7 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        "global_pool" => {
+        Kind::GlobalPool => {
             let width = match input {
                 Shape::Image { channels, .. } => channels,
                 Shape::Seq { width, .. } => width,
@@ -353,9 +504,6 @@ pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), S
                 },
             ))
         }
-        other => Err(format!(
-            "the builtin module `{other}` has no implementation"
-        )),
     }
 }
 
@@ -378,26 +526,26 @@ fn image(s: &Shape, module: &str) -> Result<(i64, i64, i64), String> {
     }
 }
 
-fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
+fn attention(args: &Read, input: Shape) -> Result<(Shape, Cost), String> {
     let Shape::Seq { len: t, width: d } = input else {
         return Err(format!(
             "`attention` needs a sequence, and gets {}",
             describe(&input)
         ));
     };
-    let heads = args.int("heads")?;
+    let heads = args.int(A::Heads)?;
     if heads <= 0 || d % heads != 0 {
         return Err(format!("the width {d} does not split into {heads} heads"));
     }
     let dh = d / heads;
-    let causal = args.bool("causal");
-    let (kind, payload) = args.sym("kind");
+    let causal = args.bool(A::Causal);
+    let (kind, payload) = args.sym(A::Kind);
     let projections = m(&[8, t, d, d])?;
     // The mechanism's own flops and the extra activations it keeps (numbers).
     let (mix_flops, mix_mem) = match kind {
         "softmax" => (m(&[4, t, t, d])?, m(&[heads, t, t])?),
         "local" => {
-            let window = Args(payload).int("window")?.clamp(1, t.max(1));
+            let window = payload_int(payload, "window")?.clamp(1, t.max(1));
             (m(&[4, t, window, d])?, m(&[heads, t, window])?)
         }
         "linear" | "cosformer" => {
@@ -414,7 +562,7 @@ fn attention(args: &Args, input: Shape) -> Result<(Shape, Cost), String> {
             )
         }
         "performer" => {
-            let f = Args(payload).int("features")?;
+            let f = payload_int(payload, "features")?;
             let states = if causal {
                 m(&[t, heads, f, dh])?
             } else {

@@ -196,6 +196,12 @@ impl Arch {
 /// Drops the nodes that do not reach `output` and renumbers the rest, keeping their
 /// order; `output` becomes the last node.
 pub fn canonical(nodes: Vec<Node>, output: u32) -> Vec<Node> {
+    if output as usize + 1 == nodes.len() && all_read(&nodes) {
+        // Every node but the last is read by a later one, and the last is the output: a
+        // node none of whose readers reached the output would have a last such node,
+        // whose readers come after it and so reach the output. All are live.
+        return nodes;
+    }
     let mut live = vec![false; nodes.len()];
     live[output as usize] = true;
     for i in (0..nodes.len()).rev() {
@@ -228,6 +234,24 @@ pub fn canonical(nodes: Vec<Node>, output: u32) -> Vec<Node> {
             n
         })
         .collect()
+}
+
+/// Whether every node but the last is an input of some node.
+fn all_read(nodes: &[Node]) -> bool {
+    const WORDS: usize = 16;
+    if nodes.len() > WORDS * 64 {
+        return false;
+    }
+    let mut read = [0u64; WORDS];
+    for n in nodes {
+        for &j in &n.inputs {
+            if let Some(w) = read.get_mut(j as usize / 64) {
+                *w |= 1 << (j % 64);
+            }
+        }
+    }
+    let last = nodes.len().saturating_sub(1);
+    (0..last).all(|i| read[i / 64] & (1 << (i % 64)) != 0)
 }
 
 /// The stable hash of a canonical graph with its data source and training settings.
@@ -329,6 +353,28 @@ mod tests {
             cost: Cost::default(),
             path: "".into(),
         }
+    }
+
+    #[test]
+    fn canonical_keeps_a_graph_whose_every_node_is_read() {
+        let nodes = vec![
+            node("input", vec![]),
+            node("a", vec![0]),
+            node("b", vec![0]),
+            node("add", vec![1, 2]),
+        ];
+        let c = canonical(nodes.clone(), 3);
+        assert_eq!(c, nodes);
+        // A node read only by a dead one is dead too.
+        let nodes = vec![
+            node("input", vec![]),
+            node("dead", vec![0]),
+            node("deader", vec![1]),
+            node("a", vec![0]),
+        ];
+        let c = canonical(nodes, 3);
+        let ops: Vec<&str> = c.iter().map(|n| &*n.op).collect();
+        assert_eq!(ops, ["input", "a"]);
     }
 
     #[test]

@@ -130,8 +130,8 @@ pub struct Interp<'a> {
     sites: RefCell<Sites>,
     /// The space compiled for full builds (`None`: every build walks the tree).
     program: Option<compile::Program<'a>>,
-    /// The compiled program's frame and scratch paths, kept from one build to the next.
-    buffers: RefCell<(Vec<compile::Slot>, Vec<String>)>,
+    /// The compiled program's frame and hash bytes, kept from one build to the next.
+    buffers: RefCell<(Vec<compile::Slot>, Vec<u8>)>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
@@ -471,18 +471,20 @@ impl<'a> Interp<'a> {
             if let Some(p) = &self.program {
                 run.program = Some(p);
                 // The buffers of the last build are reused: the frame's slots are all
-                // bound before they are read, and the scratch paths are cleared.
-                let (mut frame, scratch) = self.buffers.take();
+                // bound before they are read, and the hash bytes are started afresh.
+                let (mut frame, mut bytes) = self.buffers.take();
                 frame.resize(p.frame, compile::Slot::Empty);
                 run.frame = frame;
-                run.scratch = scratch;
+                bytes.clear();
+                ir::start(&mut bytes);
+                run.bytes = bytes;
             }
         }
         let result = run.go();
         if run.program.is_some() {
             self.buffers.replace((
                 std::mem::take(&mut run.frame),
-                std::mem::take(&mut run.scratch),
+                std::mem::take(&mut run.bytes),
             ));
         }
         self.node_hint.set(self.node_hint.get().max(run.nodes_made));
@@ -544,7 +546,7 @@ impl<'a> Interp<'a> {
             steps: 0,
             program: None,
             frame: Vec::new(),
-            scratch: Vec::new(),
+            bytes: Vec::new(),
         }
     }
 
@@ -768,8 +770,9 @@ struct Run<'a, 'd> {
     program: Option<&'a compile::Program<'a>>,
     /// Its slots.
     frame: Vec<compile::Slot>,
-    /// Buffers for the paths that live only while what is below them is built.
-    scratch: Vec<String>,
+    /// In the compiled program: what the architecture's hash writes for the nodes made
+    /// so far, in order (the hash of a canonical graph that kept them all, in that order).
+    bytes: Vec<u8>,
 }
 
 impl<'a> Run<'a, '_> {
@@ -838,14 +841,19 @@ impl<'a> Run<'a, '_> {
             return self.err("the space has no graph", space.span, "no graph", "");
         };
         let input = match self.facts.as_ref().map(|f| f.input) {
-            Some(shape) => self.node(
-                ip.input,
-                Vec::new(),
-                ir::Inputs::new(),
-                shape,
-                Cost::default(),
-                self.ip.text(self.ip.path_id("input")),
-            ),
+            Some(shape) => {
+                if program.is_some() {
+                    ir::write_node(&mut self.bytes, ip.input, &[], &[]);
+                }
+                self.node(
+                    ip.input,
+                    Vec::new(),
+                    ir::Inputs::new(),
+                    shape,
+                    Cost::default(),
+                    self.ip.text(self.ip.path_id("input")),
+                )
+            }
             None => unknown(),
         };
         let out = match program {
@@ -898,7 +906,13 @@ impl<'a> Run<'a, '_> {
                 values.push((ip.value_names[space.params.len() + i], v));
             }
         }
-        let hash = ir::hash(&nodes, &facts.source, &train);
+        // The compiled program wrote the nodes as it made them; that is the canonical
+        // graph's when canonical kept every node where it was.
+        let kept = nodes.len() == self.nodes_made && out.node as usize + 1 == self.nodes_made;
+        let hash = match program {
+            Some(_) if kept => ir::finish(&mut self.bytes, &facts.source, &train),
+            _ => ir::hash(&nodes, &facts.source, &train),
+        };
         Ok(Some(Arch {
             space: space.name.clone(),
             assignment: std::mem::take(&mut self.made),

@@ -22,7 +22,7 @@ use super::{
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
 use crate::interp::paths::ROOT;
-use crate::interp::{metrics, Domain, Name, Pick, Value};
+use crate::interp::{ir, metrics, Domain, Name, Pick, Value};
 use crate::space::eval::is_module_item;
 use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
 
@@ -196,6 +196,8 @@ struct BuiltinCall<'a> {
     binds: Binds<'a>,
     /// Its shape and cost formula, with the arguments' positions.
     plan: metrics::Plan,
+    /// What the hash writes for its nodes.
+    bytes: ir::NodeBytes,
     rules: Rc<[Option<Rule>]>,
     /// Per rule: whether it mentions `width`; the rejection's text.
     mentions_width: Vec<bool>,
@@ -863,11 +865,24 @@ impl<'a> Compiler<'_, 'a> {
             Some((r, Item::Builtin(b))) if b.kind == BuiltinKind::Module => {
                 let sources = &self.ip.checked.program.sources;
                 let binds = self.binds(&b.params, args, env, r.file)?;
+                let name = self.ip.name_of(&id.name);
+                // The arguments that are literals (given or by default), as `bind` gives
+                // them.
+                let fixed: Vec<Option<Value>> = binds
+                    .args
+                    .iter()
+                    .map(|b| match &b.code.k {
+                        VK::Const(v) if b.float => Some(coerce_float(v.clone())),
+                        VK::Const(v) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect();
                 CallK::Builtin(BuiltinCall {
                     b,
                     file: r.file,
-                    name: self.ip.name_of(&id.name),
+                    name,
                     plan: metrics::Plan::new(&id.name, &binds.names),
+                    bytes: ir::NodeBytes::new(name, &binds.names, &fixed),
                     binds,
                     rules: self.ip.rules(b),
                     mentions_width: b
@@ -1230,8 +1245,9 @@ impl<'a> Run<'a, '_> {
                 let shapes: Vec<_> = ts.iter().map(|t| t.shape).collect();
                 match metrics::join(id, &shapes) {
                     Ok((shape, cost)) => {
-                        let inputs = ts.iter().map(|t| t.node).collect();
+                        let inputs: ir::Inputs = ts.iter().map(|t| t.node).collect();
                         let here = self.ip.text(self.dot(path, *name));
+                        ir::write_node(&mut self.bytes, *name, &[], &inputs);
                         Ok(self.node(*name, Vec::new(), inputs, shape, cost, here))
                     }
                     Err(m) => self.err_at(m, e.span, "cannot join these", path),
@@ -1299,14 +1315,18 @@ impl<'a> Run<'a, '_> {
             GK::Residual(body) => {
                 let out = self.g(body, input, path)?;
                 match metrics::join("add", &[input.shape, out.shape]) {
-                    Ok((shape, cost)) => Ok(self.node(
-                        self.ip.add,
-                        Vec::new(),
-                        smallvec::smallvec![input.node, out.node],
-                        shape,
-                        cost,
-                        self.ip.text(self.dot(path, self.ip.segs.residual)),
-                    )),
+                    Ok((shape, cost)) => {
+                        let inputs = [input.node, out.node];
+                        ir::write_node(&mut self.bytes, self.ip.add, &[], &inputs);
+                        Ok(self.node(
+                            self.ip.add,
+                            Vec::new(),
+                            inputs.into(),
+                            shape,
+                            cost,
+                            self.ip.text(self.dot(path, self.ip.segs.residual)),
+                        ))
+                    }
                     Err(m) => self.err_at(m, e.span, "the body changes the shape", path),
                 }
             }
@@ -1425,14 +1445,17 @@ impl<'a> Run<'a, '_> {
             }
         }
         match b.plan.apply(&vals, &input.shape) {
-            Ok((shape, cost)) => Ok(self.node(
-                b.name,
-                vals,
-                smallvec::smallvec![input.node],
-                shape,
-                cost,
-                self.ip.text(here),
-            )),
+            Ok((shape, cost)) => Ok({
+                b.bytes.write(&mut self.bytes, &vals, input.node);
+                self.node(
+                    b.name,
+                    vals,
+                    smallvec::smallvec![input.node],
+                    shape,
+                    cost,
+                    self.ip.text(here),
+                )
+            }),
             Err(m) => self.err_at(m, e.span, "cannot be built here", here),
         }
     }

@@ -269,30 +269,111 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
         // Room for a typical node (op, a few arguments and inputs) up front, so the
         // writes below rarely grow the buffer.
         b.reserve(64 + 96 * nodes.len());
-        b.extend_from_slice(b"nasc-arch-1");
+        start(&mut b);
         for n in nodes {
-            n.op.write_encoded(&mut b);
-            put_u64(&mut b, n.args.len() as u64);
-            for (k, v) in &n.args {
-                k.write_encoded(&mut b);
-                put_value(&mut b, v);
-            }
-            put_u64(&mut b, n.inputs.len() as u64);
-            for i in &n.inputs {
-                put_u64(&mut b, u64::from(*i));
-            }
+            write_node(&mut b, n.op, &n.args, &n.inputs);
         }
-        b.extend_from_slice(b"data");
-        put_value(&mut b, data);
-        b.extend_from_slice(b"train");
-        for (k, v) in train {
-            k.write_encoded(&mut b);
-            put_value(&mut b, v);
-        }
-        let h = xxh3_128(&b);
+        let h = finish(&mut b, data, train);
         cell.replace(b);
         h
     })
+}
+
+/// Starts the bytes of a hash in `b` (empty): the format's tag. The nodes follow, each
+/// written by [`write_node`] or a [`NodeBytes`], in canonical order; then [`finish`].
+pub fn start(b: &mut Vec<u8>) {
+    b.extend_from_slice(b"nasc-arch-1");
+}
+
+/// Writes one node of the graph.
+#[inline]
+pub fn write_node(b: &mut Vec<u8>, op: Name, args: &[(Name, Value)], inputs: &[u32]) {
+    op.write_encoded(b);
+    put_u64(b, args.len() as u64);
+    for (k, v) in args {
+        k.write_encoded(b);
+        put_value(b, v);
+    }
+    put_u64(b, inputs.len() as u64);
+    for i in inputs {
+        put_u64(b, u64::from(*i));
+    }
+}
+
+/// Writes the data source and the training settings after the nodes, and hashes it all.
+pub fn finish(b: &mut Vec<u8>, data: &Value, train: &[(Name, Value)]) -> u128 {
+    b.extend_from_slice(b"data");
+    put_value(b, data);
+    b.extend_from_slice(b"train");
+    for (k, v) in train {
+        k.write_encoded(b);
+        put_value(b, v);
+    }
+    xxh3_128(b)
+}
+
+/// What [`write_node`] writes for the nodes of one call site of a builtin module,
+/// prepared once: the bytes of the name, of every argument's name and of every argument
+/// that is the same in every build come as a few ready runs of bytes, between which only
+/// the arguments that vary and the input are written.
+#[derive(Clone, Debug)]
+pub struct NodeBytes {
+    parts: Vec<Part>,
+    /// Written after the last part, before the input: the count of inputs (one).
+    tail: [u8; 8],
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Bytes(Vec<u8>),
+    /// The value of the argument at this position.
+    Arg(usize),
+}
+
+impl NodeBytes {
+    /// The bytes of module `op` whose arguments are named `names`, of which those given
+    /// in `fixed` have the same value in every build.
+    pub fn new(op: Name, names: &[Name], fixed: &[Option<Value>]) -> NodeBytes {
+        let mut parts = Vec::new();
+        let mut run = Vec::new();
+        op.write_encoded(&mut run);
+        put_u64(&mut run, names.len() as u64);
+        for (k, (name, value)) in names.iter().zip(fixed).enumerate() {
+            name.write_encoded(&mut run);
+            match value {
+                Some(v) => put_value(&mut run, v),
+                None => {
+                    parts.push(Part::Bytes(std::mem::take(&mut run)));
+                    parts.push(Part::Arg(k));
+                }
+            }
+        }
+        if !run.is_empty() {
+            parts.push(Part::Bytes(run));
+        }
+        NodeBytes {
+            parts,
+            tail: 1u64.to_le_bytes(),
+        }
+    }
+
+    /// Writes the node with arguments `args` (the same names, in order; those fixed with
+    /// their fixed values) reading `input`: the bytes [`write_node`] writes for it.
+    #[inline]
+    pub fn write(&self, b: &mut Vec<u8>, args: &[(Name, Value)], input: u32) {
+        for p in &self.parts {
+            match p {
+                Part::Bytes(x) => b.extend_from_slice(x),
+                Part::Arg(k) => {
+                    if let Some((_, v)) = args.get(*k) {
+                        put_value(b, v);
+                    }
+                }
+            }
+        }
+        b.extend_from_slice(&self.tail);
+        put_u64(b, u64::from(input));
+    }
 }
 
 #[inline]
@@ -389,6 +470,36 @@ mod tests {
         let ops: Vec<&str> = c.iter().map(|n| &*n.op).collect();
         assert_eq!(ops, ["input", "a", "b"]);
         assert_eq!(c[2].inputs.as_slice(), [1]);
+    }
+
+    #[test]
+    fn prepared_node_bytes_are_what_the_hash_writes() {
+        let names: Vec<Name> = ["heads", "kind", "causal", "dropout"]
+            .iter()
+            .map(|n| Name::new(n))
+            .collect();
+        let args: Vec<(Name, Value)> = names
+            .iter()
+            .copied()
+            .zip([
+                Value::Int(4),
+                Value::Sym("local".into(), vec![("window".into(), Value::Int(16))]),
+                Value::Bool(true),
+                Value::Float(0.0),
+            ])
+            .collect();
+        let op = Name::new("attention");
+        let mut expected = Vec::new();
+        write_node(&mut expected, op, &args, &[7]);
+        for fixed in [
+            vec![None, None, Some(Value::Bool(true)), Some(Value::Float(0.0))],
+            vec![Some(Value::Int(4)), None, None, None],
+            vec![None, None, None, None],
+        ] {
+            let mut b = Vec::new();
+            NodeBytes::new(op, &names, &fixed).write(&mut b, &args, 7);
+            assert_eq!(b, expected);
+        }
     }
 
     #[test]

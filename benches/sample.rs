@@ -16,6 +16,11 @@
 //! ConfigSpace: `pip install ConfigSpace`) and prints the ratios against 10 and 100 times
 //! its rate, drawn one configuration at a time and 1,000 per call.
 //!
+//! The load of a shared machine changes from one second to the next, so the measurements
+//! are interleaved: in each of three rounds every space is measured, then ConfigSpace,
+//! and each ratio is taken within its round. The bench prints every round's ratio and
+//! their median.
+//!
 //! Run with `cargo bench --bench sample`.
 
 /// The allocator of the `nasc` binary, so the figures are what `nasc sample` gets.
@@ -31,68 +36,53 @@ use rand::RngExt;
 #[path = "common/python.rs"]
 mod python;
 
-const WINDOW: Duration = Duration::from_secs(3);
+/// The window of one measurement.
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// How many rounds: each measures every space, then ConfigSpace.
+const ROUNDS: usize = 3;
 
 fn main() {
-    println!(
-        "nasc sample, one thread, {}s per measurement\n",
-        WINDOW.as_secs()
-    );
-    let mut rates = Vec::new();
     // `NASC_SAMPLE_SPACE=tiny_lm`: only the spaces whose file name contains it (for a
     // profile of one space).
     let only = std::env::var("NASC_SAMPLE_SPACE").unwrap_or_default();
-    for file in ["examples/tiny_lm.nas", "examples/deep_architect_poster.nas"] {
-        if !file.contains(only.as_str()) {
-            continue;
+    let files: Vec<&str> = ["examples/tiny_lm.nas", "examples/deep_architect_poster.nas"]
+        .into_iter()
+        .filter(|f| f.contains(only.as_str()))
+        .collect();
+    let checked: Vec<_> = files.iter().map(|f| load(f)).collect();
+    let interps: Vec<Interp> = checked
+        .iter()
+        .map(|c| Interp::new(c, &c.spaces[0]).expect("space builds"))
+        .collect();
+    if let Some(n) = fixed_count() {
+        for (file, interp) in files.iter().zip(&interps) {
+            bench(file, interp, Some(n));
         }
-        rates.push((file, bench(file)));
-    }
-    if fixed_count().is_some() {
         return;
     }
-    reference(&rates);
-}
-
-/// ConfigSpace in the same run, and the ratios of `rates` (architectures/s,
-/// assignments/s per space) against the aims scaled from it.
-fn reference(rates: &[(&str, (f64, f64))]) {
-    let python = std::env::var("NASC_CONFIGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let seconds = WINDOW.as_secs().to_string();
-    let found = python::reference(&python, "sample_reference.py", &["--seconds", &seconds]);
-    let Some(j) = found else {
-        println!("ConfigSpace: not measured: `{python}` cannot import ConfigSpace (set NASC_CONFIGSPACE_PYTHON to a Python that can)");
-        return;
-    };
-    let one = j["one_at_a_time_per_s"].as_f64().unwrap_or(0.0).max(1e-9);
-    let batched = j["batched_per_s"].as_f64().unwrap_or(0.0).max(1e-9);
     println!(
-        "ConfigSpace {} (same run, one thread, {} hyperparameters of tiny_lm)",
-        j["configspace"].as_str().unwrap_or("?"),
-        j["params"]
+        "nasc sample, one thread, {}s per measurement, {ROUNDS} rounds; each round measures every space, then ConfigSpace, so that a change in the machine's load between rounds reaches both\n",
+        WINDOW.as_secs()
     );
-    println!("  one configuration a call:    {one:>10.0}/s");
-    println!("  1,000 configurations a call: {batched:>10.0}/s");
-    for (file, (archs, decisions)) in rates {
-        println!(
-            "  {file}: architectures {:.3}x and assignments {:.3}x of 10x and 100x one a call; {:.3}x and {:.3}x of 10x and 100x 1,000 a call",
-            archs / (10.0 * one),
-            decisions / (100.0 * one),
-            archs / (10.0 * batched),
-            decisions / (100.0 * batched),
-        );
+    let python = std::env::var("NASC_CONFIGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
+    // Per round: the rates of each space, and ConfigSpace's (one a call, 1,000 a call).
+    let mut rounds: Vec<(Vec<(f64, f64)>, Option<(f64, f64)>)> = Vec::new();
+    for round in 1..=ROUNDS {
+        println!("round {round} of {ROUNDS}");
+        let rates = files
+            .iter()
+            .zip(&interps)
+            .map(|(file, interp)| bench(file, interp, None))
+            .collect();
+        let reference = configspace(&python);
+        rounds.push((rates, reference));
     }
+    summary(&files, &rounds, &python);
 }
 
-/// `NASC_SAMPLE_FIXED`: sample exactly this many architectures of each space.
-fn fixed_count() -> Option<u64> {
-    std::env::var("NASC_SAMPLE_FIXED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-}
-
-/// Samples `file` for the window; architectures/s and assignments/s.
-fn bench(file: &str) -> (f64, f64) {
+/// The space in `file`, checked.
+fn load(file: &str) -> nasc::check::Checked {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let text = std::fs::read_to_string(&path).expect("example exists");
     let mut sink = nasc::diag::Sink::default();
@@ -104,20 +94,87 @@ fn bench(file: &str) -> (f64, f64) {
     );
     let checked = nasc::check::check(program, &mut sink);
     assert!(!sink.has_errors(), "{file} checks clean");
-    let interp = Interp::new(&checked, &checked.spaces[0]).expect("space builds");
+    checked
+}
+
+/// ConfigSpace, measured now: configurations/s one a call and 1,000 a call; `None` when
+/// the Python cannot import it.
+fn configspace(python: &str) -> Option<(f64, f64)> {
+    let seconds = WINDOW.as_secs().to_string();
+    let j = python::reference(python, "sample_reference.py", &["--seconds", &seconds])?;
+    let one = j["one_at_a_time_per_s"].as_f64().unwrap_or(0.0).max(1e-9);
+    let batched = j["batched_per_s"].as_f64().unwrap_or(0.0).max(1e-9);
+    println!(
+        "ConfigSpace {} ({} hyperparameters of tiny_lm): {one:.0}/s one a call, {batched:.0}/s 1,000 a call\n",
+        j["configspace"].as_str().unwrap_or("?"),
+        j["params"]
+    );
+    Some((one, batched))
+}
+
+/// The median of `v` (not empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Per space: the ratios against the aims scaled from ConfigSpace, each round's and
+/// their median.
+fn summary(files: &[&str], rounds: &[(Vec<(f64, f64)>, Option<(f64, f64)>)], python: &str) {
+    if rounds.iter().any(|(_, r)| r.is_none()) {
+        println!("ConfigSpace: not measured: `{python}` cannot import ConfigSpace (set NASC_CONFIGSPACE_PYTHON to a Python that can)");
+        return;
+    }
+    println!("ratios against ConfigSpace measured in the same round (median of {ROUNDS}, then each round):");
+    for (k, file) in files.iter().enumerate() {
+        println!("  {file}");
+        let rows = [
+            ("architectures vs 10x one a call", 0, 10.0, false),
+            ("assignments vs 100x one a call", 1, 100.0, false),
+            ("architectures vs 10x 1,000 a call", 0, 10.0, true),
+            ("assignments vs 100x 1,000 a call", 1, 100.0, true),
+        ];
+        for (label, which, times, batched) in rows {
+            let each: Vec<f64> = rounds
+                .iter()
+                .filter_map(|(rates, reference)| {
+                    let (one, many) = (*reference)?;
+                    let ours = if which == 0 { rates[k].0 } else { rates[k].1 };
+                    Some(ours / (times * if batched { many } else { one }))
+                })
+                .collect();
+            let shown: Vec<String> = each.iter().map(|r| format!("{r:.3}")).collect();
+            println!(
+                "    {label:<36} {:.3}x  ({})",
+                median(each.clone()),
+                shown.join(", ")
+            );
+        }
+    }
+}
+
+/// `NASC_SAMPLE_FIXED`: sample exactly this many architectures of each space.
+fn fixed_count() -> Option<u64> {
+    std::env::var("NASC_SAMPLE_FIXED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+/// Samples `interp` for the window (or, with `fixed`, exactly that many architectures);
+/// architectures/s and assignments/s.
+fn bench(file: &str, interp: &Interp, fixed: Option<u64>) -> (f64, f64) {
     let mut rng = strategy::rng(1);
 
     // Warm-up, then as many batches of 100 as fit the window (or, with
     // `NASC_SAMPLE_FIXED=N`, exactly N architectures: a fixed amount of work, for counting
     // instructions under `valgrind --tool=callgrind`, which the machine's load does not
     // change).
-    let fixed = fixed_count();
-    let _ = strategy::sample(&interp, &mut RandomSearch, &mut rng, 100, 10_000);
+    let _ = strategy::sample(interp, &mut RandomSearch, &mut rng, 100, 10_000);
     let start = Instant::now();
     let (mut archs, mut decisions, mut attempts) = (0u64, 0u64, 0u64);
     let mut check = 0u128;
     while fixed.map_or(start.elapsed() < WINDOW, |n| archs < n) {
-        let (batch, stats) = strategy::sample(&interp, &mut RandomSearch, &mut rng, 100, 10_000)
+        let (batch, stats) = strategy::sample(interp, &mut RandomSearch, &mut rng, 100, 10_000)
             .unwrap_or_else(|_| panic!("{file} samples"));
         archs += batch.len() as u64;
         attempts += stats.attempts;

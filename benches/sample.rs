@@ -42,6 +42,10 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// How many rounds: each measures every space, then ConfigSpace.
 const ROUNDS: usize = 3;
 
+/// One round: per space, architectures/s and assignments/s; ConfigSpace's
+/// configurations/s one a call and 1,000 a call, when measured.
+type Round = (Vec<(f64, f64)>, Option<(f64, f64)>);
+
 fn main() {
     // `NASC_SAMPLE_SPACE=tiny_lm`: only the spaces whose file name contains it (for a
     // profile of one space).
@@ -66,8 +70,7 @@ fn main() {
         WINDOW.as_secs()
     );
     let python = std::env::var("NASC_CONFIGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
-    // Per round: the rates of each space, and ConfigSpace's (one a call, 1,000 a call).
-    let mut rounds: Vec<(Vec<(f64, f64)>, Option<(f64, f64)>)> = Vec::new();
+    let mut rounds: Vec<Round> = Vec::new();
     for round in 1..=ROUNDS {
         println!("round {round} of {ROUNDS}");
         let rates = files
@@ -120,7 +123,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Per space: the ratios against the aims scaled from ConfigSpace, each round's and
 /// their median.
-fn summary(files: &[&str], rounds: &[(Vec<(f64, f64)>, Option<(f64, f64)>)], python: &str) {
+fn summary(files: &[&str], rounds: &[Round], python: &str) {
     if rounds.iter().any(|(_, r)| r.is_none()) {
         println!("ConfigSpace: not measured: `{python}` cannot import ConfigSpace (set NASC_CONFIGSPACE_PYTHON to a Python that can)");
         return;

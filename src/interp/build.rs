@@ -2120,6 +2120,20 @@ impl Scalar {
     #[inline]
     fn op(self, op: BinOp, other: Scalar) -> Result<Scalar, ArithError> {
         use Scalar::{Bool, Float, Int};
+        // Integers on both sides, the common case of rules and constraints: compared as
+        // below (as floats, as the space's counting compares them), without the detour.
+        if let (Int(x), Int(y)) = (self, other) {
+            let (x, y) = (x as f64, y as f64);
+            match op {
+                BinOp::Eq => return Ok(Bool(x == y)),
+                BinOp::Ne => return Ok(Bool(x != y)),
+                BinOp::Lt => return Ok(Bool(x < y)),
+                BinOp::Le => return Ok(Bool(x <= y)),
+                BinOp::Gt => return Ok(Bool(x > y)),
+                BinOp::Ge => return Ok(Bool(x >= y)),
+                _ => {}
+            }
+        }
         Ok(match op {
             BinOp::And | BinOp::Or => match (self, other) {
                 (Bool(x), Bool(y)) => Bool(if op == BinOp::And { x && y } else { x || y }),

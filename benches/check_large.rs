@@ -16,7 +16,7 @@
 
 /// The allocator of the `nasc` binary, so the figures are what `nasc check` gets.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: nasc::alloc::Allocator = nasc::alloc::Allocator;
 
 use std::time::{Duration, Instant};
 

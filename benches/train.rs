@@ -10,7 +10,7 @@
 //! Run with `cargo bench --bench train`.
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: nasc::alloc::Allocator = nasc::alloc::Allocator;
 
 use nasc::interp::strategy::{self, RandomSearch};
 use nasc::interp::Interp;

@@ -7,6 +7,7 @@
 //! and their results), [`report`] (a stored run as an HTML page), and the [`cli`] that
 //! drives them. See `ARCHITECTURE.md`.
 
+pub mod alloc;
 pub mod check;
 pub mod cli;
 pub mod diag;

@@ -23,17 +23,24 @@ pub(crate) const ROOT: PathId = 0;
 pub(crate) struct Paths {
     text: Vec<Path>,
     ids: FxHashMap<Path, PathId>,
-    /// `(parent, step) -> child`: the step is a segment's [`Name::id`] for
-    /// `parent.segment`, or `index << 1 | 1` for `parent[index]` (a name's address is
-    /// even, so the two never meet).
+    /// Per path: its first few children, as `(step, child)`. The step is a segment's
+    /// [`Name::id`] for `parent.segment`, or `index << 1 | 1` for `parent[index]` (a
+    /// name's address is even, so the two never meet). A path has a handful of children
+    /// (the calls of a block, the copies of a `repeat`), found by a short scan.
+    near: Vec<smallvec::SmallVec<[(usize, PathId); NEAR]>>,
+    /// `(parent, step) -> child` for the children past the first few.
     children: FxHashMap<(PathId, usize), PathId>,
 }
+
+/// How many children of a path are kept in [`Paths::near`].
+const NEAR: usize = 6;
 
 impl Default for Paths {
     fn default() -> Paths {
         let mut p = Paths {
             text: Vec::new(),
             ids: FxHashMap::default(),
+            near: Vec::new(),
             children: FxHashMap::default(),
         };
         p.intern("");
@@ -50,6 +57,7 @@ impl Paths {
         let id = self.text.len() as PathId;
         let p: Path = s.into();
         self.text.push(p.clone());
+        self.near.push(smallvec::SmallVec::new());
         self.ids.insert(p, id);
         id
     }
@@ -97,13 +105,24 @@ impl Paths {
         step: usize,
         write: impl FnOnce(&str, &mut String),
     ) -> PathId {
-        if let Some(&id) = self.children.get(&(parent, step)) {
+        let near = &self.near[parent as usize];
+        if let Some(&(_, id)) = near.iter().find(|(s, _)| *s == step) {
             return id;
+        }
+        if near.len() == NEAR {
+            if let Some(&id) = self.children.get(&(parent, step)) {
+                return id;
+            }
         }
         let mut s = String::new();
         write(self.text(parent), &mut s);
         let id = self.intern(&s);
-        self.children.insert((parent, step), id);
+        let near = &mut self.near[parent as usize];
+        if near.len() < NEAR {
+            near.push((step, id));
+        } else {
+            self.children.insert((parent, step), id);
+        }
         id
     }
 }
@@ -131,5 +150,11 @@ mod tests {
         assert_ne!(p.index(layers, 1), first);
         let negative = p.index(layers, -1);
         assert_eq!(&**p.text(negative), "layers[-1]");
+        // Past the first few children of a path, the rest are found as well.
+        let many: Vec<PathId> = (0..40).map(|i| p.index(layers, i)).collect();
+        for (i, id) in many.iter().enumerate() {
+            assert_eq!(&**p.text(*id), format!("layers[{i}]"));
+            assert_eq!(p.index(layers, i as i64), *id);
+        }
     }
 }

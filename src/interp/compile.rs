@@ -1169,18 +1169,19 @@ impl<'a> Run<'a, '_> {
     fn bind(&mut self, binds: &'a Binds<'a>, here: PathId) -> R<Vec<(Name, Value)>> {
         let mut out = Vec::with_capacity(binds.args.len());
         for (b, name) in binds.args.iter().zip(binds.names.iter()) {
-            let v = match b.path {
-                // A literal, a named param, a dependent value or a slot never reads the
-                // path: none is made for them.
-                Some(_) if matches!(b.code.k, VK::Param(_) | VK::Let(_) | VK::Slot(_)) => {
-                    self.v(&b.code, here)?
-                }
-                Some(p) if !matches!(b.code.k, VK::Const(_)) => {
-                    let at = self.arg_path(p, here);
-                    self.v(&b.code, at)?
-                }
-                Some(_) => self.v(&b.code, ROOT)?,
-                None => self.v(&b.code, here)?,
+            // A literal, or a named param or dependent value that has its value, is read
+            // in place.
+            let v = match &b.code.k {
+                VK::Const(v) => v.clone(),
+                VK::Param(i) => match self.named[*i].clone() {
+                    Some(v) => v,
+                    None => self.bind_one(b, here)?,
+                },
+                VK::Let(i) => match self.lets[*i].clone() {
+                    Some(v) => v,
+                    None => self.bind_one(b, here)?,
+                },
+                _ => self.bind_one(b, here)?,
             };
             let v = match (b.float, v) {
                 (true, v) => coerce_float(v),
@@ -1189,6 +1190,22 @@ impl<'a> Run<'a, '_> {
             out.push((*name, v));
         }
         Ok(out)
+    }
+
+    /// The value of one argument that is not read in place.
+    fn bind_one(&mut self, b: &'a Bind<'a>, here: PathId) -> R<Value> {
+        match b.path {
+            // A named param, a dependent value or a slot never reads the path: none is
+            // made for them.
+            Some(_) if matches!(b.code.k, VK::Param(_) | VK::Let(_) | VK::Slot(_)) => {
+                self.v(&b.code, here)
+            }
+            Some(p) => {
+                let at = self.arg_path(p, here);
+                self.v(&b.code, at)
+            }
+            None => self.v(&b.code, here),
+        }
     }
 
     /// Binds a function call's parameters into their slots (`flow` inside a graph).

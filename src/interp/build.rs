@@ -1104,6 +1104,31 @@ impl<'a> Run<'a, '_> {
         }
     }
 
+    /// A builtin's rule `cond` by the general evaluator, over the arguments `vals` of its
+    /// parameters `params` and the input's `width`: what a compiled rule does not decide.
+    fn rule_value(
+        &mut self,
+        cond: &'a Expr,
+        file: FileId,
+        params: &'a [ast::FnParam],
+        vals: &[(Name, Value)],
+        width: Option<i64>,
+        path: &str,
+    ) -> R<Value> {
+        let mut renv = Env {
+            head: None,
+            file,
+            space: false,
+        };
+        if let Some(w) = width {
+            renv = renv.with("width", B::Value(Value::Int(w)));
+        }
+        for (p, (_, v)) in params.iter().zip(vals) {
+            renv = renv.with(&p.name.name, B::Value(v.clone()));
+        }
+        self.value(cond, &renv, path)
+    }
+
     fn probing(&self) -> bool {
         matches!(self.decider, Source::Partial(_))
     }
@@ -1868,18 +1893,7 @@ impl<'a> Run<'a, '_> {
                     let holds = match fast.as_ref().and_then(|f| f.eval(&vals, width)) {
                         Some(v) => Value::Bool(v),
                         None => {
-                            let mut renv = Env {
-                                head: None,
-                                file: r.file,
-                                space: false,
-                            };
-                            if let Some(w) = width {
-                                renv = renv.with("width", B::Value(Value::Int(w)));
-                            }
-                            for (p, (_, v)) in b.params.iter().zip(&vals) {
-                                renv = renv.with(&p.name.name, B::Value(v.clone()));
-                            }
-                            self.value(&rule.cond, &renv, &here)?
+                            self.rule_value(&rule.cond, r.file, &b.params, &vals, width, &here)?
                         }
                     };
                     if let Value::Bool(false) = holds {

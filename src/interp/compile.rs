@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use super::{
     arg_path_kind, arith, call_name, coerce_float, const_value, join, math, static_metric, ArgPath,
-    Env, Halt, Interp, PathId, Rejection, Rule, Run, Scalar, B, R, T,
+    Halt, Interp, PathId, Rejection, Rule, Run, Scalar, R, T,
 };
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
@@ -1436,22 +1436,16 @@ impl<'a> Run<'a, '_> {
             }
             let holds = match fast.as_ref().and_then(|f| f.eval(&vals, width)) {
                 Some(v) => Value::Bool(v),
-                None => {
-                    // What the compiled rule does not decide, the general evaluator does,
-                    // as the tree walker would.
-                    let mut renv = Env {
-                        head: None,
-                        file: b.file,
-                        space: false,
-                    };
-                    if let Some(w) = width {
-                        renv = renv.with("width", B::Value(Value::Int(w)));
-                    }
-                    for (p, (_, v)) in b.b.params.iter().zip(&vals) {
-                        renv = renv.with(&p.name.name, B::Value(v.clone()));
-                    }
-                    self.value(&b.b.requires[k].cond, &renv, &self.ip.text(here))?
-                }
+                // What the compiled rule does not decide, the general evaluator does, as
+                // the tree walker would.
+                None => self.rule_value(
+                    &b.b.requires[k].cond,
+                    b.file,
+                    &b.b.params,
+                    &vals,
+                    width,
+                    &self.ip.text(here),
+                )?,
             };
             if let Value::Bool(false) = holds {
                 return Err(Halt::Reject(Box::new(Rejection {

@@ -969,14 +969,11 @@ impl<'a> Run<'a, '_> {
         if !taken(self, &first) {
             return (first, path);
         }
-        for k in 2.. {
-            let id = self.ip.path_id(&format!("{first}#{k}"));
-            let p = self.ip.text(id);
-            if !taken(self, &p) {
-                return (p, id);
-            }
-        }
-        unreachable!("a candidate holds fewer paths than there are numbers")
+        (2u64..)
+            .map(|k| self.ip.path_id(&format!("{first}#{k}")))
+            .map(|id| (self.ip.text(id), id))
+            .find(|(p, _)| !taken(self, p))
+            .unwrap_or((first, path))
     }
 
     /// Claims `path` for an inline hyperparameter (a choice, a distribution, an
@@ -2459,6 +2456,43 @@ mod tests {
         let ip = Interp::new(&c, &c.spaces[0]).unwrap();
         let f = ip.frontier(&mut given(&[])).unwrap();
         assert_eq!(paths(&f.open), ["w", "linear#3.out"]);
+    }
+
+    #[test]
+    fn a_second_hyperparameter_at_one_place_is_numbered() {
+        let src = "space s {
+            graph {
+                embedding(vocab = data.vocab, dim = 4)
+                optional dropout(rate = 0.1)
+                optional dropout(rate = 0.2)
+                optional dropout(rate = 0.3)
+            }
+            data = synthetic(copy, vocab = 16, length = 4)
+        }";
+        let c = checked(src);
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        assert!(ip.is_compiled());
+        let on = [
+            ("optional", Pick::On(true)),
+            ("optional#2", Pick::On(false)),
+            ("optional#3", Pick::On(true)),
+        ];
+        for compiled in [true, false] {
+            let built = match ip.build_with(&mut given(&on), compiled).unwrap() {
+                Outcome::Built(a) => a,
+                Outcome::Rejected(r, _) => panic!("rejected: {}", r.text),
+            };
+            let made: Vec<&str> = built.assignment.iter().map(|d| &*d.hyper.path).collect();
+            assert_eq!(made, ["optional", "optional#2", "optional#3"]);
+            let rates: Vec<String> = built.nodes[2..]
+                .iter()
+                .map(|n| n.args[0].1.to_string())
+                .collect();
+            assert_eq!(rates, ["0.1", "0.3"], "compiled: {compiled}");
+        }
+        // The frontier names the open ones the same way.
+        let f = ip.frontier(&mut given(&on[..1])).unwrap();
+        assert_eq!(paths(&f.open), ["optional#2", "optional#3"]);
     }
 
     #[test]

@@ -152,6 +152,8 @@ pub struct Interp<'a> {
 
 /// See [`Interp::segs`].
 struct Segs {
+    /// The path of the graph's input node.
+    input: PathId,
     optional: Name,
     choice: Name,
     residual: Name,
@@ -317,13 +319,14 @@ impl<'a> Interp<'a> {
                 .chain(space.lets.iter().map(|l| Name::new(&l.name)))
                 .collect(),
             data_cache: RefCell::new(None),
-            paths: RefCell::new(paths),
             segs: Segs {
+                input: paths.intern("input"),
                 optional: Name::new("optional"),
                 choice: Name::new("choice"),
                 residual: Name::new("residual"),
                 count: Name::new("count"),
             },
+            paths: RefCell::new(paths),
         };
         ip.program = compile::compile(&ip);
         Ok(ip)
@@ -851,7 +854,7 @@ impl<'a> Run<'a, '_> {
                     ir::Inputs::new(),
                     shape,
                     Cost::default(),
-                    self.ip.text(self.ip.path_id("input")),
+                    self.ip.text(ip.segs.input),
                 )
             }
             None => unknown(),

@@ -129,16 +129,10 @@ pub struct Plan {
 impl Plan {
     /// The plan of builtin module `name`, whose parameters are `params` in order.
     pub fn new(name: &str, params: &[Name]) -> Plan {
-        let mut at = [u8::MAX; A_NAMES.len()];
-        for (slot, a) in at.iter_mut().zip(A_NAMES) {
-            if let Some(k) = params.iter().position(|p| &**p == a) {
-                *slot = u8::try_from(k).unwrap_or(u8::MAX);
-            }
-        }
         Plan {
             name: Name::new(name).as_str(),
             kind: Kind::of(name),
-            at,
+            at: positions(params),
         }
     }
 
@@ -147,6 +141,17 @@ impl Plan {
     pub fn apply(&self, vals: &[(Name, Value)], input: &Shape) -> Result<(Shape, Cost), String> {
         shape_cost(self.name, self.kind, &Read { vals, at: &self.at }, *input)
     }
+}
+
+/// Per [`A`]: its position among `params`, `u8::MAX` when none has its name.
+fn positions(params: &[Name]) -> [u8; A_NAMES.len()] {
+    let mut at = [u8::MAX; A_NAMES.len()];
+    for (slot, a) in at.iter_mut().zip(A_NAMES) {
+        if let Some(k) = params.iter().position(|p| &**p == a) {
+            *slot = u8::try_from(k).unwrap_or(u8::MAX);
+        }
+    }
+    at
 }
 
 /// The arguments of one application, read by [`A`].
@@ -251,9 +256,20 @@ fn same(shape: Shape, per_element_flops: i64) -> Result<(Shape, Cost), String> {
 
 /// The output shape and cost of builtin module `name` on `input`; `Err` says why the
 /// module cannot take that input.
+///
+/// [`Plan`] resolves the same once for a call site; this resolves it for one application.
 pub fn module(name: &str, args: &Args, input: &Shape) -> Result<(Shape, Cost), String> {
-    let names: Vec<Name> = args.0.iter().map(|(n, _)| *n).collect();
-    Plan::new(name, &names).apply(args.0, input)
+    let names: smallvec::SmallVec<[Name; 8]> = args.0.iter().map(|(n, _)| *n).collect();
+    let at = positions(&names);
+    shape_cost(
+        name,
+        Kind::of(name),
+        &Read {
+            vals: args.0,
+            at: &at,
+        },
+        *input,
+    )
 }
 
 fn shape_cost(

@@ -131,7 +131,7 @@ pub struct Interp<'a> {
     /// The space compiled for full builds (`None`: every build walks the tree).
     program: Option<compile::Program<'a>>,
     /// The compiled program's frame and hash bytes, kept from one build to the next.
-    buffers: RefCell<(Vec<compile::Slot>, Vec<u8>)>,
+    buffers: RefCell<(Vec<compile::Slot>, Vec<u8>, Vec<Option<compile::Memo>>)>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
@@ -475,12 +475,16 @@ impl<'a> Interp<'a> {
                 run.program = Some(p);
                 // The buffers of the last build are reused: the frame's slots are all
                 // bound before they are read, and the hash bytes are started afresh.
-                let (mut frame, mut bytes) = self.buffers.take();
+                let (mut frame, mut bytes, mut memo) = self.buffers.take();
                 frame.resize(p.frame, compile::Slot::Empty);
                 run.frame = frame;
                 bytes.clear();
                 ir::start(&mut bytes);
                 run.bytes = bytes;
+                // Nothing is known at a call site before this build reaches it.
+                memo.clear();
+                memo.resize(p.memo_sites, None);
+                run.memo = memo;
             }
         }
         let result = run.go();
@@ -488,6 +492,7 @@ impl<'a> Interp<'a> {
             self.buffers.replace((
                 std::mem::take(&mut run.frame),
                 std::mem::take(&mut run.bytes),
+                std::mem::take(&mut run.memo),
             ));
         }
         self.node_hint.set(self.node_hint.get().max(run.nodes_made));
@@ -550,6 +555,7 @@ impl<'a> Interp<'a> {
             program: None,
             frame: Vec::new(),
             bytes: Vec::new(),
+            memo: Vec::new(),
         }
     }
 
@@ -776,6 +782,9 @@ struct Run<'a, 'd> {
     /// In the compiled program: what the architecture's hash writes for the nodes made
     /// so far, in order (the hash of a canonical graph that kept them all, in that order).
     bytes: Vec<u8>,
+    /// In the compiled program: per call site whose arguments are the same all through a
+    /// build, what its last node in this build was.
+    memo: Vec<Option<compile::Memo>>,
 }
 
 impl<'a> Run<'a, '_> {

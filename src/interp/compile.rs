@@ -22,6 +22,7 @@ use super::{
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
 use crate::interp::paths::ROOT;
+use crate::interp::ir::{Cost, Shape};
 use crate::interp::{ir, metrics, Domain, Name, Pick, Value};
 use crate::space::eval::is_module_item;
 use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
@@ -50,6 +51,24 @@ pub(super) struct Program<'a> {
     pub(super) let_paths: Vec<PathId>,
     /// Slots of the frame.
     pub(super) frame: usize,
+    /// Call sites of builtins whose arguments are the same all through a build.
+    pub(super) memo_sites: usize,
+}
+
+/// What a builtin call site whose arguments are the same all through a build (literals,
+/// named params, dependent values, data fields) made the last time in this build: on the
+/// same input shape, the same arguments pass the same rules and give the same shape,
+/// cost and hash bytes, so the node is copied rather than worked out again.
+#[derive(Clone, Copy)]
+pub(super) struct Memo {
+    input: Shape,
+    /// The node made, whose arguments are copied.
+    node: u32,
+    shape: Shape,
+    cost: Cost,
+    /// Where its hash bytes start in the build's bytes, and their length without the input.
+    at: u32,
+    len: u32,
 }
 
 /// What a slot of the frame holds while a build runs.
@@ -198,6 +217,8 @@ struct BuiltinCall<'a> {
     plan: metrics::Plan,
     /// What the hash writes for its nodes.
     bytes: ir::NodeBytes,
+    /// Its memo slot, when its arguments are the same all through a build.
+    memo: Option<u32>,
     rules: Rc<[Option<Rule>]>,
     /// Per rule: whether it mentions `width`; the rejection's text.
     mentions_width: Vec<bool>,
@@ -292,6 +313,7 @@ impl<'a> CEnv<'a> {
 struct Compiler<'i, 'a> {
     ip: &'i Interp<'a>,
     slots: u32,
+    memo_sites: u32,
     depth: usize,
     /// Expressions compiled so far.
     size: usize,
@@ -303,6 +325,7 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
     let mut c = Compiler {
         ip,
         slots: 0,
+        memo_sites: 0,
         depth: 0,
         size: 0,
     };
@@ -340,6 +363,7 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         lets,
         let_paths: space.lets.iter().map(|l| ip.path_id(&l.name)).collect(),
         frame: c.slots as usize,
+        memo_sites: c.memo_sites as usize,
     })
 }
 
@@ -877,10 +901,21 @@ impl<'a> Compiler<'_, 'a> {
                         _ => None,
                     })
                     .collect();
+                let same_all_build = binds.args.iter().all(|b| {
+                    matches!(
+                        b.code.k,
+                        VK::Const(_) | VK::Param(_) | VK::Let(_) | VK::Data(_)
+                    )
+                });
+                let memo = same_all_build.then(|| {
+                    self.memo_sites += 1;
+                    self.memo_sites - 1
+                });
                 CallK::Builtin(BuiltinCall {
                     b,
                     file: r.file,
                     name,
+                    memo,
                     plan: metrics::Plan::new(&id.name, &binds.names),
                     bytes: ir::NodeBytes::new(name, &binds.names, &fixed),
                     binds,
@@ -1428,6 +1463,24 @@ impl<'a> Run<'a, '_> {
 
     /// A builtin module applied at `here`.
     fn g_builtin(&mut self, e: &'a Expr, b: &'a BuiltinCall<'a>, input: T, here: PathId) -> R<T> {
+        let memo = b.memo.map(|m| m as usize);
+        if let Some(m) = memo.and_then(|m| self.memo.get(m).copied().flatten()) {
+            if m.input == input.shape {
+                let vals = self.nodes[m.node as usize].args.clone();
+                let at = m.at as usize;
+                self.bytes.extend_from_within(at..at + m.len as usize);
+                ir::put_input(&mut self.bytes, input.node);
+                let path = self.ip.text(here);
+                return Ok(self.node(
+                    b.name,
+                    vals,
+                    smallvec::smallvec![input.node],
+                    m.shape,
+                    m.cost,
+                    path,
+                ));
+            }
+        }
         let vals = self.bind(&b.binds, here)?;
         let width = input.shape.features();
         for (k, fast) in b.rules.iter().enumerate() {
@@ -1457,7 +1510,18 @@ impl<'a> Run<'a, '_> {
         }
         match b.plan.apply(&vals, &input.shape) {
             Ok((shape, cost)) => Ok({
+                let at = self.bytes.len();
                 b.bytes.write(&mut self.bytes, &vals, input.node);
+                if let Some(slot) = memo.and_then(|m| self.memo.get_mut(m)) {
+                    *slot = Some(Memo {
+                        input: input.shape,
+                        node: self.nodes.len() as u32,
+                        shape,
+                        cost,
+                        at: at as u32,
+                        len: (self.bytes.len() - at - ir::INPUT_BYTES) as u32,
+                    });
+                }
                 self.node(
                     b.name,
                     vals,

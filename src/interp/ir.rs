@@ -372,8 +372,17 @@ impl NodeBytes {
             }
         }
         b.extend_from_slice(&self.tail);
-        put_u64(b, u64::from(input));
+        put_input(b, input);
     }
+}
+
+/// How many bytes [`NodeBytes::write`] writes for the input, last.
+pub const INPUT_BYTES: usize = 8;
+
+/// Writes a node's one input, as [`NodeBytes::write`] does last.
+#[inline]
+pub fn put_input(b: &mut Vec<u8>, input: u32) {
+    put_u64(b, u64::from(input));
 }
 
 #[inline]

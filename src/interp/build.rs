@@ -130,8 +130,9 @@ pub struct Interp<'a> {
     sites: RefCell<Sites>,
     /// The space compiled for full builds (`None`: every build walks the tree).
     program: Option<compile::Program<'a>>,
-    /// The compiled program's frame and hash bytes, kept from one build to the next.
-    buffers: RefCell<(Vec<compile::Slot>, Vec<u8>, Vec<Option<compile::Memo>>)>,
+    /// The compiled program's frame, hash bytes and copies, kept from one build to the
+    /// next.
+    buffers: RefCell<Buffers>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
@@ -758,6 +759,9 @@ fn join(path: &str, seg: &str) -> String {
         s
     }
 }
+
+/// The compiled program's frame, hash bytes and copyable call sites.
+type Buffers = (Vec<compile::Slot>, Vec<u8>, Vec<Option<compile::Memo>>);
 
 struct Run<'a, 'd> {
     ip: &'a Interp<'a>,
@@ -2692,6 +2696,53 @@ mod tests {
             data = synthetic(copy, vocab = 16, length = 8)
             train { steps = 10, batch = 4, optimizer = adamw(lr = lr) }
         }";
+
+    /// A builtin call site whose arguments are the same all through a build copies its
+    /// node only onto the same input shape: on another width its rules are checked again
+    /// and its shape and cost worked out again, as the tree walker does.
+    #[test]
+    fn a_copied_call_site_is_checked_again_on_a_new_width() {
+        let c = checked(
+            "import std.transformer.{ attention }
+            space s {
+                graph {
+                    embedding(vocab = data.vocab, dim = 12)
+                    repeat 3 { attention(heads = 3) >> linear(out = choice(12, 16)) }
+                }
+                data = synthetic(copy, vocab = 16, length = 4)
+            }",
+        );
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        assert!(ip.is_compiled());
+        let outs = |picks: [u32; 3]| {
+            let pairs: Vec<(String, Pick)> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("repeat[{i}].linear.out"), Pick::Index(*k)))
+                .collect();
+            let pairs: Vec<(&str, Pick)> = pairs.iter().map(|(p, k)| (p.as_str(), *k)).collect();
+            let fast = ip.build(&mut given(&pairs)).unwrap();
+            let slow = ip.build_walking(&mut given(&pairs)).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{picks:?}");
+            fast
+        };
+        // Width 12 all through: the second and third attention are copies of the first.
+        let Outcome::Built(a) = outs([0, 0, 1]) else {
+            panic!("width 12 divides by 3 heads")
+        };
+        let attention: Vec<&Node> = a.nodes.iter().filter(|n| &*n.op == "attention").collect();
+        assert_eq!(attention.len(), 3);
+        assert!(attention.iter().all(|n| n.args == attention[0].args
+            && n.cost == attention[0].cost
+            && n.shape == attention[0].shape));
+        // Width 16 reaches the second or the third attention: its rule rejects it.
+        for picks in [[1, 0, 0], [0, 1, 0]] {
+            match outs(picks) {
+                Outcome::Rejected(r, _) => assert!(r.text.contains("divisible"), "{}", r.text),
+                Outcome::Built(_) => panic!("{picks:?}: width 16 does not divide by 3 heads"),
+            }
+        }
+    }
 
     /// The compiled program and the tree walker make the same decisions, with the same
     /// paths, and build the same architecture (or reject with the same constraint), for

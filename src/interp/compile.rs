@@ -21,8 +21,8 @@ use super::{
 };
 use crate::check::types::ItemRef;
 use crate::diag::{FileId, Span};
-use crate::interp::paths::ROOT;
 use crate::interp::ir::{Cost, Shape};
+use crate::interp::paths::ROOT;
 use crate::interp::{ir, metrics, Domain, Name, Pick, Value};
 use crate::space::eval::is_module_item;
 use crate::syntax::ast::{self, BinOp, BuiltinKind, Expr, ExprKind, Item, Stmt, UnOp};
@@ -55,8 +55,8 @@ pub(super) struct Program<'a> {
     pub(super) memo_sites: usize,
 }
 
-/// What a builtin call site whose arguments are the same all through a build (literals,
-/// named params, dependent values, data fields) made the last time in this build: on the
+/// What a builtin call site whose arguments are the same all through a build (see
+/// `V::is_fixed_in_build`) made the last time in this build: on the
 /// same input shape, the same arguments pass the same rules and give the same shape,
 /// cost and hash bytes, so the node is copied rather than worked out again.
 #[derive(Clone, Copy)]
@@ -126,6 +126,27 @@ impl V<'_> {
             VK::Payload(_, binds) => binds.args.iter().all(|b| b.code.is_constant()),
             VK::BareSym(_, args) => args.iter().all(|(_, _, v)| v.is_constant()),
             VK::Math(_, args) => args.iter().all(V::is_constant),
+            _ => false,
+        }
+    }
+
+    /// Whether the value is the same all through one build: literals, named params,
+    /// dependent values and data fields, and symbols and arithmetic over them, with no
+    /// choice, distribution, name or call of a function inside (each of those may differ
+    /// from one place of the graph to the next).
+    fn is_fixed_in_build(&self) -> bool {
+        match &self.k {
+            VK::Const(_) | VK::Param(_) | VK::Let(_) | VK::Data(_) => true,
+            VK::Unary(_, x) => x.is_fixed_in_build(),
+            VK::Binary(_, l, r) => l.is_fixed_in_build() && r.is_fixed_in_build(),
+            VK::If(c, t, o) => {
+                c.is_fixed_in_build()
+                    && t.is_fixed_in_build()
+                    && o.as_ref().is_none_or(|o| o.is_fixed_in_build())
+            }
+            VK::Payload(_, binds) => binds.args.iter().all(|b| b.code.is_fixed_in_build()),
+            VK::BareSym(_, args) => args.iter().all(|(_, _, v)| v.is_fixed_in_build()),
+            VK::Math(_, args) => args.iter().all(V::is_fixed_in_build),
             _ => false,
         }
     }
@@ -901,12 +922,7 @@ impl<'a> Compiler<'_, 'a> {
                         _ => None,
                     })
                     .collect();
-                let same_all_build = binds.args.iter().all(|b| {
-                    matches!(
-                        b.code.k,
-                        VK::Const(_) | VK::Param(_) | VK::Let(_) | VK::Data(_)
-                    )
-                });
+                let same_all_build = binds.args.iter().all(|b| b.code.is_fixed_in_build());
                 let memo = same_all_build.then(|| {
                     self.memo_sites += 1;
                     self.memo_sites - 1

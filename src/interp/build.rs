@@ -639,10 +639,11 @@ fn soft<X>(r: R<X>, open: &mut bool) -> R<Option<X>> {
 
 type R<T> = Result<T, Halt>;
 
+/// A tensor of the graph being built: the node that makes it (its shape is the node's),
+/// or `UNKNOWN`. One number, so that results travel in registers.
 #[derive(Clone, Copy)]
 struct T {
     node: u32,
-    shape: Shape,
 }
 
 /// A graph that depends on an open hyperparameter is not built yet: its output is a
@@ -656,10 +657,7 @@ fn unbuilt_if_open(r: R<T>) -> R<T> {
 
 /// A tensor that depends on an open hyperparameter.
 fn unknown() -> T {
-    T {
-        node: UNKNOWN,
-        shape: Shape::Vector { width: 0 },
-    }
+    T { node: UNKNOWN }
 }
 
 #[derive(Clone)]
@@ -1523,6 +1521,14 @@ impl<'a> Run<'a, '_> {
 
     // ---- graphs -------------------------------------------------------------------
 
+    /// The shape of `t`: its node's (an unknown tensor's is never read).
+    fn shape(&self, t: T) -> Shape {
+        match self.nodes.get(t.node as usize) {
+            Some(n) => n.shape,
+            None => Shape::Vector { width: 0 },
+        }
+    }
+
     fn node(
         &mut self,
         op: Name,
@@ -1541,7 +1547,7 @@ impl<'a> Run<'a, '_> {
             cost,
             path,
         });
-        T { node: id, shape }
+        T { node: id }
     }
 
     fn is_tensor(&self, e: &Expr, env: &Env<'a>) -> bool {
@@ -1616,7 +1622,7 @@ impl<'a> Run<'a, '_> {
                 if parts.iter().any(|t| t.node == UNKNOWN) {
                     return Ok(unknown());
                 }
-                let shapes: Vec<Shape> = parts.iter().map(|t| t.shape).collect();
+                let shapes: Vec<Shape> = parts.iter().map(|t| self.shape(*t)).collect();
                 match metrics::join(&id.name, &shapes) {
                     Ok((shape, cost)) => {
                         let inputs = parts.iter().map(|t| t.node).collect();
@@ -1702,7 +1708,7 @@ impl<'a> Run<'a, '_> {
                 if out.node == UNKNOWN || input.node == UNKNOWN {
                     return Ok(unknown());
                 }
-                match metrics::join("add", &[input.shape, out.shape]) {
+                match metrics::join("add", &[self.shape(input), self.shape(out)]) {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.add,
                         Vec::new(),
@@ -1897,7 +1903,7 @@ impl<'a> Run<'a, '_> {
                     return Ok(unknown());
                 }
                 // The module's own rules, with `width` the input's features.
-                let width = input.shape.features();
+                let width = self.shape(input).features();
                 let compiled = self.ip.rules(b);
                 for (rule, fast) in b.requires.iter().zip(compiled.iter()) {
                     if width.is_none() && rule.cond.names().iter().any(|n| n.name == "width") {
@@ -1921,7 +1927,7 @@ impl<'a> Run<'a, '_> {
                         })));
                     }
                 }
-                match metrics::module(&id.name, &metrics::Args(&vals), &input.shape) {
+                match metrics::module(&id.name, &metrics::Args(&vals), &self.shape(input)) {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.name_of(&id.name),
                         vals,

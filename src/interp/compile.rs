@@ -1310,7 +1310,7 @@ impl<'a> Run<'a, '_> {
                 for p in parts {
                     ts.push(self.gt(p, flow, path)?);
                 }
-                let shapes: Vec<_> = ts.iter().map(|t| t.shape).collect();
+                let shapes: Vec<_> = ts.iter().map(|t| self.shape(*t)).collect();
                 match metrics::join(id, &shapes) {
                     Ok((shape, cost)) => {
                         let inputs: ir::Inputs = ts.iter().map(|t| t.node).collect();
@@ -1382,7 +1382,7 @@ impl<'a> Run<'a, '_> {
             }
             GK::Residual(body) => {
                 let out = self.g(body, input, path)?;
-                match metrics::join("add", &[input.shape, out.shape]) {
+                match metrics::join("add", &[self.shape(input), self.shape(out)]) {
                     Ok((shape, cost)) => {
                         let inputs = [input.node, out.node];
                         ir::write_node(&mut self.bytes, self.ip.add, &[], &inputs);
@@ -1481,7 +1481,7 @@ impl<'a> Run<'a, '_> {
     fn g_builtin(&mut self, e: &'a Expr, b: &'a BuiltinCall<'a>, input: T, here: PathId) -> R<T> {
         let memo = b.memo.map(|m| m as usize);
         if let Some(m) = memo.and_then(|m| self.memo.get(m).copied().flatten()) {
-            if m.input == input.shape {
+            if m.input == self.shape(input) {
                 let vals = self.nodes[m.node as usize].args.clone();
                 let at = m.at as usize;
                 self.bytes.extend_from_within(at..at + m.len as usize);
@@ -1498,7 +1498,8 @@ impl<'a> Run<'a, '_> {
             }
         }
         let vals = self.bind(&b.binds, here)?;
-        let width = input.shape.features();
+        let input_shape = self.shape(input);
+        let width = input_shape.features();
         for (k, fast) in b.rules.iter().enumerate() {
             if width.is_none() && b.mentions_width[k] {
                 continue;
@@ -1524,13 +1525,13 @@ impl<'a> Run<'a, '_> {
                 })));
             }
         }
-        match b.plan.apply(&vals, &input.shape) {
+        match b.plan.apply(&vals, &input_shape) {
             Ok((shape, cost)) => Ok({
                 let at = self.bytes.len();
                 b.bytes.write(&mut self.bytes, &vals, input.node);
                 if let Some(slot) = memo.and_then(|m| self.memo.get_mut(m)) {
                     *slot = Some(Memo {
-                        input: input.shape,
+                        input: input_shape,
                         node: self.nodes.len() as u32,
                         shape,
                         cost,

@@ -752,7 +752,14 @@ impl<'a> Compiler<'_, 'a> {
                 } else {
                     (None, env.clone())
                 };
-                GK::Block(input, self.block(stmts, env)?)
+                let mut stmts = self.block(stmts, env)?;
+                // A block of one module that does not name `input` is that module.
+                if input.is_none() && matches!(stmts.as_slice(), [GStmt::Expr(GT::G(_))]) {
+                    if let Some(GStmt::Expr(GT::G(g))) = stmts.pop() {
+                        return Some(g);
+                    }
+                }
+                GK::Block(input, stmts)
             }
             ExprKind::Repeat(count, body) => {
                 let seg = Name::new(match &count.kind {

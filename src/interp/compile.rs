@@ -1422,7 +1422,11 @@ impl<'a> Run<'a, '_> {
                 let Some(Slot::Path(p)) = self.frame.get(*s as usize) else {
                     return self.unbound(e.span);
                 };
-                self.g(code, input, *p)
+                match &code.k {
+                    // A module argument that is a call is applied at once, one level up.
+                    GK::Call(call) => self.g_call(code.e, call, input, *p),
+                    _ => self.g(code, input, *p),
+                }
             }
             GK::TensorName(s) => self.slot_tensor(*s, e.span),
             GK::Choice(domain, alts) => {

@@ -1144,15 +1144,20 @@ impl<'a> Run<'a, '_> {
         matches!(self.decider, Source::Partial(_))
     }
 
+    /// The build is past its nesting or size limit at `span`.
+    fn too_big<X>(&self, span: Span) -> R<X> {
+        self.err(
+            "the architecture expands too much to build (nesting or size)",
+            span,
+            "while expanding this",
+            "",
+        )
+    }
+
     fn nested<X>(&mut self, span: Span, f: impl FnOnce(&mut Self) -> R<X>) -> R<X> {
         self.steps += 1;
         if self.depth >= MAX_DEPTH || self.steps > MAX_STEPS {
-            return self.err(
-                "the architecture expands too much to build (nesting or size)",
-                span,
-                "while expanding this",
-                "",
-            );
+            return self.too_big(span);
         }
         self.depth += 1;
         let r = f(self);
@@ -2702,6 +2707,51 @@ mod tests {
             data = synthetic(copy, vocab = 16, length = 8)
             train { steps = 10, batch = 4, optimizer = adamw(lr = lr) }
         }";
+
+    /// The compiled program counts no nesting as it runs: a space whose program would
+    /// recurse deeper than the build's limit is left to the tree walker, which stops it
+    /// with an error, and a `repeat` that makes no nodes still ends, with an error, once
+    /// its copies pass the build's size limit.
+    #[test]
+    fn the_compiled_program_stays_within_the_build_limits() {
+        let mut src = String::from("fn f0() -> module { linear(out = 8) }\n");
+        for k in 1..40 {
+            let open = "residual(".repeat(8);
+            let close = ")".repeat(8);
+            src.push_str(&format!(
+                "fn f{k}() -> module {{ {open}f{}(){close} }}\n",
+                k - 1
+            ));
+        }
+        src.push_str(
+            "space deep {
+                graph { embedding(vocab = data.vocab, dim = 8)  f39() }
+                data = synthetic(copy, vocab = 16, length = 4)
+            }",
+        );
+        let c = checked(&src);
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        assert!(!ip.is_compiled(), "too deep to compile");
+        let e = ip.build(&mut Rand(strategy::rng(1))).unwrap_err();
+        assert!(e.message.contains("expands too much"), "{}", e.message);
+
+        let c = checked(
+            "space long {
+                graph {
+                    embedding(vocab = data.vocab, dim = 8)
+                    repeat 1000000000 { if false { linear(out = 8) } }
+                }
+                data = synthetic(copy, vocab = 16, length = 4)
+            }",
+        );
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        assert!(ip.is_compiled());
+        let e = ip.build(&mut Rand(strategy::rng(1))).unwrap_err();
+        assert!(e.message.contains("expands too much"), "{}", e.message);
+        // The tree walker stops it the same way.
+        let e = ip.build_walking(&mut Rand(strategy::rng(1))).unwrap_err();
+        assert!(e.message.contains("expands too much"), "{}", e.message);
+    }
 
     /// A builtin call site whose arguments are the same all through a build copies its
     /// node only onto the same input shape: on another width its rules are checked again

@@ -11,7 +11,12 @@
 //! `the_compiled_program_builds_what_the_tree_walker_builds` compares the two over every
 //! example. It serves full builds only: a frontier probe, whose open hyperparameters
 //! halt values half-way, walks the tree. A space the compiler does not cover (a construct
-//! that can only be an error, a call nested too deep) keeps the tree walker for every build.
+//! that can only be an error, a call nested too deep, a program deeper than a build may
+//! nest) keeps the tree walker for every build.
+//!
+//! The program does not count its nesting as it runs, as the tree walker does on every
+//! level: its recursion is as deep as the program, which the compiler bounds, and its
+//! only loop, `repeat`, counts each copy's size against the build's limit.
 
 use std::rc::Rc;
 
@@ -205,7 +210,8 @@ pub(super) struct G<'a> {
 enum GK<'a> {
     Seq(Box<GT<'a>>, Box<G<'a>>),
     Block(Option<u32>, Vec<GStmt<'a>>),
-    Repeat(Box<V<'a>>, Name, Box<G<'a>>),
+    /// The count, the segment of its path, the body and the body's size in expressions.
+    Repeat(Box<V<'a>>, Name, Box<G<'a>>, u64),
     Optional(Box<G<'a>>),
     Residual(Box<G<'a>>),
     If(Box<V<'a>>, Box<GT<'a>>, Option<Box<GT<'a>>>),
@@ -338,6 +344,12 @@ struct Compiler<'i, 'a> {
     depth: usize,
     /// Expressions compiled so far.
     size: usize,
+    /// How deep the expression being compiled sits in the program, and the deepest so far:
+    /// the program's recursion when it runs is as deep, so a program deeper than the
+    /// build's nesting limit is not made (the tree walker, which counts its nesting,
+    /// builds that space).
+    level: usize,
+    deepest: usize,
 }
 
 /// Compiles the space of `ip`; `None` when the compiled form does not cover it.
@@ -349,6 +361,8 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         memo_sites: 0,
         depth: 0,
         size: 0,
+        level: 0,
+        deepest: 0,
     };
     let env = CEnv::bare(space.file, true);
     let graph = c.g(space.graph.as_ref()?, &env)?;
@@ -374,6 +388,9 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         .iter()
         .map(|l| c.v(&l.value, &env))
         .collect::<Option<_>>()?;
+    if c.deepest > super::MAX_DEPTH {
+        return None;
+    }
     Some(Program {
         graph,
         data_constant: data.as_ref().is_some_and(V::is_constant),
@@ -459,7 +476,20 @@ impl<'a> Compiler<'_, 'a> {
         (self.size <= MAX_CODE).then_some(())
     }
 
+    /// Compiles `f` one level deeper in the program.
+    fn level<X>(&mut self, f: impl FnOnce(&mut Self) -> Option<X>) -> Option<X> {
+        self.level += 1;
+        self.deepest = self.deepest.max(self.level);
+        let r = f(self);
+        self.level -= 1;
+        r
+    }
+
     fn v(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<V<'a>> {
+        self.level(|c| c.v_at(e, env))
+    }
+
+    fn v_at(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<V<'a>> {
         self.spend()?;
         if let Some(v) = const_value(e) {
             return Some(V { e, k: VK::Const(v) });
@@ -717,6 +747,10 @@ impl<'a> Compiler<'_, 'a> {
     }
 
     fn tc(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<TC<'a>> {
+        self.level(|c| c.tc_at(e, env))
+    }
+
+    fn tc_at(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<TC<'a>> {
         Some(match &e.kind {
             ExprKind::Name(id) => match env.get(&id.name) {
                 Some(CB::Ten(s)) => TC::Name(*s),
@@ -740,6 +774,10 @@ impl<'a> Compiler<'_, 'a> {
     }
 
     fn g(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<G<'a>> {
+        self.level(|c| c.g_at(e, env))
+    }
+
+    fn g_at(&mut self, e: &'a Expr, env: &CEnv<'a>) -> Option<G<'a>> {
         self.spend()?;
         let k = match &e.kind {
             ExprKind::Binary(BinOp::Seq, l, r) => {
@@ -766,11 +804,11 @@ impl<'a> Compiler<'_, 'a> {
                     ExprKind::Name(id) => id.name.as_str(),
                     _ => "repeat",
                 });
-                GK::Repeat(
-                    Box::new(self.v(count, env)?),
-                    seg,
-                    Box::new(self.g(body, env)?),
-                )
+                let count = self.v(count, env)?;
+                let before = self.size;
+                let body = self.g(body, env)?;
+                let size = (self.size - before).max(1) as u64;
+                GK::Repeat(Box::new(count), seg, Box::new(body), size)
             }
             ExprKind::Optional(body) => GK::Optional(Box::new(self.g(body, env)?)),
             ExprKind::Residual(body) => GK::Residual(Box::new(self.g(body, env)?)),
@@ -1059,7 +1097,7 @@ impl<'a> Run<'a, '_> {
         if let VK::Const(v) = &c.k {
             return Ok(v.clone());
         }
-        self.nested(c.e.span, |run| run.v_inner(c, path))
+        self.v_inner(c, path)
     }
 
     fn v_inner(&mut self, c: &'a V<'a>, path: PathId) -> R<Value> {
@@ -1332,8 +1370,12 @@ impl<'a> Run<'a, '_> {
     }
 
     /// The tree walker's `apply`.
+    ///
+    /// The program's recursion is no deeper than the program (see `Compiler::deepest`),
+    /// and its work is bounded where it loops, in `repeat`, so it does not count its
+    /// nesting on every level as the tree walker does.
     pub(super) fn g(&mut self, c: &'a G<'a>, input: T, path: PathId) -> R<T> {
-        self.nested(c.e.span, |run| run.g_inner(c, input, path))
+        self.g_inner(c, input, path)
     }
 
     fn g_inner(&mut self, c: &'a G<'a>, input: T, path: PathId) -> R<T> {
@@ -1357,7 +1399,7 @@ impl<'a> Run<'a, '_> {
                 }
                 self.g_block(stmts, input, path)
             }
-            GK::Repeat(count, seg, body) => {
+            GK::Repeat(count, seg, body, size) => {
                 let at = self.dot(path, *seg);
                 let n = self.v(count, self.dot(at, self.ip.segs.count))?;
                 let n = match n {
@@ -1373,6 +1415,11 @@ impl<'a> Run<'a, '_> {
                 };
                 let mut t = input;
                 for i in 0..n {
+                    // Each copy of the body counts its size against the build's limit.
+                    self.steps += size;
+                    if self.steps > super::MAX_STEPS {
+                        return self.too_big(e.span);
+                    }
                     t = self.g(body, t, self.ip.index(at, i))?;
                 }
                 Ok(t)
@@ -1460,7 +1507,7 @@ impl<'a> Run<'a, '_> {
                 }
                 GStmt::Expr(code) => cur = self.gt(code, cur, path)?,
                 GStmt::ExprAs(e, call) => {
-                    cur = self.nested(e.span, |run| run.g_call(e, call, cur, path))?;
+                    cur = self.g_call(e, call, cur, path)?;
                 }
                 GStmt::Require(r, code, text) => match self.v(code, path)? {
                     Value::Bool(true) => {}

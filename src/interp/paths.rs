@@ -30,7 +30,13 @@ pub(crate) struct Paths {
     near: Vec<smallvec::SmallVec<[(usize, PathId); NEAR]>>,
     /// `(parent, step) -> child` for the children past the first few.
     children: FxHashMap<(PathId, usize), PathId>,
+    /// The children found last, by a hash of `(parent, step)`: most lookups end here
+    /// with one comparison.
+    recent: Vec<(PathId, usize, PathId)>,
 }
+
+/// How many entries [`Paths::recent`] has (a power of two).
+const RECENT: usize = 1024;
 
 /// How many children of a path are kept in [`Paths::near`].
 const NEAR: usize = 6;
@@ -42,6 +48,7 @@ impl Default for Paths {
             ids: FxHashMap::default(),
             near: Vec::new(),
             children: FxHashMap::default(),
+            recent: vec![(PathId::MAX, 0, ROOT); RECENT],
         };
         p.intern("");
         p
@@ -105,6 +112,25 @@ impl Paths {
         step: usize,
         write: impl FnOnce(&str, &mut String),
     ) -> PathId {
+        let slot = (step ^ (parent as usize).wrapping_mul(0x9e37_79b9)).wrapping_mul(0x9e37_79b9)
+            >> 7
+            & (RECENT - 1);
+        let (p, s, child) = self.recent[slot];
+        if p == parent && s == step {
+            return child;
+        }
+        let id = self.find_child(parent, step, write);
+        self.recent[slot] = (parent, step, id);
+        id
+    }
+
+    /// [`Paths::child`] past the recent ones.
+    fn find_child(
+        &mut self,
+        parent: PathId,
+        step: usize,
+        write: impl FnOnce(&str, &mut String),
+    ) -> PathId {
         let near = &self.near[parent as usize];
         if let Some(&(_, id)) = near.iter().find(|(s, _)| *s == step) {
             return id;
@@ -130,6 +156,26 @@ impl Paths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_children_than_the_recent_table_holds_are_found_again() {
+        let mut p = Paths::default();
+        let names: Vec<Name> = (0..8).map(|k| Name::new(&format!("m{k}"))).collect();
+        let mut made = Vec::new();
+        for i in 0..400 {
+            let copy = p.index(ROOT, i);
+            for n in &names {
+                made.push((copy, *n, p.dot(copy, *n)));
+            }
+        }
+        assert!(made.len() > 3 * RECENT);
+        // Asked again, in another order, every child is the same number and string.
+        for (parent, n, id) in made.iter().rev() {
+            assert_eq!(p.dot(*parent, *n), *id);
+            let i = (*parent as usize - 1) / (names.len() + 1);
+            assert_eq!(&**p.text(*id), format!("[{i}].{}", &**n));
+        }
+    }
 
     #[test]
     fn children_are_the_joined_strings_stored_once() {

@@ -1713,7 +1713,7 @@ impl<'a> Run<'a, '_> {
                 if out.node == UNKNOWN || input.node == UNKNOWN {
                     return Ok(unknown());
                 }
-                match metrics::join("add", &[self.shape(input), self.shape(out)]) {
+                match metrics::add(self.shape(input), self.shape(out)) {
                     Ok((shape, cost)) => Ok(self.node(
                         self.ip.add,
                         Vec::new(),

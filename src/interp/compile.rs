@@ -1436,7 +1436,7 @@ impl<'a> Run<'a, '_> {
             }
             GK::Residual(body) => {
                 let out = self.g(body, input, path)?;
-                match metrics::join("add", &[self.shape(input), self.shape(out)]) {
+                match metrics::add(self.shape(input), self.shape(out)) {
                     Ok((shape, cost)) => {
                         let inputs = [input.node, out.node];
                         ir::write_node(&mut self.bytes, self.ip.add, &[], &inputs);

@@ -598,6 +598,23 @@ fn attention(args: &Read, input: Shape) -> Result<(Shape, Cost), String> {
     ))
 }
 
+/// [`join`] of `add` over two inputs (a residual connection), without the general
+/// loop: the same shape and cost, or the same error.
+pub fn add(a: Shape, b: Shape) -> Result<(Shape, Cost), String> {
+    if a != b {
+        return join("add", &[a, b]);
+    }
+    let n = a.elements() as i64;
+    Ok((
+        a,
+        Cost {
+            params: 0,
+            flops: m(&[n, 1])?,
+            activation_memory: m(&[n, 4])?,
+        },
+    ))
+}
+
 /// The output shape and cost of `concat` or `add` over `inputs`.
 pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
     let first = *inputs
@@ -672,6 +689,32 @@ pub fn join(op: &str, inputs: &[Shape]) -> Result<(Shape, Cost), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_of_two_is_the_join_of_two() {
+        let shapes = [
+            Shape::Seq {
+                len: 128,
+                width: 96,
+            },
+            Shape::Seq { len: 64, width: 96 },
+            Shape::Vector { width: 10 },
+            Shape::Image {
+                channels: 3,
+                height: 32,
+                width: 32,
+            },
+            Shape::Seq {
+                len: i64::MAX,
+                width: 3,
+            },
+        ];
+        for a in shapes {
+            for b in shapes {
+                assert_eq!(add(a, b), join("add", &[a, b]), "{a:?} + {b:?}");
+            }
+        }
+    }
 
     fn args(v: &[(&str, Value)]) -> Vec<(Name, Value)> {
         v.iter().map(|(k, x)| ((*k).into(), x.clone())).collect()

@@ -785,7 +785,7 @@ struct Run<'a, 'd> {
     /// so far, in order (the hash of a canonical graph that kept them all, in that order).
     bytes: Vec<u8>,
     /// In the compiled program: per call site whose arguments are the same all through a
-    /// build, what its last node in this build was.
+    /// build, the node it last worked out in full in this build.
     memo: Vec<Option<compile::Memo>>,
 }
 

@@ -61,9 +61,9 @@ pub(super) struct Program<'a> {
 }
 
 /// What a builtin call site whose arguments are the same all through a build (see
-/// `V::is_fixed_in_build`) made the last time in this build: on the
-/// same input shape, the same arguments pass the same rules and give the same shape,
-/// cost and hash bytes, so the node is copied rather than worked out again.
+/// `V::is_fixed_in_build`) last worked out in full in this build: on the same input shape, the
+/// same arguments pass the same rules and give the same shape, cost and hash bytes, so
+/// the node is copied rather than worked out again.
 #[derive(Clone, Copy)]
 pub(super) struct Memo {
     input: Shape,

@@ -1538,8 +1538,9 @@ impl<'a> Run<'a, '_> {
     /// A builtin module applied at `here`.
     fn g_builtin(&mut self, e: &'a Expr, b: &'a BuiltinCall<'a>, input: T, here: PathId) -> R<T> {
         let memo = b.memo.map(|m| m as usize);
+        let input_shape = self.shape(input);
         if let Some(m) = memo.and_then(|m| self.memo.get(m).copied().flatten()) {
-            if m.input == self.shape(input) {
+            if m.input == input_shape {
                 let vals = self.nodes[m.node as usize].args.clone();
                 let at = m.at as usize;
                 self.bytes.extend_from_within(at..at + m.len as usize);
@@ -1556,7 +1557,6 @@ impl<'a> Run<'a, '_> {
             }
         }
         let vals = self.bind(&b.binds, here)?;
-        let input_shape = self.shape(input);
         let width = input_shape.features();
         for (k, fast) in b.rules.iter().enumerate() {
             if width.is_none() && b.mentions_width[k] {

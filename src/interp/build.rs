@@ -133,6 +133,8 @@ pub struct Interp<'a> {
     /// The compiled program's frame, hash bytes and copies, kept from one build to the
     /// next.
     buffers: RefCell<Buffers>,
+    /// The nodes builtin call sites worked out in full, kept from one build to the next.
+    known: RefCell<Vec<compile::Known>>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
@@ -310,6 +312,7 @@ impl<'a> Interp<'a> {
             param_names: RefCell::new(FxHashMap::default()),
             program: None,
             buffers: RefCell::default(),
+            known: RefCell::default(),
             on_off: Rc::new(Domain::OnOff),
             add: Name::new("add"),
             input: Name::new("input"),
@@ -486,6 +489,11 @@ impl<'a> Interp<'a> {
                 memo.clear();
                 memo.resize(p.memo_sites, None);
                 run.memo = memo;
+                // What earlier builds worked out in full holds in this one too.
+                run.known = self.known.take();
+                if run.known.is_empty() {
+                    run.known = compile::Known::table();
+                }
             }
         }
         let result = run.go();
@@ -495,6 +503,7 @@ impl<'a> Interp<'a> {
                 std::mem::take(&mut run.bytes),
                 std::mem::take(&mut run.memo),
             ));
+            self.known.replace(std::mem::take(&mut run.known));
         }
         self.node_hint.set(self.node_hint.get().max(run.nodes_made));
         self.decision_hint
@@ -557,6 +566,7 @@ impl<'a> Interp<'a> {
             frame: Vec::new(),
             bytes: Vec::new(),
             memo: Vec::new(),
+            known: Vec::new(),
         }
     }
 
@@ -787,6 +797,8 @@ struct Run<'a, 'd> {
     /// In the compiled program: per call site whose arguments are the same all through a
     /// build, the node it last worked out in full in this build.
     memo: Vec<Option<compile::Memo>>,
+    /// In the compiled program: the interpreter's [`compile::Known`] nodes.
+    known: Vec<compile::Known>,
 }
 
 impl<'a> Run<'a, '_> {

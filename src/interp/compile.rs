@@ -60,6 +60,113 @@ pub(super) struct Program<'a> {
     pub(super) memo_sites: usize,
 }
 
+/// How many nodes [`Known`] keeps: a power of two.
+pub(super) const KNOWN: usize = 1024;
+
+/// A node a builtin call site worked out in full, kept from one build to the next: a
+/// site given the same arguments (bit for bit) on the same input shape passes the same
+/// rules and gives the same shape, cost and hash bytes, since all three are functions of
+/// the arguments and the input shape alone. The table is direct-mapped by a hash of site,
+/// input shape and arguments; a node that comes out otherwise (a rule that rejects, an
+/// error) is never kept.
+#[derive(Default)]
+pub(super) struct Known {
+    /// The call site (`BuiltinCall::site`); `u32::MAX` in an empty entry.
+    site: u32,
+    input: Option<Shape>,
+    args: Vec<(Name, Value)>,
+    shape: Option<Shape>,
+    cost: Cost,
+    /// Its hash bytes without the input.
+    bytes: Vec<u8>,
+}
+
+impl Known {
+    /// An empty table.
+    pub(super) fn table() -> Vec<Known> {
+        (0..KNOWN)
+            .map(|_| Known {
+                site: u32::MAX,
+                ..Known::default()
+            })
+            .collect()
+    }
+}
+
+/// Where site `site` keeps its node for `input` and `args` in the table of [`Known`]s.
+fn known_slot(site: u32, input: &Shape, args: &[(Name, Value)]) -> usize {
+    let mut h = Mix(u64::from(site));
+    match *input {
+        Shape::Tokens { len } => h.add(len as u64),
+        Shape::Seq { len, width } => {
+            h.add(len as u64);
+            h.add(width as u64);
+        }
+        Shape::Image {
+            channels,
+            height,
+            width,
+        } => {
+            h.add(channels as u64);
+            h.add(height as u64);
+            h.add(width as u64);
+        }
+        Shape::Vector { width } => h.add(width as u64 ^ 0x5555),
+    }
+    for (_, v) in args {
+        h.value(v);
+    }
+    (h.0 ^ (h.0 >> 29)) as usize & (KNOWN - 1)
+}
+
+/// A multiplicative mix of 64-bit words, for [`known_slot`].
+struct Mix(u64);
+
+impl Mix {
+    #[inline]
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Int(x) => self.add(*x as u64),
+            Value::Float(x) => self.add(x.to_bits() ^ 1),
+            Value::Bool(x) => self.add(u64::from(*x) ^ 2),
+            Value::Str(s) => self.add(s.len() as u64 ^ 3),
+            Value::Sym(n, p) => {
+                self.add(n.id() as u64);
+                for (_, x) in p {
+                    self.value(x);
+                }
+            }
+        }
+    }
+}
+
+/// Whether two argument lists hold the same values bit for bit (their names are the
+/// call site's).
+fn same_args(a: &[(Name, Value)], b: &[(Name, Value)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((_, x), (_, y))| same_value(x, y))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Sym(n, p), Value::Sym(m, q)) => {
+            n == m
+                && p.len() == q.len()
+                && p.iter()
+                    .zip(q)
+                    .all(|((k, x), (j, y))| k == j && same_value(x, y))
+        }
+        _ => false,
+    }
+}
+
 /// What a builtin call site whose arguments are the same all through a build (see
 /// `V::is_fixed_in_build`) last worked out in full in this build: on the same input shape, the
 /// same arguments pass the same rules and give the same shape, cost and hash bytes, so
@@ -246,6 +353,8 @@ struct BuiltinCall<'a> {
     bytes: ir::NodeBytes,
     /// Its memo slot, when its arguments are the same all through a build.
     memo: Option<u32>,
+    /// Its number among the program's builtin call sites, for [`Known`].
+    site: u32,
     rules: Rc<[Option<Rule>]>,
     /// Per rule: whether it mentions `width`; the rejection's text.
     mentions_width: Vec<bool>,
@@ -341,6 +450,8 @@ struct Compiler<'i, 'a> {
     ip: &'i Interp<'a>,
     slots: u32,
     memo_sites: u32,
+    /// Builtin call sites so far.
+    sites: u32,
     depth: usize,
     /// Expressions compiled so far.
     size: usize,
@@ -359,6 +470,7 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         ip,
         slots: 0,
         memo_sites: 0,
+        sites: 0,
         depth: 0,
         size: 0,
         level: 0,
@@ -972,11 +1084,13 @@ impl<'a> Compiler<'_, 'a> {
                     self.memo_sites += 1;
                     self.memo_sites - 1
                 });
+                self.sites += 1;
                 CallK::Builtin(BuiltinCall {
                     b,
                     file: r.file,
                     name,
                     memo,
+                    site: self.sites - 1,
                     plan: metrics::Plan::new(&id.name, &binds.names),
                     bytes: ir::NodeBytes::new(name, &binds.names, &fixed),
                     binds,
@@ -1536,6 +1650,20 @@ impl<'a> Run<'a, '_> {
     }
 
     /// A builtin module applied at `here`.
+    /// Keeps the node about to be made at `at` in the build's bytes in memo slot `memo`.
+    fn remember(&mut self, memo: Option<usize>, input: Shape, shape: Shape, cost: Cost, at: usize) {
+        if let Some(slot) = memo.and_then(|m| self.memo.get_mut(m)) {
+            *slot = Some(Memo {
+                input,
+                node: self.nodes.len() as u32,
+                shape,
+                cost,
+                at: at as u32,
+                len: (self.bytes.len() - at - ir::INPUT_BYTES) as u32,
+            });
+        }
+    }
+
     fn g_builtin(&mut self, e: &'a Expr, b: &'a BuiltinCall<'a>, input: T, here: PathId) -> R<T> {
         let memo = b.memo.map(|m| m as usize);
         let input_shape = self.shape(input);
@@ -1557,6 +1685,26 @@ impl<'a> Run<'a, '_> {
             }
         }
         let vals = self.bind(&b.binds, here)?;
+        let slot = known_slot(b.site, &input_shape, &vals);
+        if let Some(k) = self.known.get(slot) {
+            if k.site == b.site && k.input == Some(input_shape) && same_args(&k.args, &vals) {
+                if let Some(shape) = k.shape {
+                    let (cost, at) = (k.cost, self.bytes.len());
+                    self.bytes.extend_from_slice(&k.bytes);
+                    ir::put_input(&mut self.bytes, input.node);
+                    self.remember(memo, input_shape, shape, cost, at);
+                    let path = self.ip.text(here);
+                    return Ok(self.node(
+                        b.name,
+                        vals,
+                        smallvec::smallvec![input.node],
+                        shape,
+                        cost,
+                        path,
+                    ));
+                }
+            }
+        }
         let width = input_shape.features();
         for (k, fast) in b.rules.iter().enumerate() {
             if width.is_none() && b.mentions_width[k] {
@@ -1587,15 +1735,16 @@ impl<'a> Run<'a, '_> {
             Ok((shape, cost)) => Ok({
                 let at = self.bytes.len();
                 b.bytes.write(&mut self.bytes, &vals, input.node);
-                if let Some(slot) = memo.and_then(|m| self.memo.get_mut(m)) {
-                    *slot = Some(Memo {
-                        input: input_shape,
-                        node: self.nodes.len() as u32,
-                        shape,
-                        cost,
-                        at: at as u32,
-                        len: (self.bytes.len() - at - ir::INPUT_BYTES) as u32,
-                    });
+                self.remember(memo, input_shape, shape, cost, at);
+                if let Some(k) = self.known.get_mut(slot) {
+                    k.site = b.site;
+                    k.input = Some(input_shape);
+                    k.args.clone_from(&vals);
+                    k.shape = Some(shape);
+                    k.cost = cost;
+                    k.bytes.clear();
+                    k.bytes
+                        .extend_from_slice(&self.bytes[at..self.bytes.len() - ir::INPUT_BYTES]);
                 }
                 self.node(
                     b.name,
@@ -1608,5 +1757,51 @@ impl<'a> Run<'a, '_> {
             }),
             Err(m) => self.err_at(m, e.span, "cannot be built here", here),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A known node is found again only for arguments the hash would write the same way
+    /// and the rules and formulas would read the same way: the same kind of value, the
+    /// same bits, the same symbol and payload.
+    #[test]
+    fn known_nodes_are_told_apart_by_every_bit_of_their_arguments() {
+        let sym = |n: &str, w: i64| Value::Sym(n.into(), vec![("window".into(), Value::Int(w))]);
+        let distinct = [
+            Value::Int(1),
+            Value::Float(1.0),
+            Value::Float(-0.0),
+            Value::Float(0.0),
+            Value::Bool(true),
+            Value::Str("a".into()),
+            Value::Str("b".into()),
+            sym("local", 16),
+            sym("local", 32),
+            sym("strided", 16),
+            Value::Sym("local".into(), Vec::new()),
+        ];
+        for (i, a) in distinct.iter().enumerate() {
+            for (j, b) in distinct.iter().enumerate() {
+                assert_eq!(same_value(a, b), i == j, "{a:?} and {b:?}");
+            }
+        }
+        let args = |v: Value| vec![(Name::new("x"), v)];
+        let seq = Shape::Seq { len: 8, width: 16 };
+        assert!(same_args(&args(Value::Int(3)), &args(Value::Int(3))));
+        assert!(!same_args(&args(Value::Int(3)), &[]));
+        // The same key has one slot; other sites, shapes and arguments mostly others.
+        let slot = known_slot(0, &seq, &args(Value::Int(3)));
+        assert_eq!(slot, known_slot(0, &seq, &args(Value::Int(3))));
+        let others = [
+            known_slot(1, &seq, &args(Value::Int(3))),
+            known_slot(0, &Shape::Seq { len: 8, width: 32 }, &args(Value::Int(3))),
+            known_slot(0, &seq, &args(Value::Int(4))),
+            known_slot(0, &seq, &args(Value::Float(3.0))),
+        ];
+        assert!(others.iter().all(|s| *s < KNOWN));
+        assert!(others.iter().filter(|s| **s != slot).count() >= 3);
     }
 }

@@ -128,11 +128,21 @@ impl Mix {
         self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 
+    #[inline]
     fn value(&mut self, v: &Value) {
         match v {
             Value::Int(x) => self.add(*x as u64),
             Value::Float(x) => self.add(x.to_bits() ^ 1),
             Value::Bool(x) => self.add(u64::from(*x) ^ 2),
+            Value::Sym(n, p) if p.is_empty() => self.add(n.id() as u64),
+            _ => self.rare(v),
+        }
+    }
+
+    /// A string, or a symbol with a payload.
+    #[cold]
+    fn rare(&mut self, v: &Value) {
+        match v {
             Value::Str(s) => self.add(s.len() as u64 ^ 3),
             Value::Sym(n, p) => {
                 self.add(n.id() as u64);
@@ -140,6 +150,7 @@ impl Mix {
                     self.value(x);
                 }
             }
+            _ => self.add(4),
         }
     }
 }
@@ -150,11 +161,20 @@ fn same_args(a: &[(Name, Value)], b: &[(Name, Value)]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|((_, x), (_, y))| same_value(x, y))
 }
 
+#[inline]
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
         (Value::Bool(x), Value::Bool(y)) => x == y,
+        _ => same_rare(a, b),
+    }
+}
+
+/// [`same_value`] of strings and symbols.
+#[cold]
+fn same_rare(a: &Value, b: &Value) -> bool {
+    match (a, b) {
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Sym(n, p), Value::Sym(m, q)) => {
             n == m

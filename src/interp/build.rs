@@ -134,7 +134,7 @@ pub struct Interp<'a> {
     /// next.
     buffers: RefCell<Buffers>,
     /// The nodes builtin call sites worked out in full, kept from one build to the next.
-    known: RefCell<Vec<compile::Known>>,
+    known: RefCell<compile::Table>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
@@ -491,9 +491,7 @@ impl<'a> Interp<'a> {
                 run.memo = memo;
                 // What earlier builds worked out in full holds in this one too.
                 run.known = self.known.take();
-                if run.known.is_empty() {
-                    run.known = compile::Known::table();
-                }
+                run.known.ready(p.sites);
             }
         }
         let result = run.go();
@@ -566,7 +564,7 @@ impl<'a> Interp<'a> {
             frame: Vec::new(),
             bytes: Vec::new(),
             memo: Vec::new(),
-            known: Vec::new(),
+            known: compile::Table::default(),
         }
     }
 
@@ -797,8 +795,8 @@ struct Run<'a, 'd> {
     /// In the compiled program: per call site whose arguments are the same all through a
     /// build, the node it last worked out in full in this build.
     memo: Vec<Option<compile::Memo>>,
-    /// In the compiled program: the interpreter's [`compile::Known`] nodes.
-    known: Vec<compile::Known>,
+    /// In the compiled program: the interpreter's table of nodes known from earlier builds.
+    known: compile::Table,
 }
 
 impl<'a> Run<'a, '_> {

@@ -58,10 +58,75 @@ pub(super) struct Program<'a> {
     pub(super) frame: usize,
     /// Call sites of builtins whose arguments are the same all through a build.
     pub(super) memo_sites: usize,
+    /// Call sites of builtins.
+    pub(super) sites: usize,
 }
 
 /// How many nodes [`Known`] keeps: a power of two.
 pub(super) const KNOWN: usize = 1024;
+
+/// The nodes known from earlier builds ([`Known`]), and per call site how well they
+/// serve it. A site whose arguments rarely come back (a continuous value drawn at every
+/// call) would pay for the lookup and the keeping at every call and gain nothing, so a
+/// site that misses far more often than it hits looks only one call in
+/// [`Table::PROBE`]; a hit brings it back.
+#[derive(Default)]
+pub(super) struct Table {
+    entries: Vec<Known>,
+    sites: Vec<Score>,
+}
+
+/// A call site's record with the table: `score` rises by [`Table::HIT`] on a hit, falls
+/// by one on a miss, within `±Table::FLOOR`.
+#[derive(Clone, Copy, Default)]
+struct Score {
+    score: i32,
+    calls: u32,
+}
+
+impl Table {
+    const HIT: i32 = 4;
+    const FLOOR: i32 = 64;
+    const PROBE: u32 = 32;
+
+    /// Makes the table ready for a program of `sites` builtin call sites.
+    pub(super) fn ready(&mut self, sites: usize) {
+        if self.entries.is_empty() {
+            self.entries = (0..KNOWN)
+                .map(|_| Known {
+                    site: u32::MAX,
+                    ..Known::default()
+                })
+                .collect();
+        }
+        if self.sites.len() != sites {
+            self.sites = vec![Score::default(); sites];
+        }
+    }
+
+    /// Whether call site `site` looks its node up this time.
+    #[inline]
+    fn consult(&mut self, site: u32) -> bool {
+        match self.sites.get_mut(site as usize) {
+            Some(s) => {
+                s.calls = s.calls.wrapping_add(1);
+                s.score > -Self::FLOOR || s.calls % Self::PROBE == 0
+            }
+            None => false,
+        }
+    }
+
+    /// Records a hit or a miss of `site`.
+    #[inline]
+    fn record(&mut self, site: u32, hit: bool) {
+        if let Some(s) = self.sites.get_mut(site as usize) {
+            s.score = match hit {
+                true => (s.score + Self::HIT).min(Self::FLOOR),
+                false => (s.score - 1).max(-Self::FLOOR),
+            };
+        }
+    }
+}
 
 /// A node a builtin call site worked out in full, kept from one build to the next: a
 /// site given the same arguments (bit for bit) on the same input shape passes the same
@@ -82,14 +147,13 @@ pub(super) struct Known {
 }
 
 impl Known {
-    /// An empty table.
-    pub(super) fn table() -> Vec<Known> {
-        (0..KNOWN)
-            .map(|_| Known {
-                site: u32::MAX,
-                ..Known::default()
-            })
-            .collect()
+    /// Its shape and cost, when it is site `site`'s node for `input` and `args`.
+    #[inline]
+    fn hit(&self, site: u32, input: Shape, args: &[(Name, Value)]) -> Option<(Shape, Cost)> {
+        if self.site != site || self.input != Some(input) || !same_args(&self.args, args) {
+            return None;
+        }
+        Some((self.shape?, self.cost))
     }
 }
 
@@ -534,6 +598,7 @@ pub(super) fn compile<'a>(ip: &Interp<'a>) -> Option<Program<'a>> {
         let_paths: space.lets.iter().map(|l| ip.path_id(&l.name)).collect(),
         frame: c.slots as usize,
         memo_sites: c.memo_sites as usize,
+        sites: c.sites as usize,
     })
 }
 
@@ -1705,25 +1770,29 @@ impl<'a> Run<'a, '_> {
             }
         }
         let vals = self.bind(&b.binds, here)?;
-        let slot = known_slot(b.site, &input_shape, &vals);
-        if let Some(k) = self.known.get(slot) {
-            if k.site == b.site && k.input == Some(input_shape) && same_args(&k.args, &vals) {
-                if let Some(shape) = k.shape {
-                    let (cost, at) = (k.cost, self.bytes.len());
-                    self.bytes.extend_from_slice(&k.bytes);
-                    ir::put_input(&mut self.bytes, input.node);
-                    self.remember(memo, input_shape, shape, cost, at);
-                    let path = self.ip.text(here);
-                    return Ok(self.node(
-                        b.name,
-                        vals,
-                        smallvec::smallvec![input.node],
-                        shape,
-                        cost,
-                        path,
-                    ));
-                }
+        let slot = match self.known.consult(b.site) {
+            true => Some(known_slot(b.site, &input_shape, &vals)),
+            false => None,
+        };
+        if let Some(s) = slot {
+            let kept = self.known.entries.get(s);
+            if let Some((shape, cost)) = kept.and_then(|k| k.hit(b.site, input_shape, &vals)) {
+                self.known.record(b.site, true);
+                let at = self.bytes.len();
+                self.bytes.extend_from_slice(&self.known.entries[s].bytes);
+                ir::put_input(&mut self.bytes, input.node);
+                self.remember(memo, input_shape, shape, cost, at);
+                let path = self.ip.text(here);
+                return Ok(self.node(
+                    b.name,
+                    vals,
+                    smallvec::smallvec![input.node],
+                    shape,
+                    cost,
+                    path,
+                ));
             }
+            self.known.record(b.site, false);
         }
         let width = input_shape.features();
         for (k, fast) in b.rules.iter().enumerate() {
@@ -1756,7 +1825,7 @@ impl<'a> Run<'a, '_> {
                 let at = self.bytes.len();
                 b.bytes.write(&mut self.bytes, &vals, input.node);
                 self.remember(memo, input_shape, shape, cost, at);
-                if let Some(k) = self.known.get_mut(slot) {
+                if let Some(k) = slot.and_then(|s| self.known.entries.get_mut(s)) {
                     k.site = b.site;
                     k.input = Some(input_shape);
                     k.args.clone_from(&vals);
@@ -1823,5 +1892,41 @@ mod tests {
         ];
         assert!(others.iter().all(|s| *s < KNOWN));
         assert!(others.iter().filter(|s| **s != slot).count() >= 3);
+    }
+
+    /// A call site that keeps missing looks the table up only one call in `PROBE`; a site
+    /// that hits keeps looking, and a hit on a probe brings a site back.
+    #[test]
+    fn a_site_that_keeps_missing_stops_looking_until_it_hits() {
+        let mut t = Table::default();
+        t.ready(2);
+        assert_eq!(t.entries.len(), KNOWN);
+        let looked = |t: &mut Table, site: u32, hit: bool, calls: u32| {
+            let mut n = 0;
+            for _ in 0..calls {
+                if t.consult(site) {
+                    n += 1;
+                    t.record(site, hit);
+                }
+            }
+            n
+        };
+        // Site 0 misses: it looks at every call until its score reaches the floor.
+        let floor = Table::FLOOR as u32;
+        assert_eq!(looked(&mut t, 0, false, floor), floor);
+        let probes = looked(&mut t, 0, false, 10 * Table::PROBE);
+        assert!((9..=11).contains(&probes), "{probes} probes");
+        // Site 1 hits now and then, one call in four: it never stops looking.
+        for k in 0..1000 {
+            assert!(t.consult(1));
+            t.record(1, k % 4 == 0);
+        }
+        // A hit on a probe lifts site 0 off the floor: it looks at the next call again.
+        while !t.consult(0) {}
+        t.record(0, true);
+        assert!(t.consult(0));
+        // A program of another size starts its scores afresh.
+        t.ready(3);
+        assert_eq!(t.sites.len(), 3);
     }
 }

@@ -106,6 +106,7 @@ impl Paths {
         }
     }
 
+    #[inline(always)]
     fn child(
         &mut self,
         parent: PathId,
@@ -124,7 +125,9 @@ impl Paths {
         id
     }
 
-    /// [`Paths::child`] past the recent ones.
+    /// [`Paths::child`] past the recent ones (kept out of line, so that the lookup of a
+    /// recent child is inlined where paths are made).
+    #[inline(never)]
     fn find_child(
         &mut self,
         parent: PathId,

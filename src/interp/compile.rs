@@ -1734,7 +1734,6 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    /// A builtin module applied at `here`.
     /// Keeps the node about to be made at `at` in the build's bytes in memo slot `memo`.
     fn remember(&mut self, memo: Option<usize>, input: Shape, shape: Shape, cost: Cost, at: usize) {
         if let Some(slot) = memo.and_then(|m| self.memo.get_mut(m)) {
@@ -1749,6 +1748,7 @@ impl<'a> Run<'a, '_> {
         }
     }
 
+    /// A builtin module applied at `here`.
     fn g_builtin(&mut self, e: &'a Expr, b: &'a BuiltinCall<'a>, input: T, here: PathId) -> R<T> {
         let memo = b.memo.map(|m| m as usize);
         let input_shape = self.shape(input);

@@ -18,7 +18,10 @@
 //! level: its recursion is as deep as the program, which the compiler bounds, and its
 //! only loop, `repeat`, counts each copy's size against the build's limit.
 
+use std::hash::Hasher;
 use std::rc::Rc;
+
+use rustc_hash::FxHasher;
 
 use super::{
     arg_path_kind, arith, call_name, coerce_float, const_value, join, math, static_metric, ArgPath,
@@ -159,63 +162,55 @@ impl Known {
 
 /// Where site `site` keeps its node for `input` and `args` in the table of [`Known`]s.
 fn known_slot(site: u32, input: &Shape, args: &[(Name, Value)]) -> usize {
-    let mut h = Mix(u64::from(site));
+    let mut h = FxHasher::default();
+    h.write_u32(site);
     match *input {
-        Shape::Tokens { len } => h.add(len as u64),
+        Shape::Tokens { len } => h.write_i64(len),
         Shape::Seq { len, width } => {
-            h.add(len as u64);
-            h.add(width as u64);
+            h.write_i64(len);
+            h.write_i64(width);
         }
         Shape::Image {
             channels,
             height,
             width,
         } => {
-            h.add(channels as u64);
-            h.add(height as u64);
-            h.add(width as u64);
+            h.write_i64(channels);
+            h.write_i64(height);
+            h.write_i64(width);
         }
-        Shape::Vector { width } => h.add(width as u64 ^ 0x5555),
+        Shape::Vector { width } => h.write_i64(width ^ 0x5555),
     }
     for (_, v) in args {
-        h.value(v);
+        hash_value(&mut h, v);
     }
-    (h.0 ^ (h.0 >> 29)) as usize & (KNOWN - 1)
+    h.finish() as usize & (KNOWN - 1)
 }
 
-/// A multiplicative mix of 64-bit words, for [`known_slot`].
-struct Mix(u64);
-
-impl Mix {
-    #[inline]
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+/// Feeds `v` to `h` for [`known_slot`]: numbers and bare symbols inline, the rest out of
+/// line (a string by its length: the comparison that follows reads it in full).
+#[inline]
+fn hash_value(h: &mut FxHasher, v: &Value) {
+    match v {
+        Value::Int(x) => h.write_i64(*x),
+        Value::Float(x) => h.write_u64(x.to_bits() ^ 1),
+        Value::Bool(x) => h.write_u64(u64::from(*x) ^ 2),
+        Value::Sym(n, p) if p.is_empty() => h.write_usize(n.id()),
+        _ => hash_rare(h, v),
     }
+}
 
-    #[inline]
-    fn value(&mut self, v: &Value) {
-        match v {
-            Value::Int(x) => self.add(*x as u64),
-            Value::Float(x) => self.add(x.to_bits() ^ 1),
-            Value::Bool(x) => self.add(u64::from(*x) ^ 2),
-            Value::Sym(n, p) if p.is_empty() => self.add(n.id() as u64),
-            _ => self.rare(v),
-        }
-    }
-
-    /// A string, or a symbol with a payload.
-    #[cold]
-    fn rare(&mut self, v: &Value) {
-        match v {
-            Value::Str(s) => self.add(s.len() as u64 ^ 3),
-            Value::Sym(n, p) => {
-                self.add(n.id() as u64);
-                for (_, x) in p {
-                    self.value(x);
-                }
+#[cold]
+fn hash_rare(h: &mut FxHasher, v: &Value) {
+    match v {
+        Value::Str(s) => h.write_usize(s.len() ^ 3),
+        Value::Sym(n, p) => {
+            h.write_usize(n.id());
+            for (_, x) in p {
+                hash_value(h, x);
             }
-            _ => self.add(4),
         }
+        _ => h.write_u64(4),
     }
 }
 

@@ -130,11 +130,9 @@ pub struct Interp<'a> {
     sites: RefCell<Sites>,
     /// The space compiled for full builds (`None`: every build walks the tree).
     program: Option<compile::Program<'a>>,
-    /// The compiled program's frame, hash bytes and copies, kept from one build to the
-    /// next.
+    /// The compiled program's frame, hash bytes, copies and known nodes, kept from one
+    /// build to the next.
     buffers: RefCell<Buffers>,
-    /// The nodes builtin call sites worked out in full, kept from one build to the next.
-    known: RefCell<compile::Table>,
     /// The domain of every `optional`.
     on_off: Rc<Domain>,
     /// The name of the node a residual joins its body with.
@@ -312,7 +310,6 @@ impl<'a> Interp<'a> {
             param_names: RefCell::new(FxHashMap::default()),
             program: None,
             buffers: RefCell::default(),
-            known: RefCell::default(),
             on_off: Rc::new(Domain::OnOff),
             add: Name::new("add"),
             input: Name::new("input"),
@@ -479,7 +476,7 @@ impl<'a> Interp<'a> {
                 run.program = Some(p);
                 // The buffers of the last build are reused: the frame's slots are all
                 // bound before they are read, and the hash bytes are started afresh.
-                let (mut frame, mut bytes, mut memo) = self.buffers.take();
+                let (mut frame, mut bytes, mut memo, mut known) = self.buffers.take();
                 frame.resize(p.frame, compile::Slot::Empty);
                 run.frame = frame;
                 bytes.clear();
@@ -490,8 +487,8 @@ impl<'a> Interp<'a> {
                 memo.resize(p.memo_sites, None);
                 run.memo = memo;
                 // What earlier builds worked out in full holds in this one too.
-                run.known = self.known.take();
-                run.known.ready(p.sites);
+                known.ready(p.sites);
+                run.known = known;
             }
         }
         let result = run.go();
@@ -500,8 +497,8 @@ impl<'a> Interp<'a> {
                 std::mem::take(&mut run.frame),
                 std::mem::take(&mut run.bytes),
                 std::mem::take(&mut run.memo),
+                std::mem::take(&mut run.known),
             ));
-            self.known.replace(std::mem::take(&mut run.known));
         }
         self.node_hint.set(self.node_hint.get().max(run.nodes_made));
         self.decision_hint
@@ -766,8 +763,14 @@ fn join(path: &str, seg: &str) -> String {
     }
 }
 
-/// The compiled program's frame, hash bytes and copyable call sites.
-type Buffers = (Vec<compile::Slot>, Vec<u8>, Vec<Option<compile::Memo>>);
+/// The compiled program's frame, hash bytes, copyable call sites and the nodes known from
+/// earlier builds.
+type Buffers = (
+    Vec<compile::Slot>,
+    Vec<u8>,
+    Vec<Option<compile::Memo>>,
+    compile::Table,
+);
 
 struct Run<'a, 'd> {
     ip: &'a Interp<'a>,

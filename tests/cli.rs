@@ -175,6 +175,75 @@ fn describe_reads_back_a_sampled_architecture() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `sample -n 3 --format json` writes three architectures, one per line: `describe` reads
+/// them all back, reports a bad one by its line and still prints the others; `train`,
+/// which trains one, says the file holds three.
+#[test]
+fn describe_reads_every_architecture_of_a_json_lines_file() {
+    let (code, json, stderr) = nasc(&[
+        "sample",
+        "examples/tiny_lm.nas",
+        "-n",
+        "3",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json.lines().count(), 3, "{json}");
+    let dir = std::env::temp_dir().join(format!("nasc-describe-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("archs.jsonl");
+    std::fs::write(&file, &json).unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let describe = |format: &str| {
+        nasc(&[
+            "describe",
+            "examples/tiny_lm.nas",
+            "--arch",
+            &path,
+            "--format",
+            format,
+        ])
+    };
+    let (code, out, stderr) = describe("json");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out, json);
+    let (code, out, stderr) = describe("text");
+    assert_eq!(code, 0, "{stderr}");
+    for k in 1..=3 {
+        assert!(out.contains(&format!("architecture {k} of 3")), "{out}");
+    }
+    // The second one out of its domain: an error that names its line; the other two print.
+    let lines: Vec<&str> = json.lines().collect();
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    let bad = lines[1].replacen(
+        &format!("\"d_model\":{}", v["assignment"]["d_model"]),
+        "\"d_model\":100",
+        1,
+    );
+    assert_ne!(bad, lines[1]);
+    std::fs::write(&file, format!("{}\n{bad}\n\n{}\n", lines[0], lines[2])).unwrap();
+    let (code, out, stderr) = describe("json");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("nas::E031") && stderr.contains("archs.jsonl:2"),
+        "{stderr}"
+    );
+    assert_eq!(out, format!("{}\n{}\n", lines[0], lines[2]));
+    let (code, _, stderr) = nasc(&["train", "examples/tiny_lm.nas", "--arch", &path]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("holds 3 architectures"), "{stderr}");
+    // Nothing in the file, or JSON that breaks off: usage errors.
+    for text in ["\n", "{\"d_model\": 64}\n{\"d_mod"] {
+        std::fs::write(&file, text).unwrap();
+        let (code, _, stderr) = describe("text");
+        assert_eq!(code, 2, "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn enumerate_counts_and_refuses_past_its_limit() {
     let (code, out, stderr) = nasc(&["enumerate", "examples/deep_architect_poster.nas", "--count"]);

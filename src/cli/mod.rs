@@ -102,12 +102,12 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Check an architecture (JSON from `nasc sample --format json`, or an object of
-    /// hyperparameter values) against its space and print it with its static metrics.
+    /// Check architectures (JSON from `nasc sample --format json`, or objects of
+    /// hyperparameter values) against their space and print them with their static metrics.
     Describe {
         /// The `.nas` file.
         file: std::path::PathBuf,
-        /// The architecture file.
+        /// The architecture file: one JSON object, or several, one per line.
         #[arg(long)]
         arch: std::path::PathBuf,
         /// The file may leave hyperparameters open: list the open ones (those that exist

@@ -34,7 +34,7 @@ pub enum Request {
         /// Print only the count.
         count_only: bool,
     },
-    /// Validate one architecture, given as JSON text.
+    /// Validate architectures given as JSON text: one JSON value, or one per line.
     Describe {
         /// The architecture file's name, for messages.
         file: String,
@@ -221,7 +221,88 @@ fn describe(
     sink: &mut Sink,
     out: &mut RunOutput,
 ) {
-    let Some(values) = parse_values(info, file, text, sink, out) else {
+    let archs = match read_archs(file, text) {
+        Ok(a) => a,
+        Err(e) => {
+            out.usage_error = Some(e);
+            return;
+        }
+    };
+    let total = archs.len();
+    let mut printed = false;
+    for (k, (line, value)) in archs.iter().enumerate() {
+        // Several architectures are told apart by the line each starts on.
+        let name = match total {
+            1 => file.to_string(),
+            _ => format!("{file}:{line}"),
+        };
+        let mark = out.stdout.len();
+        describe_one(
+            interp,
+            info,
+            &name,
+            value,
+            (k + 1, total),
+            partial,
+            json,
+            sink,
+            out,
+        );
+        if out.usage_error.is_some() {
+            return;
+        }
+        if out.stdout.len() > mark {
+            // A listing for people: a blank line between two architectures.
+            if printed && !json {
+                out.stdout.insert(mark, '\n');
+            }
+            printed = true;
+        }
+    }
+}
+
+/// The architectures of an architecture file, each with the line it starts on: one JSON
+/// value, or several one after another (JSON lines, as `nasc sample --format json`
+/// writes them). An error message when the text is not that.
+pub(crate) fn read_archs(
+    file: &str,
+    text: &str,
+) -> Result<Vec<(usize, serde_json::Value)>, String> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    let mut archs = Vec::new();
+    loop {
+        let at = stream.byte_offset();
+        match stream.next() {
+            None => break,
+            Some(Ok(v)) => {
+                let start = text[at..]
+                    .find(|c: char| !c.is_whitespace())
+                    .map_or(at, |s| at + s);
+                archs.push((1 + text[..start].matches('\n').count(), v));
+            }
+            Some(Err(e)) => return Err(format!("`{file}` is not JSON: {e}")),
+        }
+    }
+    match archs.is_empty() {
+        true => Err(format!("`{file}` holds no architecture (it is empty)")),
+        false => Ok(archs),
+    }
+}
+
+/// Describes the architecture `value` of `file`, number `index.0` of `index.1` in it.
+#[allow(clippy::too_many_arguments)]
+fn describe_one(
+    interp: &Interp,
+    info: &crate::check::SpaceInfo,
+    file: &str,
+    value: &serde_json::Value,
+    index: (usize, usize),
+    partial: bool,
+    json: bool,
+    sink: &mut Sink,
+    out: &mut RunOutput,
+) {
+    let Some(values) = parse_values(info, file, value, sink, out) else {
         return;
     };
     if partial {
@@ -248,26 +329,26 @@ fn describe(
         }
     }
     if let Some(arch) = build_values(interp, info, file, &values, sink) {
-        print_archs(std::slice::from_ref(&*arch), json, out);
+        match json {
+            true => {
+                out.stdout.push_str(&arch.to_json().to_string());
+                out.stdout.push('\n');
+            }
+            false => out.stdout.push_str(&render_arch(&arch, index.0, index.1)),
+        }
     }
 }
 
-/// The hyperparameter values of an architecture file: its `assignment` object, or the
-/// whole file when it is a plain object of values. `None` after reporting why not.
+/// The hyperparameter values of an architecture read from `file`: its `assignment`
+/// object, or the whole value when it is a plain object of values. `None` after reporting
+/// why not.
 pub(crate) fn parse_values(
     info: &crate::check::SpaceInfo,
     file: &str,
-    text: &str,
+    parsed: &serde_json::Value,
     sink: &mut Sink,
     out: &mut RunOutput,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let parsed: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            out.usage_error = Some(format!("`{file}` is not JSON: {e}"));
-            return None;
-        }
-    };
     if let Some(s) = parsed.get("space").and_then(|s| s.as_str()) {
         if s != info.name {
             sink.push(
@@ -282,7 +363,7 @@ pub(crate) fn parse_values(
             return None;
         }
     }
-    match parsed.get("assignment").unwrap_or(&parsed) {
+    match parsed.get("assignment").unwrap_or(parsed) {
         serde_json::Value::Object(m) => Some(m.clone()),
         _ => {
             out.usage_error = Some(format!(
@@ -676,5 +757,33 @@ fn bytes(x: u64) -> String {
         format!("{:.1} MiB", f / (1u64 << 20) as f64)
     } else {
         format!("{:.2} GiB", f / (1u64 << 30) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_archs;
+
+    /// One object, pretty-printed over several lines, or several objects one per line
+    /// (blank lines between them allowed): each with the line it starts on.
+    #[test]
+    fn an_architecture_file_holds_one_or_more_json_values() {
+        let lines = |text: &str| -> Vec<usize> {
+            read_archs("f", text)
+                .unwrap()
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect()
+        };
+        assert_eq!(lines("{\n  \"a\": 1,\n  \"b\": 2\n}\n"), [1]);
+        assert_eq!(lines("{\"a\": 1}\n{\"a\": 2}\n\n{\"a\": 3}"), [1, 2, 4]);
+        assert_eq!(lines("\n\n  {\"a\": 1}"), [3]);
+        let (_, v) = &read_archs("f", "{\"a\": 1}\n{\"a\": 2}").unwrap()[1];
+        assert_eq!(v["a"], 2);
+        assert!(read_archs("f", " \n")
+            .unwrap_err()
+            .contains("no architecture"));
+        let e = read_archs("f", "{\"a\": 1}\n{\"a\"").unwrap_err();
+        assert!(e.contains("not JSON") && e.contains("line 2"), "{e}");
     }
 }

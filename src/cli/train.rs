@@ -14,7 +14,7 @@ use crate::train::device::{self, DeviceChoice};
 use crate::train::settings::TrainSettings;
 use crate::train::{self as stage, EvalPoint, Observer, Report, Status};
 
-use super::sample::{build_values, open_space, parse_values, with_checked, RunOutput};
+use super::sample::{build_values, open_space, parse_values, read_archs, with_checked, RunOutput};
 
 /// Which architecture to train.
 #[derive(Clone, Debug)]
@@ -140,6 +140,18 @@ pub(crate) fn prepare(
     }
 }
 
+/// The one architecture of the file `name` (text `text`); an error message when it is not
+/// JSON or holds several (`nasc sample -n 5 --format json` writes one per line).
+fn one_arch(name: &str, text: &str) -> Result<serde_json::Value, String> {
+    let mut archs = read_archs(name, text)?;
+    match archs.len() {
+        1 => Ok(archs.remove(0).1),
+        n => Err(format!(
+            "`{name}` holds {n} architectures, one per line; a model is trained on one: put the one to train in a file of its own"
+        )),
+    }
+}
+
 fn train_checked(
     checked: &Checked,
     dir: Option<&Path>,
@@ -154,7 +166,14 @@ fn train_checked(
     };
     let arch = match &request.arch {
         ArchSource::File { name, json } => {
-            let Some(values) = parse_values(info, name, json, sink, out) else {
+            let parsed = match one_arch(name, json) {
+                Ok(v) => v,
+                Err(e) => {
+                    out.usage_error = Some(e);
+                    return false;
+                }
+            };
+            let Some(values) = parse_values(info, name, &parsed, sink, out) else {
                 return false;
             };
             match build_values(&interp, info, name, &values, sink) {
@@ -424,15 +443,23 @@ fn eval_checked(
             return;
         }
     };
-    let Some(values) = parse_values(info, &arch_name, &text, sink, out) else {
+    let parsed = match one_arch(&arch_name, &text) {
+        Ok(v) => v,
+        Err(e) => {
+            out.usage_error = Some(e);
+            return;
+        }
+    };
+    let Some(values) = parse_values(info, &arch_name, &parsed, sink, out) else {
         return;
     };
     let Some(arch) = build_values(&interp, info, &arch_name, &values, sink) else {
         return;
     };
-    let saved_hash = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|j| j.get("hash").and_then(|h| h.as_str()).map(String::from));
+    let saved_hash = parsed
+        .get("hash")
+        .and_then(|h| h.as_str())
+        .map(String::from);
     if saved_hash.as_deref().is_some_and(|h| h != arch.hash_hex()) {
         sink.push(
             Diagnostic::error(

@@ -244,6 +244,60 @@ fn describe_reads_every_architecture_of_a_json_lines_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `nasc sample` prints each architecture as soon as it is drawn: the first line of a
+/// hundred million comes at once, and when its reader goes away (`| head -n 1`) the
+/// command stops, quietly and successfully, instead of drawing (and keeping) the rest.
+#[test]
+fn sample_streams_and_stops_when_its_reader_goes() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nasc"))
+        .args([
+            "sample",
+            "examples/tiny_lm.nas",
+            "-n",
+            "100000000",
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nasc runs");
+    // The first line is read on a thread, so that a command that printed nothing until
+    // it was done would fail here rather than hang.
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let Ok(first) = rx.recv_timeout(std::time::Duration::from_secs(120)) else {
+        let _ = child.kill();
+        panic!("nasc sample printed nothing while drawing");
+    };
+    let arch: serde_json::Value = serde_json::from_str(&first).expect("a JSON architecture");
+    assert_eq!(arch["space"], "tiny_lm");
+    // The reader is gone; the next write fails and drawing stops.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("nasc sample kept drawing after its reader went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
 #[test]
 fn enumerate_counts_and_refuses_past_its_limit() {
     let (code, out, stderr) = nasc(&["enumerate", "examples/deep_architect_poster.nas", "--count"]);

@@ -157,6 +157,65 @@ fn the_same_seed_gives_the_same_architectures() {
     assert_ne!(a, c);
 }
 
+/// A writer whose bytes the test can read after the command has taken it.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Drawn live (as `nasc sample` prints), the architectures are the same bytes as drawn
+/// into the output at the end, for both formats and uniform sampling too; none is kept.
+#[test]
+fn sampling_live_prints_what_sampling_at_once_does() {
+    let src = example("deep_architect_poster.nas");
+    let uniform = Request::Sample {
+        n: 4,
+        seed: 3,
+        uniform: true,
+        limit: 100_000,
+        max_attempts: 10_000,
+    };
+    for request in [common::sample_request(6, 9), uniform] {
+        for json in [false, true] {
+            let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let at_once = nasc::cli::sample::run_source(
+                "test.nas",
+                src.clone(),
+                Some(dir.clone()),
+                None,
+                &request,
+                json,
+            );
+            let live = Shared::default();
+            let out = nasc::cli::sample::run_source_live(
+                "test.nas",
+                src.clone(),
+                Some(dir),
+                None,
+                &request,
+                json,
+                Box::new(live.clone()),
+            );
+            assert!(out.diagnostics.is_empty() && out.stdout.is_empty());
+            let printed = String::from_utf8(live.0.borrow().clone()).unwrap();
+            assert!(printed.contains(if json {
+                "\"hash\""
+            } else {
+                "architecture 4 of"
+            }));
+            assert_eq!(printed, at_once.stdout, "{request:?}");
+        }
+    }
+}
+
 /// Describes `arch` (sample JSON) against `src`: its stdout and codes.
 fn describe(src: &str, arch: &serde_json::Value) -> (String, Vec<String>) {
     common::run(

@@ -563,13 +563,15 @@ fn run_space(file: &std::path::Path, common: &Common, request: sample::Request) 
         Ok(x) => x,
         Err(code) => return code,
     };
-    let out = sample::run_source(
+    // Architectures go to standard output as they are drawn.
+    let out = sample::run_source_live(
         &name,
         text,
         dir,
         common.space.as_deref(),
         &request,
         common.format == OutputFormat::Json,
+        Box::new(std::io::stdout()),
     );
     finish(&out, common)
 }

@@ -55,6 +55,37 @@ pub struct RunOutput {
     pub stdout: String,
     /// A usage error (exit code 2): no such space, unreadable architecture file.
     pub usage_error: Option<String>,
+    /// Where `nasc sample` writes its architectures as it draws them, when set (they are
+    /// then not kept in `stdout`), so that memory stays flat and an interrupted run keeps
+    /// what it printed.
+    pub live: Option<Box<dyn std::io::Write>>,
+    /// The reader of `live` has gone (a closed pipe, as with `| head`): drawing stopped.
+    pub closed: bool,
+}
+
+impl RunOutput {
+    /// Writes `text` to standard output: to `live` at once, else into `stdout`. `false`
+    /// once nothing more can be written (the reader has gone, or writing failed, which is
+    /// a usage error).
+    fn put(&mut self, text: &str) -> bool {
+        let Some(w) = &mut self.live else {
+            self.stdout.push_str(text);
+            return true;
+        };
+        if self.closed {
+            return false;
+        }
+        match w.write_all(text.as_bytes()).and_then(|()| w.flush()) {
+            Ok(()) => true,
+            Err(e) => {
+                self.closed = true;
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    self.usage_error = Some(format!("cannot write the output: {e}"));
+                }
+                false
+            }
+        }
+    }
 }
 
 /// Runs `request` on the space `space` (the first one when `None`) of the file `name`.
@@ -67,6 +98,24 @@ pub fn run_source(
     json: bool,
 ) -> RunOutput {
     with_checked(name, text, dir, |checked, sink, out| {
+        run_checked(checked, space, request, json, sink, out)
+    })
+    .0
+}
+
+/// [`run_source`], writing the architectures `nasc sample` draws to `live` as they come.
+pub fn run_source_live(
+    name: &str,
+    text: String,
+    dir: Option<std::path::PathBuf>,
+    space: Option<&str>,
+    request: &Request,
+    json: bool,
+    live: Box<dyn std::io::Write>,
+) -> RunOutput {
+    let mut live = Some(live);
+    with_checked(name, text, dir, |checked, sink, out| {
+        out.live = live.take();
         run_checked(checked, space, request, json, sink, out)
     })
     .0
@@ -91,6 +140,8 @@ pub(crate) fn with_checked<T: Default>(
         diagnostics: Vec::new(),
         stdout: String::new(),
         usage_error: None,
+        live: None,
+        closed: false,
     };
     let result = if sink.has_errors() {
         T::default()
@@ -158,11 +209,24 @@ fn run_checked(
                 }
                 return;
             }
-            match strategy::sample(&interp, &mut RandomSearch, &mut rng, *n, *max_attempts) {
-                Ok((archs, stats)) => {
-                    print_archs(&archs, json, out);
+            // Each architecture is printed as soon as it is drawn.
+            let mut drawn = 0;
+            let result = strategy::sample_each(
+                &interp,
+                &mut RandomSearch,
+                &mut rng,
+                *n,
+                *max_attempts,
+                &mut |a| {
+                    drawn += 1;
+                    out.put(&arch_text(&a, (drawn, *n), json))
+                },
+            );
+            match result {
+                Ok(_) if out.closed => {}
+                Ok(stats) => {
                     if !json {
-                        out.stdout.push_str(&rejection_line(&stats, archs.len()));
+                        out.put(&rejection_line(&stats, drawn));
                     }
                 }
                 Err(SampleError::Build(e)) => sink.push(unbuildable(&e)),
@@ -329,13 +393,8 @@ fn describe_one(
         }
     }
     if let Some(arch) = build_values(interp, info, file, &values, sink) {
-        match json {
-            true => {
-                out.stdout.push_str(&arch.to_json().to_string());
-                out.stdout.push('\n');
-            }
-            false => out.stdout.push_str(&render_arch(&arch, index.0, index.1)),
-        }
+        out.stdout
+            .push_str(arch_text(&arch, index, json).trim_start_matches('\n'));
     }
 }
 
@@ -621,14 +680,27 @@ fn compact(a: &Arch) -> String {
 
 fn print_archs(archs: &[Arch], json: bool, out: &mut RunOutput) {
     for (i, a) in archs.iter().enumerate() {
-        if json {
-            out.stdout.push_str(&a.to_json().to_string());
-            out.stdout.push('\n');
-        } else {
-            if i > 0 {
-                out.stdout.push('\n');
+        if !out.put(&arch_text(a, (i + 1, archs.len()), json)) {
+            return;
+        }
+    }
+}
+
+/// Architecture number `index.0` of `index.1` as printed: a JSON line, or the listing for
+/// people, after a blank line unless it is the first.
+fn arch_text(a: &Arch, index: (usize, usize), json: bool) -> String {
+    match json {
+        true => {
+            let mut s = a.to_json().to_string();
+            s.push('\n');
+            s
+        }
+        false => {
+            let s = render_arch(a, index.0, index.1);
+            match index.0 {
+                1 => s,
+                _ => format!("\n{s}"),
             }
-            out.stdout.push_str(&render_arch(a, i + 1, archs.len()));
         }
     }
 }

@@ -171,9 +171,28 @@ pub fn sample(
     // `n` comes from the user (`-n`, a layer's size): no more room up front than a
     // modest batch, so an absurd count runs out of patience, not of memory at once.
     let mut out = Vec::with_capacity(n.min(1024));
+    let stats = sample_each(interp, strategy, rng, n, max_attempts, &mut |a| {
+        out.push(a);
+        true
+    })?;
+    Ok((out, stats))
+}
+
+/// [`sample`], handing each architecture to `each` as soon as it is built instead of
+/// keeping them all: memory stays flat however many are drawn. Stops early when `each`
+/// returns `false` (its reader has gone). The counts of rejections.
+pub fn sample_each(
+    interp: &Interp,
+    strategy: &mut dyn Strategy,
+    rng: &mut Rng64,
+    n: usize,
+    max_attempts: u64,
+    each: &mut dyn FnMut(Arch) -> bool,
+) -> Result<Rejections, SampleError> {
     let mut stats = Rejections::default();
     let mut in_a_row = 0;
-    while out.len() < n {
+    let mut built = 0;
+    while built < n {
         stats.attempts += 1;
         strategy.start(rng);
         let mut asking = Asking {
@@ -183,7 +202,10 @@ pub fn sample(
         match interp.build(&mut asking).map_err(SampleError::Build)? {
             Outcome::Built(a) => {
                 in_a_row = 0;
-                out.push(*a);
+                built += 1;
+                if !each(*a) {
+                    break;
+                }
             }
             Outcome::Rejected(r, made) => {
                 stats.note(r);
@@ -199,7 +221,7 @@ pub fn sample(
             }
         }
     }
-    Ok((out, stats))
+    Ok(stats)
 }
 
 /// Replays a given assignment: every hyperparameter the expansion reaches must be in it,

@@ -72,7 +72,7 @@ fn run_line(src: &str) -> common::Request {
         },
         "enumerate" => common::Request::Enumerate {
             limit: flag("--limit").unwrap_or(100_000),
-            count_only: true,
+            count_only: line.contains("--count"),
         },
         "describe" => {
             let rest = line["describe".len()..].trim();

@@ -61,6 +61,8 @@ pub struct RunOutput {
     pub live: Option<Box<dyn std::io::Write>>,
     /// The reader of `live` has gone (a closed pipe, as with `| head`): drawing stopped.
     pub closed: bool,
+    /// The checker's summary of every space that checked cleanly: sizes, for `enumerate`.
+    pub summaries: Vec<space::summary::Summary>,
 }
 
 impl RunOutput {
@@ -134,7 +136,7 @@ pub(crate) fn with_checked<T: Default>(
     let mut sink = Sink::default();
     let program = check::load(name, text, dir, &mut sink);
     let checked = check::check(program, &mut sink);
-    let _ = space::summary::analyze(&checked, &mut sink);
+    let summaries = space::summary::analyze(&checked, &mut sink);
     let mut out = RunOutput {
         sources: SourceMap::default(),
         diagnostics: Vec::new(),
@@ -142,6 +144,7 @@ pub(crate) fn with_checked<T: Default>(
         usage_error: None,
         live: None,
         closed: false,
+        summaries,
     };
     let result = if sink.has_errors() {
         T::default()
@@ -202,6 +205,9 @@ fn run_checked(
             max_attempts,
         } => {
             let mut rng = strategy::rng(*seed);
+            if *uniform && refused(out, info, *limit, sink) {
+                return;
+            }
             if *uniform {
                 match strategy::uniform_over_architectures(&interp, &mut rng, *n, *limit) {
                     Ok(archs) => print_archs(&archs, json, out),
@@ -234,34 +240,44 @@ fn run_checked(
             }
         }
         Request::Enumerate { limit, count_only } => {
+            if refused(out, info, *limit, sink) {
+                return;
+            }
+            // When the count says the walk cannot pass the limit, each architecture is
+            // printed as it is found; otherwise the walk may still refuse the space, and
+            // they are held until it is done.
+            let stream = bound(out, info).is_some_and(|(n, _)| n <= (*limit).into());
             let mut found = 0u64;
-            let mut text = String::new();
+            let mut held = String::new();
             let result = strategy::enumerate(&interp, *limit, |a| {
                 found += 1;
                 if *count_only {
                     return;
                 }
-                if json {
-                    text.push_str(&a.to_json().to_string());
-                    text.push('\n');
-                } else {
-                    let _ = writeln!(text, "{}  {}", a.hash_hex(), compact(&a));
+                let line = match json {
+                    true => format!("{}\n", a.to_json()),
+                    false => format!("{}  {}\n", a.hash_hex(), compact(&a)),
+                };
+                match stream {
+                    true => _ = out.put(&line),
+                    false => held.push_str(&line),
                 }
             });
             match result {
                 Ok(stats) => {
-                    out.stdout = text;
+                    let mut text = held;
                     if !json {
-                        let _ = write!(out.stdout, "{} architectures", format_count(&found.into()));
+                        let _ = write!(text, "{} architectures", format_count(&found.into()));
                         if stats.rejected > 0 {
                             let _ = write!(
-                                out.stdout,
+                                text,
                                 " ({} assignments rejected by constraints)",
                                 format_count(&stats.rejected.into())
                             );
                         }
-                        out.stdout.push('\n');
+                        text.push('\n');
                     }
+                    out.put(&text);
                 }
                 Err(e) => sink.push(enum_error(&e, info, "enumerate")),
             }
@@ -607,6 +623,41 @@ pub(crate) fn all_rejected(stats: &Rejections, info: &crate::check::SpaceInfo) -
         }
     }
     d
+}
+
+/// What the checker's count says of the size of `info`: the count, and whether it is
+/// exact (it is an upper bound when constraints on metrics, data or continuous values
+/// were left out of it). `None` for an infinite space or one it could not count.
+fn bound(out: &RunOutput, info: &crate::check::SpaceInfo) -> Option<(num_bigint::BigUint, bool)> {
+    let s = out.summaries.iter().find(|s| s.name == info.name)?;
+    match &s.size {
+        space::summary::Size::Finite(n) => Some((n.clone(), s.uncounted == 0)),
+        _ => None,
+    }
+}
+
+/// Refuses to enumerate `info` when its exact count is past `limit`, before walking any
+/// of it, with the count; whether it did.
+fn refused(out: &RunOutput, info: &crate::check::SpaceInfo, limit: u64, sink: &mut Sink) -> bool {
+    match bound(out, info) {
+        Some((n, true)) if n > limit.into() => {
+            sink.push(
+                Diagnostic::error(
+                    Code::TooLargeToEnumerate,
+                    format!(
+                        "the space has {} architectures, more than the limit of {}",
+                        format_count(&n),
+                        format_count(&limit.into())
+                    ),
+                    info.span,
+                    "this space",
+                )
+                .with_help("raise the limit with `--limit N`, or use `nasc sample`"),
+            );
+            true
+        }
+        _ => false,
+    }
 }
 
 fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diagnostic {

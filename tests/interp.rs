@@ -320,6 +320,49 @@ fn uniform_sampling_draws_distinct_architectures() {
     assert_eq!(hashes.len(), 50);
 }
 
+/// `Arch::write_json` (what `nasc sample --format json` prints) writes what `to_json`
+/// gives, byte for byte, for architectures of every example and every architecture of the
+/// poster space.
+#[test]
+fn architectures_are_written_as_their_json_values_are() {
+    use nasc::interp::strategy::{self, RandomSearch};
+    let mut compared = 0;
+    for name in examples() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(&name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut sink = nasc::diag::Sink::default();
+        let dir = path.parent().map(Path::to_path_buf);
+        let program = nasc::check::load(&name, text, dir, &mut sink);
+        let checked = nasc::check::check(program, &mut sink);
+        let Some(info) = checked.spaces.first() else {
+            continue;
+        };
+        let Ok(interp) = nasc::interp::Interp::new(&checked, info) else {
+            continue;
+        };
+        let mut same = |a: &nasc::interp::Arch| {
+            let mut b = Vec::new();
+            a.write_json(&mut b);
+            assert_eq!(
+                String::from_utf8(b).unwrap(),
+                a.to_json().to_string(),
+                "{name}"
+            );
+            compared += 1;
+        };
+        let mut rng = strategy::rng(21);
+        if let Ok((archs, _)) = strategy::sample(&interp, &mut RandomSearch, &mut rng, 25, 10_000) {
+            archs.iter().for_each(&mut same);
+        }
+        if name == "deep_architect_poster.nas" {
+            strategy::enumerate(&interp, 100_000, |a| same(&a)).unwrap();
+        }
+    }
+    assert!(compared > 25_008, "{compared} architectures compared");
+}
+
 fn examples() -> Vec<String> {
     let mut v: Vec<String> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))

@@ -255,7 +255,7 @@ fn run_checked(
                     return;
                 }
                 let line = match json {
-                    true => format!("{}\n", a.to_json()),
+                    true => json_line(&a),
                     false => format!("{}  {}\n", a.hash_hex(), compact(&a)),
                 };
                 match stream {
@@ -737,15 +737,20 @@ fn print_archs(archs: &[Arch], json: bool, out: &mut RunOutput) {
     }
 }
 
+/// The architecture as a line of JSON (the IR).
+fn json_line(a: &Arch) -> String {
+    let mut b = Vec::with_capacity(4096);
+    a.write_json(&mut b);
+    b.push(b'\n');
+    // `serde_json` writes only valid UTF-8, so the fallback is never taken.
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Architecture number `index.0` of `index.1` as printed: a JSON line, or the listing for
 /// people, after a blank line unless it is the first.
 fn arch_text(a: &Arch, index: (usize, usize), json: bool) -> String {
     match json {
-        true => {
-            let mut s = a.to_json().to_string();
-            s.push('\n');
-            s
-        }
+        true => json_line(a),
         false => {
             let s = render_arch(a, index.0, index.1);
             match index.0 {

@@ -211,7 +211,7 @@ fn run_checked(
             if *uniform {
                 match strategy::uniform_over_architectures(&interp, &mut rng, *n, *limit) {
                     Ok(archs) => print_archs(&archs, json, out),
-                    Err(e) => sink.push(enum_error(&e, info, "sample --uniform")),
+                    Err(e) => sink.push(enum_error(&e, info, "sample --uniform", out)),
                 }
                 return;
             }
@@ -279,7 +279,7 @@ fn run_checked(
                     }
                     out.put(&text);
                 }
-                Err(e) => sink.push(enum_error(&e, info, "enumerate")),
+                Err(e) => sink.push(enum_error(&e, info, "enumerate", out)),
             }
         }
         Request::Describe {
@@ -660,7 +660,12 @@ fn refused(out: &RunOutput, info: &crate::check::SpaceInfo, limit: u64, sink: &m
     }
 }
 
-fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diagnostic {
+fn enum_error(
+    e: &EnumError,
+    info: &crate::check::SpaceInfo,
+    what: &str,
+    out: &RunOutput,
+) -> Diagnostic {
     match e {
         EnumError::Build(b) => unbuildable(b),
         EnumError::Continuous(h) => Diagnostic::error(
@@ -681,10 +686,18 @@ fn enum_error(e: &EnumError, info: &crate::check::SpaceInfo, what: &str) -> Diag
         )),
         EnumError::TooMany(limit) => Diagnostic::error(
             Code::TooLargeToEnumerate,
-            format!(
-                "the space has more than {} architectures",
-                format_count(&(*limit).into())
-            ),
+            match bound(out, info) {
+                // An exact count past the limit refused the space before the walk.
+                Some((n, _)) => format!(
+                    "the space has more than {} architectures (its count says at most {}: some constraints are checked only on built architectures)",
+                    format_count(&(*limit).into()),
+                    format_count(&n)
+                ),
+                None => format!(
+                    "the space has more than {} architectures",
+                    format_count(&(*limit).into())
+                ),
+            },
             info.span,
             "this space",
         )

@@ -247,18 +247,41 @@ fn describe_reads_every_architecture_of_a_json_lines_file() {
 /// `nasc sample` prints each architecture as soon as it is drawn: the first line of a
 /// hundred million comes at once, and when its reader goes away (`| head -n 1`) the
 /// command stops, quietly and successfully, instead of drawing (and keeping) the rest.
+/// So does `nasc enumerate` of a space its count shows to be within the limit.
 #[test]
 fn sample_streams_and_stops_when_its_reader_goes() {
+    let first = first_line_then_hang_up(&[
+        "sample",
+        "examples/tiny_lm.nas",
+        "-n",
+        "100000000",
+        "--format",
+        "json",
+    ]);
+    let arch: serde_json::Value = serde_json::from_str(&first).expect("a JSON architecture");
+    assert_eq!(arch["space"], "tiny_lm");
+    // 4^16 architectures: a walk through all of them would take hours.
+    let dir = common::temp_dir("enumerate-stream");
+    let file = dir.join("wide.nas");
+    std::fs::write(
+        &file,
+        "space s {\n    graph {\n        embedding(vocab = 100, dim = 64)\n        \
+         repeat 16 { linear(out = choice(16, 32, 48, 64)) }\n        \
+         lm_head(vocab = 100)\n    }\n}\n",
+    )
+    .unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let first = first_line_then_hang_up(&["enumerate", &path, "--limit", "10000000000"]);
+    assert!(first.contains("repeat[15].linear.out=16"), "{first}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `nasc` with `args`, reads the first line of its output, closes the pipe, and
+/// requires the command to stop soon after, with exit status 0 and no error.
+fn first_line_then_hang_up(args: &[&str]) -> String {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_nasc"))
-        .args([
-            "sample",
-            "examples/tiny_lm.nas",
-            "-n",
-            "100000000",
-            "--format",
-            "json",
-        ])
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -275,11 +298,9 @@ fn sample_streams_and_stops_when_its_reader_goes() {
     });
     let Ok(first) = rx.recv_timeout(std::time::Duration::from_secs(120)) else {
         let _ = child.kill();
-        panic!("nasc sample printed nothing while drawing");
+        panic!("nasc {args:?} printed nothing while working");
     };
-    let arch: serde_json::Value = serde_json::from_str(&first).expect("a JSON architecture");
-    assert_eq!(arch["space"], "tiny_lm");
-    // The reader is gone; the next write fails and drawing stops.
+    // The reader is gone; the next write fails and the command stops.
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -287,7 +308,7 @@ fn sample_streams_and_stops_when_its_reader_goes() {
         }
         if start.elapsed() > std::time::Duration::from_secs(120) {
             let _ = child.kill();
-            panic!("nasc sample kept drawing after its reader went away");
+            panic!("nasc {args:?} kept going after its reader went away");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -296,6 +317,7 @@ fn sample_streams_and_stops_when_its_reader_goes() {
         .expect("stderr");
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
+    first
 }
 
 #[test]

@@ -249,21 +249,25 @@ fn run_checked(
             let stream = bound(out, info).is_some_and(|(n, _)| n <= (*limit).into());
             let mut found = 0u64;
             let mut held = String::new();
-            let result = strategy::enumerate(&interp, *limit, |a| {
+            let result = strategy::enumerate_until(&interp, *limit, |a| {
                 found += 1;
                 if *count_only {
-                    return;
+                    return true;
                 }
                 let line = match json {
                     true => json_line(&a),
                     false => format!("{}  {}\n", a.hash_hex(), compact(&a)),
                 };
                 match stream {
-                    true => _ = out.put(&line),
-                    false => held.push_str(&line),
+                    true => out.put(&line),
+                    false => {
+                        held.push_str(&line);
+                        true
+                    }
                 }
             });
             match result {
+                Ok(_) if out.closed => {}
                 Ok(stats) => {
                     let mut text = held;
                     if !json {

@@ -349,6 +349,19 @@ pub fn enumerate(
     limit: u64,
     mut visit: impl FnMut(Arch),
 ) -> Result<Rejections, EnumError> {
+    enumerate_until(interp, limit, |a| {
+        visit(a);
+        true
+    })
+}
+
+/// [`enumerate`], stopping early (with the counts so far) once `visit` returns `false`
+/// (its reader has gone).
+pub fn enumerate_until(
+    interp: &Interp,
+    limit: u64,
+    mut visit: impl FnMut(Arch) -> bool,
+) -> Result<Rejections, EnumError> {
     let mut odo = Odometer {
         trace: Vec::new(),
         pos: 0,
@@ -364,7 +377,9 @@ pub fn enumerate(
                 if found > limit {
                     return Err(EnumError::TooMany(limit));
                 }
-                visit(*a);
+                if !visit(*a) {
+                    return Ok(stats);
+                }
             }
             Ok(Outcome::Rejected(r, _)) => stats.note(r),
             Err(e) => {

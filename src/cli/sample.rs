@@ -305,71 +305,114 @@ fn describe(
     sink: &mut Sink,
     out: &mut RunOutput,
 ) {
-    let archs = match read_archs(file, text) {
+    let (total, archs) = match read_archs(file, text) {
         Ok(a) => a,
         Err(e) => {
             out.usage_error = Some(e);
             return;
         }
     };
-    let total = archs.len();
     let mut printed = false;
-    for (k, (line, value)) in archs.iter().enumerate() {
+    for (k, arch) in archs.enumerate() {
+        let (line, value) = match arch {
+            Ok(a) => a,
+            Err(e) => {
+                out.usage_error = Some(e);
+                return;
+            }
+        };
         // Several architectures are told apart by the line each starts on.
         let name = match total {
             1 => file.to_string(),
             _ => format!("{file}:{line}"),
         };
+        // What one architecture prints is made in `stdout`, then sent on at once.
         let mark = out.stdout.len();
+        let live = out.live.take();
         describe_one(
             interp,
             info,
             &name,
-            value,
+            &value,
             (k + 1, total),
             partial,
             json,
             sink,
             out,
         );
+        out.live = live;
         if out.usage_error.is_some() {
             return;
         }
-        if out.stdout.len() > mark {
+        let text = out.stdout.split_off(mark);
+        if !text.is_empty() {
             // A listing for people: a blank line between two architectures.
-            if printed && !json {
-                out.stdout.insert(mark, '\n');
+            let sep = if printed && !json { "\n" } else { "" };
+            if !out.put(&format!("{sep}{text}")) {
+                return;
             }
             printed = true;
         }
     }
 }
 
-/// The architectures of an architecture file, each with the line it starts on: one JSON
-/// value, or several one after another (JSON lines, as `nasc sample --format json`
-/// writes them). An error message when the text is not that.
-pub(crate) fn read_archs(
-    file: &str,
-    text: &str,
-) -> Result<Vec<(usize, serde_json::Value)>, String> {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
-    let mut archs = Vec::new();
-    loop {
-        let at = stream.byte_offset();
-        match stream.next() {
-            None => break,
-            Some(Ok(v)) => {
-                let start = text[at..]
-                    .find(|c: char| !c.is_whitespace())
-                    .map_or(at, |s| at + s);
-                archs.push((1 + text[..start].matches('\n').count(), v));
-            }
-            Some(Err(e)) => return Err(format!("`{file}` is not JSON: {e}")),
-        }
+/// The architectures of an architecture file: one JSON value, or several one after
+/// another (JSON lines, as `nasc sample --format json` writes them). Their number, and
+/// the values one at a time, each with the line it starts on (a file of many is never
+/// held parsed all at once). An error message when the text is not JSON or holds nothing.
+pub(crate) fn read_archs<'t>(
+    file: &'t str,
+    text: &'t str,
+) -> Result<(usize, ArchValues<'t>), String> {
+    // The syntax of the whole file is checked, and its values counted, before any is
+    // built.
+    let mut n = 0;
+    for v in serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>() {
+        v.map_err(|e| not_json(file, &e))?;
+        n += 1;
     }
-    match archs.is_empty() {
-        true => Err(format!("`{file}` holds no architecture (it is empty)")),
-        false => Ok(archs),
+    if n == 0 {
+        return Err(format!("`{file}` holds no architecture (it is empty)"));
+    }
+    let values = ArchValues {
+        file,
+        text,
+        stream: serde_json::Deserializer::from_str(text).into_iter(),
+        at: 0,
+        line: 1,
+    };
+    Ok((n, values))
+}
+
+fn not_json(file: &str, e: &serde_json::Error) -> String {
+    format!("`{file}` is not JSON: {e}")
+}
+
+/// The values of an architecture file, parsed one at a time (see [`read_archs`]).
+pub(crate) struct ArchValues<'t> {
+    file: &'t str,
+    text: &'t str,
+    stream: serde_json::StreamDeserializer<'t, serde_json::de::StrRead<'t>, serde_json::Value>,
+    /// Where the last value started, and its line.
+    at: usize,
+    line: usize,
+}
+
+impl Iterator for ArchValues<'_> {
+    type Item = Result<(usize, serde_json::Value), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let from = self.stream.byte_offset();
+        let v = match self.stream.next()? {
+            Ok(v) => v,
+            Err(e) => return Some(Err(not_json(self.file, &e))),
+        };
+        let start = self.text[from..]
+            .find(|c: char| !c.is_whitespace())
+            .map_or(from, |s| from + s);
+        self.line += self.text[self.at..start].matches('\n').count();
+        self.at = start;
+        Some(Ok((self.line, v)))
     }
 }
 
@@ -909,26 +952,33 @@ fn bytes(x: u64) -> String {
 mod tests {
     use super::read_archs;
 
+    /// The values of `text`, each with its line.
+    fn read(text: &str) -> Result<Vec<(usize, serde_json::Value)>, String> {
+        let (n, values) = read_archs("f", text)?;
+        let all: Vec<_> = values.collect::<Result<_, _>>()?;
+        assert_eq!(all.len(), n);
+        Ok(all)
+    }
+
     /// One object, pretty-printed over several lines, or several objects one per line
     /// (blank lines between them allowed): each with the line it starts on.
     #[test]
     fn an_architecture_file_holds_one_or_more_json_values() {
         let lines = |text: &str| -> Vec<usize> {
-            read_archs("f", text)
-                .unwrap()
-                .into_iter()
-                .map(|(l, _)| l)
-                .collect()
+            read(text).unwrap().into_iter().map(|(l, _)| l).collect()
         };
         assert_eq!(lines("{\n  \"a\": 1,\n  \"b\": 2\n}\n"), [1]);
         assert_eq!(lines("{\"a\": 1}\n{\"a\": 2}\n\n{\"a\": 3}"), [1, 2, 4]);
         assert_eq!(lines("\n\n  {\"a\": 1}"), [3]);
-        let (_, v) = &read_archs("f", "{\"a\": 1}\n{\"a\": 2}").unwrap()[1];
+        assert_eq!(
+            lines("{\"a\": 1} {\"a\": 2}\n\n {\"a\":\n 3}\n{}"),
+            [1, 1, 3, 5]
+        );
+        let (_, v) = &read("{\"a\": 1}\n{\"a\": 2}").unwrap()[1];
         assert_eq!(v["a"], 2);
-        assert!(read_archs("f", " \n")
-            .unwrap_err()
-            .contains("no architecture"));
-        let e = read_archs("f", "{\"a\": 1}\n{\"a\"").unwrap_err();
+        assert!(read(" \n").unwrap_err().contains("no architecture"));
+        // A syntax error anywhere is found before any value is handed out.
+        let e = read_archs("f", "{\"a\": 1}\n{\"a\"").err().unwrap();
         assert!(e.contains("not JSON") && e.contains("line 2"), "{e}");
     }
 }

@@ -143,10 +143,10 @@ pub(crate) fn prepare(
 /// The one architecture of the file `name` (text `text`); an error message when it is not
 /// JSON or holds several (`nasc sample -n 5 --format json` writes one per line).
 fn one_arch(name: &str, text: &str) -> Result<serde_json::Value, String> {
-    let mut archs = read_archs(name, text)?;
-    match archs.len() {
-        1 => Ok(archs.remove(0).1),
-        n => Err(format!(
+    let (n, mut archs) = read_archs(name, text)?;
+    match (n, archs.next()) {
+        (1, Some(a)) => a.map(|(_, v)| v),
+        _ => Err(format!(
             "`{name}` holds {n} architectures, one per line; a model is trained on one: put the one to train in a file of its own"
         )),
     }

@@ -198,16 +198,17 @@ fn sampling_live_prints_what_sampling_at_once_does() {
                 None,
                 &request,
                 json,
+                None,
             );
             let live = Shared::default();
-            let out = nasc::cli::sample::run_source_live(
+            let out = nasc::cli::sample::run_source(
                 "test.nas",
                 src.clone(),
                 Some(dir),
                 None,
                 &request,
                 json,
-                Box::new(live.clone()),
+                Some(Box::new(live.clone())),
             );
             assert!(out.diagnostics.is_empty() && out.stdout.is_empty());
             let printed = String::from_utf8(live.0.borrow().clone()).unwrap();

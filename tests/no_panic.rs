@@ -391,7 +391,7 @@ fn interpret(text: String) {
         },
     ];
     for r in &requests {
-        let out = run_source("fuzz.nas", text.clone(), None, None, r, false);
+        let out = run_source("fuzz.nas", text.clone(), None, None, r, false, None);
         for d in &out.diagnostics {
             let _ = nasc::render::human(d, &out.sources, 100, false);
         }

@@ -233,6 +233,7 @@ fn every_proposal_is_a_member_of_the_space_and_seeds_reproduce() {
                     partial: false,
                 },
                 true,
+                None,
             );
             let codes: Vec<String> = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
             assert!(

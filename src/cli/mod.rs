@@ -564,14 +564,14 @@ fn run_space(file: &std::path::Path, common: &Common, request: sample::Request) 
         Err(code) => return code,
     };
     // Architectures go to standard output as they are drawn.
-    let out = sample::run_source_live(
+    let out = sample::run_source(
         &name,
         text,
         dir,
         common.space.as_deref(),
         &request,
         common.format == OutputFormat::Json,
-        Box::new(std::io::stdout()),
+        Some(Box::new(std::io::stdout())),
     );
     finish(&out, common)
 }

@@ -91,6 +91,8 @@ impl RunOutput {
 }
 
 /// Runs `request` on the space `space` (the first one when `None`) of the file `name`.
+/// With `live`, what it prints goes there as it is made (see [`RunOutput::live`]), else
+/// into the output's `stdout`.
 pub fn run_source(
     name: &str,
     text: String,
@@ -98,24 +100,8 @@ pub fn run_source(
     space: Option<&str>,
     request: &Request,
     json: bool,
+    mut live: Option<Box<dyn std::io::Write>>,
 ) -> RunOutput {
-    with_checked(name, text, dir, |checked, sink, out| {
-        run_checked(checked, space, request, json, sink, out)
-    })
-    .0
-}
-
-/// [`run_source`], writing the architectures `nasc sample` draws to `live` as they come.
-pub fn run_source_live(
-    name: &str,
-    text: String,
-    dir: Option<std::path::PathBuf>,
-    space: Option<&str>,
-    request: &Request,
-    json: bool,
-    live: Box<dyn std::io::Write>,
-) -> RunOutput {
-    let mut live = Some(live);
     with_checked(name, text, dir, |checked, sink, out| {
         out.live = live.take();
         run_checked(checked, space, request, json, sink, out)

@@ -214,31 +214,23 @@ impl Arch {
         }
         out.extend_from_slice(b"},\"data\":");
         json_value(out, &self.data);
-        out.extend_from_slice(b",\"graph\":[");
-        for (k, n) in self.nodes.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
+        out.extend_from_slice(b",\"graph\":");
+        json_array(out, &self.nodes, |out, n| {
             out.extend_from_slice(b"{\"args\":");
             json_pairs(out, &n.args);
             out.extend_from_slice(b",\"cost\":");
             json_cost(out, &n.cost);
-            out.extend_from_slice(b",\"inputs\":[");
-            for (j, i) in n.inputs.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                json_raw(out, i);
-            }
-            out.extend_from_slice(b"],\"op\":");
+            out.extend_from_slice(b",\"inputs\":");
+            json_array(out, &n.inputs, json_raw);
+            out.extend_from_slice(b",\"op\":");
             json_raw(out, &*n.op);
             out.extend_from_slice(b",\"path\":");
             json_raw(out, &*n.path);
             out.extend_from_slice(b",\"shape\":");
             json_shape(out, &n.shape);
             out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"hash\":\"");
+        });
+        out.extend_from_slice(b",\"hash\":\"");
         out.extend_from_slice(self.hash_hex().as_bytes());
         out.extend_from_slice(b"\",\"metrics\":");
         json_cost(out, &self.metrics);
@@ -256,6 +248,22 @@ impl Arch {
 fn json_raw<T: Serialize + ?Sized>(out: &mut Vec<u8>, x: &T) {
     // Writing into a `Vec` cannot fail, and these types always serialise.
     let _ = serde_json::to_writer(&mut *out, x);
+}
+
+/// `items` as an array, each written by `item`.
+fn json_array<'i, T: 'i>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = &'i T>,
+    mut item: impl FnMut(&mut Vec<u8>, &'i T),
+) {
+    out.push(b'[');
+    for (k, x) in items.into_iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
 }
 
 /// The key `k` of an object, after a comma unless it is the first.

@@ -72,8 +72,15 @@ pub use nasc::cli::sample::Request;
 /// returns its stdout and the codes of its diagnostics.
 pub fn run(src: &str, request: &Request, json: bool) -> (String, Vec<String>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    let out =
-        nasc::cli::sample::run_source("test.nas", src.to_string(), Some(dir), None, request, json);
+    let out = nasc::cli::sample::run_source(
+        "test.nas",
+        src.to_string(),
+        Some(dir),
+        None,
+        request,
+        json,
+        None,
+    );
     let codes = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
     (out.stdout, codes)
 }
@@ -94,6 +101,7 @@ pub fn run_file(path: &Path, request: &Request, json: bool) -> String {
         None,
         request,
         json,
+        None,
     );
     let mut s = String::new();
     for d in &out.diagnostics {

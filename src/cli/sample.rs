@@ -442,8 +442,11 @@ fn describe_one(
         }
     }
     if let Some(arch) = build_values(interp, info, file, &values, sink) {
-        out.stdout
-            .push_str(arch_text(&arch, index, json).trim_start_matches('\n'));
+        // `describe` puts the blank line between two listings itself.
+        out.stdout.push_str(&match json {
+            true => json_line(&arch),
+            false => render_arch(&arch, index.0, index.1),
+        });
     }
 }
 

@@ -446,6 +446,84 @@ fn grid_visits_every_architecture_and_pareto_keeps_the_front() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A trial's peak memory on the CPU is its own: the heap it held at once beyond what the
+/// process held when it began. A small model trained after a big one in the same process
+/// reports less than the big one (the process's peak resident memory, which this was
+/// before, only grows from one trial to the next), and what it reports in the run is what
+/// it reports trained alone in a fresh process (where the work buffers that the run's
+/// earlier trials left grown are not there yet).
+#[test]
+fn a_trial_reports_its_own_peak_memory_whatever_ran_before_it() {
+    let dir = temp_dir("memory");
+    let file = space(&dir, "grid(steps = 4)", "objective { minimize val_loss }");
+    let src = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, src.replace("choice(8, 16)", "choice(128, 8)")).unwrap();
+    let store = store_arg(&dir);
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &store, "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = trials(&store, 1);
+    assert_eq!(rows.len(), 4, "one trial per architecture");
+    let params = |t: &TrialRow| t.metrics["params"];
+    let peak = |t: &TrialRow| t.metrics["peak_mem_bytes"];
+    let biggest = rows
+        .iter()
+        .max_by(|a, b| params(a).total_cmp(&params(b)))
+        .unwrap();
+    let smallest = rows
+        .iter()
+        .min_by(|a, b| params(a).total_cmp(&params(b)))
+        .unwrap();
+    assert!(
+        biggest.seq < smallest.seq,
+        "the grid trains a 128-wide model before an 8-wide one: {:?}",
+        rows.iter().map(|t| (t.seq, params(t))).collect::<Vec<_>>()
+    );
+    for t in &rows {
+        let report = t.report.as_ref().expect("a report");
+        assert_eq!(report["peak_mem_of"], "heap", "trial {}", t.seq);
+        // At least the weights, their gradients and Adam's two moments, in f32.
+        assert!(
+            peak(t) >= 16.0 * params(t),
+            "trial {}: {} bytes for {} parameters",
+            t.seq,
+            peak(t),
+            params(t)
+        );
+    }
+    assert!(
+        peak(smallest) < peak(biggest),
+        "{} parameters took {} bytes after {} parameters took {}",
+        params(smallest),
+        peak(smallest),
+        params(biggest),
+        peak(biggest)
+    );
+    let arch = dir.join("smallest.json");
+    std::fs::write(&arch, smallest.arch.to_string()).unwrap();
+    let (code, stdout, stderr) = nasc(&[
+        "train",
+        &file,
+        "--arch",
+        &arch.display().to_string(),
+        "--steps",
+        "4",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let alone = common::last_json(&stdout)["peak_mem_bytes"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (alone - peak(smallest)).abs() <= 0.01 * alone,
+        "{} bytes alone, {} in the run after bigger models",
+        alone,
+        peak(smallest)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn store_failures_are_reported() {
     let dir = temp_dir("storefail");

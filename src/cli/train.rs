@@ -322,6 +322,14 @@ fn print_report(arch: &Arch, r: &Report, device: DeviceChoice, json: bool, out: 
                 mib(m)
             );
         }
+        ("heap", Some(m), host) => {
+            let host = host.map_or(String::new(), |h| format!(", process {:.1} MiB", mib(h)));
+            let _ = writeln!(
+                s,
+                "peak memory     {:.1} MiB (heap, this trial{host})",
+                mib(m)
+            );
+        }
         (_, Some(m), _) => {
             let _ = writeln!(s, "peak memory     {:.1} MiB (process)", mib(m));
         }

@@ -87,7 +87,7 @@ fn cuda() -> Result<Device, String> {
 /// live tensors and pages kept for reuse. Pages stay reserved between steps, so the
 /// activations of a step's backward pass, which are freed before the next sample, still
 /// count through the pages they needed. On `flex` the backend reports no pool and the
-/// watch stays empty: the process's resident memory ([`peak_memory`]) is the device's.
+/// watch stays empty: the trial's heap ([`crate::alloc::HeapWatch`]) is the device's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MemoryWatch {
     peak: Option<u64>,

@@ -98,10 +98,14 @@ pub struct Report {
     /// Median time of one inference forward pass of a batch, in milliseconds.
     pub latency_ms: f64,
     /// Peak memory of the device the model trained on, in bytes: on `wgpu` and `cuda` what
-    /// the GPU allocator held ([`device::MemoryWatch`]), on the CPU the process's peak
-    /// resident memory (`None` where the system does not say).
+    /// the GPU allocator held ([`device::MemoryWatch`]); on the CPU the most heap the trial
+    /// held at once beyond what the process held when it began ([`crate::alloc::HeapWatch`]),
+    /// or, in a program whose allocator cannot watch, the process's peak resident memory
+    /// (`None` where the system does not say).
     pub peak_mem_bytes: Option<u64>,
-    /// Where `peak_mem_bytes` was measured: `"device"` (a GPU allocator) or `"process"`.
+    /// Where `peak_mem_bytes` was measured: `"device"` (a GPU allocator), `"heap"` (this
+    /// trial's heap) or `"process"` (the process's resident memory, earlier trials
+    /// included).
     pub peak_mem_of: &'static str,
     /// The process's peak resident memory, in bytes, on every backend.
     pub peak_host_mem_bytes: Option<u64>,
@@ -142,6 +146,42 @@ pub fn train(
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<(Net, Report), TrainError> {
+    // On the CPU the model's memory is the heap's: all the trial allocates counts (the data
+    // set it is given was there before).
+    let heap = match device.memory_pool_usage() {
+        Some(_) => None,
+        None => crate::alloc::HeapWatch::start(),
+    };
+    let mut out = train_on(arch, data, settings, device, observer, heap.as_ref());
+    if let (Some(h), Ok((_, report, model_bytes))) = (&heap, &mut out) {
+        report.peak_mem_bytes = Some(own_peak(h, report, *model_bytes));
+    }
+    out.map(|(net, report, _)| (net, report))
+}
+
+/// The trial's own peak: the most heap it held at once, less what it left allocated that
+/// it does not hand back (work buffers that matrix products and autodiff keep and grow to
+/// the largest shapes they have seen, and one-time set-up of the process). A later trial
+/// of the same shapes finds those buffers ready and does not count them; without this,
+/// the first trial of each new size would (measured: 0.5 to 1 MiB more on models of 7 to
+/// 10 MiB).
+fn own_peak(heap: &crate::alloc::HeapWatch, report: &Report, model_bytes: i64) -> u64 {
+    // Everything the trial made is freed by now, but the trained model and the report.
+    let report_bytes = report.curve.capacity() * std::mem::size_of::<EvalPoint>()
+        + report.reason.as_ref().map_or(0, |r| r.capacity());
+    let left = heap.net() - model_bytes - report_bytes as i64;
+    heap.peak().saturating_sub(left.max(0) as u64)
+}
+
+/// [`train`], watched by `heap` when there is one; also what the trained model holds.
+fn train_on(
+    arch: &Arch,
+    data: &dyn Dataset,
+    settings: &TrainSettings,
+    device: &Device,
+    observer: &mut dyn Observer,
+    heap: Option<&crate::alloc::HeapWatch>,
+) -> Result<(Net, Report, i64), TrainError> {
     let started = Instant::now();
     check_fit(arch, data)?;
     device.seed(settings.seed);
@@ -250,7 +290,11 @@ pub fn train(
     let (val_loss, val_accuracy) = curve.last().map_or((first.loss, first.accuracy), |p| {
         (p.val_loss, p.val_accuracy)
     });
+    // What the trained model holds, which the trial hands back: what `valid` makes, and
+    // the weights it shares with the model trained (made by this trial too).
+    let before = heap.map(|h| h.net());
     let trained = model.valid();
+    let model_bytes = heap.zip(before).map_or(0, |(h, b)| h.net() - b) + tensor_bytes(&trained);
     let latency_ms = latency(&trained, &val[0], device);
     memory.sample(device);
     let host = device::peak_memory();
@@ -283,17 +327,18 @@ pub fn train(
             0.0
         },
         latency_ms,
-        peak_mem_bytes: memory.peak().or(host),
-        peak_mem_of: if memory.peak().is_some() {
-            "device"
-        } else {
-            "process"
+        // `train` takes what the trial left allocated from a heap watch's peak.
+        peak_mem_bytes: memory.peak().or(heap.map(|h| h.peak())).or(host),
+        peak_mem_of: match (memory.peak(), heap) {
+            (Some(_), _) => "device",
+            (None, Some(_)) => "heap",
+            (None, None) => "process",
         },
         peak_host_mem_bytes: host,
         wall_s: started.elapsed().as_secs_f64(),
         curve,
     };
-    Ok((trained, report))
+    Ok((trained, report, model_bytes))
 }
 
 /// What a trained model measures without training: validation loss, accuracy and latency.
@@ -597,6 +642,33 @@ fn clip_global_norm(params: &[(ParamId, usize)], grads: &mut GradientsParams, ma
 
 /// The ids and ranks of `model`'s float parameters (they stay the same across optimizer
 /// steps, so this runs once per trial).
+/// The bytes of the data of every tensor of `model`.
+fn tensor_bytes(model: &Net) -> i64 {
+    struct Bytes(usize);
+    impl Bytes {
+        fn add(&mut self, shape: burn::tensor::Shape, dtype: burn::tensor::DType) {
+            self.0 += shape.num_elements() * dtype.size();
+        }
+    }
+    impl ModuleVisitor for Bytes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            self.add(t.shape(), t.dtype());
+        }
+        fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+            let t = param.val();
+            self.add(t.shape(), t.dtype());
+        }
+        fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, burn::tensor::Bool>>) {
+            let t = param.val();
+            self.add(t.shape(), t.dtype());
+        }
+    }
+    let mut bytes = Bytes(0);
+    model.visit(&mut bytes);
+    bytes.0 as i64
+}
+
 fn param_ids(model: &Net) -> Vec<(ParamId, usize)> {
     struct Ids(Vec<(ParamId, usize)>);
     impl ModuleVisitor for Ids {

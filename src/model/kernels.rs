@@ -10,7 +10,9 @@
 //! - [`linear`] (and [`dense`] for a `burn::nn::Linear`): `x · weight + bias` through
 //!   `gemm` directly;
 //! - [`attention`]: softmax attention with the heads joined, both products, the mask and
-//!   the softmax, the heads read in place;
+//!   the softmax, the heads read in place, over blocks of queries each with only the keys
+//!   one of them may see (a causal mask halves the products, a sliding window shrinks
+//!   them to the window);
 //! - [`masked_softmax`]: softmax over the last axis of `scores · scale` with a fixed
 //!   pattern of blocked keys (causal, sliding window), for the cases [`attention`] leaves
 //!   (padding masks, attention dropout);
@@ -602,6 +604,23 @@ struct Operand {
     cols: isize,
 }
 
+impl Operand {
+    /// The operand from row `row` and column `col` on.
+    ///
+    /// # Safety
+    /// That element lies inside the matrix.
+    unsafe fn from(self, row: usize, col: usize) -> Operand {
+        Operand {
+            // SAFETY: the caller's.
+            ptr: unsafe {
+                self.ptr
+                    .offset(row as isize * self.rows + col as isize * self.cols)
+            },
+            ..self
+        }
+    }
+}
+
 /// `dst = lhs · rhs` (`accumulate`: `dst += lhs · rhs`), `dst` a contiguous `[m, n]`.
 ///
 /// # Safety
@@ -929,6 +948,49 @@ unsafe fn filled(len: usize, chunk: usize, fill: impl Fn(usize, *mut f32) + Sync
     out
 }
 
+/// Queries whose products are worked out together in [`attention`], over the keys that
+/// one of them may see.
+const QUERY_BLOCK: usize = 32;
+
+/// A block of queries `rows` and the keys `keys` that one of them may see: every key
+/// outside is blocked for every query of the block, so its weight is zero and the
+/// products leave it out. An empty range of keys when every key is blocked.
+#[derive(Clone, Debug, PartialEq)]
+struct Band {
+    rows: std::ops::Range<usize>,
+    keys: std::ops::Range<usize>,
+}
+
+/// The bands of `sq` queries over `sk` keys, `block` queries at a time: with a causal
+/// pattern the products shrink by about half, with a sliding window to the window.
+fn bands(blocked: Option<&Blocked>, sq: usize, sk: usize, block: usize) -> Vec<Band> {
+    let Some(p) = blocked else {
+        return vec![Band {
+            rows: 0..sq,
+            keys: 0..sk,
+        }];
+    };
+    (0..sq)
+        .step_by(block.max(1))
+        .map(|r0| {
+            let rows = r0..(r0 + block.max(1)).min(sq);
+            let (mut lo, mut hi) = (sk, 0);
+            for i in rows.clone() {
+                let row = &p[i * sk..(i + 1) * sk];
+                if let Some(first) = row.iter().position(|b| !b) {
+                    let last = row.iter().rposition(|b| !b).unwrap_or(first);
+                    lo = lo.min(first);
+                    hi = hi.max(last + 1);
+                }
+            }
+            Band {
+                rows,
+                keys: if lo < hi { lo..hi } else { 0..0 },
+            }
+        })
+        .collect()
+}
+
 /// `(weights, out)`: the softmax weights `[batch, heads, queries, keys]` and the mixed
 /// values `[batch, queries, heads · dim]`.
 fn attention_forward(
@@ -937,6 +999,7 @@ fn attention_forward(
     v: &FlexTensor,
     scale: f32,
     blocked: Option<&Blocked>,
+    bands: &[Band],
 ) -> (FlexTensor, FlexTensor) {
     let qd = q.shape();
     let (batch, heads, sq, hd) = (qd[0], qd[1], qd[2], qd[3]);
@@ -945,43 +1008,61 @@ fn attention_forward(
     let (qh, kh, vh) = (Heads::of(q), Heads::of(k), Heads::of(v));
     let mut mixed: Vec<f32> = Vec::with_capacity(batch * sq * width);
     let out = Shared(mixed.as_mut_ptr());
-    // SAFETY: each task fills its head's [queries, keys] weights (the product writes every
-    // element) and its head's columns of `mixed`; the heads of all tasks cover `mixed`.
+    // SAFETY: each task fills its head's [queries, keys] weights (per band: the product
+    // writes the band's keys, zeros the rest) and its head's columns of `mixed` (the
+    // second product, or zeros for a band without keys); the heads of all tasks cover
+    // `mixed`, the bands all queries.
     let weights = unsafe {
         filled(batch * heads * sq * sk, sq * sk, |task, w| {
             let (b, h) = (task / heads, task % heads);
-            product_strided(
-                w,
-                sk as isize,
-                sq,
-                sk,
-                hd,
-                qh.matrix(b, h),
-                kh.transposed(b, h),
-                false,
-                false,
-            );
-            let rows = std::slice::from_raw_parts_mut(w, sq * sk);
-            for (i, row) in rows.chunks_mut(sk).enumerate() {
-                softmax_in_place(row, scale, blocked.map(|p| &p[i * sk..(i + 1) * sk]));
+            let all = std::slice::from_raw_parts_mut(w, sq * sk);
+            for band in bands {
+                let (rows, keys) = (band.rows.clone(), band.keys.clone());
+                for i in rows.clone() {
+                    all[i * sk..i * sk + keys.start].fill(0.0);
+                    all[i * sk + keys.end..(i + 1) * sk].fill(0.0);
+                }
+                let target = out.at(b * sq * width + rows.start * width + h * hd);
+                if keys.is_empty() {
+                    for i in 0..rows.len() {
+                        std::slice::from_raw_parts_mut(target.add(i * width), hd).fill(0.0);
+                    }
+                    continue;
+                }
+                let corner = w.add(rows.start * sk + keys.start);
+                product_strided(
+                    corner,
+                    sk as isize,
+                    rows.len(),
+                    keys.len(),
+                    hd,
+                    qh.matrix(b, h).from(rows.start, 0),
+                    kh.transposed(b, h).from(0, keys.start),
+                    false,
+                    false,
+                );
+                for i in rows.clone() {
+                    let row = &mut all[i * sk + keys.start..i * sk + keys.end];
+                    let mask = blocked.map(|p| &p[i * sk + keys.start..i * sk + keys.end]);
+                    softmax_in_place(row, scale, mask);
+                }
+                let probs = Operand {
+                    ptr: corner,
+                    rows: sk as isize,
+                    cols: 1,
+                };
+                product_strided(
+                    target,
+                    width as isize,
+                    rows.len(),
+                    hd,
+                    keys.len(),
+                    probs,
+                    vh.matrix(b, h).from(keys.start, 0),
+                    false,
+                    false,
+                );
             }
-            let target = out.at(b * sq * width + h * hd);
-            let probs = Operand {
-                ptr: w,
-                rows: sk as isize,
-                cols: 1,
-            };
-            product_strided(
-                target,
-                width as isize,
-                sq,
-                hd,
-                sk,
-                probs,
-                vh.matrix(b, h),
-                false,
-                false,
-            );
         })
     };
     // SAFETY: the tasks above wrote every element.
@@ -1003,6 +1084,8 @@ struct AttentionState {
 #[derive(Debug)]
 struct AttentionOp {
     scale: f32,
+    /// The forward pass's bands.
+    bands: Vec<Band>,
 }
 
 impl Backward<Flex, 3> for AttentionOp {
@@ -1024,6 +1107,7 @@ impl Backward<Flex, 3> for AttentionOp {
         let mut dk: Vec<f32> = Vec::with_capacity(n * sk * hd);
         let mut dv: Vec<f32> = Vec::with_capacity(n * sk * hd);
         let scale = self.scale;
+        let bands = &self.bands;
         dq.spare_capacity_mut()
             .par_chunks_mut((sq * hd).max(1))
             .zip(dk.spare_capacity_mut().par_chunks_mut((sk * hd).max(1)))
@@ -1037,82 +1121,81 @@ impl Backward<Flex, 3> for AttentionOp {
                     cols: 1,
                 };
                 let p = &w[task * sq * sk..(task + 1) * sq * sk];
-                let mut ds = vec![0f32; sq * sk];
-                // SAFETY: every destination is this task's own chunk (or scratch), written
-                // whole by its product; the operands are heads of live tensors.
-                unsafe {
-                    // dv = pᵀ · g
-                    let pt = Operand {
-                        ptr: p.as_ptr(),
-                        rows: 1,
-                        cols: sk as isize,
-                    };
-                    product_strided(
-                        dv.as_mut_ptr().cast(),
-                        hd as isize,
-                        sk,
-                        hd,
-                        sq,
-                        pt,
-                        go,
-                        false,
-                        false,
-                    );
-                    // dp = g · vᵀ
-                    product_strided(
-                        ds.as_mut_ptr(),
-                        sk as isize,
-                        sq,
-                        sk,
-                        hd,
-                        go,
-                        vh.transposed(b, h),
-                        false,
-                        false,
-                    );
+                // The bands' key ranges overlap: dk and dv add up over them.
+                for d in [&mut *dk, &mut *dv] {
+                    d.fill(std::mem::MaybeUninit::new(0.0));
                 }
-                // ds = scale · p ⊙ (dp − Σ dp ⊙ p)
-                for (d, p) in ds.chunks_mut(sk).zip(p.chunks(sk)) {
-                    let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
-                    for (d, &p) in d.iter_mut().zip(p) {
-                        *d = scale * p * (*d - dot);
+                let (dq, dk, dv): (*mut f32, *mut f32, *mut f32) = (
+                    dq.as_mut_ptr().cast(),
+                    dk.as_mut_ptr().cast(),
+                    dv.as_mut_ptr().cast(),
+                );
+                let mut ds = Vec::new();
+                for band in bands {
+                    let (rows, keys) = (band.rows.clone(), band.keys.clone());
+                    let (m, n) = (rows.len(), keys.len());
+                    // SAFETY: every destination is this task's own chunk (or scratch), at
+                    // the band's rows or keys; the operands are heads of live tensors and
+                    // the band's part of this task's weights.
+                    unsafe {
+                        if n == 0 {
+                            // No key: no weight, so no gradient for these queries.
+                            std::slice::from_raw_parts_mut(dq.add(rows.start * hd), m * hd)
+                                .fill(0.0);
+                            continue;
+                        }
+                        let go = go.from(rows.start, 0);
+                        let corner = p.as_ptr().add(rows.start * sk + keys.start);
+                        // dv += pᵀ · g
+                        let pt = Operand {
+                            ptr: corner,
+                            rows: 1,
+                            cols: sk as isize,
+                        };
+                        let dv = dv.add(keys.start * hd);
+                        product_strided(dv, hd as isize, n, hd, m, pt, go, true, false);
+                        // dp = g · vᵀ
+                        ds.clear();
+                        ds.resize(m * n, 0f32);
+                        let vt = vh.transposed(b, h).from(0, keys.start);
+                        product_strided(
+                            ds.as_mut_ptr(),
+                            n as isize,
+                            m,
+                            n,
+                            hd,
+                            go,
+                            vt,
+                            false,
+                            false,
+                        );
+                        // ds = scale · p ⊙ (dp − Σ dp ⊙ p)
+                        for (i, d) in ds.chunks_mut(n).enumerate() {
+                            let at = (rows.start + i) * sk + keys.start;
+                            let p = &p[at..at + n];
+                            let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
+                            for (d, &p) in d.iter_mut().zip(p) {
+                                *d = scale * p * (*d - dot);
+                            }
+                        }
+                        let dsm = Operand {
+                            ptr: ds.as_ptr(),
+                            rows: n as isize,
+                            cols: 1,
+                        };
+                        let dst = Operand {
+                            ptr: ds.as_ptr(),
+                            rows: 1,
+                            cols: n as isize,
+                        };
+                        // dq = ds · k, dk += dsᵀ · q
+                        let k = kh.matrix(b, h).from(keys.start, 0);
+                        let dq = dq.add(rows.start * hd);
+                        product_strided(dq, hd as isize, m, hd, n, dsm, k, false, false);
+                        let q = qh.matrix(b, h).from(rows.start, 0);
+                        let dk = dk.add(keys.start * hd);
+                        product_strided(dk, hd as isize, n, hd, m, dst, q, true, false);
                     }
-                }
-                let dsm = Operand {
-                    ptr: ds.as_ptr(),
-                    rows: sk as isize,
-                    cols: 1,
-                };
-                let dst = Operand {
-                    ptr: ds.as_ptr(),
-                    rows: 1,
-                    cols: sk as isize,
-                };
-                // SAFETY: as above.
-                unsafe {
-                    // dq = ds · k, dk = dsᵀ · q
-                    product_strided(
-                        dq.as_mut_ptr().cast(),
-                        hd as isize,
-                        sq,
-                        hd,
-                        sk,
-                        dsm,
-                        kh.matrix(b, h),
-                        false,
-                        false,
-                    );
-                    product_strided(
-                        dk.as_mut_ptr().cast(),
-                        hd as isize,
-                        sk,
-                        hd,
-                        sq,
-                        dst,
-                        qh.matrix(b, h),
-                        false,
-                        false,
-                    );
                 }
             });
         // SAFETY: every chunk of the three was written by its task.
@@ -1157,10 +1240,11 @@ pub fn attention(
     if let Some(p) = &blocked {
         assert_eq!(p.len(), sq * sk, "the pattern covers queries × keys");
     }
+    let bands = bands(blocked.as_ref(), sq, sk, QUERY_BLOCK);
     match route(&q).expect("attention runs only where `fused` holds") {
         Route::Plain => {
-            let (_, out) =
-                attention_forward(&plain(q), &plain(k), &plain(v), scale, blocked.as_ref());
+            let p = blocked.as_ref();
+            let (_, out) = attention_forward(&plain(q), &plain(k), &plain(v), scale, p, &bands);
             Tensor::from_primitive::<Flex>(out)
         }
         Route::Autodiff => {
@@ -1171,6 +1255,7 @@ pub fn attention(
                 v.primitive(),
                 scale,
                 blocked.as_ref(),
+                &bands,
             );
             let state = AttentionState {
                 q: q.primitive().clone(),
@@ -1178,7 +1263,7 @@ pub fn attention(
                 v: v.primitive().clone(),
                 weights,
             };
-            let op = AttentionOp { scale };
+            let op = AttentionOp { scale, bands };
             record(op, [q.node(), k.node(), v.node()], state, out)
         }
     }
@@ -1488,14 +1573,25 @@ mod tests {
         [vals(y), g(&leaves[0]), g(&leaves[1]), g(&leaves[2])]
     }
 
+    /// Over several blocks of queries (the last one short), with every kind of pattern:
+    /// none, causal, a causal sliding window, a window both ways, and holes inside the
+    /// keys a block sees.
     #[test]
     fn attention_matches_burn_in_value_and_every_gradient() {
         let d = device();
-        let (b, s, heads, width) = (3, 21, 4, 36);
+        let (b, s, heads, width) = (2, 2 * QUERY_BLOCK + 11, 4, 36);
         let x: Vec<Tensor<3>> = (0..3).map(|i| random([b, s, width], 30 + i, &d)).collect();
         let r = random([b, s, width], 33, &d);
-        let causal: Vec<bool> = (0..s * s).map(|n| n % s > n / s).collect();
-        for pattern in [None, Some(causal)] {
+        let pattern = |f: &dyn Fn(usize, usize) -> bool| {
+            Some((0..s * s).map(|n| f(n / s, n % s)).collect::<Vec<bool>>())
+        };
+        for pattern in [
+            None,
+            pattern(&|i, j| j > i),
+            pattern(&|i, j| j > i || i - j >= 9),
+            pattern(&|i, j| i.abs_diff(j) > 5),
+            pattern(&|i, j| (j > i || (i + j) % 3 == 0) && i != j),
+        ] {
             let inputs = [&x[0], &x[1], &x[2]];
             let fused_parts = attention_grads(inputs, &r, heads, pattern.as_deref(), true);
             let burn_parts = attention_grads(inputs, &r, heads, pattern.as_deref(), false);
@@ -1506,6 +1602,55 @@ mod tests {
                 assert_close(a, b, 1e-4, what);
             }
         }
+    }
+
+    #[test]
+    fn bands_hold_every_key_a_query_may_see_and_no_more() {
+        let (sq, sk) = (7, 9);
+        let p = |f: &dyn Fn(usize, usize) -> bool| {
+            Blocked::from(
+                (0..sq * sk)
+                    .map(|n| f(n / sk, n % sk))
+                    .collect::<Vec<bool>>(),
+            )
+        };
+        let band = |rows, keys| Band { rows, keys };
+        assert_eq!(bands(None, sq, sk, 3), [band(0..7, 0..9)]);
+        assert_eq!(
+            bands(Some(&p(&|i, j| j > i)), sq, sk, 3),
+            [band(0..3, 0..3), band(3..6, 0..6), band(6..7, 0..7)]
+        );
+        // A window of two: each block sees from its first query's last key on.
+        assert_eq!(
+            bands(Some(&p(&|i, j| j > i || i - j >= 2)), sq, sk, 3),
+            [band(0..3, 0..3), band(3..6, 2..6), band(6..7, 5..7)]
+        );
+        // Queries that see nothing: a block of them has no keys; others do not widen.
+        assert_eq!(
+            bands(Some(&p(&|i, j| i < 3 || j != 4)), sq, sk, 3),
+            [band(0..3, 0..0), band(3..6, 4..5), band(6..7, 4..5)]
+        );
+    }
+
+    /// Queries that may see no key get no weight and pass no gradient, rather than NaN.
+    #[test]
+    fn attention_of_queries_that_see_no_key_is_zero() {
+        let d = device();
+        let (b, s, heads, width) = (1, QUERY_BLOCK + 5, 2, 8);
+        let x: Vec<Tensor<3>> = (0..3).map(|i| random([b, s, width], 40 + i, &d)).collect();
+        let r = random([b, s, width], 43, &d);
+        // The first block sees nothing, the rest is causal.
+        let pattern: Vec<bool> = (0..s * s)
+            .map(|n| n / s < QUERY_BLOCK || n % s > n / s)
+            .collect();
+        let [y, dq, dk, dv] =
+            attention_grads([&x[0], &x[1], &x[2]], &r, heads, Some(&pattern), true);
+        for v in [&y, &dq, &dk, &dv] {
+            assert!(v.iter().all(|v| v.is_finite()));
+        }
+        assert!(y[..QUERY_BLOCK * width].iter().all(|v| *v == 0.0));
+        assert!(y[QUERY_BLOCK * width..].iter().any(|v| *v != 0.0));
+        assert!(dq[..QUERY_BLOCK * width].iter().all(|v| *v == 0.0));
     }
 
     #[test]
@@ -1532,6 +1677,8 @@ mod tests {
                 parts.extend(linear_grads(&x, &w, &b, &rl, true));
                 let inputs = [&x, &r, &(x.clone() * 0.5)];
                 parts.extend(attention_grads(inputs, &r, 4, None, true));
+                let causal: Vec<bool> = (0..70 * 70).map(|n| n % 70 > n / 70).collect();
+                parts.extend(attention_grads(inputs, &r, 4, Some(&causal), true));
                 parts
             })
         };

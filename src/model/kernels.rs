@@ -961,6 +961,13 @@ struct Band {
     keys: std::ops::Range<usize>,
 }
 
+impl Band {
+    /// The weights it holds: queries × keys.
+    fn size(&self) -> usize {
+        self.rows.len() * self.keys.len()
+    }
+}
+
 /// The bands of `sq` queries over `sk` keys, `block` queries at a time: with a causal
 /// pattern the products shrink by about half, with a sliding window to the window.
 fn bands(blocked: Option<&Blocked>, sq: usize, sk: usize, block: usize) -> Vec<Band> {
@@ -991,8 +998,9 @@ fn bands(blocked: Option<&Blocked>, sq: usize, sk: usize, block: usize) -> Vec<B
         .collect()
 }
 
-/// `(weights, out)`: the softmax weights `[batch, heads, queries, keys]` and the mixed
-/// values `[batch, queries, heads · dim]`.
+/// `(weights, out)`: the softmax weights of every head, band after band, each band's
+/// `[queries, keys]` block row-major ([`Band::size`] elements, [`Band`]s' keys only: the
+/// others have no weight), and the mixed values `[batch, queries, heads · dim]`.
 fn attention_forward(
     q: &FlexTensor,
     k: &FlexTensor,
@@ -1000,77 +1008,65 @@ fn attention_forward(
     scale: f32,
     blocked: Option<&Blocked>,
     bands: &[Band],
-) -> (FlexTensor, FlexTensor) {
+) -> (Vec<f32>, FlexTensor) {
     let qd = q.shape();
     let (batch, heads, sq, hd) = (qd[0], qd[1], qd[2], qd[3]);
     let sk = k.shape()[2];
     let width = heads * hd;
     let (qh, kh, vh) = (Heads::of(q), Heads::of(k), Heads::of(v));
+    let per_head: usize = bands.iter().map(Band::size).sum();
+    let mut weights: Vec<f32> = Vec::with_capacity(batch * heads * per_head);
     let mut mixed: Vec<f32> = Vec::with_capacity(batch * sq * width);
-    let out = Shared(mixed.as_mut_ptr());
-    // SAFETY: each task fills its head's [queries, keys] weights (per band: the product
-    // writes the band's keys, zeros the rest) and its head's columns of `mixed` (the
-    // second product, or zeros for a band without keys); the heads of all tasks cover
-    // `mixed`, the bands all queries.
-    let weights = unsafe {
-        filled(batch * heads * sq * sk, sq * sk, |task, w| {
-            let (b, h) = (task / heads, task % heads);
-            let all = std::slice::from_raw_parts_mut(w, sq * sk);
-            for band in bands {
-                let (rows, keys) = (band.rows.clone(), band.keys.clone());
-                for i in rows.clone() {
-                    all[i * sk..i * sk + keys.start].fill(0.0);
-                    all[i * sk + keys.end..(i + 1) * sk].fill(0.0);
-                }
+    let (w_all, out) = (Shared(weights.as_mut_ptr()), Shared(mixed.as_mut_ptr()));
+    (0..batch * heads).into_par_iter().for_each(|task| {
+        let (b, h) = (task / heads, task % heads);
+        let mut at = task * per_head;
+        for band in bands {
+            let (rows, keys) = (band.rows.clone(), band.keys.clone());
+            let (m, n) = (rows.len(), keys.len());
+            // SAFETY: each task writes its head's blocks of `weights` (every element, by
+            // the first product) and its head's columns of `mixed` at the band's queries
+            // (by the second product, or zeros for a band without keys); the tasks'
+            // heads cover both, the bands all queries. The operands are heads of live
+            // tensors at the band's queries and keys.
+            unsafe {
                 let target = out.at(b * sq * width + rows.start * width + h * hd);
-                if keys.is_empty() {
-                    for i in 0..rows.len() {
+                if n == 0 {
+                    for i in 0..m {
                         std::slice::from_raw_parts_mut(target.add(i * width), hd).fill(0.0);
                     }
                     continue;
                 }
-                let corner = w.add(rows.start * sk + keys.start);
-                product_strided(
-                    corner,
-                    sk as isize,
-                    rows.len(),
-                    keys.len(),
-                    hd,
+                let block = w_all.at(at);
+                at += m * n;
+                let (q, kt) = (
                     qh.matrix(b, h).from(rows.start, 0),
                     kh.transposed(b, h).from(0, keys.start),
-                    false,
-                    false,
                 );
-                for i in rows.clone() {
-                    let row = &mut all[i * sk + keys.start..i * sk + keys.end];
-                    let mask = blocked.map(|p| &p[i * sk + keys.start..i * sk + keys.end]);
-                    softmax_in_place(row, scale, mask);
+                product_strided(block, n as isize, m, n, hd, q, kt, false, false);
+                for (i, row) in std::slice::from_raw_parts_mut(block, m * n)
+                    .chunks_mut(n)
+                    .enumerate()
+                {
+                    let at = (rows.start + i) * sk + keys.start;
+                    softmax_in_place(row, scale, blocked.map(|p| &p[at..at + n]));
                 }
                 let probs = Operand {
-                    ptr: corner,
-                    rows: sk as isize,
+                    ptr: block,
+                    rows: n as isize,
                     cols: 1,
                 };
-                product_strided(
-                    target,
-                    width as isize,
-                    rows.len(),
-                    hd,
-                    keys.len(),
-                    probs,
-                    vh.matrix(b, h).from(keys.start, 0),
-                    false,
-                    false,
-                );
+                let v = vh.matrix(b, h).from(keys.start, 0);
+                product_strided(target, width as isize, m, hd, n, probs, v, false, false);
             }
-        })
-    };
-    // SAFETY: the tasks above wrote every element.
-    unsafe { mixed.set_len(batch * sq * width) };
-    (
-        tensor(weights, Shape::new([batch, heads, sq, sk])),
-        tensor(mixed, Shape::new([batch, sq, width])),
-    )
+        }
+    });
+    // SAFETY: the tasks above wrote every element of both.
+    unsafe {
+        weights.set_len(batch * heads * per_head);
+        mixed.set_len(batch * sq * width);
+    }
+    (weights, tensor(mixed, Shape::new([batch, sq, width])))
 }
 
 #[derive(Clone, Debug)]
@@ -1078,7 +1074,8 @@ struct AttentionState {
     q: FlexTensor,
     k: FlexTensor,
     v: FlexTensor,
-    weights: FlexTensor,
+    /// As [`attention_forward`] gives them.
+    weights: Vec<f32>,
 }
 
 #[derive(Debug)]
@@ -1100,8 +1097,7 @@ impl Backward<Flex, 3> for AttentionOp {
         let sk = st.k.shape()[2];
         let width = heads * hd;
         let (qh, kh, vh) = (Heads::of(&st.q), Heads::of(&st.k), Heads::of(&st.v));
-        let (w, _) = values(&st.weights);
-        let (g, w) = (slice(&g), slice(&w));
+        let (g, w) = (slice(&g), st.weights.as_slice());
         let n = batch * heads;
         let mut dq: Vec<f32> = Vec::with_capacity(n * sq * hd);
         let mut dk: Vec<f32> = Vec::with_capacity(n * sk * hd);
@@ -1120,7 +1116,8 @@ impl Backward<Flex, 3> for AttentionOp {
                     rows: width as isize,
                     cols: 1,
                 };
-                let p = &w[task * sq * sk..(task + 1) * sq * sk];
+                let per_head: usize = bands.iter().map(Band::size).sum();
+                let mut at = task * per_head;
                 // The bands' key ranges overlap: dk and dv add up over them.
                 for d in [&mut *dk, &mut *dv] {
                     d.fill(std::mem::MaybeUninit::new(0.0));
@@ -1145,12 +1142,13 @@ impl Backward<Flex, 3> for AttentionOp {
                             continue;
                         }
                         let go = go.from(rows.start, 0);
-                        let corner = p.as_ptr().add(rows.start * sk + keys.start);
+                        let p = &w[at..at + m * n];
+                        at += m * n;
                         // dv += pᵀ · g
                         let pt = Operand {
-                            ptr: corner,
+                            ptr: p.as_ptr(),
                             rows: 1,
-                            cols: sk as isize,
+                            cols: n as isize,
                         };
                         let dv = dv.add(keys.start * hd);
                         product_strided(dv, hd as isize, n, hd, m, pt, go, true, false);
@@ -1170,9 +1168,7 @@ impl Backward<Flex, 3> for AttentionOp {
                             false,
                         );
                         // ds = scale · p ⊙ (dp − Σ dp ⊙ p)
-                        for (i, d) in ds.chunks_mut(n).enumerate() {
-                            let at = (rows.start + i) * sk + keys.start;
-                            let p = &p[at..at + n];
+                        for (d, p) in ds.chunks_mut(n).zip(p.chunks(n)) {
                             let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
                             for (d, &p) in d.iter_mut().zip(p) {
                                 *d = scale * p * (*d - dot);

@@ -295,6 +295,70 @@ fn linear_mix(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, causal: bool) -> Tensor<
 /// of linear attention on feature-mapped queries and keys `[batch, heads, seq, features]`.
 fn linear_parts(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, causal: bool) -> (Tensor<4>, Tensor<4>) {
     if causal {
+        chunked_parts(q, k, v, LINEAR_CHUNK)
+    } else {
+        let kv = k.clone().swap_dims(2, 3).matmul(v); // [batch, heads, f, head_dim]
+        let num = q.clone().matmul(kv);
+        let den = (q * k.sum_dim(2)).sum_dim(3);
+        (num, den)
+    }
+}
+
+/// Positions per chunk of causal linear attention.
+const LINEAR_CHUNK: usize = 64;
+
+/// Causal [`linear_parts`] by chunks of `chunk` positions: within a chunk, the queries'
+/// products with its keys, masked to the earlier ones, times its values; across chunks,
+/// each chunk's queries times the sum of the key-value products of the chunks before it.
+/// Memory grows with `seq · chunk + seq / chunk · f · head_dim` per head, where prefix
+/// sums of every position's `f × head_dim` product ([`prefix_parts`]) grow with
+/// `seq · f · head_dim`. The sums are the same, added in another order.
+fn chunked_parts(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, chunk: usize) -> (Tensor<4>, Tensor<4>) {
+    let [batch, heads, seq, f] = k.dims();
+    let head_dim = v.dims()[3];
+    let device = q.device();
+    if seq == 0 {
+        let none = |w: usize| Tensor::zeros([batch, heads, 0, w], &device);
+        return (none(head_dim), none(1));
+    }
+    let c = chunk.clamp(1, seq);
+    let n = seq.div_ceil(c);
+    // Zero keys and values at the end add nothing; the queries there are cut off below.
+    let chunks = |t: Tensor<4>, w: usize| {
+        let t = match n * c - seq {
+            0 => t,
+            extra => Tensor::cat(vec![t, Tensor::zeros([batch, heads, extra, w], &device)], 2),
+        };
+        t.reshape([batch, heads, n, c, w])
+    };
+    let (q, k, v) = (chunks(q, f), chunks(k, f), chunks(v, head_dim));
+    // The sum over the chunks before each one: [0, x0, x0 + x1, ...].
+    let before = |x: Tensor<5>| {
+        let [b, h, _, r, w] = x.dims();
+        let first = Tensor::zeros([b, h, 1, r, w], &device);
+        match n {
+            1 => first,
+            _ => Tensor::cat(vec![first, x.cumsum(2).narrow(2, 0, n - 1)], 2),
+        }
+    };
+    let later = mask(c, &device, |i, j| j > i).unsqueeze_dims::<5>(&[0, 1, 2]);
+    let within = q
+        .clone()
+        .matmul(k.clone().swap_dims(3, 4))
+        .mask_fill(later, 0.0); // [batch, heads, n, c, c]
+    let num = within.clone().matmul(v.clone())
+        + q.clone()
+            .matmul(before(k.clone().swap_dims(3, 4).matmul(v)));
+    let den = within.sum_dim(4) + (q * before(k.sum_dim(3))).sum_dim(4);
+    let whole = |t: Tensor<5>, w: usize| t.reshape([batch, heads, n * c, w]).narrow(2, 0, seq);
+    (whole(num, head_dim), whole(den, 1))
+}
+
+/// Causal [`linear_parts`] by prefix sums of every position's key-value product: what
+/// [`chunked_parts`] computes, kept to test it against.
+#[cfg(test)]
+fn prefix_parts(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    {
         let [batch, heads, seq, _] = k.dims();
         let head_dim = v.dims()[3];
         // Prefix sums of the key-value outer products: [batch, heads, seq, f, head_dim].
@@ -305,11 +369,6 @@ fn linear_parts(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, causal: bool) -> (Tens
             .matmul(kv)
             .reshape([batch, heads, seq, head_dim]);
         let den = (q * k.cumsum(2)).sum_dim(3);
-        (num, den)
-    } else {
-        let kv = k.clone().swap_dims(2, 3).matmul(v); // [batch, heads, f, head_dim]
-        let num = q.clone().matmul(kv);
-        let den = (q * k.sum_dim(2)).sum_dim(3);
         (num, den)
     }
 }
@@ -363,4 +422,70 @@ fn gaussian_matrix(rows: usize, cols: usize, seed: u64, device: &Device) -> Tens
         })
         .collect();
     Tensor::<2>::from_data(TensorData::new(vals, [rows, cols]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().expect("f32")
+    }
+
+    /// Values of the two parts and the gradients of `q`, `k` and `v` (of the parts
+    /// weighted by fixed random tensors).
+    fn parts_and_grads(
+        x: &[Tensor<4>; 3],
+        parts: impl Fn(Tensor<4>, Tensor<4>, Tensor<4>) -> (Tensor<4>, Tensor<4>),
+    ) -> Vec<Vec<f32>> {
+        let leaves: Vec<Tensor<4>> = x
+            .iter()
+            .map(|t| t.clone().detach().require_grad())
+            .collect();
+        let (num, den) = parts(leaves[0].clone(), leaves[1].clone(), leaves[2].clone());
+        let device = num.device();
+        device.seed(9);
+        let rn = Tensor::random(num.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let rd = Tensor::random(den.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let grads = ((num.clone() * rn).sum() + (den.clone() * rd).sum()).backward();
+        let mut out = vec![vals(num), vals(den)];
+        out.extend(
+            leaves
+                .iter()
+                .map(|l| vals(l.grad(&grads).expect("a gradient"))),
+        );
+        out
+    }
+
+    /// Chunks of every size, over lengths that do and do not split into them, give
+    /// what prefix sums give, in value and in every gradient.
+    #[test]
+    fn chunked_causal_linear_attention_is_the_prefix_sums_one() {
+        let device = Device::flex().autodiff();
+        for seq in [1, 7, 16, 37, 70] {
+            device.seed(seq as u64);
+            let t = |w: usize| {
+                Tensor::<4>::random([2, 3, seq, w], Distribution::Normal(0.0, 1.0), &device)
+            };
+            let x = [t(5), t(5), t(4)];
+            let want = parts_and_grads(&x, prefix_parts);
+            for chunk in [1, 4, 16, 64] {
+                let got = parts_and_grads(&x, |q, k, v| chunked_parts(q, k, v, chunk));
+                for (what, (a, b)) in ["num", "den", "dq", "dk", "dv"]
+                    .iter()
+                    .zip(got.iter().zip(&want))
+                {
+                    assert_eq!(a.len(), b.len());
+                    for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                        assert!(
+                            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                            "{what}[{i}] at length {seq}, chunk {chunk}: {a} against {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -19,6 +19,8 @@
 //! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis;
 //! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
 //!   libm's.
+//! - [`cross_entropy`]: the loss of rows of logits against their targets, each row's
+//!   log-sum-exp forward, the softmax less the target backward.
 //!
 //! Each is used only where a tensor lives on flex in `f32` ([`fused`], [`fused_with`]);
 //! on any other backend or dtype the caller's composition of burn operations runs
@@ -409,6 +411,131 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f32, blocked: Option<Blocked>) -
             let out = softmax_forward(s.primitive(), scale, blocked.as_ref());
             let op = SoftmaxOp { scale };
             record(op, [s.node()], out.clone(), out)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-entropy
+
+/// Rows of logits one rayon task handles in cross-entropy.
+const CE_ROWS_PER_TASK: usize = 16;
+
+/// What the backward pass of cross-entropy keeps: the logits, each row's log-sum-exp,
+/// target and weight.
+#[derive(Clone, Debug)]
+struct CrossEntropyState {
+    logits: FlexTensor,
+    lse: Vec<f32>,
+    targets: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+/// `ln Σ e^x` of a row, from its largest value.
+fn log_sum_exp(row: &[f32]) -> f32 {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    if !max.is_finite() {
+        return max;
+    }
+    let sum: f32 = row.iter().map(|&v| exp(v - max)).sum();
+    max + sum.ln()
+}
+
+/// Each row's log-sum-exp, and `Σ_r weights[r] · (lse[r] − logits[r, targets[r]])` summed
+/// in order in `f64`, so the loss does not depend on the number of threads.
+fn cross_entropy_forward(
+    logits: &FlexTensor,
+    targets: &[usize],
+    weights: &[f32],
+) -> (Vec<f32>, f32) {
+    let (x, shape) = values(logits);
+    let options = shape[1];
+    let x = slice(&x);
+    let mut lse = vec![0f32; targets.len()];
+    if options > 0 {
+        lse.par_chunks_mut(CE_ROWS_PER_TASK)
+            .zip(x.par_chunks(CE_ROWS_PER_TASK * options))
+            .for_each(|(l, rows)| {
+                for (l, row) in l.iter_mut().zip(rows.chunks(options)) {
+                    *l = log_sum_exp(row);
+                }
+            });
+    }
+    let loss: f64 = (0..targets.len())
+        .filter(|&r| weights[r] != 0.0)
+        .map(|r| f64::from(weights[r]) * f64::from(lse[r] - x[r * options + targets[r]]))
+        .sum();
+    (lse, loss as f32)
+}
+
+#[derive(Debug)]
+struct CrossEntropyOp;
+
+impl Backward<Flex, 1> for CrossEntropyOp {
+    type State = CrossEntropyState;
+
+    fn backward(self, ops: Ops<CrossEntropyState, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [Some(parent)] = &ops.parents else {
+            return;
+        };
+        let (g, _) = values(&grad);
+        let g = slice(&g)[0];
+        let st = &ops.state;
+        let (x, shape) = values(&st.logits);
+        let options = shape[1];
+        let x = slice(&x);
+        // d loss / d logits[r, j] = g · weight[r] · (softmax[r, j] − [j = target[r]])
+        let mut out = vec![0f32; x.len()];
+        if options > 0 {
+            out.par_chunks_mut(CE_ROWS_PER_TASK * options)
+                .zip(x.par_chunks(CE_ROWS_PER_TASK * options))
+                .enumerate()
+                .for_each(|(task, (o, x))| {
+                    for (i, (o, x)) in o.chunks_mut(options).zip(x.chunks(options)).enumerate() {
+                        let r = task * CE_ROWS_PER_TASK + i;
+                        let scale = g * st.weights[r];
+                        if scale == 0.0 {
+                            continue;
+                        }
+                        let lse = st.lse[r];
+                        for (o, &x) in o.iter_mut().zip(x) {
+                            *o = scale * exp(x - lse);
+                        }
+                        o[st.targets[r]] -= scale;
+                    }
+                });
+        }
+        grads.register::<Flex>(parent.id, tensor(out, shape));
+    }
+}
+
+/// `Σ_r weights[r] · −log softmax(logits)[r, targets[r]]`, a one-element tensor: the
+/// cross-entropy of `[rows, options]` logits, in one pass forward (each row's log-sum-exp,
+/// over rows split among rayon's threads) and one backward (the softmax less the target,
+/// scaled), where burn's composition of `log_softmax` and `gather` takes several
+/// one-thread passes each way. Only for tensors [`fused`] accepts.
+pub fn cross_entropy(logits: Tensor<2>, targets: &[usize], weights: &[f32]) -> Tensor<1> {
+    let [rows, options] = logits.dims();
+    assert_eq!(targets.len(), rows, "a target per row");
+    assert_eq!(weights.len(), rows, "a weight per row");
+    assert!(targets.iter().all(|&t| t < options), "targets are options");
+    let scalar = |loss: f32| FlexTensor::from_data(TensorData::new(vec![loss], [1]));
+    match route(&logits).expect("cross_entropy runs only where `fused` holds") {
+        Route::Plain => {
+            let (_, loss) = cross_entropy_forward(&plain(logits), targets, weights);
+            Tensor::from_primitive::<Flex>(scalar(loss))
+        }
+        Route::Autodiff => {
+            let x = ad(logits);
+            let (lse, loss) = cross_entropy_forward(x.primitive(), targets, weights);
+            let state = CrossEntropyState {
+                logits: x.primitive().clone(),
+                lse,
+                targets: targets.to_vec(),
+                weights: weights.to_vec(),
+            };
+            record(CrossEntropyOp, [x.node()], state, scalar(loss))
         }
     }
 }
@@ -1600,6 +1727,49 @@ mod tests {
         }
     }
 
+    /// burn's composition of what `cross_entropy` fuses.
+    fn composed_cross_entropy(logits: Tensor<2>, targets: &[usize], weights: &[f32]) -> Tensor<1> {
+        let rows = targets.len();
+        let device = logits.device();
+        let picks: Vec<i64> = targets.iter().map(|&t| t as i64).collect();
+        let picks =
+            Tensor::<2, burn::tensor::Int>::from_data(TensorData::new(picks, [rows, 1]), &device);
+        let w = Tensor::<2>::from_data(TensorData::new(weights.to_vec(), [rows, 1]), &device);
+        (burn::tensor::activation::log_softmax(logits, 1).gather(1, picks) * w)
+            .sum()
+            .neg()
+    }
+
+    /// Rows that do not split evenly into tasks, some weighted out, logits far from zero.
+    #[test]
+    fn cross_entropy_matches_burn_in_value_and_gradient() {
+        let d = device();
+        let (rows, options) = (37, 300);
+        let x = random([rows, options], 5, &d) * 20.0;
+        let targets: Vec<usize> = (0..rows).map(|r| (r * 97) % options).collect();
+        let weights: Vec<f32> = (0..rows)
+            .map(|r| if r % 5 == 3 { 0.0 } else { 0.03 })
+            .collect();
+        let run = |fused_kernel: bool| {
+            let x = x.clone().detach().require_grad();
+            let loss = if fused_kernel {
+                cross_entropy(x.clone(), &targets, &weights)
+            } else {
+                composed_cross_entropy(x.clone(), &targets, &weights)
+            };
+            let grads = (loss.clone() * 1.7).sum().backward();
+            (vals(loss), vals(x.grad(&grads).expect("a gradient")))
+        };
+        let ((y, g), (y0, g0)) = (run(true), run(false));
+        assert_close(&y, &y0, 1e-5, "loss");
+        assert_close(&g, &g0, 1e-5, "gradient");
+        // Rows weighted out pass no gradient.
+        assert!(g[3 * options..4 * options].iter().all(|v| *v == 0.0));
+        // Without autodiff: the same value.
+        let plain = cross_entropy(x.clone().inner(), &targets, &weights);
+        assert_eq!(vals(plain), y);
+    }
+
     #[test]
     fn bands_hold_every_key_a_query_may_see_and_no_more() {
         let (sq, sk) = (7, 9);
@@ -1675,6 +1845,11 @@ mod tests {
                 parts.extend(attention_grads(inputs, &r, 4, None, true));
                 let causal: Vec<bool> = (0..70 * 70).map(|n| n % 70 > n / 70).collect();
                 parts.extend(attention_grads(inputs, &r, 4, Some(&causal), true));
+                let logits = x.clone().reshape([350, 48]).detach().require_grad();
+                let targets: Vec<usize> = (0..350).map(|r| r % 48).collect();
+                let loss = cross_entropy(logits.clone(), &targets, &[0.01; 350]);
+                let grads = loss.clone().sum().backward();
+                parts.extend([vals(loss), vals(logits.grad(&grads).expect("a gradient"))]);
                 parts
             })
         };

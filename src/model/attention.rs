@@ -193,9 +193,14 @@ impl Attention {
         };
         // Dropout on the weights does nothing without a backward pass, or at rate 0.
         let no_dropout = self.dropout.prob == 0.0 || !q.device().is_autodiff();
-        if keep.is_none() && no_dropout && kernels::fused(&q) && batch * heads * seq * head_dim > 0
-        {
-            return kernels::attention(q, k, v, scale as f32, pattern());
+        if no_dropout && kernels::fused(&q) && batch * heads * seq * head_dim > 0 {
+            // Padded keys: [batch, 1, seq, 1], 0 where padded.
+            let padded = keep.map(|keep| {
+                let keep = keep.into_data().convert::<f32>();
+                let keep = keep.as_slice::<f32>().unwrap_or_default();
+                keep.iter().map(|&k| k < 0.5).collect::<Vec<bool>>()
+            });
+            return kernels::attention(q, k, v, scale as f32, pattern(), padded.as_deref());
         }
         let scores = q.matmul(k.swap_dims(2, 3)); // [batch, heads, seq, seq], unscaled
                                                   // Padded keys get no weight: [batch, 1, seq, 1] -> [batch, 1, 1, seq] over the keys.

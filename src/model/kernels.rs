@@ -12,10 +12,10 @@
 //! - [`attention`]: softmax attention with the heads joined, both products, the mask and
 //!   the softmax, the heads read in place, over blocks of queries each with only the keys
 //!   one of them may see (a causal mask halves the products, a sliding window shrinks
-//!   them to the window);
+//!   them to the window, padding stops them at each sequence's last real key);
 //! - [`masked_softmax`]: softmax over the last axis of `scores · scale` with a fixed
-//!   pattern of blocked keys (causal, sliding window), for the cases [`attention`] leaves
-//!   (padding masks, attention dropout);
+//!   pattern of blocked keys (causal, sliding window), for the case [`attention`] leaves
+//!   (attention dropout);
 //! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis;
 //! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
 //!   libm's.
@@ -1095,10 +1095,17 @@ impl Band {
     }
 }
 
-/// The bands of `sq` queries over `sk` keys, `block` queries at a time: with a causal
-/// pattern the products shrink by about half, with a sliding window to the window.
-fn bands(blocked: Option<&Blocked>, sq: usize, sk: usize, block: usize) -> Vec<Band> {
-    let Some(p) = blocked else {
+/// The bands of `sq` queries over `sk` keys, `block` queries at a time, for the keys
+/// `blocked(query, key)` blocks (none without it): with a causal pattern the products
+/// shrink by about half, with a sliding window to the window, with padding to the real
+/// keys.
+fn bands(
+    blocked: Option<&dyn Fn(usize, usize) -> bool>,
+    sq: usize,
+    sk: usize,
+    block: usize,
+) -> Vec<Band> {
+    let Some(blocked) = blocked else {
         return vec![Band {
             rows: 0..sq,
             keys: 0..sk,
@@ -1110,9 +1117,8 @@ fn bands(blocked: Option<&Blocked>, sq: usize, sk: usize, block: usize) -> Vec<B
             let rows = r0..(r0 + block.max(1)).min(sq);
             let (mut lo, mut hi) = (sk, 0);
             for i in rows.clone() {
-                let row = &p[i * sk..(i + 1) * sk];
-                if let Some(first) = row.iter().position(|b| !b) {
-                    let last = row.iter().rposition(|b| !b).unwrap_or(first);
+                if let Some(first) = (0..sk).find(|&j| !blocked(i, j)) {
+                    let last = (first..sk).rev().find(|&j| !blocked(i, j)).unwrap_or(first);
                     lo = lo.min(first);
                     hi = hi.max(last + 1);
                 }
@@ -1125,6 +1131,74 @@ fn bands(blocked: Option<&Blocked>, sq: usize, sk: usize, block: usize) -> Vec<B
         .collect()
 }
 
+/// Which keys the queries of [`attention`] may not see: those of a pattern shared by the
+/// batch (`[queries, keys]`), and the padded keys of each sequence (`[batch, keys]`),
+/// which every query but the key's own position skips.
+#[derive(Clone, Copy)]
+struct Mask<'a> {
+    pattern: Option<&'a [bool]>,
+    padded: Option<&'a [bool]>,
+    sk: usize,
+}
+
+impl Mask<'_> {
+    fn blocked(&self, b: usize, i: usize, j: usize) -> bool {
+        self.pattern.is_some_and(|p| p[i * self.sk + j])
+            || self.padded.is_some_and(|p| p[b * self.sk + j] && i != j)
+    }
+
+    /// The bands: one list for every sequence without padding, else one per sequence.
+    fn bands(&self, batch: usize, sq: usize, block: usize) -> Vec<Vec<Band>> {
+        let of = |b: usize| {
+            let blocked = |i: usize, j: usize| self.blocked(b, i, j);
+            let any = self.pattern.is_some() || self.padded.is_some();
+            bands(
+                any.then_some(&blocked as &dyn Fn(usize, usize) -> bool),
+                sq,
+                self.sk,
+                block,
+            )
+        };
+        match self.padded {
+            None => vec![of(0)],
+            Some(_) => (0..batch).map(of).collect(),
+        }
+    }
+
+    /// Row `i` of sequence `b` over `keys`: where each is blocked (`None`: none is), in
+    /// `buf` when it is not a slice of the pattern.
+    fn row<'s>(
+        &'s self,
+        b: usize,
+        i: usize,
+        keys: std::ops::Range<usize>,
+        buf: &'s mut Vec<bool>,
+    ) -> Option<&'s [bool]> {
+        match (self.pattern, self.padded) {
+            (None, None) => None,
+            (Some(p), None) => Some(&p[i * self.sk + keys.start..i * self.sk + keys.end]),
+            _ => {
+                buf.clear();
+                buf.extend(keys.map(|j| self.blocked(b, i, j)));
+                Some(buf)
+            }
+        }
+    }
+}
+
+/// The bands of sequence `b`, and where its head `h`'s weights start among the weights of
+/// every head, band after band.
+fn head_bands(bands: &[Vec<Band>], heads: usize, b: usize, h: usize) -> (&[Band], usize) {
+    let size = |bs: &[Band]| bs.iter().map(Band::size).sum::<usize>();
+    match bands {
+        [one] => (one, (b * heads + h) * size(one)),
+        many => {
+            let before: usize = many[..b].iter().map(|bs| size(bs)).sum();
+            (&many[b], before * heads + h * size(&many[b]))
+        }
+    }
+}
+
 /// `(weights, out)`: the softmax weights of every head, band after band, each band's
 /// `[queries, keys]` block row-major ([`Band::size`] elements, [`Band`]s' keys only: the
 /// others have no weight), and the mixed values `[batch, queries, heads · dim]`.
@@ -1133,21 +1207,26 @@ fn attention_forward(
     k: &FlexTensor,
     v: &FlexTensor,
     scale: f32,
-    blocked: Option<&Blocked>,
-    bands: &[Band],
+    mask: Mask,
+    bands: &[Vec<Band>],
 ) -> (Vec<f32>, FlexTensor) {
     let qd = q.shape();
     let (batch, heads, sq, hd) = (qd[0], qd[1], qd[2], qd[3]);
-    let sk = k.shape()[2];
     let width = heads * hd;
     let (qh, kh, vh) = (Heads::of(q), Heads::of(k), Heads::of(v));
-    let per_head: usize = bands.iter().map(Band::size).sum();
-    let mut weights: Vec<f32> = Vec::with_capacity(batch * heads * per_head);
+    let per_sequence = |bs: &Vec<Band>| bs.iter().map(Band::size).sum::<usize>();
+    let total = heads
+        * match bands {
+            [one] => batch * per_sequence(one),
+            many => many.iter().map(per_sequence).sum(),
+        };
+    let mut weights: Vec<f32> = Vec::with_capacity(total);
     let mut mixed: Vec<f32> = Vec::with_capacity(batch * sq * width);
     let (w_all, out) = (Shared(weights.as_mut_ptr()), Shared(mixed.as_mut_ptr()));
     (0..batch * heads).into_par_iter().for_each(|task| {
         let (b, h) = (task / heads, task % heads);
-        let mut at = task * per_head;
+        let (bands, mut at) = head_bands(bands, heads, b, h);
+        let mut buf = Vec::new();
         for band in bands {
             let (rows, keys) = (band.rows.clone(), band.keys.clone());
             let (m, n) = (rows.len(), keys.len());
@@ -1175,8 +1254,8 @@ fn attention_forward(
                     .chunks_mut(n)
                     .enumerate()
                 {
-                    let at = (rows.start + i) * sk + keys.start;
-                    softmax_in_place(row, scale, blocked.map(|p| &p[at..at + n]));
+                    let blocked = mask.row(b, rows.start + i, keys.clone(), &mut buf);
+                    softmax_in_place(row, scale, blocked);
                 }
                 let probs = Operand {
                     ptr: block,
@@ -1190,7 +1269,7 @@ fn attention_forward(
     });
     // SAFETY: the tasks above wrote every element of both.
     unsafe {
-        weights.set_len(batch * heads * per_head);
+        weights.set_len(total);
         mixed.set_len(batch * sq * width);
     }
     (weights, tensor(mixed, Shape::new([batch, sq, width])))
@@ -1209,7 +1288,7 @@ struct AttentionState {
 struct AttentionOp {
     scale: f32,
     /// The forward pass's bands.
-    bands: Vec<Band>,
+    bands: Vec<Vec<Band>>,
 }
 
 impl Backward<Flex, 3> for AttentionOp {
@@ -1243,8 +1322,7 @@ impl Backward<Flex, 3> for AttentionOp {
                     rows: width as isize,
                     cols: 1,
                 };
-                let per_head: usize = bands.iter().map(Band::size).sum();
-                let mut at = task * per_head;
+                let (bands, mut at) = head_bands(bands, heads, b, h);
                 // The bands' key ranges overlap: dk and dv add up over them.
                 for d in [&mut *dk, &mut *dv] {
                     d.fill(std::mem::MaybeUninit::new(0.0));
@@ -1343,18 +1421,21 @@ impl Backward<Flex, 3> for AttentionOp {
 /// Softmax attention of `q` over `k` and `v` with the weights of [`masked_softmax`],
 /// with the heads joined: the products, the softmax and their backward pass over the
 /// heads in parallel, reading the heads where they are and writing the output in the
-/// `[batch, queries, heads · dim]` layout the output projection reads. Only for tensors
-/// [`fused`] accepts, with every size positive.
+/// `[batch, queries, heads · dim]` layout the output projection reads. `blocked` keys
+/// get no weight, and neither do `padded` ones, but from the query at their own
+/// position. Only for tensors [`fused`] accepts, with every size positive.
 ///
 /// # Shapes
 /// `q`: `[batch, heads, queries, dim]`; `k`, `v`: `[batch, heads, keys, dim]`; out
-/// `[batch, queries, heads · dim]`.
+/// `[batch, queries, heads · dim]`; `blocked`: `[queries, keys]`; `padded`: `[batch,
+/// keys]`.
 pub fn attention(
     q: Tensor<4>,
     k: Tensor<4>,
     v: Tensor<4>,
     scale: f32,
     blocked: Option<Blocked>,
+    padded: Option<&[bool]>,
 ) -> Tensor<3> {
     let ([b, h, sq, hd], [_, _, sk, _]) = (q.dims(), k.dims());
     assert_eq!(k.dims(), [b, h, sk, hd], "keys match the queries");
@@ -1363,11 +1444,18 @@ pub fn attention(
     if let Some(p) = &blocked {
         assert_eq!(p.len(), sq * sk, "the pattern covers queries × keys");
     }
-    let bands = bands(blocked.as_ref(), sq, sk, QUERY_BLOCK);
+    if let Some(p) = padded {
+        assert_eq!(p.len(), b * sk, "the padding covers sequences × keys");
+    }
+    let mask = Mask {
+        pattern: blocked.as_deref(),
+        padded,
+        sk,
+    };
+    let bands = mask.bands(b, sq, QUERY_BLOCK);
     match route(&q).expect("attention runs only where `fused` holds") {
         Route::Plain => {
-            let p = blocked.as_ref();
-            let (_, out) = attention_forward(&plain(q), &plain(k), &plain(v), scale, p, &bands);
+            let (_, out) = attention_forward(&plain(q), &plain(k), &plain(v), scale, mask, &bands);
             Tensor::from_primitive::<Flex>(out)
         }
         Route::Autodiff => {
@@ -1377,7 +1465,7 @@ pub fn attention(
                 k.primitive(),
                 v.primitive(),
                 scale,
-                blocked.as_ref(),
+                mask,
                 &bands,
             );
             let state = AttentionState {
@@ -1669,6 +1757,7 @@ mod tests {
         r: &Tensor<3>,
         heads: usize,
         pattern: Option<&[bool]>,
+        padded: Option<&[bool]>,
         fused_kernel: bool,
     ) -> [Vec<f32>; 4] {
         let [b, s, width] = x[0].dims();
@@ -1684,9 +1773,25 @@ mod tests {
         );
         let scale = 0.4;
         let y = if fused_kernel {
-            attention(q, k, v, scale, pattern.map(|p| Blocked::from(p.to_vec())))
+            let blocked = pattern.map(|p| Blocked::from(p.to_vec()));
+            attention(q, k, v, scale, blocked, padded)
         } else {
-            composed(q.matmul(k.swap_dims(2, 3)), scale, pattern)
+            let scores = q.matmul(k.swap_dims(2, 3));
+            // The model's slower path: a padded key is skipped by every query but its own.
+            let scores = match padded {
+                Some(p) => {
+                    let hidden: Vec<bool> = (0..b * s * s)
+                        .map(|n| p[n / (s * s) * s + n % s] && n / s % s != n % s)
+                        .collect();
+                    let hidden = Tensor::<3, Bool>::from_data(
+                        TensorData::new(hidden, [b, s, s]),
+                        &x[0].device(),
+                    );
+                    scores.mask_fill(hidden.unsqueeze_dim::<4>(1), f32::NEG_INFINITY)
+                }
+                None => scores,
+            };
+            composed(scores, scale, pattern)
                 .matmul(v)
                 .swap_dims(1, 2)
                 .reshape([b, s, width])
@@ -1708,16 +1813,25 @@ mod tests {
         let pattern = |f: &dyn Fn(usize, usize) -> bool| {
             Some((0..s * s).map(|n| f(n / s, n % s)).collect::<Vec<bool>>())
         };
-        for pattern in [
+        // The first sequence padded after 40 keys, the second at a few places inside.
+        let padded: Vec<bool> = (0..b * s)
+            .map(|n| if n < s { n >= 40 } else { n % 7 == 2 })
+            .collect();
+        let patterns = [
             None,
             pattern(&|i, j| j > i),
             pattern(&|i, j| j > i || i - j >= 9),
             pattern(&|i, j| i.abs_diff(j) > 5),
             pattern(&|i, j| (j > i || (i + j) % 3 == 0) && i != j),
-        ] {
+        ];
+        for (pattern, padded) in patterns
+            .iter()
+            .flat_map(|p| [(p, None), (p, Some(padded.as_slice()))])
+        {
             let inputs = [&x[0], &x[1], &x[2]];
-            let fused_parts = attention_grads(inputs, &r, heads, pattern.as_deref(), true);
-            let burn_parts = attention_grads(inputs, &r, heads, pattern.as_deref(), false);
+            let p = pattern.as_deref();
+            let fused_parts = attention_grads(inputs, &r, heads, p, padded, true);
+            let burn_parts = attention_grads(inputs, &r, heads, p, padded, false);
             for (what, (a, b)) in ["value", "dq", "dk", "dv"]
                 .iter()
                 .zip(fused_parts.iter().zip(&burn_parts))
@@ -1781,20 +1895,38 @@ mod tests {
             )
         };
         let band = |rows, keys| Band { rows, keys };
-        assert_eq!(bands(None, sq, sk, 3), [band(0..7, 0..9)]);
+        let of = |pattern: Option<&Blocked>, padded: Option<&[bool]>| {
+            let mask = Mask {
+                pattern: pattern.map(|p| &p[..]),
+                padded,
+                sk,
+            };
+            mask.bands(2, sq, 3)
+        };
+        assert_eq!(of(None, None), [[band(0..7, 0..9)]]);
         assert_eq!(
-            bands(Some(&p(&|i, j| j > i)), sq, sk, 3),
-            [band(0..3, 0..3), band(3..6, 0..6), band(6..7, 0..7)]
+            of(Some(&p(&|i, j| j > i)), None),
+            [[band(0..3, 0..3), band(3..6, 0..6), band(6..7, 0..7)]]
         );
         // A window of two: each block sees from its first query's last key on.
         assert_eq!(
-            bands(Some(&p(&|i, j| j > i || i - j >= 2)), sq, sk, 3),
-            [band(0..3, 0..3), band(3..6, 2..6), band(6..7, 5..7)]
+            of(Some(&p(&|i, j| j > i || i - j >= 2)), None),
+            [[band(0..3, 0..3), band(3..6, 2..6), band(6..7, 5..7)]]
         );
         // Queries that see nothing: a block of them has no keys; others do not widen.
         assert_eq!(
-            bands(Some(&p(&|i, j| i < 3 || j != 4)), sq, sk, 3),
-            [band(0..3, 0..0), band(3..6, 4..5), band(6..7, 4..5)]
+            of(Some(&p(&|i, j| i < 3 || j != 4)), None),
+            [[band(0..3, 0..0), band(3..6, 4..5), band(6..7, 4..5)]]
+        );
+        // Padding, per sequence: the first has its last five keys padded (a query there
+        // still sees itself), the second none.
+        let padded: Vec<bool> = (0..2 * sk).map(|n| n < sk && n >= 4).collect();
+        assert_eq!(
+            of(None, Some(&padded)),
+            [
+                vec![band(0..3, 0..4), band(3..6, 0..6), band(6..7, 0..7)],
+                vec![band(0..3, 0..9), band(3..6, 0..9), band(6..7, 0..9)]
+            ]
         );
     }
 
@@ -1810,7 +1942,7 @@ mod tests {
             .map(|n| n / s < QUERY_BLOCK || n % s > n / s)
             .collect();
         let [y, dq, dk, dv] =
-            attention_grads([&x[0], &x[1], &x[2]], &r, heads, Some(&pattern), true);
+            attention_grads([&x[0], &x[1], &x[2]], &r, heads, Some(&pattern), None, true);
         for v in [&y, &dq, &dk, &dv] {
             assert!(v.iter().all(|v| v.is_finite()));
         }
@@ -1842,9 +1974,11 @@ mod tests {
                 let rl = random([5, 70, 300], 23, &d);
                 parts.extend(linear_grads(&x, &w, &b, &rl, true));
                 let inputs = [&x, &r, &(x.clone() * 0.5)];
-                parts.extend(attention_grads(inputs, &r, 4, None, true));
+                parts.extend(attention_grads(inputs, &r, 4, None, None, true));
                 let causal: Vec<bool> = (0..70 * 70).map(|n| n % 70 > n / 70).collect();
-                parts.extend(attention_grads(inputs, &r, 4, Some(&causal), true));
+                parts.extend(attention_grads(inputs, &r, 4, Some(&causal), None, true));
+                let padded: Vec<bool> = (0..5 * 70).map(|n| n % 70 >= 50 + n / 70).collect();
+                parts.extend(attention_grads(inputs, &r, 4, None, Some(&padded), true));
                 let logits = x.clone().reshape([350, 48]).detach().require_grad();
                 let targets: Vec<usize> = (0..350).map(|r| r % 48).collect();
                 let loss = cross_entropy(logits.clone(), &targets, &[0.01; 350]);

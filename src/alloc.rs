@@ -22,7 +22,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use libmimalloc_sys as mi;
@@ -42,10 +42,13 @@ static NET: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 /// One watch at a time.
 static ONE: Mutex<()> = Mutex::new(());
+/// Calls that moved the total, ever: whether this allocator is the one in use.
+static MOVES: AtomicUsize = AtomicUsize::new(0);
 
 #[cold]
 #[inline(never)]
 fn moved(delta: isize) {
+    MOVES.fetch_add(1, Ordering::Relaxed);
     let now = NET.fetch_add(delta, Ordering::Relaxed) + delta;
     if delta > 0 && now > PEAK.load(Ordering::Relaxed) {
         PEAK.fetch_max(now, Ordering::Relaxed);
@@ -73,9 +76,11 @@ impl HeapWatch {
         NET.store(0, Ordering::Relaxed);
         PEAK.store(0, Ordering::Relaxed);
         WATCHING.store(true, Ordering::SeqCst);
-        // A probe: through `Allocator` it moves the total.
+        // A probe: through `Allocator` it moves the total (whatever other threads free
+        // meanwhile).
+        let moves = MOVES.load(Ordering::SeqCst);
         let probe = std::hint::black_box(vec![0u8; 4096]);
-        let seen = NET.load(Ordering::Relaxed) >= 4096;
+        let seen = MOVES.load(Ordering::SeqCst) != moves;
         drop(probe);
         let watch = HeapWatch { _turn: turn };
         if !seen {

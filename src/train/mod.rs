@@ -651,8 +651,6 @@ fn clip_global_norm(params: &[(ParamId, usize)], grads: &mut GradientsParams, ma
     }
 }
 
-/// The ids and ranks of `model`'s float parameters (they stay the same across optimizer
-/// steps, so this runs once per trial).
 /// The bytes of the data of every tensor of `model`.
 fn tensor_bytes(model: &Net) -> i64 {
     struct Bytes(usize);
@@ -680,6 +678,8 @@ fn tensor_bytes(model: &Net) -> i64 {
     bytes.0 as i64
 }
 
+/// The ids and ranks of `model`'s float parameters (they stay the same across optimizer
+/// steps, so this runs once per trial).
 fn param_ids(model: &Net) -> Vec<(ParamId, usize)> {
     struct Ids(Vec<(ParamId, usize)>);
     impl ModuleVisitor for Ids {

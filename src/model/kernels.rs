@@ -329,7 +329,15 @@ fn softmax_forward(scores: &FlexTensor, scale: f32, blocked: Option<&Blocked>) -
 
 /// Softmax in place over `row · scale`, blocked keys getting no weight.
 fn softmax_in_place(row: &mut [f32], scale: f32, blocked: Option<&[bool]>) {
-    let open = |j: usize| blocked.is_none_or(|b| !b[j]);
+    match blocked {
+        Some(b) => softmax_where(row, scale, |j| !b[j]),
+        None => softmax_where(row, scale, |_| true),
+    }
+}
+
+/// [`softmax_in_place`] over the keys `open` lets through.
+#[inline(always)]
+fn softmax_where(row: &mut [f32], scale: f32, open: impl Fn(usize) -> bool) {
     let mut max = f32::NEG_INFINITY;
     for (j, &v) in row.iter().enumerate() {
         if open(j) {
@@ -1159,29 +1167,47 @@ impl Mask<'_> {
                 block,
             )
         };
-        match self.padded {
-            None => vec![of(0)],
-            Some(_) => (0..batch).map(of).collect(),
+        match (self.pattern, self.padded) {
+            (_, None) => vec![of(0)],
+            // Padding alone: a query sees its sequence's real keys and itself.
+            (None, Some(p)) => (0..batch)
+                .map(|b| {
+                    let keys = &p[b * self.sk..(b + 1) * self.sk];
+                    let real = keys.iter().position(|p| !p).map(|first| {
+                        let last = keys.iter().rposition(|p| !p).unwrap_or(first);
+                        (first, last + 1)
+                    });
+                    (0..sq)
+                        .step_by(block.max(1))
+                        .map(|r0| {
+                            let rows = r0..(r0 + block.max(1)).min(sq);
+                            // Each query's own key, where it has one.
+                            let own = rows.start.min(self.sk)..rows.end.min(self.sk);
+                            let keys = match (real, own.is_empty()) {
+                                (Some((lo, hi)), true) => lo..hi,
+                                (Some((lo, hi)), false) => lo.min(own.start)..hi.max(own.end),
+                                (None, _) => own,
+                            };
+                            Band { rows, keys }
+                        })
+                        .collect()
+                })
+                .collect(),
+            (Some(_), Some(_)) => (0..batch).map(of).collect(),
         }
     }
 
-    /// Row `i` of sequence `b` over `keys`: where each is blocked (`None`: none is), in
-    /// `buf` when it is not a slice of the pattern.
-    fn row<'s>(
-        &'s self,
-        b: usize,
-        i: usize,
-        keys: std::ops::Range<usize>,
-        buf: &'s mut Vec<bool>,
-    ) -> Option<&'s [bool]> {
+    /// [`softmax_in_place`] of query `i` of sequence `b`, over the keys from `first` on
+    /// that `row` holds.
+    fn softmax(&self, row: &mut [f32], scale: f32, b: usize, i: usize, first: usize) {
         match (self.pattern, self.padded) {
-            (None, None) => None,
-            (Some(p), None) => Some(&p[i * self.sk + keys.start..i * self.sk + keys.end]),
-            _ => {
-                buf.clear();
-                buf.extend(keys.map(|j| self.blocked(b, i, j)));
-                Some(buf)
+            (None, None) => softmax_where(row, scale, |_| true),
+            (Some(p), None) => softmax_where(row, scale, |j| !p[i * self.sk + first + j]),
+            (None, Some(p)) => {
+                let p = &p[b * self.sk + first..];
+                softmax_where(row, scale, |j| !p[j] || first + j == i)
             }
+            (Some(_), Some(_)) => softmax_where(row, scale, |j| !self.blocked(b, i, first + j)),
         }
     }
 }
@@ -1226,7 +1252,6 @@ fn attention_forward(
     (0..batch * heads).into_par_iter().for_each(|task| {
         let (b, h) = (task / heads, task % heads);
         let (bands, mut at) = head_bands(bands, heads, b, h);
-        let mut buf = Vec::new();
         for band in bands {
             let (rows, keys) = (band.rows.clone(), band.keys.clone());
             let (m, n) = (rows.len(), keys.len());
@@ -1254,8 +1279,7 @@ fn attention_forward(
                     .chunks_mut(n)
                     .enumerate()
                 {
-                    let blocked = mask.row(b, rows.start + i, keys.clone(), &mut buf);
-                    softmax_in_place(row, scale, blocked);
+                    mask.softmax(row, scale, b, rows.start + i, keys.start);
                 }
                 let probs = Operand {
                     ptr: block,
@@ -1928,6 +1952,25 @@ mod tests {
                 vec![band(0..3, 0..9), band(3..6, 0..9), band(6..7, 0..9)]
             ]
         );
+        // Padding alone takes a shortcut: the same bands as asking every key, whatever
+        // is padded (here every pattern of padding over 9 keys, for 7 queries).
+        for bits in 0..1u32 << sk {
+            let padded: Vec<bool> = (0..sk).map(|j| bits >> j & 1 == 1).collect();
+            let mask = Mask {
+                pattern: None,
+                padded: Some(&padded),
+                sk,
+            };
+            let asked = bands(Some(&|i, j| mask.blocked(0, i, j)), sq, sk, 3);
+            let same = |a: &Band, b: &Band| {
+                a.rows == b.rows && (a.keys == b.keys || a.keys.is_empty() && b.keys.is_empty())
+            };
+            let short = mask.bands(1, sq, 3).remove(0);
+            assert!(
+                short.iter().zip(&asked).all(|(a, b)| same(a, b)) && short.len() == asked.len(),
+                "{padded:?}: {short:?} against {asked:?}"
+            );
+        }
     }
 
     /// Queries that may see no key get no weight and pass no gradient, rather than NaN.

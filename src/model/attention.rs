@@ -196,9 +196,8 @@ impl Attention {
         if no_dropout && kernels::fused(&q) && batch * heads * seq * head_dim > 0 {
             // Padded keys: [batch, 1, seq, 1], 0 where padded.
             let padded = keep.map(|keep| {
-                let keep = keep.into_data().convert::<f32>();
-                let keep = keep.as_slice::<f32>().unwrap_or_default();
-                keep.iter().map(|&k| k < 0.5).collect::<Vec<bool>>()
+                let keep = keep.into_data();
+                keep.iter::<f32>().map(|k| k < 0.5).collect::<Vec<bool>>()
             });
             return kernels::attention(q, k, v, scale as f32, pattern(), padded.as_deref());
         }

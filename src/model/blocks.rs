@@ -7,7 +7,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{relu, silu, tanh};
+use burn::tensor::activation::{relu, tanh};
 
 use super::kernels;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -45,7 +45,7 @@ impl Activation {
         match self {
             Activation::Relu => relu(x),
             Activation::Gelu => kernels::gelu(x),
-            Activation::Silu | Activation::Swiglu => silu(x),
+            Activation::Silu | Activation::Swiglu => kernels::silu(x),
             Activation::Tanh => tanh(x),
         }
     }
@@ -138,7 +138,9 @@ impl Ffn {
     /// `[batch, seq, width]` -> the same.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let h = match &self.gate {
-            Some(gate) => silu(kernels::dense(gate, x.clone())) * kernels::dense(&self.up, x),
+            Some(gate) => {
+                kernels::swiglu(kernels::dense(gate, x.clone()), kernels::dense(&self.up, x))
+            }
             None => self.activation.apply(kernels::dense(&self.up, x)),
         };
         kernels::dense(&self.down, self.dropout.forward(h))

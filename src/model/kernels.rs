@@ -18,7 +18,8 @@
 //!   (attention dropout);
 //! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis;
 //! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
-//!   libm's.
+//!   libm's;
+//! - [`silu`] and [`swiglu`] (`silu(gate) ⊙ up`), with a branch-free `exp`;
 //! - [`cross_entropy`]: the loss of rows of logits against their targets, each row's
 //!   log-sum-exp forward, the softmax less the target backward.
 //!
@@ -298,6 +299,148 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
             let out = gelu_forward(x.primitive());
             record(GeluOp, [x.node()], x.primitive().clone(), out)
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SiLU and SwiGLU
+
+/// `1 / (1 + e^-x)` through the branch-free [`exp`]: 0 below about −88, 1 above 87.3.
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+#[inline(always)]
+fn silu_value(x: f32) -> f32 {
+    x * sigmoid(x)
+}
+
+/// The derivative of `x · σ(x)`: `σ(x) · (1 + x · (1 − σ(x)))`.
+#[inline(always)]
+fn silu_slope(x: f32) -> f32 {
+    let s = sigmoid(x);
+    s * (1.0 + x * (1.0 - s))
+}
+
+/// Two outputs per element of `a`, `b` and `c` (the same length), over chunks in
+/// parallel.
+fn map_elems_2(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    f: impl Fn(f32, f32, f32) -> (f32, f32) + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = a.len();
+    let (mut x, mut y): (Vec<f32>, Vec<f32>) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    x.spare_capacity_mut()
+        .par_chunks_mut(ELEMS_PER_TASK)
+        .zip(y.spare_capacity_mut().par_chunks_mut(ELEMS_PER_TASK))
+        .enumerate()
+        .for_each(|(i, (xo, yo))| {
+            let start = i * ELEMS_PER_TASK;
+            let end = start + xo.len();
+            let ins = a[start..end].iter().zip(&b[start..end]).zip(&c[start..end]);
+            for ((xo, yo), ((&a, &b), &c)) in xo.iter_mut().zip(yo.iter_mut()).zip(ins) {
+                let (p, q) = f(a, b, c);
+                xo.write(p);
+                yo.write(q);
+            }
+        });
+    // SAFETY: the chunks cover both vectors, and every element of each was written.
+    unsafe {
+        x.set_len(n);
+        y.set_len(n);
+    }
+    (x, y)
+}
+
+#[derive(Debug)]
+struct SiluOp;
+
+impl Backward<Flex, 1> for SiluOp {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let [Some(parent)] = &ops.parents {
+            let (x, shape) = values(&ops.state);
+            let (g, _) = values(&grad);
+            let dx = map_elems(slice(&x), Some(slice(&g)), |v, g| g * silu_slope(v));
+            grads.register::<Flex>(parent.id, tensor(dx, shape));
+        }
+    }
+}
+
+/// SiLU, `x · σ(x)`, in one pass each way. Falls back to burn's on other backends.
+pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let forward = |x: &FlexTensor| {
+        let (x, shape) = values(x);
+        tensor(map_elems(slice(&x), None, |v, _| silu_value(v)), shape)
+    };
+    match route(&x) {
+        None => burn::tensor::activation::silu(x),
+        Some(Route::Plain) => Tensor::from_primitive::<Flex>(forward(&plain(x))),
+        Some(Route::Autodiff) => {
+            let x = ad(x);
+            let out = forward(x.primitive());
+            record(SiluOp, [x.node()], x.primitive().clone(), out)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SwigluOp;
+
+impl Backward<Flex, 2> for SwigluOp {
+    /// The gate's and the up projection's values.
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (gate, shape) = values(&ops.state.0);
+        let (up, _) = values(&ops.state.1);
+        let (g, _) = values(&grad);
+        // d gate = g · up · silu'(gate), d up = g · silu(gate): one pass for both.
+        let (d_gate, d_up) = map_elems_2(slice(&g), slice(&gate), slice(&up), |g, a, b| {
+            let s = sigmoid(a);
+            (g * b * s * (1.0 + a * (1.0 - s)), g * a * s)
+        });
+        let [gate_parent, up_parent] = &ops.parents;
+        if let Some(parent) = gate_parent {
+            grads.register::<Flex>(parent.id, tensor(d_gate, shape.clone()));
+        }
+        if let Some(parent) = up_parent {
+            grads.register::<Flex>(parent.id, tensor(d_up, shape));
+        }
+    }
+}
+
+/// The gated unit of a SwiGLU feed-forward block, `silu(gate) ⊙ up`, in one pass each
+/// way (burn's composition takes five forward and more backward). Falls back to burn's
+/// operations on other backends, or when the two are not on the same side of autodiff.
+///
+/// # Shapes
+/// `gate` and `up` the same shape; out the same.
+pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    let forward = |gate: &FlexTensor, up: &FlexTensor| {
+        let (gate, shape) = values(gate);
+        let (up, _) = values(up);
+        let out = map_elems(slice(&gate), Some(slice(&up)), |a, b| silu_value(a) * b);
+        tensor(out, shape)
+    };
+    let same_shape = gate.dims() == up.dims();
+    match (route(&gate), route(&up)) {
+        (Some(Route::Plain), Some(Route::Plain)) if same_shape => {
+            Tensor::from_primitive::<Flex>(forward(&plain(gate), &plain(up)))
+        }
+        (Some(Route::Autodiff), Some(Route::Autodiff)) if same_shape => {
+            let (gate, up) = (ad(gate), ad(up));
+            let out = forward(gate.primitive(), up.primitive());
+            let state = (gate.primitive().clone(), up.primitive().clone());
+            record(SwigluOp, [gate.node(), up.node()], state, out)
+        }
+        _ => burn::tensor::activation::silu(gate) * up,
     }
 }
 
@@ -1579,6 +1722,61 @@ mod tests {
         // Without autodiff too.
         let plain = Tensor::<3>::from_data(x.clone().into_data(), &Device::flex());
         assert_eq!(vals(gelu(plain)), y);
+    }
+
+    #[test]
+    fn silu_matches_burn_in_value_and_gradient() {
+        let d = device();
+        let x = random([3, 5, 1000], 3, &d);
+        let r = random([3, 5, 1000], 4, &d);
+        let (y, g) = value_and_grad(&x, &r, silu);
+        let (y0, g0) = value_and_grad(&x, &r, burn::tensor::activation::silu);
+        assert_close(&y, &y0, 2e-6, "value");
+        assert_close(&g, &g0, 2e-6, "gradient");
+        let plain = Tensor::<3>::from_data(x.clone().into_data(), &Device::flex());
+        assert_eq!(vals(silu(plain)), y);
+        // Far out on both sides: σ saturates to 0 and 1 without a NaN.
+        let far = Tensor::<1>::from_data(
+            TensorData::new(vec![-200.0f32, -90.0, 90.0, 200.0], [4]),
+            &d,
+        );
+        let (y, g) = value_and_grad(&far, &far.ones_like(), silu);
+        assert!(y.iter().chain(&g).all(|v| v.is_finite()), "{y:?} {g:?}");
+        assert_close(&y, &[0.0, 0.0, 90.0, 200.0], 1e-6, "far value");
+        assert_close(&g, &[0.0, 0.0, 1.0, 1.0], 1e-6, "far gradient");
+    }
+
+    /// The gated unit against burn's composition `silu(gate) * up`: the value and the
+    /// gradients of both inputs, with and without autodiff.
+    #[test]
+    fn swiglu_matches_burn_in_value_and_both_gradients() {
+        let d = device();
+        let gate = random([4, 7, 300], 5, &d);
+        let up = random([4, 7, 300], 6, &d);
+        let r = random([4, 7, 300], 7, &d);
+        let run = |f: &dyn Fn(Tensor<3>, Tensor<3>) -> Tensor<3>| {
+            let (g, u) = (
+                gate.clone().detach().require_grad(),
+                up.clone().detach().require_grad(),
+            );
+            let y = f(g.clone(), u.clone());
+            let grads = (y.clone() * r.clone()).sum().backward();
+            let dg = vals(g.grad(&grads).expect("gate has a gradient"));
+            let du = vals(u.grad(&grads).expect("up has a gradient"));
+            (vals(y), dg, du)
+        };
+        let (y, dg, du) = run(&|g, u| swiglu(g, u));
+        let (y0, dg0, du0) = run(&|g, u| burn::tensor::activation::silu(g) * u);
+        assert_close(&y, &y0, 2e-6, "value");
+        assert_close(&dg, &dg0, 2e-6, "gate gradient");
+        assert_close(&du, &du0, 2e-6, "up gradient");
+        // Only one input tracked: the other gets no gradient, the tracked one the same.
+        let u = up.clone().detach().require_grad();
+        let one = swiglu(gate.clone().detach(), u.clone());
+        let grads = (one * r.clone()).sum().backward();
+        assert_eq!(vals(u.grad(&grads).expect("up has a gradient")), du);
+        let flex = |t: &Tensor<3>| Tensor::<3>::from_data(t.clone().into_data(), &Device::flex());
+        assert_eq!(vals(swiglu(flex(&gate), flex(&up))), y);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - [`masked_softmax`]: softmax over the last axis of `scores · scale` with a fixed
 //!   pattern of blocked keys (causal, sliding window), for the case [`attention`] leaves
 //!   (attention dropout);
-//! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis;
+//! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis,
+//!   and [`rms_norm`], `x / sqrt(mean(x²) + eps) · gamma`;
 //! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
 //!   libm's;
 //! - [`silu`] and [`swiglu`] (`silu(gate) ⊙ up`), with a branch-free `exp`;
@@ -695,20 +696,24 @@ pub fn cross_entropy(logits: Tensor<2>, targets: &[usize], weights: &[f32]) -> T
 // Layer norm
 
 /// What the backward pass of layer norm keeps: the normalised input and, per row, the
-/// reciprocal standard deviation.
+/// reciprocal standard deviation (of RMS norm: the reciprocal root mean square).
 #[derive(Clone, Debug)]
 struct NormState {
     normed: FlexTensor,
     rstd: Arc<[f32]>,
     gamma: FlexTensor,
+    /// Layer norm (the mean taken off); RMS norm otherwise.
+    centered: bool,
 }
 
-/// `(normed, rstd, out)` of a layer norm over rows of `width`.
+/// `(normed, rstd, out)` of a layer norm over rows of `width` (`centered`), or of an RMS
+/// norm (the mean left in: `x / sqrt(mean(x²) + eps) · gamma`).
 fn norm_forward(
     x: &FlexTensor,
     gamma: &FlexTensor,
     beta: Option<&FlexTensor>,
     eps: f64,
+    centered: bool,
 ) -> (FlexTensor, Arc<[f32]>, FlexTensor) {
     let (x, shape) = values(x);
     let (gamma, _) = values(gamma);
@@ -735,7 +740,10 @@ fn norm_forward(
                     .zip(r.iter_mut())
                     .zip(x.chunks(width))
                 {
-                    let mean = x.iter().sum::<f32>() / width as f32;
+                    let mean = match centered {
+                        true => x.iter().sum::<f32>() / width as f32,
+                        false => 0.0,
+                    };
                     let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
                     let inv = 1.0 / (var + eps as f32).sqrt();
                     *r = inv;
@@ -789,6 +797,8 @@ fn norm_backward(state: &NormState, grad: &FlexTensor) -> (FlexTensor, Vec<f32>,
                         dbeta[j] += g[j];
                     }
                     let (mean_dh, mean_dh_h) = (sum_dh / width as f32, sum_dh_h / width as f32);
+                    // RMS norm does not take the mean off, so its gradient does not either.
+                    let mean_dh = if state.centered { mean_dh } else { 0.0 };
                     for j in 0..width {
                         dx[j] = r * (g[j] * gamma[j] - mean_dh - h[j] * mean_dh_h);
                     }
@@ -843,7 +853,7 @@ pub fn layer_norm<const D: usize>(
     match route(&x).expect("layer_norm runs only where `fused` holds") {
         Route::Plain => {
             let beta = beta.map(plain);
-            let (_, _, out) = norm_forward(&plain(x), &plain(gamma), beta.as_ref(), eps);
+            let (_, _, out) = norm_forward(&plain(x), &plain(gamma), beta.as_ref(), eps, true);
             Tensor::from_primitive::<Flex>(out)
         }
         Route::Autodiff => {
@@ -854,16 +864,44 @@ pub fn layer_norm<const D: usize>(
                 gamma.primitive(),
                 beta.as_ref().map(|b| b.primitive()),
                 eps,
+                true,
             );
             let state = NormState {
                 normed,
                 rstd,
                 gamma: gamma.primitive().clone(),
+                centered: true,
             };
             match beta {
                 Some(beta) => record(NormOp, [x.node(), gamma.node(), beta.node()], state, out),
                 None => record(NormOp, [x.node(), gamma.node()], state, out),
             }
+        }
+    }
+}
+
+/// RMS norm over the last axis: `x / sqrt(mean(x²) + eps) · gamma`, as burn's `RmsNorm`.
+/// Only for tensors [`fused`] accepts.
+///
+/// # Shapes
+/// `x`: `[..., width]`; `gamma`: `[width]`.
+pub fn rms_norm<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, eps: f64) -> Tensor<D> {
+    match route(&x).expect("rms_norm runs only where `fused` holds") {
+        Route::Plain => {
+            let (_, _, out) = norm_forward(&plain(x), &plain(gamma), None, eps, false);
+            Tensor::from_primitive::<Flex>(out)
+        }
+        Route::Autodiff => {
+            let (x, gamma) = (ad(x), ad(gamma));
+            let (normed, rstd, out) =
+                norm_forward(x.primitive(), gamma.primitive(), None, eps, false);
+            let state = NormState {
+                normed,
+                rstd,
+                gamma: gamma.primitive().clone(),
+                centered: false,
+            };
+            record(NormOp, [x.node(), gamma.node()], state, out)
         }
     }
 }
@@ -1658,6 +1696,16 @@ pub fn dense<const D: usize>(layer: &burn::nn::Linear, x: Tensor<D>) -> Tensor<D
     }
 }
 
+/// `layer.forward(x)` of burn's `RmsNorm`, through [`rms_norm`] where it applies.
+pub fn rms<const D: usize>(layer: &burn::nn::RmsNorm, x: Tensor<D>) -> Tensor<D> {
+    let gamma = layer.gamma.val();
+    if fused_with(&x, &gamma, &[]) && x.dims().last() == gamma.dims().first() {
+        rms_norm(x, gamma, layer.epsilon)
+    } else {
+        layer.forward(x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::activation::softmax;
@@ -1902,6 +1950,42 @@ mod tests {
         {
             assert_close(a, b, 2e-4, what);
         }
+    }
+
+    /// RMS norm against burn's `RmsNorm`: the value and the gradients of `x` and `gamma`,
+    /// over more than two blocks of rows, with and without autodiff.
+    #[test]
+    fn rms_norm_matches_burn_in_value_and_every_gradient() {
+        let d = device();
+        let x = random([3, 61, 33], 11, &d) + 0.7;
+        let r = random([3, 61, 33], 12, &d);
+        let mut layer = burn::nn::RmsNormConfig::new(33).with_epsilon(1e-6).init(&d);
+        layer.gamma = burn::module::Param::from_tensor(random([33], 13, &d));
+        let run = |fused_kernel: bool| {
+            let x = x.clone().detach().require_grad();
+            let layer = layer.clone();
+            let y = match fused_kernel {
+                true => rms(&layer, x.clone()),
+                false => layer.forward(x.clone()),
+            };
+            let grads = (y.clone() * r.clone()).sum().backward();
+            [
+                vals(y),
+                vals(x.grad(&grads).expect("dx")),
+                vals(layer.gamma.grad(&grads).expect("dgamma")),
+            ]
+        };
+        let (fused_parts, burn_parts) = (run(true), run(false));
+        for (what, (a, b)) in ["value", "dx", "dgamma"]
+            .iter()
+            .zip(fused_parts.iter().zip(&burn_parts))
+        {
+            assert_close(a, b, 2e-4, what);
+        }
+        let flex = Device::flex();
+        let plain = Tensor::<3>::from_data(x.into_data(), &flex);
+        let gamma = Tensor::<1>::from_data(layer.gamma.val().into_data(), &flex);
+        assert_eq!(vals(rms_norm(plain, gamma, 1e-6)), fused_parts[0]);
     }
 
     #[test]

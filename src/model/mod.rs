@@ -273,7 +273,9 @@ impl Net {
                     map_float(input(0), |x| kernels::dense(l, x), |x| kernels::dense(l, x))
                 }
                 Block::LayerNorm(n) => map_float(input(0), |x| n.forward(x), |x| n.forward(x)),
-                Block::RmsNorm(n) => map_float(input(0), |x| n.forward(x), |x| n.forward(x)),
+                Block::RmsNorm(n) => {
+                    map_float(input(0), |x| kernels::rms(n, x), |x| kernels::rms(n, x))
+                }
                 Block::Dropout(d) => map_float(input(0), |x| d.forward(x), |x| d.forward(x)),
                 Block::Act(a) => map_float(
                     input(0),

@@ -192,14 +192,24 @@ impl Attention {
             })
         };
         // Dropout on the weights does nothing without a backward pass, or at rate 0.
-        let no_dropout = self.dropout.prob == 0.0 || !q.device().is_autodiff();
-        if no_dropout && kernels::fused(&q) && batch * heads * seq * head_dim > 0 {
+        let dropout = self.dropout.prob > 0.0 && q.device().is_autodiff();
+        if kernels::fused(&q) && batch * heads * seq * head_dim > 0 {
             // Padded keys: [batch, 1, seq, 1], 0 where padded.
             let padded = keep.map(|keep| {
                 let keep = keep.into_data();
                 keep.iter::<f32>().map(|k| k < 0.5).collect::<Vec<bool>>()
             });
-            return kernels::attention(q, k, v, scale as f32, pattern(), padded.as_deref());
+            let dropout = dropout
+                .then(|| kernels::WeightDropout::new(self.dropout.prob, dropout_seed(&q.device())));
+            return kernels::attention(
+                q,
+                k,
+                v,
+                scale as f32,
+                pattern(),
+                padded.as_deref(),
+                dropout,
+            );
         }
         let scores = q.matmul(k.swap_dims(2, 3)); // [batch, heads, seq, seq], unscaled
                                                   // Padded keys get no weight: [batch, 1, seq, 1] -> [batch, 1, 1, seq] over the keys.
@@ -215,19 +225,15 @@ impl Attention {
             }
             None => scores,
         };
-        let weights = if kernels::fused(&scores) {
-            // One pass: scale, mask and softmax, forward and backward.
-            kernels::masked_softmax(scores, scale as f32, pattern())
+        // Off the CPU kernels: burn's operations.
+        let scores = scores * scale;
+        let scores = if restricted {
+            let mask = mask(seq, &scores.device(), blocked).unsqueeze_dims::<4>(&[0, 1]);
+            scores.mask_fill(mask, f32::NEG_INFINITY)
         } else {
-            let scores = scores * scale;
-            let scores = if restricted {
-                let mask = mask(seq, &scores.device(), blocked).unsqueeze_dims::<4>(&[0, 1]);
-                scores.mask_fill(mask, f32::NEG_INFINITY)
-            } else {
-                scores
-            };
-            softmax(scores, 3)
+            scores
         };
+        let weights = softmax(scores, 3);
         let weights = self.dropout.forward(weights);
         weights
             .matmul(v)
@@ -413,6 +419,21 @@ fn rotate(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
         ],
         3,
     )
+}
+
+/// The seed of the attention kernel's dropout for one forward pass, drawn from the
+/// device's generator: the training seed decides it, as it decides burn's dropout masks,
+/// and every pass draws a new one.
+fn dropout_seed(device: &Device) -> u64 {
+    let draws = Tensor::<1>::random(
+        [4],
+        burn::tensor::Distribution::Uniform(0.0, 65536.0),
+        device,
+    );
+    draws
+        .into_data()
+        .iter::<f32>()
+        .fold(0u64, |seed, x| (seed << 16) | (x as u64 & 0xffff))
 }
 
 /// A `[rows, cols]` matrix of standard normal draws from a seeded generator (Box-Muller).

@@ -13,9 +13,8 @@
 //!   the softmax, the heads read in place, over blocks of queries each with only the keys
 //!   one of them may see (a causal mask halves the products, a sliding window shrinks
 //!   them to the window, padding stops them at each sequence's last real key);
-//! - [`masked_softmax`]: softmax over the last axis of `scores · scale` with a fixed
-//!   pattern of blocked keys (causal, sliding window), for the case [`attention`] leaves
-//!   (attention dropout);
+//!   with dropout on the weights ([`WeightDropout`]) drawn again in the backward pass
+//!   rather than stored;
 //! - [`layer_norm`]: `(x − mean) / sqrt(var + eps) · gamma + beta` over the last axis,
 //!   and [`rms_norm`], `x / sqrt(mean(x²) + eps) · gamma`;
 //! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
@@ -446,40 +445,13 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Masked softmax
+// Attention masks
 
 /// Which keys each query may not see: `[queries, keys]`, row-major, `true` for blocked.
 pub type Blocked = Arc<[bool]>;
 
-fn softmax_forward(scores: &FlexTensor, scale: f32, blocked: Option<&Blocked>) -> FlexTensor {
-    let (s, shape) = values(scores);
-    let keys = shape[shape.num_dims() - 1];
-    let queries = shape[shape.num_dims() - 2];
-    let mut out = slice(&s).to_vec();
-    if let Some(rows_per_task) = ELEMS_PER_TASK.checked_div(keys) {
-        let rows_per_task = rows_per_task.max(1);
-        out.par_chunks_mut(rows_per_task * keys)
-            .enumerate()
-            .for_each(|(task, rows)| {
-                for (r, row) in rows.chunks_mut(keys).enumerate() {
-                    let query = (task * rows_per_task + r) % queries;
-                    let mask = blocked.map(|b| &b[query * keys..(query + 1) * keys]);
-                    softmax_in_place(row, scale, mask);
-                }
-            });
-    }
-    tensor(out, shape)
-}
-
-/// Softmax in place over `row · scale`, blocked keys getting no weight.
-fn softmax_in_place(row: &mut [f32], scale: f32, blocked: Option<&[bool]>) {
-    match blocked {
-        Some(b) => softmax_where(row, scale, |j| !b[j]),
-        None => softmax_where(row, scale, |_| true),
-    }
-}
-
-/// [`softmax_in_place`] over the keys `open` lets through.
+/// Softmax in place over `row · scale`, over the keys `open` lets through (the others
+/// get no weight; a row with none open is all zeros).
 #[inline(always)]
 fn softmax_where(row: &mut [f32], scale: f32, open: impl Fn(usize) -> bool) {
     let mut max = f32::NEG_INFINITY;
@@ -501,69 +473,6 @@ fn softmax_where(row: &mut [f32], scale: f32, open: impl Fn(usize) -> bool) {
     let inv = 1.0 / sum;
     for v in row.iter_mut() {
         *v *= inv;
-    }
-}
-
-fn softmax_backward(y: &FlexTensor, grad: &FlexTensor, scale: f32) -> FlexTensor {
-    let (y, shape) = values(y);
-    let (g, _) = values(grad);
-    let keys = shape[shape.num_dims() - 1];
-    let (y, g) = (slice(&y), slice(&g));
-    let mut out = vec![0f32; y.len()];
-    if let Some(rows_per_task) = ELEMS_PER_TASK.checked_div(keys) {
-        let rows_per_task = rows_per_task.max(1) * keys;
-        out.par_chunks_mut(rows_per_task)
-            .zip(y.par_chunks(rows_per_task).zip(g.par_chunks(rows_per_task)))
-            .for_each(|(o, (y, g))| {
-                for ((o, y), g) in o.chunks_mut(keys).zip(y.chunks(keys)).zip(g.chunks(keys)) {
-                    let dot: f32 = y.iter().zip(g).map(|(y, g)| y * g).sum();
-                    for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
-                        *o = scale * y * (g - dot);
-                    }
-                }
-            });
-    }
-    tensor(out, shape)
-}
-
-#[derive(Debug)]
-struct SoftmaxOp {
-    scale: f32,
-}
-
-impl Backward<Flex, 1> for SoftmaxOp {
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        if let [Some(parent)] = &ops.parents {
-            grads.register::<Flex>(parent.id, softmax_backward(&ops.state, &grad, self.scale));
-        }
-    }
-}
-
-/// Softmax over the last axis of `scores · scale`, giving no weight to the keys `blocked`
-/// marks (`[queries, keys]` for the last two axes; `None`: every key open). A row with
-/// every key blocked is all zeros. Only for tensors [`fused`] accepts.
-///
-/// # Shapes
-/// `scores`: `[batch, heads, queries, keys]`, and the same out.
-pub fn masked_softmax(scores: Tensor<4>, scale: f32, blocked: Option<Blocked>) -> Tensor<4> {
-    let [_, _, queries, keys] = scores.dims();
-    if let Some(b) = &blocked {
-        assert_eq!(b.len(), queries * keys, "the pattern covers queries × keys");
-    }
-    match route(&scores).expect("masked_softmax runs only where `fused` holds") {
-        Route::Plain => {
-            let out = softmax_forward(&plain(scores), scale, blocked.as_ref());
-            Tensor::from_primitive::<Flex>(out)
-        }
-        Route::Autodiff => {
-            let s = ad(scores);
-            let out = softmax_forward(s.primitive(), scale, blocked.as_ref());
-            let op = SoftmaxOp { scale };
-            record(op, [s.node()], out.clone(), out)
-        }
     }
 }
 
@@ -1378,7 +1287,7 @@ impl Mask<'_> {
         }
     }
 
-    /// [`softmax_in_place`] of query `i` of sequence `b`, over the keys from `first` on
+    /// [`softmax_where`] of query `i` of sequence `b`, over the keys from `first` on
     /// that `row` holds.
     fn softmax(&self, row: &mut [f32], scale: f32, b: usize, i: usize, first: usize) {
         match (self.pattern, self.padded) {
@@ -1406,6 +1315,72 @@ fn head_bands(bands: &[Vec<Band>], heads: usize, b: usize, h: usize) -> (&[Band]
     }
 }
 
+/// Dropout on attention weights, as burn's `Dropout` does it (each weight kept with
+/// probability `1 − rate`, the kept ones scaled by `1 / (1 − rate)`), with the choice
+/// of each weight a hash of `seed` and the weight's place (sequence, head, query, key)
+/// rather than a draw: the backward pass makes the same choices again instead of storing
+/// them, and the choices do not depend on how the work is split among threads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightDropout {
+    /// Below this (of 2^24), a weight is kept.
+    threshold: u32,
+    /// What a kept weight is multiplied by.
+    scale: f32,
+    seed: u64,
+}
+
+impl WeightDropout {
+    /// Dropout at `rate` (in `[0, 1]`; at 1 every weight is dropped) with the choices of
+    /// `seed`.
+    pub fn new(rate: f64, seed: u64) -> WeightDropout {
+        let rate = rate.clamp(0.0, 1.0);
+        WeightDropout {
+            threshold: ((1.0 - rate) * f64::from(1u32 << 24)).round() as u32,
+            scale: if rate < 1.0 {
+                (1.0 / (1.0 - rate)) as f32
+            } else {
+                0.0
+            },
+            seed,
+        }
+    }
+
+    /// What the weight at place `at` (`((sequence · heads + head) · queries + query) ·
+    /// keys + key`) is multiplied by: `scale` or 0. The hash is splitmix64's finaliser.
+    #[inline(always)]
+    pub fn factor(&self, at: u64) -> f32 {
+        let mut z = self
+            .seed
+            .wrapping_add(at.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        if ((z >> 40) as u32) < self.threshold {
+            self.scale
+        } else {
+            0.0
+        }
+    }
+
+    /// The factors of a band's `m × n` weights (queries from `row`, keys from `key`) of
+    /// head `task` (`sequence · heads + head`), into `out`.
+    fn band(
+        &self,
+        out: &mut Vec<f32>,
+        task: usize,
+        (sq, sk): (usize, usize),
+        row: usize,
+        key: usize,
+        (m, n): (usize, usize),
+    ) {
+        out.clear();
+        for i in 0..m {
+            let first = ((task * sq + row + i) * sk + key) as u64;
+            out.extend((0..n as u64).map(|j| self.factor(first + j)));
+        }
+    }
+}
+
 /// `(weights, out)`: the softmax weights of every head, band after band, each band's
 /// `[queries, keys]` block row-major ([`Band::size`] elements, [`Band`]s' keys only: the
 /// others have no weight), and the mixed values `[batch, queries, heads · dim]`.
@@ -1416,9 +1391,11 @@ fn attention_forward(
     scale: f32,
     mask: Mask,
     bands: &[Vec<Band>],
+    dropout: Option<WeightDropout>,
 ) -> (Vec<f32>, FlexTensor) {
     let qd = q.shape();
     let (batch, heads, sq, hd) = (qd[0], qd[1], qd[2], qd[3]);
+    let sk = k.shape()[2];
     let width = heads * hd;
     let (qh, kh, vh) = (Heads::of(q), Heads::of(k), Heads::of(v));
     let per_sequence = |bs: &Vec<Band>| bs.iter().map(Band::size).sum::<usize>();
@@ -1433,6 +1410,8 @@ fn attention_forward(
     (0..batch * heads).into_par_iter().for_each(|task| {
         let (b, h) = (task / heads, task % heads);
         let (bands, mut at) = head_bands(bands, heads, b, h);
+        // With dropout: the band's factors, and its weights times them.
+        let (mut factors, mut dropped) = (Vec::new(), Vec::new());
         for band in bands {
             let (rows, keys) = (band.rows.clone(), band.keys.clone());
             let (m, n) = (rows.len(), keys.len());
@@ -1462,11 +1441,18 @@ fn attention_forward(
                 {
                     mask.softmax(row, scale, b, rows.start + i, keys.start);
                 }
-                let probs = Operand {
+                let mut probs = Operand {
                     ptr: block,
                     rows: n as isize,
                     cols: 1,
                 };
+                if let Some(d) = dropout {
+                    d.band(&mut factors, task, (sq, sk), rows.start, keys.start, (m, n));
+                    let kept = std::slice::from_raw_parts(block, m * n);
+                    dropped.clear();
+                    dropped.extend(kept.iter().zip(&factors).map(|(p, f)| p * f));
+                    probs.ptr = dropped.as_ptr();
+                }
                 let v = vh.matrix(b, h).from(keys.start, 0);
                 product_strided(target, width as isize, m, hd, n, probs, v, false, false);
             }
@@ -1494,6 +1480,8 @@ struct AttentionOp {
     scale: f32,
     /// The forward pass's bands.
     bands: Vec<Vec<Band>>,
+    /// The forward pass's dropout, whose choices the backward pass makes again.
+    dropout: Option<WeightDropout>,
 }
 
 impl Backward<Flex, 3> for AttentionOp {
@@ -1515,6 +1503,7 @@ impl Backward<Flex, 3> for AttentionOp {
         let mut dv: Vec<f32> = Vec::with_capacity(n * sk * hd);
         let scale = self.scale;
         let bands = &self.bands;
+        let dropout = self.dropout;
         dq.spare_capacity_mut()
             .par_chunks_mut((sq * hd).max(1))
             .zip(dk.spare_capacity_mut().par_chunks_mut((sk * hd).max(1)))
@@ -1538,6 +1527,7 @@ impl Backward<Flex, 3> for AttentionOp {
                     dv.as_mut_ptr().cast(),
                 );
                 let mut ds = Vec::new();
+                let (mut factors, mut dropped) = (Vec::new(), Vec::new());
                 for band in bands {
                     let (rows, keys) = (band.rows.clone(), band.keys.clone());
                     let (m, n) = (rows.len(), keys.len());
@@ -1554,9 +1544,19 @@ impl Backward<Flex, 3> for AttentionOp {
                         let go = go.from(rows.start, 0);
                         let p = &w[at..at + m * n];
                         at += m * n;
-                        // dv += pᵀ · g
+                        // With dropout the values were mixed by p ⊙ factors.
+                        if let Some(d) = dropout {
+                            d.band(&mut factors, task, (sq, sk), rows.start, keys.start, (m, n));
+                            dropped.clear();
+                            dropped.extend(p.iter().zip(&factors).map(|(p, f)| p * f));
+                        }
+                        // dv += (p ⊙ factors)ᵀ · g
                         let pt = Operand {
-                            ptr: p.as_ptr(),
+                            ptr: if dropout.is_some() {
+                                dropped.as_ptr()
+                            } else {
+                                p.as_ptr()
+                            },
                             rows: 1,
                             cols: n as isize,
                         };
@@ -1577,6 +1577,12 @@ impl Backward<Flex, 3> for AttentionOp {
                             false,
                             false,
                         );
+                        // Through the dropout: dp ⊙ factors.
+                        if dropout.is_some() {
+                            for (d, f) in ds.iter_mut().zip(&factors) {
+                                *d *= f;
+                            }
+                        }
                         // ds = scale · p ⊙ (dp − Σ dp ⊙ p)
                         for (d, p) in ds.chunks_mut(n).zip(p.chunks(n)) {
                             let dot: f32 = d.iter().zip(p).map(|(d, p)| d * p).sum();
@@ -1623,8 +1629,8 @@ impl Backward<Flex, 3> for AttentionOp {
     }
 }
 
-/// Softmax attention of `q` over `k` and `v` with the weights of [`masked_softmax`],
-/// with the heads joined: the products, the softmax and their backward pass over the
+/// Softmax attention of `q` over `k` and `v` (the weights a softmax over `q · kᵀ ·
+/// scale`), with the heads joined: the products, the softmax and their backward pass over the
 /// heads in parallel, reading the heads where they are and writing the output in the
 /// `[batch, queries, heads · dim]` layout the output projection reads. `blocked` keys
 /// get no weight, and neither do `padded` ones, but from the query at their own
@@ -1634,6 +1640,9 @@ impl Backward<Flex, 3> for AttentionOp {
 /// `q`: `[batch, heads, queries, dim]`; `k`, `v`: `[batch, heads, keys, dim]`; out
 /// `[batch, queries, heads · dim]`; `blocked`: `[queries, keys]`; `padded`: `[batch,
 /// keys]`.
+///
+/// With `dropout`, the weights are dropped out ([`WeightDropout`]) before they mix the
+/// values; the backward pass goes through the same choices.
 pub fn attention(
     q: Tensor<4>,
     k: Tensor<4>,
@@ -1641,6 +1650,7 @@ pub fn attention(
     scale: f32,
     blocked: Option<Blocked>,
     padded: Option<&[bool]>,
+    dropout: Option<WeightDropout>,
 ) -> Tensor<3> {
     let ([b, h, sq, hd], [_, _, sk, _]) = (q.dims(), k.dims());
     assert_eq!(k.dims(), [b, h, sk, hd], "keys match the queries");
@@ -1660,7 +1670,8 @@ pub fn attention(
     let bands = mask.bands(b, sq, QUERY_BLOCK);
     match route(&q).expect("attention runs only where `fused` holds") {
         Route::Plain => {
-            let (_, out) = attention_forward(&plain(q), &plain(k), &plain(v), scale, mask, &bands);
+            let (q, k, v) = (plain(q), plain(k), plain(v));
+            let (_, out) = attention_forward(&q, &k, &v, scale, mask, &bands, dropout);
             Tensor::from_primitive::<Flex>(out)
         }
         Route::Autodiff => {
@@ -1672,6 +1683,7 @@ pub fn attention(
                 scale,
                 mask,
                 &bands,
+                dropout,
             );
             let state = AttentionState {
                 q: q.primitive().clone(),
@@ -1679,7 +1691,11 @@ pub fn attention(
                 v: v.primitive().clone(),
                 weights,
             };
-            let op = AttentionOp { scale, bands };
+            let op = AttentionOp {
+                scale,
+                bands,
+                dropout,
+            };
             record(op, [q.node(), k.node(), v.node()], state, out)
         }
     }
@@ -1856,7 +1872,7 @@ mod tests {
         assert!(erf(f32::INFINITY) == 1.0 && erf(f32::NEG_INFINITY) == -1.0);
     }
 
-    /// burn's composition of what `masked_softmax` fuses.
+    /// burn's composition of the attention kernel's weights.
     fn composed(scores: Tensor<4>, scale: f32, pattern: Option<&[bool]>) -> Tensor<4> {
         let [_, _, q, k] = scores.dims();
         let device = scores.device();
@@ -1873,40 +1889,13 @@ mod tests {
     }
 
     #[test]
-    fn masked_softmax_matches_burn_in_value_and_gradient() {
-        let d = device();
-        // Rows that do not split evenly into tasks, more keys than queries.
-        let (q, k) = (37, 45);
-        let x = random([2, 3, q, k], 3, &d);
-        let r = random([2, 3, q, k], 4, &d);
-        let causal: Vec<bool> = (0..q * k).map(|n| n % k > n / k).collect();
-        let window: Vec<bool> = (0..q * k).map(|n| (n / k).abs_diff(n % k) > 3).collect();
-        for pattern in [None, Some(causal), Some(window)] {
-            let blocked = pattern.clone().map(Blocked::from);
-            let (y, g) = value_and_grad(&x, &r, |s| masked_softmax(s, 0.3, blocked.clone()));
-            let (y0, g0) = value_and_grad(&x, &r, |s| composed(s, 0.3, pattern.as_deref()));
-            assert_close(&y, &y0, 1e-5, "weights");
-            assert_close(&g, &g0, 1e-5, "gradient");
-            if let Some(p) = &pattern {
-                // Blocked keys get no weight, exactly.
-                for (n, &b) in p.iter().enumerate() {
-                    if b {
-                        assert_eq!(y[n], 0.0);
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
     fn a_row_with_every_key_blocked_gets_no_weight_instead_of_nan() {
-        let d = Device::flex();
-        let x = Tensor::<4>::ones([1, 1, 2, 2], &d);
-        let blocked = Blocked::from(vec![true, true, false, true]);
-        assert_eq!(
-            vals(masked_softmax(x, 1.0, Some(blocked))),
-            [0.0, 0.0, 1.0, 0.0]
-        );
+        let mut row = [1.0f32, 1.0];
+        softmax_where(&mut row, 1.0, |_| false);
+        assert_eq!(row, [0.0, 0.0]);
+        let mut row = [1.0f32, 1.0];
+        softmax_where(&mut row, 1.0, |j| j == 1);
+        assert_eq!(row, [0.0, 1.0]);
     }
 
     /// Values and the gradients of `x`, `gamma` and `beta` of layer norm.
@@ -2064,6 +2053,7 @@ mod tests {
         heads: usize,
         pattern: Option<&[bool]>,
         padded: Option<&[bool]>,
+        dropout: Option<WeightDropout>,
         fused_kernel: bool,
     ) -> [Vec<f32>; 4] {
         let [b, s, width] = x[0].dims();
@@ -2080,7 +2070,7 @@ mod tests {
         let scale = 0.4;
         let y = if fused_kernel {
             let blocked = pattern.map(|p| Blocked::from(p.to_vec()));
-            attention(q, k, v, scale, blocked, padded)
+            attention(q, k, v, scale, blocked, padded, dropout)
         } else {
             let scores = q.matmul(k.swap_dims(2, 3));
             // The model's slower path: a padded key is skipped by every query but its own.
@@ -2097,10 +2087,21 @@ mod tests {
                 }
                 None => scores,
             };
-            composed(scores, scale, pattern)
-                .matmul(v)
-                .swap_dims(1, 2)
-                .reshape([b, s, width])
+            // The kernel's dropout choices, as a tensor of factors.
+            let weights = match dropout {
+                Some(d) => {
+                    let factors: Vec<f32> = (0..(b * heads * s * s) as u64)
+                        .map(|at| d.factor(at))
+                        .collect();
+                    let factors = Tensor::<4>::from_data(
+                        TensorData::new(factors, [b, heads, s, s]),
+                        &x[0].device(),
+                    );
+                    composed(scores, scale, pattern) * factors
+                }
+                None => composed(scores, scale, pattern),
+            };
+            weights.matmul(v).swap_dims(1, 2).reshape([b, s, width])
         };
         let grads = (y.clone() * r.clone()).sum().backward();
         let g = |t: &Tensor<3>| vals(t.grad(&grads).expect("a gradient"));
@@ -2136,8 +2137,8 @@ mod tests {
         {
             let inputs = [&x[0], &x[1], &x[2]];
             let p = pattern.as_deref();
-            let fused_parts = attention_grads(inputs, &r, heads, p, padded, true);
-            let burn_parts = attention_grads(inputs, &r, heads, p, padded, false);
+            let fused_parts = attention_grads(inputs, &r, heads, p, padded, None, true);
+            let burn_parts = attention_grads(inputs, &r, heads, p, padded, None, false);
             for (what, (a, b)) in ["value", "dq", "dk", "dv"]
                 .iter()
                 .zip(fused_parts.iter().zip(&burn_parts))
@@ -2145,6 +2146,56 @@ mod tests {
                 assert_close(a, b, 1e-4, what);
             }
         }
+    }
+
+    /// With dropout on the weights: the kernel against burn's composition multiplied by
+    /// the same choices, in value and every gradient, with and without a causal window
+    /// and padding; and the choices themselves drop about `rate` of the weights, scale
+    /// the rest, and change with the seed.
+    #[test]
+    fn attention_with_dropout_matches_burn_given_the_same_choices() {
+        let d = device();
+        let (b, s, heads, width) = (2, 2 * QUERY_BLOCK + 5, 3, 24);
+        let x: Vec<Tensor<3>> = (0..3).map(|i| random([b, s, width], 40 + i, &d)).collect();
+        let r = random([b, s, width], 43, &d);
+        let causal_window: Vec<bool> = (0..s * s)
+            .map(|n| (n % s > n / s) || n / s - n % s >= 20)
+            .collect();
+        let padded: Vec<bool> = (0..b * s).map(|n| n >= s + 50).collect();
+        let dropout = WeightDropout::new(0.3, 0x5eed);
+        for (p, padded) in [
+            (None, None),
+            (Some(causal_window.as_slice()), None),
+            (Some(causal_window.as_slice()), Some(padded.as_slice())),
+        ] {
+            let inputs = [&x[0], &x[1], &x[2]];
+            let fused_parts = attention_grads(inputs, &r, heads, p, padded, Some(dropout), true);
+            let burn_parts = attention_grads(inputs, &r, heads, p, padded, Some(dropout), false);
+            for (what, (a, b)) in ["value", "dq", "dk", "dv"]
+                .iter()
+                .zip(fused_parts.iter().zip(&burn_parts))
+            {
+                assert_close(a, b, 1e-4, what);
+            }
+            // Dropout changes the result.
+            let plain = attention_grads(inputs, &r, heads, p, padded, None, true);
+            assert!(plain[0] != fused_parts[0]);
+        }
+        let n = 200_000u64;
+        let kept: Vec<f32> = (0..n).map(|at| dropout.factor(at)).collect();
+        let share = kept.iter().filter(|f| **f > 0.0).count() as f64 / n as f64;
+        assert!((share - 0.7).abs() < 0.005, "kept {share}");
+        assert!(kept
+            .iter()
+            .all(|f| *f == 0.0 || (*f - 1.0 / 0.7).abs() < 1e-6));
+        let other = WeightDropout::new(0.3, 0x5eee);
+        let same = (0..n).filter(|&at| (other.factor(at) > 0.0) == (kept[at as usize] > 0.0));
+        assert!(
+            (same.count() as f64 / n as f64) < 0.62,
+            "another seed, other choices"
+        );
+        assert!((0..1000).all(|at| WeightDropout::new(1.0, 7).factor(at) == 0.0));
+        assert!((0..1000).all(|at| WeightDropout::new(0.0, 7).factor(at) == 1.0));
     }
 
     /// burn's composition of what `cross_entropy` fuses.
@@ -2266,8 +2317,15 @@ mod tests {
         let pattern: Vec<bool> = (0..s * s)
             .map(|n| n / s < QUERY_BLOCK || n % s > n / s)
             .collect();
-        let [y, dq, dk, dv] =
-            attention_grads([&x[0], &x[1], &x[2]], &r, heads, Some(&pattern), None, true);
+        let [y, dq, dk, dv] = attention_grads(
+            [&x[0], &x[1], &x[2]],
+            &r,
+            heads,
+            Some(&pattern),
+            None,
+            None,
+            true,
+        );
         for v in [&y, &dq, &dk, &dv] {
             assert!(v.iter().all(|v| v.is_finite()));
         }
@@ -2290,20 +2348,42 @@ mod tests {
                 .unwrap();
             pool.install(|| {
                 let mut parts = norm_grads(&x, &gamma, &beta, &r, true).to_vec();
-                let s = x.clone().reshape([5, 1, 70, 48]);
-                let rs = r.clone().reshape([5, 1, 70, 48]);
-                let (y, g) = value_and_grad(&s, &rs, |s| masked_softmax(s, 0.5, None));
-                parts.extend([y, g]);
                 let w = random([48, 300], 21, &d);
                 let b = random([300], 22, &d);
                 let rl = random([5, 70, 300], 23, &d);
                 parts.extend(linear_grads(&x, &w, &b, &rl, true));
                 let inputs = [&x, &r, &(x.clone() * 0.5)];
-                parts.extend(attention_grads(inputs, &r, 4, None, None, true));
+                parts.extend(attention_grads(inputs, &r, 4, None, None, None, true));
                 let causal: Vec<bool> = (0..70 * 70).map(|n| n % 70 > n / 70).collect();
-                parts.extend(attention_grads(inputs, &r, 4, Some(&causal), None, true));
+                parts.extend(attention_grads(
+                    inputs,
+                    &r,
+                    4,
+                    Some(&causal),
+                    None,
+                    None,
+                    true,
+                ));
                 let padded: Vec<bool> = (0..5 * 70).map(|n| n % 70 >= 50 + n / 70).collect();
-                parts.extend(attention_grads(inputs, &r, 4, None, Some(&padded), true));
+                parts.extend(attention_grads(
+                    inputs,
+                    &r,
+                    4,
+                    None,
+                    Some(&padded),
+                    None,
+                    true,
+                ));
+                let dropout = Some(WeightDropout::new(0.25, 3));
+                parts.extend(attention_grads(
+                    inputs,
+                    &r,
+                    4,
+                    Some(&causal),
+                    None,
+                    dropout,
+                    true,
+                ));
                 let logits = x.clone().reshape([350, 48]).detach().require_grad();
                 let targets: Vec<usize> = (0..350).map(|r| r % 48).collect();
                 let loss = cross_entropy(logits.clone(), &targets, &[0.01; 350]);

@@ -7,7 +7,6 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{relu, tanh};
 
 use super::kernels;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -43,10 +42,10 @@ impl Activation {
     /// Applies it (`Swiglu` applies its silu half).
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Activation::Relu => relu(x),
+            Activation::Relu => burn::tensor::activation::relu(x),
             Activation::Gelu => kernels::gelu(x),
             Activation::Silu | Activation::Swiglu => kernels::silu(x),
-            Activation::Tanh => tanh(x),
+            Activation::Tanh => kernels::tanh(x),
         }
     }
 }

@@ -19,7 +19,8 @@
 //!   and [`rms_norm`], `x / sqrt(mean(x²) + eps) · gamma`;
 //! - [`gelu`]: `x · Φ(x)`, flex's formula with a branch-free `erf` within `1e-6` of
 //!   libm's;
-//! - [`silu`] and [`swiglu`] (`silu(gate) ⊙ up`), with a branch-free `exp`;
+//! - [`silu`] and [`swiglu`] (`silu(gate) ⊙ up`), with a branch-free `exp`; [`tanh`]
+//!   (not ReLU: burn's, which works in place, measured faster than a pass here);
 //! - [`cross_entropy`]: the loss of rows of logits against their targets, each row's
 //!   log-sum-exp forward, the softmax less the target backward.
 //!
@@ -226,10 +227,12 @@ fn exp(x: f32) -> f32 {
     }
 }
 
+#[inline(always)]
 fn gelu_value(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x / SQRT_2))
 }
 
+#[inline(always)]
 fn gelu_slope(x: f32) -> f32 {
     let inv_sqrt_2pi: f32 = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
     let cdf = 0.5 * (1.0 + erf(x / SQRT_2));
@@ -263,43 +266,92 @@ fn map_elems(x: &[f32], y: Option<&[f32]>, f: impl Fn(f32, f32) -> f32 + Sync) -
     }
 }
 
-fn gelu_forward(x: &FlexTensor) -> FlexTensor {
-    let (x, shape) = values(x);
-    tensor(map_elems(slice(&x), None, |v, _| gelu_value(v)), shape)
-}
-
-fn gelu_backward(x: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
-    let (x, shape) = values(x);
-    let (g, _) = values(grad);
-    let out = map_elems(slice(&x), Some(slice(&g)), |v, g| g * gelu_slope(v));
-    tensor(out, shape)
+/// An element-wise function with its derivative, for [`pointwise`]: a type per
+/// function, so each loop is compiled for its function and can be vectorised.
+trait Pointwise: std::fmt::Debug + Send + Sync + 'static {
+    fn value(x: f32) -> f32;
+    /// The derivative, from the input.
+    fn slope(x: f32) -> f32;
 }
 
 #[derive(Debug)]
-struct GeluOp;
+struct PointwiseOp<P: Pointwise>(std::marker::PhantomData<P>);
 
-impl Backward<Flex, 1> for GeluOp {
+impl<P: Pointwise> Backward<Flex, 1> for PointwiseOp<P> {
+    /// The input.
     type State = FlexTensor;
 
     fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
         if let [Some(parent)] = &ops.parents {
-            grads.register::<Flex>(parent.id, gelu_backward(&ops.state, &grad));
+            let (x, shape) = values(&ops.state);
+            let (g, _) = values(&grad);
+            let dx = map_elems(slice(&x), Some(slice(&g)), |v, g| g * P::slope(v));
+            grads.register::<Flex>(parent.id, tensor(dx, shape));
         }
+    }
+}
+
+/// `P` of every element of `x`, in one pass each way over chunks in parallel; burn's
+/// `fallback` on other backends.
+fn pointwise<P: Pointwise, const D: usize>(
+    x: Tensor<D>,
+    fallback: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
+    let forward = |x: &FlexTensor| {
+        let (x, shape) = values(x);
+        tensor(map_elems(slice(&x), None, |v, _| P::value(v)), shape)
+    };
+    match route(&x) {
+        None => fallback(x),
+        Some(Route::Plain) => Tensor::from_primitive::<Flex>(forward(&plain(x))),
+        Some(Route::Autodiff) => {
+            let x = ad(x);
+            let out = forward(x.primitive());
+            let op = PointwiseOp::<P>(std::marker::PhantomData);
+            record(op, [x.node()], x.primitive().clone(), out)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Gelu;
+
+impl Pointwise for Gelu {
+    #[inline(always)]
+    fn value(x: f32) -> f32 {
+        gelu_value(x)
+    }
+    #[inline(always)]
+    fn slope(x: f32) -> f32 {
+        gelu_slope(x)
     }
 }
 
 /// GELU (the exact, `erf` form). Falls back to burn's on other backends.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    match route(&x) {
-        None => burn::tensor::activation::gelu(x),
-        Some(Route::Plain) => Tensor::from_primitive::<Flex>(gelu_forward(&plain(x))),
-        Some(Route::Autodiff) => {
-            let x = ad(x);
-            let out = gelu_forward(x.primitive());
-            record(GeluOp, [x.node()], x.primitive().clone(), out)
-        }
+    pointwise::<Gelu, D>(x, burn::tensor::activation::gelu)
+}
+
+#[derive(Debug)]
+struct Tanh;
+
+impl Pointwise for Tanh {
+    #[inline(always)]
+    fn value(x: f32) -> f32 {
+        x.tanh()
     }
+    #[inline(always)]
+    fn slope(x: f32) -> f32 {
+        let t = x.tanh();
+        1.0 - t * t
+    }
+}
+
+/// tanh (the standard library's, a call per element, on every thread). Falls back to
+/// burn's on other backends.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    pointwise::<Tanh, D>(x, burn::tensor::activation::tanh)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -356,37 +408,22 @@ fn map_elems_2(
 }
 
 #[derive(Debug)]
-struct SiluOp;
+struct Silu;
 
-impl Backward<Flex, 1> for SiluOp {
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
-        if let [Some(parent)] = &ops.parents {
-            let (x, shape) = values(&ops.state);
-            let (g, _) = values(&grad);
-            let dx = map_elems(slice(&x), Some(slice(&g)), |v, g| g * silu_slope(v));
-            grads.register::<Flex>(parent.id, tensor(dx, shape));
-        }
+impl Pointwise for Silu {
+    #[inline(always)]
+    fn value(x: f32) -> f32 {
+        silu_value(x)
+    }
+    #[inline(always)]
+    fn slope(x: f32) -> f32 {
+        silu_slope(x)
     }
 }
 
 /// SiLU, `x · σ(x)`, in one pass each way. Falls back to burn's on other backends.
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let forward = |x: &FlexTensor| {
-        let (x, shape) = values(x);
-        tensor(map_elems(slice(&x), None, |v, _| silu_value(v)), shape)
-    };
-    match route(&x) {
-        None => burn::tensor::activation::silu(x),
-        Some(Route::Plain) => Tensor::from_primitive::<Flex>(forward(&plain(x))),
-        Some(Route::Autodiff) => {
-            let x = ad(x);
-            let out = forward(x.primitive());
-            record(SiluOp, [x.node()], x.primitive().clone(), out)
-        }
-    }
+    pointwise::<Silu, D>(x, burn::tensor::activation::silu)
 }
 
 #[derive(Debug)]
@@ -1786,6 +1823,17 @@ mod tests {
         // Without autodiff too.
         let plain = Tensor::<3>::from_data(x.clone().into_data(), &Device::flex());
         assert_eq!(vals(gelu(plain)), y);
+    }
+
+    #[test]
+    fn tanh_matches_burn_in_value_and_gradient() {
+        let d = device();
+        let x = random([3, 5, 1000], 8, &d);
+        let r = random([3, 5, 1000], 10, &d);
+        let (y, g) = value_and_grad(&x, &r, tanh);
+        let (y0, g0) = value_and_grad(&x, &r, burn::tensor::activation::tanh);
+        assert_close(&y, &y0, 1e-6, "tanh value");
+        assert_close(&g, &g0, 1e-6, "tanh gradient");
     }
 
     #[test]

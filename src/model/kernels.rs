@@ -2396,6 +2396,16 @@ mod tests {
                 .unwrap();
             pool.install(|| {
                 let mut parts = norm_grads(&x, &gamma, &beta, &r, true).to_vec();
+                // RMS norm sums its gamma gradient over the same blocks of rows.
+                let xr = x.clone().detach().require_grad();
+                let gr = gamma.clone().detach().require_grad();
+                let grads = (rms_norm(xr.clone(), gr.clone(), 1e-6) * r.clone())
+                    .sum()
+                    .backward();
+                parts.push(vals(xr.grad(&grads).expect("dx")));
+                parts.push(vals(gr.grad(&grads).expect("dgamma")));
+                let (y, g) = value_and_grad(&x, &r, |x| swiglu(x, r.clone()));
+                parts.extend([y, g]);
                 let w = random([48, 300], 21, &d);
                 let b = random([300], 22, &d);
                 let rl = random([5, 70, 300], 23, &d);

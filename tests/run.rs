@@ -574,3 +574,42 @@ fn store_failures_are_reported() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A fresh run refused before it records anything (here: a stage that cannot run yet)
+/// leaves no store, nor the folders made for it; a store that was there stays, with its
+/// runs.
+#[test]
+fn a_refused_run_leaves_no_store_behind() {
+    let dir = temp_dir("refused");
+    let file = dir.join("refused.nas");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui_run/run_strategy_not_implemented.nas"),
+    )
+    .unwrap();
+    std::fs::write(&file, text).unwrap();
+    let file = file.display().to_string();
+    let store = dir.join("new/folders/store.db");
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &store.display().to_string()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("nas::E036"), "{stderr}");
+    assert!(
+        !dir.join("new").exists(),
+        "the store's folders were left behind"
+    );
+
+    // An existing store keeps its file and its runs.
+    let kept = dir.join("kept.db");
+    let id = {
+        let s = Store::open(&kept).unwrap();
+        s.create_run("f.nas", "s", "hash", "text", 0, &serde_json::json!({}))
+            .unwrap()
+    };
+    let (code, _, stderr) = nasc(&["run", &file, "--store", &kept.display().to_string()]);
+    assert_eq!(code, 1, "{stderr}");
+    let s = Store::open(&kept).unwrap();
+    assert!(
+        s.run(id).unwrap().is_some(),
+        "the existing run is still there"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

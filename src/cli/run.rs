@@ -123,6 +123,9 @@ pub fn run(
     if req.jobs > 1 {
         share_cores(req.jobs);
     }
+    // What opening the store creates, so that a fresh run refused before it records
+    // anything (a diagnostic, data that does not open) leaves nothing behind.
+    let made = (!req.resume && !req.store.exists()).then(|| Made::of(&req.store));
     let store = match open_store(&req.store, color) {
         Ok(s) => s,
         Err(code) => return code,
@@ -191,10 +194,16 @@ pub fn run(
         file: abs_file,
         base,
         color: color_on(color),
+        recorded: false,
     };
     let (out, failed) = with_checked(&name, text, dir, |checked, sink, out| {
         ctx.run_checked(checked, space.as_deref(), sink, out)
     });
+    let recorded = ctx.recorded;
+    drop(store);
+    if let Some(made) = made.filter(|_| !recorded) {
+        made.undo();
+    }
     super::check::emit(&out.diagnostics, &out.sources, message_format, color);
     if let Some(e) = &out.usage_error {
         eprintln!("error: {e}");
@@ -234,6 +243,44 @@ struct Context<'a> {
     file: String,
     base: Option<PathBuf>,
     color: bool,
+    /// Whether a new run was recorded in the store.
+    recorded: bool,
+}
+
+/// What opening a store that does not exist yet creates: the file (and SQLite's files
+/// beside it) and the folders above it that do not exist.
+struct Made {
+    file: PathBuf,
+    /// The folders, deepest first.
+    dirs: Vec<PathBuf>,
+}
+
+impl Made {
+    fn of(store: &Path) -> Made {
+        let dirs = store
+            .ancestors()
+            .skip(1)
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        Made {
+            file: store.to_path_buf(),
+            dirs,
+        }
+    }
+
+    /// Removes them again (a folder only while it is empty).
+    fn undo(self) {
+        let _ = std::fs::remove_file(&self.file);
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = self.file.clone().into_os_string();
+            side.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(side));
+        }
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
 }
 
 /// The hex SHA-256 of every loaded source (names and texts), so a resumed run can tell
@@ -344,7 +391,10 @@ impl Context<'_> {
                     seed,
                     &plan.to_json(),
                 ) {
-                    Ok(id) => id,
+                    Ok(id) => {
+                        self.recorded = true;
+                        id
+                    }
                     Err(e) => {
                         eprint!(
                             "{}",

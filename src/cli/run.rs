@@ -199,9 +199,10 @@ pub fn run(
     let (out, failed) = with_checked(&name, text, dir, |checked, sink, out| {
         ctx.run_checked(checked, space.as_deref(), sink, out)
     });
-    let recorded = ctx.recorded;
+    // Another process may have recorded a run in the new store meanwhile: it stays then.
+    let untouched = !ctx.recorded && store.runs().is_ok_and(|r| r.is_empty());
     drop(store);
-    if let Some(made) = made.filter(|_| !recorded) {
+    if let Some(made) = made.filter(|_| untouched) {
         made.undo();
     }
     super::check::emit(&out.diagnostics, &out.sources, message_format, color);

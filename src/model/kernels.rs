@@ -227,19 +227,6 @@ fn exp(x: f32) -> f32 {
     }
 }
 
-#[inline(always)]
-fn gelu_value(x: f32) -> f32 {
-    0.5 * x * (1.0 + erf(x / SQRT_2))
-}
-
-#[inline(always)]
-fn gelu_slope(x: f32) -> f32 {
-    let inv_sqrt_2pi: f32 = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
-    let cdf = 0.5 * (1.0 + erf(x / SQRT_2));
-    let pdf = inv_sqrt_2pi * exp(-0.5 * x * x);
-    cdf + x * pdf
-}
-
 /// `f` of every element of `x` (and of `y`, the same length), over chunks in parallel,
 /// each a plain loop the compiler can vectorise.
 fn map_elems(x: &[f32], y: Option<&[f32]>, f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
@@ -320,11 +307,15 @@ struct Gelu;
 impl Pointwise for Gelu {
     #[inline(always)]
     fn value(x: f32) -> f32 {
-        gelu_value(x)
+        0.5 * x * (1.0 + erf(x / SQRT_2))
     }
+    /// `Φ(x) + x · φ(x)`.
     #[inline(always)]
     fn slope(x: f32) -> f32 {
-        gelu_slope(x)
+        let inv_sqrt_2pi: f32 = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
+        let cdf = 0.5 * (1.0 + erf(x / SQRT_2));
+        let pdf = inv_sqrt_2pi * exp(-0.5 * x * x);
+        cdf + x * pdf
     }
 }
 
@@ -368,13 +359,6 @@ fn silu_value(x: f32) -> f32 {
     x * sigmoid(x)
 }
 
-/// The derivative of `x · σ(x)`: `σ(x) · (1 + x · (1 − σ(x)))`.
-#[inline(always)]
-fn silu_slope(x: f32) -> f32 {
-    let s = sigmoid(x);
-    s * (1.0 + x * (1.0 - s))
-}
-
 /// Two outputs per element of `a`, `b` and `c` (the same length), over chunks in
 /// parallel.
 fn map_elems_2(
@@ -415,9 +399,11 @@ impl Pointwise for Silu {
     fn value(x: f32) -> f32 {
         silu_value(x)
     }
+    /// `σ(x) · (1 + x · (1 − σ(x)))`.
     #[inline(always)]
     fn slope(x: f32) -> f32 {
-        silu_slope(x)
+        let s = sigmoid(x);
+        s * (1.0 + x * (1.0 - s))
     }
 }
 

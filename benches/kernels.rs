@@ -83,10 +83,15 @@ fn main() {
     let one = [x.clone()];
 
     type Unary = fn(Tensor<3>) -> Tensor<3>;
-    let pointwise: [(&str, Unary, Unary); 3] = [
+    let pointwise: [(&str, Unary, Unary); 4] = [
         ("gelu", kernels::gelu, burn_act::gelu),
         ("silu", kernels::silu, burn_act::silu),
         ("tanh", kernels::tanh, burn_act::tanh),
+        (
+            "elu + 1 (linear attention's features)",
+            kernels::elu_plus_one,
+            |x| burn_act::elu(x, 1.0) + 1.0,
+        ),
     ];
     for (name, kernel, composed) in pointwise {
         let k = time(&one, &r, &|v| kernel(v[0].clone()));

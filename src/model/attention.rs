@@ -12,7 +12,7 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::activation::{elu, relu, softmax};
+use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use rand::RngExt;
 
@@ -148,7 +148,7 @@ impl Attention {
             Mechanism::Softmax => self.softmax(q, k, v, None, keep),
             Mechanism::Local { window } => self.softmax(q, k, v, Some(window), keep),
             Mechanism::Linear => {
-                let phi = |t: Tensor<4>| elu(t, 1.0) + 1.0;
+                let phi = kernels::elu_plus_one::<4>;
                 join(
                     self.dropout
                         .forward(linear_mix(phi(q), keys(phi(k)), v, self.causal)),

@@ -325,6 +325,37 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 #[derive(Debug)]
+struct EluPlusOne;
+
+/// Both sides worked out and one picked, so that the loop stays branch-free.
+impl Pointwise for EluPlusOne {
+    #[inline(always)]
+    fn value(x: f32) -> f32 {
+        let below = exp(x.min(0.0));
+        if x > 0.0 {
+            x + 1.0
+        } else {
+            below
+        }
+    }
+    #[inline(always)]
+    fn slope(x: f32) -> f32 {
+        let below = exp(x.min(0.0));
+        if x > 0.0 {
+            1.0
+        } else {
+            below
+        }
+    }
+}
+
+/// `elu(x) + 1`, linear attention's feature map (Katharopoulos et al., 2020): `x + 1`
+/// above 0, `e^x` below. Falls back to burn's on other backends.
+pub fn elu_plus_one<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    pointwise::<EluPlusOne, D>(x, |x| burn::tensor::activation::elu(x, 1.0) + 1.0)
+}
+
+#[derive(Debug)]
 struct Tanh;
 
 impl Pointwise for Tanh {
@@ -1809,6 +1840,17 @@ mod tests {
         // Without autodiff too.
         let plain = Tensor::<3>::from_data(x.clone().into_data(), &Device::flex());
         assert_eq!(vals(gelu(plain)), y);
+    }
+
+    #[test]
+    fn elu_plus_one_matches_burn_in_value_and_gradient() {
+        let d = device();
+        let x = random([3, 5, 1000], 11, &d);
+        let r = random([3, 5, 1000], 12, &d);
+        let (y, g) = value_and_grad(&x, &r, elu_plus_one);
+        let (y0, g0) = value_and_grad(&x, &r, |x| burn::tensor::activation::elu(x, 1.0) + 1.0);
+        assert_close(&y, &y0, 1e-6, "value");
+        assert_close(&g, &g0, 1e-6, "gradient");
     }
 
     #[test]

@@ -1806,6 +1806,14 @@ mod tests {
         }
     }
 
+    /// [`assert_close`] of each named part of the kernel's results and burn's.
+    fn assert_parts_close(what: &[&str], fused: &[Vec<f32>], burn: &[Vec<f32>], tol: f32) {
+        assert_eq!((what.len(), fused.len()), (burn.len(), burn.len()), "parts");
+        for ((what, a), b) in what.iter().zip(fused).zip(burn) {
+            assert_close(a, b, tol, what);
+        }
+    }
+
     /// Values and input gradients (of `sum(f(x) · r)`) of `f` at `x`.
     fn value_and_grad<const D: usize>(
         x: &Tensor<D>,
@@ -2009,12 +2017,12 @@ mod tests {
         let beta = random([33], 8, &d);
         let fused_parts = norm_grads(&x, &gamma, &beta, &r, true);
         let burn_parts = norm_grads(&x, &gamma, &beta, &r, false);
-        for (what, (a, b)) in ["value", "dx", "dgamma", "dbeta"]
-            .iter()
-            .zip(fused_parts.iter().zip(&burn_parts))
-        {
-            assert_close(a, b, 2e-4, what);
-        }
+        assert_parts_close(
+            &["value", "dx", "dgamma", "dbeta"],
+            &fused_parts,
+            &burn_parts,
+            2e-4,
+        );
     }
 
     /// RMS norm against burn's `RmsNorm`: the value and the gradients of `x` and `gamma`,
@@ -2041,12 +2049,7 @@ mod tests {
             ]
         };
         let (fused_parts, burn_parts) = (run(true), run(false));
-        for (what, (a, b)) in ["value", "dx", "dgamma"]
-            .iter()
-            .zip(fused_parts.iter().zip(&burn_parts))
-        {
-            assert_close(a, b, 2e-4, what);
-        }
+        assert_parts_close(&["value", "dx", "dgamma"], &fused_parts, &burn_parts, 2e-4);
         let flex = Device::flex();
         let plain = Tensor::<3>::from_data(x.into_data(), &flex);
         let gamma = Tensor::<1>::from_data(layer.gamma.val().into_data(), &flex);
@@ -2107,12 +2110,12 @@ mod tests {
             let b = random([d_out], 18, &d);
             let fused_parts = linear_grads(&x, &w, &b, &r, true);
             let burn_parts = linear_grads(&x, &w, &b, &r, false);
-            for (what, (a, b)) in ["value", "dx", "dweight", "dbias"]
-                .iter()
-                .zip(fused_parts.iter().zip(&burn_parts))
-            {
-                assert_close(a, b, 1e-4, what);
-            }
+            assert_parts_close(
+                &["value", "dx", "dweight", "dbias"],
+                &fused_parts,
+                &burn_parts,
+                1e-4,
+            );
         }
         // Without a bias, and without autodiff.
         let x = random([2, 5, 7], 19, &Device::flex());
@@ -2215,12 +2218,12 @@ mod tests {
             let p = pattern.as_deref();
             let fused_parts = attention_grads(inputs, &r, heads, p, padded, None, true);
             let burn_parts = attention_grads(inputs, &r, heads, p, padded, None, false);
-            for (what, (a, b)) in ["value", "dq", "dk", "dv"]
-                .iter()
-                .zip(fused_parts.iter().zip(&burn_parts))
-            {
-                assert_close(a, b, 1e-4, what);
-            }
+            assert_parts_close(
+                &["value", "dq", "dk", "dv"],
+                &fused_parts,
+                &burn_parts,
+                1e-4,
+            );
         }
     }
 
@@ -2247,12 +2250,12 @@ mod tests {
             let inputs = [&x[0], &x[1], &x[2]];
             let fused_parts = attention_grads(inputs, &r, heads, p, padded, Some(dropout), true);
             let burn_parts = attention_grads(inputs, &r, heads, p, padded, Some(dropout), false);
-            for (what, (a, b)) in ["value", "dq", "dk", "dv"]
-                .iter()
-                .zip(fused_parts.iter().zip(&burn_parts))
-            {
-                assert_close(a, b, 1e-4, what);
-            }
+            assert_parts_close(
+                &["value", "dq", "dk", "dv"],
+                &fused_parts,
+                &burn_parts,
+                1e-4,
+            );
             // Dropout changes the result.
             let plain = attention_grads(inputs, &r, heads, p, padded, None, true);
             assert!(plain[0] != fused_parts[0]);

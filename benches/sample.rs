@@ -6,7 +6,9 @@
 //!   candidates are drawn again and their time counts), the canonical form hashed;
 //! - hyperparameter assignments (single decisions) per second inside those builds;
 //! - for reference, measured in the same run: the same number of bare random draws from
-//!   the same generator, the floor any sampler pays.
+//!   the same generator, the floor any sampler pays; and the architecture record alone,
+//!   built architectures copied (nodes with their arguments, decisions, values) and their
+//!   hash bytes hashed, the floor any builder of this IR pays.
 //!
 //! The aims: 2,600,000 assignments/s and 260,000 complete architectures/s (100
 //! and 10 times the ~26,000 configurations/s of ConfigSpace on a 6-parameter space). The
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 use nasc::interp::strategy::{self, RandomSearch};
 use nasc::interp::Interp;
 use rand::RngExt;
+use xxhash_rust::xxh3::xxh3_128;
 
 #[path = "common/python.rs"]
 mod python;
@@ -42,9 +45,10 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// How many rounds: each measures every space, then ConfigSpace.
 const ROUNDS: usize = 3;
 
-/// One round: per space, architectures/s and assignments/s; ConfigSpace's
-/// configurations/s one a call and 1,000 a call, when measured.
-type Round = (Vec<(f64, f64)>, Option<(f64, f64)>);
+/// One round: per space, architectures/s, assignments/s and the record alone's
+/// architectures/s; ConfigSpace's configurations/s one a call and 1,000 a call, when
+/// measured.
+type Round = (Vec<(f64, f64, f64)>, Option<(f64, f64)>);
 
 fn main() {
     // `NASC_SAMPLE_SPACE=tiny_lm`: only the spaces whose file name contains it (for a
@@ -146,14 +150,35 @@ fn summary(files: &[&str], rounds: &[Round], python: &str) {
                     Some(ours / (times * if batched { many } else { one }))
                 })
                 .collect();
-            let shown: Vec<String> = each.iter().map(|r| format!("{r:.3}")).collect();
-            println!(
-                "    {label:<36} {:.3}x  ({})",
-                median(each.clone()),
-                shown.join(", ")
-            );
+            row(label, each);
         }
     }
+    println!("the record alone (built architectures copied and hashed), each round:");
+    for (k, file) in files.iter().enumerate() {
+        println!("  {file}");
+        let floors = rounds.iter().map(|(rates, _)| rates[k].2);
+        row(
+            "record alone vs 260,000/s",
+            floors.clone().map(|f| f / 260_000.0).collect(),
+        );
+        row(
+            "sampling vs the record alone",
+            rounds
+                .iter()
+                .map(|(rates, _)| rates[k].0 / rates[k].2)
+                .collect(),
+        );
+    }
+}
+
+/// One line of the summary: the median of `each`, then each.
+fn row(label: &str, each: Vec<f64>) {
+    let shown: Vec<String> = each.iter().map(|r| format!("{r:.3}")).collect();
+    println!(
+        "    {label:<36} {:.3}x  ({})",
+        median(each.clone()),
+        shown.join(", ")
+    );
 }
 
 /// `NASC_SAMPLE_FIXED`: sample exactly this many architectures of each space.
@@ -164,8 +189,9 @@ fn fixed_count() -> Option<u64> {
 }
 
 /// Samples `interp` for the window (or, with `fixed`, exactly that many architectures);
-/// architectures/s and assignments/s.
-fn bench(file: &str, interp: &Interp, fixed: Option<u64>) -> (f64, f64) {
+/// architectures/s, assignments/s and, without `fixed`, the record alone's
+/// architectures/s (see [`floor`]; 0 with `fixed`).
+fn bench(file: &str, interp: &Interp, fixed: Option<u64>) -> (f64, f64, f64) {
     let mut rng = strategy::rng(1);
 
     // Warm-up, then as many batches of 100 as fit the window (or, with
@@ -199,6 +225,12 @@ fn bench(file: &str, interp: &Interp, fixed: Option<u64>) -> (f64, f64) {
     }
     let draw_rate = draws as f64 / t.elapsed().as_secs_f64();
 
+    // Reference: the architecture record alone, what any builder of this IR pays at the
+    // least. Built architectures are copied (their nodes with every argument, decisions,
+    // values and settings) and their hash bytes, written beforehand, hashed again; no
+    // decision is made, no shape, cost or constraint worked out.
+    let floor_rate = fixed.is_none().then(|| floor(file, interp, &mut rng));
+
     println!("{file}");
     println!(
         "  complete architectures: {:>12.0}/s  ({archs} in {secs:.2}s, {attempts} candidates, {:.1} decisions each)",
@@ -216,6 +248,42 @@ fn bench(file: &str, interp: &Interp, fixed: Option<u64>) -> (f64, f64) {
         decision_rate / 2_600_000.0,
         draw_rate / decision_rate.max(1.0)
     );
+    if let Some(f) = floor_rate {
+        println!(
+            "  the record alone:       {f:>12.0}/s  (built architectures copied and hashed: the floor of building this IR; {:.3}x the 260,000/s aim; sampling reaches {:.0}% of it)",
+            f / 260_000.0,
+            100.0 * arch_rate / f
+        );
+    }
     println!("  (checksum {:x}, {})\n", check & 0xffff, acc & 1);
-    (arch_rate, decision_rate)
+    (arch_rate, decision_rate, floor_rate.unwrap_or(0.0))
+}
+
+/// Architectures/s of copying 100 built architectures of `interp` in turn (as many as a
+/// batch of the sampler holds) and hashing
+/// each one's bytes (written beforehand), for the window.
+fn floor(file: &str, interp: &Interp, rng: &mut strategy::Rng64) -> f64 {
+    let (built, _) = strategy::sample(interp, &mut RandomSearch, rng, 100, 10_000)
+        .unwrap_or_else(|_| panic!("{file} samples"));
+    let bytes: Vec<Vec<u8>> = built
+        .iter()
+        .map(|a| {
+            let mut b = Vec::new();
+            nasc::interp::ir::encode(&mut b, &a.nodes, &a.data, &a.train);
+            assert_eq!(xxh3_128(&b), a.hash, "the bytes are the hash's");
+            b
+        })
+        .collect();
+    let start = Instant::now();
+    let (mut n, mut check) = (0u64, 0u128);
+    while start.elapsed() < WINDOW {
+        for (a, b) in built.iter().zip(&bytes) {
+            let copy = std::hint::black_box(a.clone());
+            check ^= xxh3_128(std::hint::black_box(b));
+            drop(copy);
+        }
+        n += built.len() as u64;
+    }
+    std::hint::black_box(check);
+    n as f64 / start.elapsed().as_secs_f64()
 }

@@ -429,17 +429,27 @@ pub fn hash(nodes: &[Node], data: &Value, train: &[(Name, Value)]) -> u128 {
     BUFFER.with(|cell| {
         let mut b = cell.take();
         b.clear();
-        // Room for a typical node (op, a few arguments and inputs) up front, so the
-        // writes below rarely grow the buffer.
-        b.reserve(64 + 96 * nodes.len());
-        start(&mut b);
-        for n in nodes {
-            write_node(&mut b, n.op, &n.args, &n.inputs);
-        }
+        encode_nodes(&mut b, nodes);
         let h = finish(&mut b, data, train);
         cell.replace(b);
         h
     })
+}
+
+/// The bytes [`hash`] hashes, written into `b` (empty).
+pub fn encode(b: &mut Vec<u8>, nodes: &[Node], data: &Value, train: &[(Name, Value)]) {
+    encode_nodes(b, nodes);
+    write_settings(b, data, train);
+}
+
+fn encode_nodes(b: &mut Vec<u8>, nodes: &[Node]) {
+    // Room for a typical node (op, a few arguments and inputs) up front, so the writes
+    // below rarely grow the buffer.
+    b.reserve(64 + 96 * nodes.len());
+    start(b);
+    for n in nodes {
+        write_node(b, n.op, &n.args, &n.inputs);
+    }
 }
 
 /// Starts the bytes of a hash in `b` (empty): the format's tag. The nodes follow, each
@@ -465,6 +475,11 @@ pub fn write_node(b: &mut Vec<u8>, op: Name, args: &[(Name, Value)], inputs: &[u
 
 /// Writes the data source and the training settings after the nodes, and hashes it all.
 pub fn finish(b: &mut Vec<u8>, data: &Value, train: &[(Name, Value)]) -> u128 {
+    write_settings(b, data, train);
+    xxh3_128(b)
+}
+
+fn write_settings(b: &mut Vec<u8>, data: &Value, train: &[(Name, Value)]) {
     b.extend_from_slice(b"data");
     put_value(b, data);
     b.extend_from_slice(b"train");
@@ -472,7 +487,6 @@ pub fn finish(b: &mut Vec<u8>, data: &Value, train: &[(Name, Value)]) -> u128 {
         k.write_encoded(b);
         put_value(b, v);
     }
-    xxh3_128(b)
 }
 
 /// What [`write_node`] writes for the nodes of one call site of a builtin module,
@@ -672,6 +686,18 @@ mod tests {
             NodeBytes::new(op, &names, &fixed).write(&mut b, &args, 7);
             assert_eq!(b, expected);
         }
+    }
+
+    #[test]
+    fn the_encoded_bytes_are_what_is_hashed() {
+        let mut a = vec![node("input", vec![]), node("linear", vec![0])];
+        a[1].args.push(("out".into(), Value::Int(8)));
+        let data = Value::Sym("d".into(), Vec::new());
+        let train = vec![("steps".into(), Value::Int(3))];
+        let mut b = Vec::new();
+        encode(&mut b, &a, &data, &train);
+        assert!(b.starts_with(b"nasc-arch-1"));
+        assert_eq!(xxh3_128(&b), hash(&a, &data, &train));
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::source::SourceMap;
 struct Report<'a> {
     diag: &'a Diagnostic,
     source: NamedSource<String>,
+    /// Whether the source lines are shown under the message (see [`human`]).
+    snippet: bool,
 }
 
 impl fmt::Debug for Report<'_> {
@@ -49,10 +51,13 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.source)
+        self.snippet.then_some(&self.source as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if !self.snippet {
+            return None;
+        }
         let len = self.source.inner().len();
         let clamp = move |s: usize, e: usize| {
             let s = s.min(len);
@@ -70,11 +75,29 @@ impl miette::Diagnostic for Report<'_> {
 }
 
 /// Renders `diag` as miette's graphical report, without colour, at `width` columns.
+///
+/// A label further right on its line than miette can pad to (it pads with a formatting
+/// width, which stops at 65,535 columns) is shown as its file, line and column under the
+/// message instead of under the source line.
 pub fn human(diag: &Diagnostic, sources: &SourceMap, width: usize, color: bool) -> String {
     let file = sources.get(diag.primary.span.file);
+    let labels = || std::iter::once(&diag.primary).chain(&diag.secondary);
+    let snippet = labels().all(|l| {
+        let text = &sources.get(l.span.file).text;
+        let line_start = text[..floor_boundary(text, l.span.start)]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let end = floor_boundary(text, l.span.end.max(l.span.start));
+        // Measured in bytes (at least the characters) with room for tabs, which miette
+        // widens to several columns.
+        text.get(line_start..end)
+            .map_or(0, |t| t.len() + 8 * t.matches('\t').count())
+            < SNIPPET_COLUMNS
+    });
     let report = Report {
         diag,
         source: NamedSource::new(file.name.clone(), file.text.clone()),
+        snippet,
     };
     let theme = if color {
         GraphicalTheme::unicode()
@@ -88,7 +111,26 @@ pub fn human(diag: &Diagnostic, sources: &SourceMap, width: usize, color: bool) 
     if handler.render_report(&mut out, &report).is_err() {
         out = format!("{}: nas::{}: {}\n", file.name, diag.code, diag.message);
     }
+    if !snippet {
+        for l in labels() {
+            let (line, col) = sources.line_col(l.span.file, l.span.start);
+            let name = &sources.get(l.span.file).name;
+            out.push_str(&format!("  at {name}:{line}:{col}: {}\n", l.message));
+        }
+    }
     out
+}
+
+/// How far right on its line a label may end for the source line to be shown with it.
+const SNIPPET_COLUMNS: usize = 30_000;
+
+/// `i` within `text`, moved back to a character boundary.
+fn floor_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// One diagnostic as a JSON object: file, byte and line/column ranges, severity, code,

@@ -484,6 +484,50 @@ fn edge_cases_never_panic() {
     }
 }
 
+/// miette pads a label to its column with a formatting width, which panics past 65,535
+/// columns: such a label is shown as its line and column under the message instead.
+#[test]
+fn a_label_far_right_on_its_line_is_rendered() {
+    for (text, code, at) in [
+        // A syntax error, and a warning, 70,000 columns in; and a tab-indented one.
+        (
+            format!("space s {{{}@@ }}", " ".repeat(70_000)),
+            "E001",
+            ":1:70010:",
+        ),
+        (
+            format!(
+                "space s {{{}param unused : int = choice(1, 2) }}",
+                " ".repeat(70_000)
+            ),
+            "W001",
+            ":1:70016:",
+        ),
+        (
+            format!("space s {{{}@@ }}", "\t".repeat(20_000)),
+            "E001",
+            ":1:20010:",
+        ),
+    ] {
+        let out = nasc::check_source("far.nas", text, None);
+        let d = out
+            .diagnostics
+            .iter()
+            .find(|d| d.code.as_str() == code)
+            .unwrap_or_else(|| panic!("a {code}"));
+        let shown = nasc::render::human(d, &out.sources, 100, false);
+        assert!(shown.contains(&format!("nas::{code}")), "{shown}");
+        assert!(shown.contains(&format!("far.nas{at}")), "{shown}");
+    }
+    // A label near the start of the line keeps its source line.
+    let out = nasc::check_source("near.nas", "space s { @@ }".into(), None);
+    let shown = nasc::render::human(&out.diagnostics[0], &out.sources, 100, false);
+    assert!(
+        shown.contains("space s { @@ }") && !shown.contains("  at near.nas"),
+        "{shown}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Deep nesting. A stack overflow aborts the whole process and an exponential blow-up never
 // ends, so each of these inputs is checked in a child process (this test binary, run

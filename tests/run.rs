@@ -58,9 +58,14 @@ fn trials(store: &str, run: i64) -> Vec<TrialRow> {
 
 /// Starts `nasc run` in the background.
 fn spawn(args: &[&str]) -> std::process::Child {
+    spawn_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Starts `nasc run` in the background, in folder `cwd`.
+fn spawn_in(cwd: &Path, args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_nasc"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -70,7 +75,14 @@ fn spawn(args: &[&str]) -> std::process::Child {
 /// Starts a run of `file` in `store` and kills it (SIGKILL) once `finished` of its trials
 /// are finished; returns the finished rows seen just before the kill.
 fn run_and_kill(file: &str, store: &str, finished: usize) -> Vec<TrialRow> {
-    let mut child = spawn(&["run", file, "--store", store, "-q"]);
+    run_and_kill_in(Path::new(env!("CARGO_MANIFEST_DIR")), file, store, finished)
+}
+
+/// [`run_and_kill`], started in folder `cwd` (`file` and `store` may be relative to it).
+fn run_and_kill_in(cwd: &Path, file: &str, store: &str, finished: usize) -> Vec<TrialRow> {
+    let mut child = spawn_in(cwd, &["run", file, "--store", store, "-q"]);
+    let store = cwd.join(store).display().to_string();
+    let store = store.as_str();
     let started = Instant::now();
     loop {
         if Path::new(store).exists() {
@@ -119,6 +131,54 @@ fn fingerprint(rows: &[TrialRow]) -> Vec<(i64, String, i64, TrialStatus, Option<
             )
         })
         .collect()
+}
+
+/// A run started as `nasc run tiny.nas` in the file's folder resumes, with the file
+/// named as it was typed or from another folder by store and run (the store keeps the
+/// absolute path), and is not taken for a changed file.
+#[test]
+fn a_run_started_with_a_relative_path_resumes() {
+    let dir = temp_dir("relative");
+    space(&dir, PIPELINE, "");
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (store, cwd, resume) in [
+        (
+            "a.db",
+            dir.as_path(),
+            vec!["run", "tiny.nas", "--resume", "--store", "a.db"],
+        ),
+        (
+            "b.db",
+            crate_dir,
+            vec!["run", "--resume", "--run", "1", "--store"],
+        ),
+    ] {
+        let before = run_and_kill_in(&dir, "tiny.nas", store, 1);
+        assert!(before.len() < 12, "{}", before.len());
+        let path = dir.join(store).display().to_string();
+        let mut args = resume.clone();
+        if cwd == crate_dir {
+            args.push(&path);
+        }
+        args.push("-q");
+        let out = Command::new(env!("CARGO_BIN_EXE_nasc"))
+            .args(&args)
+            .current_dir(cwd)
+            .output()
+            .expect("nasc runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let after = trials(&path, 1);
+        assert_eq!(
+            after.iter().map(|t| t.seq).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
+        let s = Store::open(Path::new(&path)).unwrap();
+        assert_eq!(s.run(1).unwrap().unwrap().status, RunStatus::Done);
+    }
 }
 
 #[test]

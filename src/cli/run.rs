@@ -284,9 +284,23 @@ impl Made {
     }
 }
 
-/// The hex SHA-256 of every loaded source (names and texts), so a resumed run can tell
-/// that its files changed.
+/// The hex SHA-256 of the texts of every loaded source, in the order they were loaded,
+/// so a resumed run can tell that its files changed. The names are left out: a run
+/// started as `nasc run space.nas` is resumed from the absolute path the store keeps,
+/// under which the same files have other names.
 fn source_hash(checked: &Checked) -> String {
+    let mut h = Sha256::new();
+    h.update(b"texts\0");
+    for (_, f) in checked.program.sources.iter() {
+        h.update((f.text.len() as u64).to_le_bytes());
+        h.update(f.text.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of [`source_hash`] as runs recorded before it kept it: over names and texts.
+/// A run such a version started from an absolute path resumes under it.
+fn named_source_hash(checked: &Checked) -> String {
     let mut h = Sha256::new();
     for (_, f) in checked.program.sources.iter() {
         h.update(f.name.as_bytes());
@@ -370,7 +384,7 @@ impl Context<'_> {
         let hash = source_hash(checked);
         let run_id = match &self.resumed {
             Some(r) => {
-                if r.source_hash != hash {
+                if r.source_hash != hash && r.source_hash != named_source_hash(checked) {
                     eprint!("{}", store_failure(
                         format!("`{}` (or a file it imports) changed since run {} began", self.file, r.id),
                         "a resumed run must replay the same pipeline: restore the file (the store keeps its text), or start a new run with `nasc run FILE`",

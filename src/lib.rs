@@ -7,6 +7,10 @@
 //! and their results), [`report`] (a stored run as an HTML page), and the [`cli`] that
 //! drives them. See `ARCHITECTURE.md`.
 
+// First, so that its printing macros are the ones every module below uses.
+#[macro_use]
+mod print;
+
 pub mod alloc;
 pub mod check;
 pub mod cli;

@@ -364,3 +364,33 @@ fn a_huge_sample_count_does_not_abort() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
 }
+
+/// Output that cannot be written (a full device) never panics (101): diagnostics and
+/// summaries that cannot be written are dropped, as a closed pipe's are, and the command
+/// ends with its own exit code; `sample`, which streams, stops with an I/O error (2).
+#[test]
+fn a_full_output_does_not_panic() {
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full");
+    if full().is_err() {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    }
+    for (args, code) in [
+        (vec!["check", "examples/tiny_lm.nas"], 0),
+        (vec!["check", "tests/ui/arity_missing.nas"], 1),
+        (vec!["sample", "examples/tiny_lm.nas", "-n", "3"], 2),
+        (
+            vec!["enumerate", "examples/deep_architect_poster.nas", "--count"],
+            0,
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nasc"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::from(full().unwrap()))
+            .stderr(Stdio::from(full().unwrap()))
+            .status()
+            .expect("nasc runs");
+        assert_eq!(out.code(), Some(code), "{args:?}");
+    }
+}

@@ -367,7 +367,8 @@ fn a_huge_sample_count_does_not_abort() {
 
 /// Output that cannot be written (a full device) never panics (101): diagnostics and
 /// summaries that cannot be written are dropped, as a closed pipe's are, and the command
-/// ends with its own exit code; `sample`, which streams, stops with an I/O error (2).
+/// ends with its own exit code; `sample` and `enumerate`, whose output is their result,
+/// stop with an I/O error (2).
 #[test]
 fn a_full_output_does_not_panic() {
     let full = || std::fs::OpenOptions::new().write(true).open("/dev/full");

@@ -382,7 +382,7 @@ fn a_full_output_does_not_panic() {
         (vec!["sample", "examples/tiny_lm.nas", "-n", "3"], 2),
         (
             vec!["enumerate", "examples/deep_architect_poster.nas", "--count"],
-            0,
+            2,
         ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_nasc"))

@@ -223,3 +223,18 @@ fn the_widest_inline_range_is_unavailable_not_an_overflow() {
     let src = "space s { graph { embedding(vocab = 10, dim = choice(range(-9223372036854775807, 9223372036854775807))) lm_head(vocab = 10) } }";
     assert_eq!(count(src), None);
 }
+
+/// Integer bounds and steps are kept exactly: past 2^53 an `f64` holds only even
+/// numbers, then only multiples of four, and so on.
+#[test]
+fn ranges_past_two_to_the_53_count_exactly() {
+    for (range, expected) in [
+        ("range(9007199254740990, 9007199254740999)", "10"),
+        ("range(-9223372036854775807, -9223372036854775800)", "8"),
+        ("range(1, 4611686018427387905, 4611686018427387904)", "2"),
+        ("range(1, 3074457345618258601, 1537228672809129300)", "3"),
+    ] {
+        let src = format!("space s {{ param a = {range} graph {{ linear(out = 8) }} }}");
+        assert_eq!(count(&src).as_deref(), Some(expected), "{range}");
+    }
+}

@@ -535,6 +535,8 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
         &["lo", "hi", "q"]
     };
     let mut vals: [Option<(f64, Span, bool)>; 3] = [None, None, None];
+    // The integers exactly: past 2^53 an `f64` holds only some of them.
+    let mut ints: [Option<i64>; 3] = [None, None, None];
     let mut positional = 0;
     for a in args {
         let slot = match &a.name {
@@ -549,6 +551,9 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
         }
         match cx.const_eval(&a.value) {
             Some(c @ (Const::Int(_) | Const::Float(_))) => {
+                if let Const::Int(i) = c {
+                    ints[slot] = Some(i);
+                }
                 vals[slot] = Some((c.as_f64()?, a.value.span, matches!(c, Const::Int(_))))
             }
             _ => {
@@ -570,7 +575,11 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
     let bad = |cx: &mut Cx, msg: String, span: Span, label: &str, help: &str| {
         cx.err(Diagnostic::error(Code::BadDomain, msg, span, label).with_help(help.to_string()));
     };
-    if lo > hi {
+    let below = match (ints[0], ints[1]) {
+        (Some(l), Some(h)) => l > h,
+        _ => lo > hi,
+    };
+    if below {
         bad(
             cx,
             format!("`{}` has its lower bound above its upper bound", id.name),
@@ -582,7 +591,7 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
     }
     if id.name == "range" {
         let step = vals[2].map_or(1.0, |v| v.0);
-        if step <= 0.0 {
+        if step <= 0.0 || ints[2].is_some_and(|s| s <= 0) {
             bad(
                 cx,
                 "`range` step must be positive".into(),
@@ -597,9 +606,9 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
             return None;
         }
         return Some(Domain::IntRange {
-            lo: lo as i64,
-            hi: hi as i64,
-            step: step as i64,
+            lo: ints[0]?,
+            hi: ints[1]?,
+            step: ints[2].unwrap_or(1),
         });
     }
     let log = id.name == "log_uniform";

@@ -551,6 +551,7 @@ impl<'a> Interp<'a> {
             named: vec![None; self.space.params.len()],
             lets: vec![None; self.space.lets.len()],
             nodes: Vec::with_capacity(self.node_hint.get()),
+            claimed: Default::default(),
             made: Vec::with_capacity(self.decision_hint.get()),
             nodes_made: 0,
             facts: None,
@@ -772,6 +773,10 @@ type Buffers = (
     compile::Table,
 );
 
+/// How many decisions a claim scans for a path already taken; past that, it looks the path
+/// up in a set, so that a candidate of 80,000 inline choices is not quadratic.
+const CLAIMS_SCANNED: usize = 64;
+
 struct Run<'a, 'd> {
     ip: &'a Interp<'a>,
     decider: Source<'d>,
@@ -783,6 +788,9 @@ struct Run<'a, 'd> {
     named: Vec<Option<Value>>,
     lets: Vec<Option<Value>>,
     nodes: Vec<Node>,
+    /// Past [`CLAIMS_SCANNED`] decisions: the addresses of the paths claimed, and how many
+    /// of `made` and `open` they hold.
+    claimed: (rustc_hash::FxHashSet<usize>, (usize, usize)),
     nodes_made: usize,
     facts: Option<DataFacts>,
     metrics: Option<Cost>,
@@ -987,12 +995,36 @@ impl<'a> Run<'a, '_> {
     /// place (two `optional`s in one block) gets `#2`. The path claimed, and its number.
     fn claim(&mut self, path: PathId) -> (Path, PathId) {
         // Every path a build makes is one of `Interp::paths`, so one that is taken is the
-        // very string already held.
+        // very string already held: its address tells it.
+        let first = self.ip.text(path);
+        if self.made.len() + self.open.len() > CLAIMS_SCANNED {
+            // A candidate of many decisions looks them up in a set, kept up to date with
+            // the decisions made since the last claim.
+            let (made, open) = self.claimed.1;
+            let new = self.made[made..].iter().map(|d| &d.hyper.path);
+            let new = new.chain(self.open[open..].iter().map(|h| &h.path));
+            self.claimed
+                .0
+                .extend(new.map(|p| Rc::as_ptr(p) as *const u8 as usize));
+            self.claimed.1 = (self.made.len(), self.open.len());
+            let taken = |run: &Self, p: &Path| {
+                run.claimed
+                    .0
+                    .contains(&(Rc::as_ptr(p) as *const u8 as usize))
+            };
+            if !taken(self, &first) {
+                return (first, path);
+            }
+            return (2u64..)
+                .map(|k| self.ip.path_id(&format!("{first}#{k}")))
+                .map(|id| (self.ip.text(id), id))
+                .find(|(p, _)| !taken(self, p))
+                .unwrap_or((first, path));
+        }
         let taken = |run: &Self, p: &Path| {
             run.made.iter().any(|d| Rc::ptr_eq(&d.hyper.path, p))
                 || run.open.iter().any(|h| Rc::ptr_eq(&h.path, p))
         };
-        let first = self.ip.text(path);
         if !taken(self, &first) {
             return (first, path);
         }
@@ -2533,6 +2565,40 @@ mod tests {
         // The frontier names the open ones the same way.
         let f = ip.frontier(&mut given(&on[..1])).unwrap();
         assert_eq!(paths(&f.open), ["optional#2", "optional#3"]);
+    }
+
+    /// Past [`CLAIMS_SCANNED`] decisions a claim looks paths up in a set: the numbering
+    /// is the same.
+    #[test]
+    fn many_decisions_before_a_second_one_at_one_place() {
+        let src = "space s {
+            graph {
+                embedding(vocab = data.vocab, dim = 4)
+                repeat 70 { linear(out = choice(4, 8)) }
+                optional dropout(rate = 0.1)
+                optional dropout(rate = 0.2)
+                optional dropout(rate = 0.3)
+            }
+            data = synthetic(copy, vocab = 16, length = 4)
+        }";
+        let c = checked(src);
+        let ip = Interp::new(&c, &c.spaces[0]).unwrap();
+        let mut rng = super::super::strategy::rng(3);
+        let (archs, _) = super::super::strategy::sample(
+            &ip,
+            &mut super::super::strategy::RandomSearch,
+            &mut rng,
+            5,
+            10,
+        )
+        .unwrap();
+        for a in &archs {
+            let made: Vec<&str> = a.assignment.iter().map(|d| &*d.hyper.path).collect();
+            assert_eq!(made.len(), 73);
+            assert_eq!(made[70..], ["optional", "optional#2", "optional#3"]);
+            let distinct: std::collections::HashSet<&str> = made.iter().copied().collect();
+            assert_eq!(distinct.len(), 73);
+        }
     }
 
     #[test]

@@ -395,3 +395,23 @@ fn a_full_output_does_not_panic() {
         assert_eq!(out.code(), Some(code), "{args:?}");
     }
 }
+
+/// `--batch` is held to the limits of the file's `batch`, instead of allocating until the
+/// process aborts.
+#[test]
+fn a_batch_on_the_command_line_past_the_limit_is_refused() {
+    let (code, _, stderr) = nasc(&[
+        "train",
+        "examples/quickstart.nas",
+        "--sample",
+        "--batch",
+        "100000000",
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("`--batch 100000000` is more than nasc trains with"),
+        "{stderr}"
+    );
+}

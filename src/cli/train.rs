@@ -127,6 +127,15 @@ pub(crate) fn prepare(
     }
     if let Some(b) = overrides.batch {
         settings.batch = b.max(1);
+        // The limits the file's `batch` is held to (`TrainSettings::from_fields`).
+        use crate::train::settings::{MAX_BATCH, MAX_VAL_EXAMPLES};
+        if b > MAX_BATCH || b.saturating_mul(settings.eval_batches) > MAX_VAL_EXAMPLES {
+            out.usage_error = Some(format!(
+                "`--batch {b}` is more than nasc trains with ({MAX_BATCH} at most, and at most {MAX_VAL_EXAMPLES} validation examples: `eval_batches` of {} × the batch)",
+                settings.eval_batches
+            ));
+            return None;
+        }
     }
     if let Some(seed) = overrides.train_seed {
         settings.seed = seed;

@@ -150,6 +150,27 @@ impl Goal {
 
 /// The layer that runs `stage`, minimising `goal`, or why it cannot.
 pub fn layer(stage: &Stage, goal: Goal) -> Result<Box<dyn Layer>, LayerError> {
+    if let Some(s) = stage.int("steps").filter(|s| *s < 1) {
+        return Err(LayerError {
+            message: format!("a layer trains each candidate for at least one step, not {s}"),
+            help: "give `steps` a count of 1 or more".into(),
+        });
+    }
+    // A layer holds its candidates in memory, and each is trained: past this many, a
+    // count is a slip, not a plan.
+    let proposed = ["samples", "trials", "population", "generations"]
+        .iter()
+        .map(|n| stage.int(n).unwrap_or(0).max(0) as u128)
+        .fold(1u128, |a, n| a.saturating_mul(n.max(1)));
+    if proposed > MAX_LAYER_TRIALS as u128 {
+        return Err(LayerError {
+            message: format!(
+                "`{}` would propose {proposed} candidates, more than a layer holds ({MAX_LAYER_TRIALS} at most)",
+                stage.strategy
+            ),
+            help: "every candidate is trained: ask for fewer".into(),
+        });
+    }
     let steps = stage.steps().unwrap_or(100);
     let count = |name: &str| stage.int(name).unwrap_or(0).max(0) as usize;
     Ok(match stage.strategy.as_str() {
@@ -208,6 +229,10 @@ pub fn layer(stage: &Stage, goal: Goal) -> Result<Box<dyn Layer>, LayerError> {
         }
     })
 }
+
+/// The most candidates one layer may propose (`samples`, `trials`, `population` ×
+/// `generations`).
+pub const MAX_LAYER_TRIALS: usize = 1_000_000;
 
 /// How many proposals in a row may repeat an architecture the layer has already
 /// evaluated before one is accepted anyway (a nearly exhausted space).

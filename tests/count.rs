@@ -238,3 +238,18 @@ fn ranges_past_two_to_the_53_count_exactly() {
         assert_eq!(count(&src).as_deref(), Some(expected), "{range}");
     }
 }
+
+/// A count that would pass 2^65,536 is given up at once instead of raising a number of
+/// a billion digits to a power (it filled the memory before).
+#[test]
+fn a_count_past_the_bound_is_given_up_quickly() {
+    let src = "space s { param n = choice(1000, 2000)
+        graph { repeat n { repeat n { repeat n { linear(out = choice(16, 32)) } } } } }";
+    let started = std::time::Instant::now();
+    assert_eq!(count(src), None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Under the bound it still counts exactly: 2^30,000.
+    let src = "space s { graph { repeat 30000 { linear(out = choice(16, 32)) } } }";
+    let expected = num_bigint::BigUint::from(2u32).pow(30_000).to_string();
+    assert!(count(src) == Some(expected), "2^30,000 counts exactly");
+}

@@ -578,6 +578,15 @@ impl<'a> Eval<'a> {
                             ))
                         }
                     };
+                    if body_w.log2_bound().saturating_mul(n) > super::weight::MAX_COUNT_BITS {
+                        return Err(Stop::Unavailable(
+                            format!(
+                                "more than 2^{} architectures",
+                                super::weight::MAX_COUNT_BITS
+                            ),
+                            e.span,
+                        ));
+                    }
                     acc = acc.add(&w.mul(&body_w.pow(n)));
                     if acc.terms.len() > super::weight::MAX_TERMS {
                         return Err(Stop::Unavailable(

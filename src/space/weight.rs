@@ -20,6 +20,11 @@ pub struct Weight {
 /// The most terms a weight may hold before counting gives up.
 pub const MAX_TERMS: usize = 4096;
 
+/// The most bits a count may take (a number of about 19,700 decimal digits): a repeat
+/// whose count would pass it is not counted, rather than raising a number to a power
+/// that fills the memory (`repeat n { repeat n { repeat n { ... } } }`).
+pub const MAX_COUNT_BITS: u64 = 1 << 16;
+
 impl Weight {
     /// No assignment at all.
     pub fn zero() -> Weight {
@@ -95,6 +100,15 @@ impl Weight {
         let mut w = Weight { terms };
         w.normalize();
         w
+    }
+
+    /// An upper bound of the base-2 logarithm of the largest count (0 for counts of one).
+    pub fn log2_bound(&self) -> u64 {
+        self.terms
+            .iter()
+            .map(|(_, c)| if c.is_one() { 0 } else { c.bits() })
+            .max()
+            .unwrap_or(0)
     }
 
     /// `self` multiplied `n` times (a repeat of `n` independent copies).

@@ -139,7 +139,7 @@ fn a_saved_model_evaluates_to_its_final_loss() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let trained = last_json(&stdout);
-    for f in ["arch.json", "model.bpk", "report.json"] {
+    for f in ["arch.json", "model.bpk", "model.sha256", "report.json"] {
         assert!(std::path::Path::new(model).join(f).exists(), "{f} written");
     }
     let (code, stdout, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
@@ -166,6 +166,16 @@ fn a_saved_model_evaluates_to_its_final_loss() {
     ]);
     assert_eq!(code, 0);
     assert_eq!(last_json(&stdout)["hash"], trained["hash"]);
+    // Weights changed after saving are refused, not evaluated: one byte near the end
+    // (inside the numbers, where burn's own checks of the format do not look).
+    let weights = std::path::Path::new(model).join("model.bpk");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x40;
+    std::fs::write(&weights, &bytes).unwrap();
+    let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("does not match the checksum"), "{stderr}");
 }
 
 #[test]

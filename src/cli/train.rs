@@ -249,7 +249,9 @@ fn train_checked(
     report.status == Status::Failed
 }
 
-/// Writes `arch.json`, `model.bpk` (burn's format) and `report.json` into `dir`.
+/// Writes `arch.json`, `model.bpk` (burn's format), `model.sha256` (its checksum, as
+/// `sha256sum` writes it, so `sha256sum -c model.sha256` checks it too) and `report.json`
+/// into `dir`.
 fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), String> {
     use burn::module::Module;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
@@ -262,8 +264,41 @@ fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), Strin
     net.clone()
         .save_file(&weights)
         .map_err(|e| format!("cannot write `{}`: {e}", weights.display()))?;
+    write(CHECKSUM, format!("{}  model.bpk\n", file_sha256(&weights)?))?;
     let report = serde_json::to_string_pretty(report).unwrap_or_default();
     write("report.json", report + "\n")
+}
+
+/// The checksum of `model.bpk`, beside it.
+const CHECKSUM: &str = "model.sha256";
+
+/// The hex SHA-256 of the file at `path`.
+fn file_sha256(path: &Path) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Whether `model.bpk` in `dir` still has the checksum saved with it; `Ok` also when none
+/// was saved (models saved before checksums were).
+fn verify_weights(dir: &Path) -> Result<(), String> {
+    let Ok(saved) = std::fs::read_to_string(dir.join(CHECKSUM)) else {
+        return Ok(());
+    };
+    let weights = dir.join("model.bpk");
+    let expected = saved.split_whitespace().next().unwrap_or_default();
+    if file_sha256(&weights)? != expected {
+        return Err(format!(
+            "`{}` does not match the checksum saved with it in `{}`: the file was changed or damaged since `nasc train --save` wrote it",
+            weights.display(),
+            dir.join(CHECKSUM).display()
+        ));
+    }
+    Ok(())
 }
 
 fn print_report(arch: &Arch, r: &Report, device: DeviceChoice, json: bool, out: &mut RunOutput) {
@@ -514,6 +549,10 @@ fn eval_checked(
         }
     };
     let weights = request.model.join("model.bpk");
+    if let Err(e) = verify_weights(&request.model) {
+        out.usage_error = Some(e);
+        return;
+    }
     let net = match net.try_load_file(&weights) {
         Ok(n) => n,
         Err(e) => {

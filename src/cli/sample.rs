@@ -257,7 +257,12 @@ fn run_checked(
                 Ok(stats) => {
                     let mut text = held;
                     if !json {
-                        let _ = write!(text, "{} architectures", format_count(&found.into()));
+                        let _ = write!(
+                            text,
+                            "{} architecture{}",
+                            format_count(&found.into()),
+                            if found == 1 { "" } else { "s" }
+                        );
                         if stats.rejected > 0 {
                             let _ = write!(
                                 text,

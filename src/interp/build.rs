@@ -2530,18 +2530,26 @@ mod tests {
         assert_eq!(paths(&f.open), ["w", "linear#3.out"]);
     }
 
-    #[test]
-    fn a_second_hyperparameter_at_one_place_is_numbered() {
-        let src = "space s {
-            graph {
+    /// A space of three `optional`s in one block, after the statements `before`.
+    fn three_optionals(before: &str) -> String {
+        format!(
+            "space s {{
+            graph {{
                 embedding(vocab = data.vocab, dim = 4)
+                {before}
                 optional dropout(rate = 0.1)
                 optional dropout(rate = 0.2)
                 optional dropout(rate = 0.3)
-            }
+            }}
             data = synthetic(copy, vocab = 16, length = 4)
-        }";
-        let c = checked(src);
+        }}"
+        )
+    }
+
+    #[test]
+    fn a_second_hyperparameter_at_one_place_is_numbered() {
+        let src = three_optionals("");
+        let c = checked(&src);
         let ip = Interp::new(&c, &c.spaces[0]).unwrap();
         assert!(ip.is_compiled());
         let on = [
@@ -2571,17 +2579,7 @@ mod tests {
     /// is the same.
     #[test]
     fn many_decisions_before_a_second_one_at_one_place() {
-        let src = "space s {
-            graph {
-                embedding(vocab = data.vocab, dim = 4)
-                repeat 70 { linear(out = choice(4, 8)) }
-                optional dropout(rate = 0.1)
-                optional dropout(rate = 0.2)
-                optional dropout(rate = 0.3)
-            }
-            data = synthetic(copy, vocab = 16, length = 4)
-        }";
-        let c = checked(src);
+        let c = checked(&three_optionals("repeat 70 { linear(out = choice(4, 8)) }"));
         let ip = Interp::new(&c, &c.spaces[0]).unwrap();
         let mut rng = super::super::strategy::rng(3);
         let (archs, _) = super::super::strategy::sample(

@@ -773,6 +773,11 @@ type Buffers = (
     compile::Table,
 );
 
+/// Where a path's text is held: the same for every use of one path of a build.
+fn address(p: &Path) -> usize {
+    Rc::as_ptr(p) as *const u8 as usize
+}
+
 /// How many decisions a claim scans for a path already taken; past that, it looks the path
 /// up in a set, so that a candidate of 80,000 inline choices is not quadratic.
 const CLAIMS_SCANNED: usize = 64;
@@ -997,33 +1002,22 @@ impl<'a> Run<'a, '_> {
         // Every path a build makes is one of `Interp::paths`, so one that is taken is the
         // very string already held: its address tells it.
         let first = self.ip.text(path);
-        if self.made.len() + self.open.len() > CLAIMS_SCANNED {
+        let many = self.made.len() + self.open.len() > CLAIMS_SCANNED;
+        if many {
             // A candidate of many decisions looks them up in a set, kept up to date with
             // the decisions made since the last claim.
             let (made, open) = self.claimed.1;
             let new = self.made[made..].iter().map(|d| &d.hyper.path);
             let new = new.chain(self.open[open..].iter().map(|h| &h.path));
-            self.claimed
-                .0
-                .extend(new.map(|p| Rc::as_ptr(p) as *const u8 as usize));
+            self.claimed.0.extend(new.map(address));
             self.claimed.1 = (self.made.len(), self.open.len());
-            let taken = |run: &Self, p: &Path| {
-                run.claimed
-                    .0
-                    .contains(&(Rc::as_ptr(p) as *const u8 as usize))
-            };
-            if !taken(self, &first) {
-                return (first, path);
-            }
-            return (2u64..)
-                .map(|k| self.ip.path_id(&format!("{first}#{k}")))
-                .map(|id| (self.ip.text(id), id))
-                .find(|(p, _)| !taken(self, p))
-                .unwrap_or((first, path));
         }
-        let taken = |run: &Self, p: &Path| {
-            run.made.iter().any(|d| Rc::ptr_eq(&d.hyper.path, p))
-                || run.open.iter().any(|h| Rc::ptr_eq(&h.path, p))
+        let taken = |run: &Self, p: &Path| match many {
+            true => run.claimed.0.contains(&address(p)),
+            false => {
+                run.made.iter().any(|d| Rc::ptr_eq(&d.hyper.path, p))
+                    || run.open.iter().any(|h| Rc::ptr_eq(&h.path, p))
+            }
         };
         if !taken(self, &first) {
             return (first, path);

@@ -7,7 +7,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 use serde_json::json;
 
 use crate::diag::{Diagnostic, Severity};
-use crate::source::SourceMap;
+use crate::source::{floor_char_boundary, SourceMap};
 
 /// A diagnostic joined with its file, as miette wants it.
 struct Report<'a> {
@@ -84,10 +84,10 @@ pub fn human(diag: &Diagnostic, sources: &SourceMap, width: usize, color: bool) 
     let labels = || std::iter::once(&diag.primary).chain(&diag.secondary);
     let snippet = labels().all(|l| {
         let text = &sources.get(l.span.file).text;
-        let line_start = text[..floor_boundary(text, l.span.start)]
+        let line_start = text[..floor_char_boundary(text, l.span.start)]
             .rfind('\n')
             .map_or(0, |i| i + 1);
-        let end = floor_boundary(text, l.span.end.max(l.span.start));
+        let end = floor_char_boundary(text, l.span.end.max(l.span.start));
         // Measured in bytes (at least the characters) with room for tabs, which miette
         // widens to several columns.
         text.get(line_start..end)
@@ -123,15 +123,6 @@ pub fn human(diag: &Diagnostic, sources: &SourceMap, width: usize, color: bool) 
 
 /// How far right on its line a label may end for the source line to be shown with it.
 const SNIPPET_COLUMNS: usize = 30_000;
-
-/// `i` within `text`, moved back to a character boundary.
-fn floor_boundary(text: &str, i: usize) -> usize {
-    let mut i = i.min(text.len());
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
 
 /// One diagnostic as a JSON object: file, byte and line/column ranges, severity, code,
 /// message, labels and help.

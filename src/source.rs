@@ -65,7 +65,9 @@ impl SourceMap {
     }
 }
 
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+/// `i` moved back to a character boundary of `text` (`text.len()` at most).
+pub(crate) fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
     while i > 0 && !text.is_char_boundary(i) {
         i -= 1;
     }

@@ -158,7 +158,7 @@ pub fn layer(stage: &Stage, goal: Goal) -> Result<Box<dyn Layer>, LayerError> {
     }
     // A layer holds its candidates in memory, and each is trained: past this many, a
     // count is a slip, not a plan.
-    let proposed = ["samples", "trials", "population", "generations"]
+    let proposed = ["samples", "trials", "population", "generations", "limit"]
         .iter()
         .map(|n| stage.int(n).unwrap_or(0).max(0) as u128)
         .fold(1u128, |a, n| a.saturating_mul(n.max(1)));
@@ -231,7 +231,7 @@ pub fn layer(stage: &Stage, goal: Goal) -> Result<Box<dyn Layer>, LayerError> {
 }
 
 /// The most candidates one layer may propose (`samples`, `trials`, `population` ×
-/// `generations`).
+/// `generations`, a grid's `limit`).
 pub const MAX_LAYER_TRIALS: usize = 1_000_000;
 
 /// How many proposals in a row may repeat an architecture the layer has already

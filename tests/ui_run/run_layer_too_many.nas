@@ -11,6 +11,7 @@ space s {
     train { batch = 4, optimizer = adamw(lr = 1e-3) }
     pipeline {
         random(samples = 99999999999999, steps = 2) |> keep top 1 by val_loss
-        evolution(population = 2000, generations = 1000, steps = 2)
+        evolution(population = 2000, generations = 1000, steps = 2) |> keep top 1 by val_loss
+        grid(limit = 2000000, steps = 2)
     }
 }

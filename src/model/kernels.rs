@@ -1827,6 +1827,25 @@ mod tests {
         (vals(y), vals(g))
     }
 
+    /// Compares element-wise kernel `f` with burn's `reference` in value and gradient on
+    /// a `[3, 5, 1000]` input drawn with `seeds` (input, then the gradient's weights),
+    /// within `tol`; the kernel's values.
+    fn pointwise_matches_burn(
+        f: impl Fn(Tensor<3>) -> Tensor<3>,
+        reference: impl Fn(Tensor<3>) -> Tensor<3>,
+        seeds: (u64, u64),
+        tol: f32,
+    ) -> (Tensor<3>, Vec<f32>) {
+        let d = device();
+        let x = random([3, 5, 1000], seeds.0, &d);
+        let r = random([3, 5, 1000], seeds.1, &d);
+        let (y, g) = value_and_grad(&x, &r, f);
+        let (y0, g0) = value_and_grad(&x, &r, reference);
+        assert_close(&y, &y0, tol, "value");
+        assert_close(&g, &g0, tol, "gradient");
+        (x, y)
+    }
+
     #[test]
     fn the_kernels_run_on_flex_in_f32_only() {
         let d = device();
@@ -1838,13 +1857,7 @@ mod tests {
 
     #[test]
     fn gelu_matches_burn_in_value_and_gradient() {
-        let d = device();
-        let x = random([3, 5, 1000], 1, &d);
-        let r = random([3, 5, 1000], 2, &d);
-        let (y, g) = value_and_grad(&x, &r, gelu);
-        let (y0, g0) = value_and_grad(&x, &r, burn::tensor::activation::gelu);
-        assert_close(&y, &y0, 2e-6, "value");
-        assert_close(&g, &g0, 2e-6, "gradient");
+        let (x, y) = pointwise_matches_burn(gelu, burn::tensor::activation::gelu, (1, 2), 2e-6);
         // Without autodiff too.
         let plain = Tensor::<3>::from_data(x.clone().into_data(), &Device::flex());
         assert_eq!(vals(gelu(plain)), y);
@@ -1852,41 +1865,28 @@ mod tests {
 
     #[test]
     fn elu_plus_one_matches_burn_in_value_and_gradient() {
-        let d = device();
-        let x = random([3, 5, 1000], 11, &d);
-        let r = random([3, 5, 1000], 12, &d);
-        let (y, g) = value_and_grad(&x, &r, elu_plus_one);
-        let (y0, g0) = value_and_grad(&x, &r, |x| burn::tensor::activation::elu(x, 1.0) + 1.0);
-        assert_close(&y, &y0, 1e-6, "value");
-        assert_close(&g, &g0, 1e-6, "gradient");
+        pointwise_matches_burn(
+            elu_plus_one,
+            |x| burn::tensor::activation::elu(x, 1.0) + 1.0,
+            (11, 12),
+            1e-6,
+        );
     }
 
     #[test]
     fn tanh_matches_burn_in_value_and_gradient() {
-        let d = device();
-        let x = random([3, 5, 1000], 8, &d);
-        let r = random([3, 5, 1000], 10, &d);
-        let (y, g) = value_and_grad(&x, &r, tanh);
-        let (y0, g0) = value_and_grad(&x, &r, burn::tensor::activation::tanh);
-        assert_close(&y, &y0, 1e-6, "tanh value");
-        assert_close(&g, &g0, 1e-6, "tanh gradient");
+        pointwise_matches_burn(tanh, burn::tensor::activation::tanh, (8, 10), 1e-6);
     }
 
     #[test]
     fn silu_matches_burn_in_value_and_gradient() {
-        let d = device();
-        let x = random([3, 5, 1000], 3, &d);
-        let r = random([3, 5, 1000], 4, &d);
-        let (y, g) = value_and_grad(&x, &r, silu);
-        let (y0, g0) = value_and_grad(&x, &r, burn::tensor::activation::silu);
-        assert_close(&y, &y0, 2e-6, "value");
-        assert_close(&g, &g0, 2e-6, "gradient");
+        let (x, y) = pointwise_matches_burn(silu, burn::tensor::activation::silu, (3, 4), 2e-6);
         let plain = Tensor::<3>::from_data(x.clone().into_data(), &Device::flex());
         assert_eq!(vals(silu(plain)), y);
         // Far out on both sides: σ saturates to 0 and 1 without a NaN.
         let far = Tensor::<1>::from_data(
             TensorData::new(vec![-200.0f32, -90.0, 90.0, 200.0], [4]),
-            &d,
+            &device(),
         );
         let (y, g) = value_and_grad(&far, &far.ones_like(), silu);
         assert!(y.iter().chain(&g).all(|v| v.is_finite()), "{y:?} {g:?}");

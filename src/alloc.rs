@@ -254,6 +254,9 @@ mod tests {
     #[test]
     fn a_watch_needs_this_allocator_to_be_the_global_one() {
         assert!(HeapWatch::start().is_none());
-        assert!(!WATCHING.load(Ordering::SeqCst));
+        // Another test may start a watch as soon as this one is refused; none can while
+        // this holds the turn.
+        let _turn = ONE.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(!WATCHING.load(Ordering::SeqCst), "a refused watch is off");
     }
 }

@@ -36,6 +36,79 @@ fn usage_and_io_errors_exit_two() {
     assert_eq!(code, 2);
 }
 
+/// A file that cannot be read and arguments the command cannot take are coded diagnostics
+/// with a help line, as people read them and as editors do (`--message-format json`);
+/// `--help` and `--version` are no failures.
+#[test]
+fn usage_and_io_errors_are_coded_diagnostics() {
+    let (code, stdout, stderr) = nasc(&["sample", "no/such/file.nas"]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.starts_with("nas::E040"), "{stderr}");
+    assert!(
+        stderr.contains("× cannot read `no/such/file.nas`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: check the path"), "{stderr}");
+    let (code, stdout, stderr) = nasc(&["check", "--message-format", "json", "no/such/file.nas"]);
+    assert_eq!(code, 2);
+    assert!(stderr.is_empty(), "{stderr}");
+    let j: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(j["code"], "nas::E040");
+    assert_eq!(j["severity"], "error");
+    assert!(j["file"].is_null() && j["span"].is_null(), "{j}");
+    assert!(j["help"].as_str().is_some_and(|h| !h.is_empty()), "{j}");
+
+    let (code, _, stderr) = nasc(&["sample", "examples/tiny_lm.nas", "--sed", "3"]);
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("nas::E041"), "{stderr}");
+    assert!(
+        stderr.contains("× unexpected argument '--sed' found"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a similar argument exists: '--seed'"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = nasc(&["check", "--message-format=json", "--bogus", "x.nas"]);
+    assert_eq!(code, 2);
+    let j: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(j["code"], "nas::E041");
+    let (code, _, stderr) = nasc(&["sample", "examples/tiny_lm.nas", "--space", "nope"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("nas::E041") && stderr.contains("no space `nope`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: the spaces are tiny_lm"), "{stderr}");
+    let (code, stdout, stderr) = nasc(&["--version"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert!(stdout.starts_with("nasc "), "{stdout}");
+    let (code, stdout, _) = nasc(&["sample", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Usage: nasc sample"), "{stdout}");
+}
+
+/// `nasc run` on a file it cannot read leaves no store behind in a folder that had none.
+#[test]
+fn a_run_of_an_unreadable_file_leaves_no_store() {
+    let dir = common::temp_dir("run-unreadable");
+    let store = dir.join("sub").join("store.db");
+    let (code, _, stderr) = nasc(&[
+        "run",
+        "no/such/file.nas",
+        "--store",
+        &store.display().to_string(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nas::E040"), "{stderr}");
+    assert!(
+        !store.exists() && !dir.join("sub").exists(),
+        "a store was left behind"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn json_format_prints_one_object_per_diagnostic() {
     let (code, stdout, _) = nasc(&[

@@ -146,6 +146,56 @@ fn every_code_is_documented_with_a_wrong_and_a_fixed_example() {
     }
 }
 
+/// The codes of failures without a source line (`src/cli/fail.rs`) are documented too; the
+/// console examples of `E040` and `E041` are run: the wrong command prints exactly the
+/// text shown, with exit status 2, and the fixed one succeeds.
+#[test]
+fn every_failure_code_is_documented_and_its_examples_run() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md"))
+            .expect("docs exist");
+    for (code, title) in nasc::cli::fail::CODES {
+        let short = code.trim_start_matches("nas::");
+        let heading = format!("## {short}: {title}");
+        let start = doc
+            .find(&heading)
+            .unwrap_or_else(|| panic!("docs/diagnostics.md lacks `{heading}`"));
+        let rest = &doc[start + heading.len()..];
+        let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+        let commands = fenced(section, "```console");
+        let shown = fenced(section, "```text");
+        assert!(
+            commands.len() >= 2 && !shown.is_empty(),
+            "{code}: needs a wrong and a fixed command and the wrong one's output"
+        );
+        assert!(
+            shown[0].starts_with(code),
+            "{code}: the output shows the code"
+        );
+        if !["nas::E040", "nas::E041"].contains(&code) {
+            continue;
+        }
+        let args = |c: &str| -> Vec<String> {
+            let line = c.trim().strip_prefix("$ nasc ").expect("a `nasc` command");
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        let wrong = args(&commands[0]);
+        let wrong: Vec<&str> = wrong.iter().map(String::as_str).collect();
+        let (status, _, stderr) = common::nasc(&wrong);
+        assert_eq!(status, 2, "{code}: `{wrong:?}` exits with 2\n{stderr}");
+        let trimmed = |t: &str| t.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            trimmed(&stderr),
+            trimmed(&shown[0]),
+            "{code}: the documented output is what `nasc` prints"
+        );
+        let fixed = args(&commands[commands.len() - 1]);
+        let fixed: Vec<&str> = fixed.iter().map(String::as_str).collect();
+        let (status, _, stderr) = common::nasc(&fixed);
+        assert_eq!(status, 0, "{code}: `{fixed:?}` succeeds\n{stderr}");
+    }
+}
+
 #[test]
 fn every_code_has_a_ui_test() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");

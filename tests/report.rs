@@ -146,6 +146,18 @@ fn report(store: &Path, dir: &Path) -> (i32, String) {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), out.display().to_string());
     let html = std::fs::read_to_string(&out).expect("the report was written");
+    // `-o -` writes the same page to standard output, and no file named `-`.
+    let (code_out, stdout, stderr) = nasc(&[
+        "report",
+        "1",
+        "--store",
+        &store.display().to_string(),
+        "-o",
+        "-",
+    ]);
+    assert_eq!(code_out, 0, "{stderr}");
+    assert_eq!(stdout, html, "`-o -` prints the page itself");
+    assert!(!Path::new(env!("CARGO_MANIFEST_DIR")).join("-").exists());
     (code, html)
 }
 

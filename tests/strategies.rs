@@ -237,9 +237,9 @@ fn every_proposal_is_a_member_of_the_space_and_seeds_reproduce() {
             );
             let codes: Vec<String> = out.diagnostics.iter().map(|d| d.code.to_string()).collect();
             assert!(
-                codes.is_empty() && out.usage_error.is_none(),
+                codes.is_empty() && out.failure.is_none(),
                 "`{pipeline}` proposed a non-member: {codes:?} {:?}",
-                out.usage_error
+                out.failure
             );
             let described: serde_json::Value =
                 serde_json::from_str(out.stdout.lines().next().expect("one line")).expect("JSON");

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::fail::Failure;
 use super::sample::{open_space, with_checked, RunOutput};
 use crate::check::{Checked, SpaceInfo};
 use crate::diag::{Code, Diagnostic, Sink};
@@ -260,29 +261,34 @@ pub fn run(
     color: super::ColorChoice,
 ) -> i32 {
     if req.budget < 2 || req.seeds == 0 {
-        eprintln!("error: `--budget` must be at least 2 and `--seeds` at least 1");
-        return 2;
+        return Failure::usage(
+            format!(
+                "`--budget {}` and `--seeds {}` compare nothing",
+                req.budget, req.seeds
+            ),
+            "give a budget of at least 2 trials and at least 1 seed",
+        )
+        .print(message_format, color);
     }
     for s in &req.strategies {
         if !STRATEGIES.contains(&s.as_str()) {
-            eprintln!(
-                "error: no strategy `{s}` to compare (known: {})",
-                STRATEGIES.join(", ")
-            );
-            return 2;
+            return Failure::usage(
+                format!("no strategy `{s}` to compare"),
+                format!("the strategies are {}", STRATEGIES.join(", ")),
+            )
+            .print(message_format, color);
         }
     }
     let (name, text, dir) = match super::check::read_input(&req.file) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(f) => return f.print(message_format, color),
     };
     let (out, prepared) = with_checked(&name, text.clone(), dir.clone(), |checked, sink, out| {
         prepare(checked, &text, req, sink, out)
     });
     super::check::emit(&out.diagnostics, &out.sources, message_format, color);
-    if let Some(e) = &out.usage_error {
-        eprintln!("error: {e}");
-        return 2;
+    if let Some(f) = &out.failure {
+        return f.print(message_format, color);
     }
     let Some(p) = prepared else {
         return 1;
@@ -306,10 +312,7 @@ pub fn run(
             print!("{text}");
             0
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
+        Err(f) => f.print(message_format, color),
     }
 }
 
@@ -324,19 +327,21 @@ fn prepare(
 ) -> Option<Prepared> {
     let (info, interp) = open_space(checked, None, sink, out)?;
     if layouts::of_space(checked, info).is_none() {
-        out.usage_error = Some(format!(
-            "space `{}` does not read a table of measured results: `nasc bench-strategies` \
-             looks every trial up in one (`data = nas_bench_201(\"cifar10\")`, see \
-             examples/nas_bench_201.nas)",
-            info.name
+        out.failure = Some(Failure::usage(
+            format!(
+                "space `{}` does not read a table of measured results",
+                info.name
+            ),
+            "`nasc bench-strategies` looks every trial up in one: `data = \
+             nas_bench_201(\"cifar10\")`, as in examples/nas_bench_201.nas",
         ));
         return None;
     }
     let Some(goal) = info.objectives.first() else {
-        out.usage_error = Some(format!(
-            "space `{}` has no `objective`: say which metric the strategies compare on \
-             (`objective {{ maximize val_accuracy }}`)",
-            info.name
+        out.failure = Some(Failure::usage(
+            format!("space `{}` has no `objective`", info.name),
+            "say which metric the strategies compare on: `objective { maximize \
+             val_accuracy }`",
         ));
         return None;
     };
@@ -345,10 +350,15 @@ fn prepare(
         direction: goal.direction,
     };
     if !tabular::METRICS.contains(&metric.name.as_str()) {
-        out.usage_error = Some(format!(
-            "the table does not measure `{}`, the first objective (it measures {})",
-            metric.name,
-            tabular::METRICS.join(", ")
+        out.failure = Some(Failure::usage(
+            format!(
+                "the table does not measure `{}`, the first objective",
+                metric.name
+            ),
+            format!(
+                "make the first objective one the table measures: {}",
+                tabular::METRICS.join(", ")
+            ),
         ));
         return None;
     }
@@ -401,10 +411,16 @@ fn bench(
     dir: Option<PathBuf>,
     req: &BenchRequest,
     scratch: &Path,
-) -> Result<Vec<StrategyResult>, String> {
-    std::fs::create_dir_all(scratch)
-        .map_err(|e| format!("cannot create `{}`: {e}", scratch.display()))?;
-    let store = Store::open(&scratch.join("store.db")).map_err(|e| e.0)?;
+) -> Result<Vec<StrategyResult>, Failure> {
+    std::fs::create_dir_all(scratch).map_err(|e| Failure::write(scratch, &e))?;
+    let store = Store::open(&scratch.join("store.db")).map_err(|e| {
+        Failure::new(
+            super::fail::STORE,
+            e.0,
+            "the comparison keeps its runs in a store in the temporary folder: check that \
+             it can be written (`TMPDIR` names another)",
+        )
+    })?;
     let mut results = Vec::new();
     for (name, pipeline, text) in &p.texts {
         let start = Instant::now();
@@ -417,7 +433,12 @@ fn bench(
             0..req.seeds,
             &store,
         )
-        .map_err(|e| format!("{pipeline}: {e}"))?;
+        .map_err(|e| {
+            Failure::usage(
+                format!("`{pipeline}` cannot run: {e}"),
+                "`nasc run` on the space with this pipeline shows the failure at its line",
+            )
+        })?;
         let wall_s = start.elapsed().as_secs_f64();
         if !req.quiet {
             eprintln!("{pipeline}: {} runs in {:.1} s", runs.len(), wall_s);

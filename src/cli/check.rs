@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
+use super::fail::Failure;
 use super::{ColorChoice, MessageFormat};
 use crate::diag::Sink;
 use crate::space::summary::{format_count, Size, Summary};
@@ -108,14 +109,12 @@ pub fn size_text(s: &Summary) -> String {
 }
 
 /// Reads the file a command names (`-` is standard input): its display name, its text,
-/// and the folder its imports resolve against. `Err` carries the exit code after the
-/// error has been printed.
-pub fn read_input(path: &Path) -> Result<(String, String, Option<std::path::PathBuf>), i32> {
+/// and the folder its imports resolve against.
+pub fn read_input(path: &Path) -> Result<(String, String, Option<std::path::PathBuf>), Failure> {
     if path == Path::new("-") {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("error: cannot read standard input: {e}");
-            return Err(2);
+            return Err(Failure::read(path, &e));
         }
         return Ok(("<stdin>".to_string(), text, std::env::current_dir().ok()));
     }
@@ -129,10 +128,7 @@ pub fn read_input(path: &Path) -> Result<(String, String, Option<std::path::Path
                     .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
             ),
         )),
-        Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", path.display());
-            Err(2)
-        }
+        Err(e) => Err(Failure::read(path, &e)),
     }
 }
 
@@ -178,7 +174,7 @@ pub fn emit(
 pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
     let (name, text, dir) = match read_input(path) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(f) => return f.print(format, color),
     };
     let out = check_source(&name, text, dir);
     let has_errors = out.diagnostics.iter().any(|d| d.is_error());

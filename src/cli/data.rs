@@ -6,18 +6,17 @@
 //! the same theme and width as the diagnostics of the other commands. Exit codes: 0 when
 //! everything asked for is fetched (or listed), 2 otherwise.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
-use miette::{GraphicalReportHandler, GraphicalTheme};
-
+use super::fail::Failure;
 use super::ColorChoice;
 use crate::train::data::DataError;
 use crate::train::fetch::{self, DataSet, FetchReport, SETS};
+use clap::Subcommand;
 
 /// The code of every data-set failure, as printed.
-pub const CODE: &str = "nas::E035";
+pub const CODE: &str = super::fail::DATA;
 
 /// What `nasc data` does.
 #[derive(Subcommand, Debug)]
@@ -45,11 +44,7 @@ pub enum DataCommand {
 
 /// Runs `nasc data`; the process exit code.
 pub fn run(command: &DataCommand, color: ColorChoice) -> i32 {
-    let color = match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal(),
-    };
+    let color = super::fail::color_on(color);
     match command {
         DataCommand::List => {
             let text = list(&fetch::cache_dir());
@@ -194,6 +189,12 @@ fn list(root: &Path) -> String {
     s
 }
 
+/// Renders a data-set failure as the other commands render diagnostics (miette, unicode,
+/// 100 columns).
+pub fn render(err: &DataError, color: bool) -> String {
+    Failure::new(CODE, err.message.clone(), err.help.clone()).render(color)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,57 +215,4 @@ mod tests {
         assert_eq!(thousands(1_992_263), "1,992,263");
         assert_eq!(thousands(999), "999");
     }
-}
-
-/// A data-set failure as miette wants it: no source, no labels.
-#[derive(Debug)]
-struct Failure<'a>(&'static str, &'a DataError);
-
-impl std::fmt::Display for Failure<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.1.message)
-    }
-}
-
-impl std::error::Error for Failure<'_> {}
-
-impl miette::Diagnostic for Failure<'_> {
-    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        Some(Box::new(self.0))
-    }
-
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(miette::Severity::Error)
-    }
-
-    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        (!self.1.help.is_empty()).then(|| Box::new(&self.1.help) as Box<dyn std::fmt::Display>)
-    }
-}
-
-/// Renders a data-set failure as the other commands render diagnostics (miette, unicode,
-/// 100 columns).
-pub fn render(err: &DataError, color: bool) -> String {
-    render_coded(CODE, err, color)
-}
-
-/// Renders a failure that concerns no `.nas` file under `code` (`nas::E0xx`): a
-/// headline and a help line.
-pub fn render_coded(code: &'static str, err: &DataError, color: bool) -> String {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
-    let mut out = String::new();
-    if handler
-        .render_report(&mut out, &Failure(code, err))
-        .is_err()
-    {
-        out = format!("error[{code}]: {}\nhelp: {}\n", err.message, err.help);
-    }
-    out
 }

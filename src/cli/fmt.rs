@@ -5,9 +5,10 @@
 //! an interrupted run never leaves half a file. A file that does not parse is reported
 //! like `nasc check` reports it and left as it is.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::fail::{color_on, Failure};
 use super::ColorChoice;
 use crate::source::{SourceFile, SourceMap};
 
@@ -24,18 +25,14 @@ pub fn run(paths: &[PathBuf], check: bool, color: ColorChoice) -> i32 {
     for p in paths {
         if p.is_dir() {
             if let Err(e) = collect(p, &mut files) {
-                eprintln!("error: cannot read `{}`: {e}", p.display());
+                eprint!("{}", Failure::read(p, &e).render(color_on(color)));
                 code = 2;
             }
         } else {
             files.push(p.clone());
         }
     }
-    let use_color = match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal(),
-    };
+    let use_color = color_on(color);
     let mut changed = 0;
     for path in &files {
         match one(path, check, use_color) {
@@ -83,13 +80,13 @@ fn one(path: &Path, check: bool, color: bool) -> Result<bool, i32> {
     let (name, text) = if from_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| {
-            eprintln!("error: cannot read standard input: {e}");
+            eprint!("{}", Failure::read(path, &e).render(color));
             2
         })?;
         ("<stdin>".to_string(), text)
     } else {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            eprintln!("error: cannot read `{}`: {e}", path.display());
+            eprint!("{}", Failure::read(path, &e).render(color));
             2
         })?;
         (path.display().to_string(), text)
@@ -108,7 +105,7 @@ fn one(path: &Path, check: bool, color: bool) -> Result<bool, i32> {
                 "{}",
                 crate::render::human(&e.diagnostic, &sources, 100, color)
             );
-            eprintln!("error: `{name}` does not parse; left unformatted");
+            eprintln!("{name}: left unformatted (it does not parse)");
             return Err(1);
         }
     };
@@ -125,7 +122,7 @@ fn one(path: &Path, check: bool, color: bool) -> Result<bool, i32> {
         }
     } else if changed {
         write_atomically(path, &formatted).map_err(|e| {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
+            eprint!("{}", Failure::write(path, &e).render(color));
             2
         })?;
     }

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod check;
 pub mod data;
+pub mod fail;
 pub mod fmt;
 pub mod report;
 pub mod run;
@@ -290,7 +291,8 @@ enum Command {
         /// The results store.
         #[arg(long, default_value = run::DEFAULT_STORE)]
         store: std::path::PathBuf,
-        /// The file to write (default: `nasc-report-RUN.html` in the current directory).
+        /// The file to write (default: `nasc-report-RUN.html` in the current directory; `-`:
+        /// standard output).
         #[arg(long, short = 'o')]
         output: Option<std::path::PathBuf>,
         /// Whether to colour errors.
@@ -353,12 +355,19 @@ pub fn tune_allocator() {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     tune_allocator();
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(e) => match fail::from_clap(&e) {
+            Some(f) => {
+                let (format, color) = fail::output_in_args(&args);
+                return f.print(format, color);
+            }
+            None => {
+                let _ = e.print();
+                return if e.use_stderr() { 2 } else { 0 };
+            }
+        },
     };
     match cli.command {
         Command::Check {
@@ -418,10 +427,7 @@ pub fn main() -> i32 {
                     partial,
                 },
             ),
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", arch.display());
-                2
-            }
+            Err(e) => fail::Failure::read(&arch, &e).print(common.message_format, common.color),
         },
         Command::Train {
             file,
@@ -443,8 +449,8 @@ pub fn main() -> i32 {
                         json,
                     },
                     Err(e) => {
-                        eprintln!("error: cannot read `{}`: {e}", path.display());
-                        return 2;
+                        return fail::Failure::read(&path, &e)
+                            .print(common.message_format, common.color);
                     }
                 },
                 _ => train::ArchSource::Sample { seed },
@@ -460,7 +466,7 @@ pub fn main() -> i32 {
             };
             let (name, text, dir) = match check::read_input(&file) {
                 Ok(x) => x,
-                Err(code) => return code,
+                Err(f) => return f.print(common.message_format, common.color),
             };
             let json = common.format == OutputFormat::Json;
             let r = train::run_source(&name, text, dir, common.space.as_deref(), &request, json);
@@ -477,7 +483,7 @@ pub fn main() -> i32 {
         } => {
             let (name, text, dir) = match check::read_input(&file) {
                 Ok(x) => x,
-                Err(code) => return code,
+                Err(f) => return f.print(common.message_format, common.color),
             };
             let json = common.format == OutputFormat::Json;
             let request = train::EvalRequest { model, device };
@@ -561,7 +567,7 @@ pub fn main() -> i32 {
 fn run_space(file: &std::path::Path, common: &Common, request: sample::Request) -> i32 {
     let (name, text, dir) = match check::read_input(file) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(f) => return f.print(common.message_format, common.color),
     };
     // Architectures go to standard output as they are drawn.
     let out = sample::run_source(
@@ -584,9 +590,8 @@ fn finish(out: &sample::RunOutput, common: &Common) -> i32 {
         common.message_format,
         common.color,
     );
-    if let Some(e) = &out.usage_error {
-        eprintln!("error: {e}");
-        return 2;
+    if let Some(f) = &out.failure {
+        return f.print(common.message_format, common.color);
     }
     {
         use std::io::Write;

@@ -1,8 +1,12 @@
 //! `nasc report RUN`: writes one run of the results store as a self-contained HTML page
-//! (see [`crate::report`]) and prints the page's path. Store failures are `nas::E038`, as
-//! for `nasc show`.
+//! (see [`crate::report`]) and prints the page's path (`-o -`: the page itself, on standard
+//! output). Store failures are `nas::E038`, as for `nasc show`; a page that cannot be
+//! written, `nas::E040`.
 
 use std::path::{Path, PathBuf};
+
+use super::fail::Failure;
+use super::MessageFormat;
 
 /// `nasc report RUN`: the exit code (0, or 2 when the store or the file fails).
 pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::ColorChoice) -> i32 {
@@ -15,9 +19,12 @@ pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::C
         || PathBuf::from(format!("nasc-report-{id}.html")),
         Path::to_path_buf,
     );
+    if path == Path::new("-") {
+        print!("{html}");
+        return 0;
+    }
     if let Err(e) = std::fs::write(&path, html) {
-        eprintln!("error: cannot write `{}`: {e}", path.display());
-        return 2;
+        return Failure::write(&path, &e).print(MessageFormat::Human, color);
     }
     println!("{}", path.display());
     0

@@ -16,6 +16,7 @@ use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
+use super::fail::{color_on, Failure};
 use super::sample::{open_space, with_checked, RunOutput};
 use super::train::{prepare, Overrides};
 use crate::check::Checked;
@@ -26,14 +27,13 @@ use crate::search::layer::{self, Evaluated};
 use crate::search::plan::{self, Stage};
 use crate::search::run::{Evaluator, How, RunError, Runner, Watcher};
 use crate::store::{self, LayerRow, RunInfo, RunStatus, Store, TrialRow, TrialStatus};
-use crate::train::data::DataError;
 use crate::train::device::DeviceChoice;
 use crate::train::evaluator::Trainer;
 use crate::train::fetch;
 use crate::train::tabular::{self, Table, TableEvaluator};
 
 /// The code of store failures, as printed.
-pub const STORE_CODE: &str = "nas::E038";
+pub const STORE_CODE: &str = super::fail::STORE;
 
 /// The default store, relative to the current directory.
 pub const DEFAULT_STORE: &str = ".nasc/store.db";
@@ -69,16 +69,7 @@ pub(crate) fn store_failure(
     help: impl Into<String>,
     color: bool,
 ) -> String {
-    super::data::render_coded(STORE_CODE, &DataError::new(message, help), color)
-}
-
-pub(crate) fn color_on(color: super::ColorChoice) -> bool {
-    use std::io::IsTerminal;
-    match color {
-        super::ColorChoice::Always => true,
-        super::ColorChoice::Never => false,
-        super::ColorChoice::Auto => std::io::stderr().is_terminal(),
-    }
+    Failure::new(STORE_CODE, message, help).render(color)
 }
 
 /// Opens a store that must exist already (`runs`, `show`, `export`, `report` read one
@@ -120,6 +111,14 @@ pub fn run(
     message_format: super::MessageFormat,
     color: super::ColorChoice,
 ) -> i32 {
+    if !req.resume && req.file.is_none() {
+        return Failure::usage(
+            "`nasc run` needs a `.nas` file, or `--resume`",
+            "give the file (`nasc run space.nas`), or go on with the last unfinished run \
+             (`nasc run --resume`)",
+        )
+        .print(message_format, color);
+    }
     if req.jobs > 1 {
         share_cores(req.jobs);
     }
@@ -173,17 +172,19 @@ pub fn run(
             Some(info),
         )
     } else {
-        match &req.file {
-            Some(f) => (f.clone(), req.space.clone(), None),
-            None => {
-                eprintln!("error: `nasc run` needs a `.nas` file, or `--resume`");
-                return 2;
-            }
-        }
+        let file = req.file.clone().unwrap_or_default();
+        (file, req.space.clone(), None)
     };
     let (name, text, dir) = match super::check::read_input(&file) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(f) => {
+            // Nothing was recorded: a store this run created goes again.
+            drop(store);
+            if let Some(made) = made {
+                made.undo();
+            }
+            return f.print(message_format, color);
+        }
     };
     let base = dir.clone();
     let abs_file = absolute(&file).to_string_lossy().into_owned();
@@ -206,9 +207,8 @@ pub fn run(
         made.undo();
     }
     super::check::emit(&out.diagnostics, &out.sources, message_format, color);
-    if let Some(e) = &out.usage_error {
-        eprintln!("error: {e}");
-        return 2;
+    if let Some(f) = &out.failure {
+        return f.print(message_format, color);
     }
     print!("{}", out.stdout);
     if out.diagnostics.iter().any(|d| d.is_error()) {

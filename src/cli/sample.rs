@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::fail::Failure;
 use crate::check::{self, Checked};
 use crate::diag::{Code, Diagnostic, Sink};
 use crate::interp::build::BuildError;
@@ -53,8 +54,9 @@ pub struct RunOutput {
     pub diagnostics: Vec<Diagnostic>,
     /// What goes to standard output.
     pub stdout: String,
-    /// A usage error (exit code 2): no such space, unreadable architecture file.
-    pub usage_error: Option<String>,
+    /// A failure that concerns no source line (exit code 2): no such space, an
+    /// architecture file that is not JSON, an output that cannot be written.
+    pub failure: Option<Failure>,
     /// Where `nasc sample` writes its architectures as it draws them, when set (they are
     /// then not kept in `stdout`), so that memory stays flat and an interrupted run keeps
     /// what it printed.
@@ -82,7 +84,12 @@ impl RunOutput {
             Err(e) => {
                 self.closed = true;
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    self.usage_error = Some(format!("cannot write the output: {e}"));
+                    self.failure = Some(Failure::new(
+                        super::fail::FILE,
+                        format!("cannot write the output: {e}"),
+                        "what was written before stays; check the disk or the pipe the \
+                         output goes to",
+                    ));
                 }
                 false
             }
@@ -127,7 +134,7 @@ pub(crate) fn with_checked<T: Default>(
         sources: SourceMap::default(),
         diagnostics: Vec::new(),
         stdout: String::new(),
-        usage_error: None,
+        failure: None,
         live: None,
         closed: false,
         summaries,
@@ -156,9 +163,15 @@ pub(crate) fn open_space<'a>(
     };
     let Some(info) = chosen else {
         let names: Vec<&str> = checked.spaces.iter().map(|s| s.name.as_str()).collect();
-        out.usage_error = Some(match space {
-            Some(n) => format!("no space `{n}` in this file (spaces: {})", names.join(", ")),
-            None => "the file defines no space".into(),
+        out.failure = Some(match space {
+            Some(n) => Failure::usage(
+                format!("no space `{n}` in this file"),
+                format!("the spaces are {}", names.join(", ")),
+            ),
+            None => Failure::usage(
+                "the file defines no space",
+                "give a file with a `space NAME { ... }`",
+            ),
         });
         return None;
     };
@@ -299,7 +312,7 @@ fn describe(
     let (total, archs) = match read_archs(file, text) {
         Ok(a) => a,
         Err(e) => {
-            out.usage_error = Some(e);
+            out.failure = Some(e);
             return;
         }
     };
@@ -308,7 +321,7 @@ fn describe(
         let (line, value) = match arch {
             Ok(a) => a,
             Err(e) => {
-                out.usage_error = Some(e);
+                out.failure = Some(e);
                 return;
             }
         };
@@ -332,7 +345,7 @@ fn describe(
             out,
         );
         out.live = live;
-        if out.usage_error.is_some() {
+        if out.failure.is_some() {
             return;
         }
         let text = out.stdout.split_off(mark);
@@ -350,11 +363,11 @@ fn describe(
 /// The architectures of an architecture file: one JSON value, or several one after
 /// another (JSON lines, as `nasc sample --format json` writes them). Their number, and
 /// the values one at a time, each with the line it starts on (a file of many is never
-/// held parsed all at once). An error message when the text is not JSON or holds nothing.
+/// held parsed all at once). A failure when the text is not JSON or holds nothing.
 pub(crate) fn read_archs<'t>(
     file: &'t str,
     text: &'t str,
-) -> Result<(usize, ArchValues<'t>), String> {
+) -> Result<(usize, ArchValues<'t>), Failure> {
     // The syntax of the whole file is checked, and its values counted, before any is
     // built.
     let mut n = 0;
@@ -363,7 +376,11 @@ pub(crate) fn read_archs<'t>(
         n += 1;
     }
     if n == 0 {
-        return Err(format!("`{file}` holds no architecture (it is empty)"));
+        return Err(Failure::usage(
+            format!("`{file}` holds no architecture (it is empty)"),
+            "give a file written by `nasc sample --format json`, or an object of \
+             hyperparameter values",
+        ));
     }
     let values = ArchValues {
         file,
@@ -375,8 +392,12 @@ pub(crate) fn read_archs<'t>(
     Ok((n, values))
 }
 
-fn not_json(file: &str, e: &serde_json::Error) -> String {
-    format!("`{file}` is not JSON: {e}")
+fn not_json(file: &str, e: &serde_json::Error) -> Failure {
+    Failure::usage(
+        format!("`{file}` is not JSON: {e}"),
+        "an architecture file is JSON: one object, or one per line as `nasc sample --format \
+         json` writes them",
+    )
 }
 
 /// The values of an architecture file, parsed one at a time (see [`read_archs`]).
@@ -390,7 +411,7 @@ pub(crate) struct ArchValues<'t> {
 }
 
 impl Iterator for ArchValues<'_> {
-    type Item = Result<(usize, serde_json::Value), String>;
+    type Item = Result<(usize, serde_json::Value), Failure>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let from = self.stream.byte_offset();
@@ -482,8 +503,10 @@ pub(crate) fn parse_values(
     match parsed.get("assignment").unwrap_or(parsed) {
         serde_json::Value::Object(m) => Some(m.clone()),
         _ => {
-            out.usage_error = Some(format!(
-                "`{file}` must be an object of hyperparameter values, or an architecture with an `assignment` object"
+            out.failure = Some(Failure::usage(
+                format!("`{file}` holds no assignment"),
+                "give an object of hyperparameter values, or an architecture with an \
+                 `assignment` object (as `nasc sample --format json` writes it)",
             ));
             None
         }
@@ -948,8 +971,8 @@ mod tests {
 
     /// The values of `text`, each with its line.
     fn read(text: &str) -> Result<Vec<(usize, serde_json::Value)>, String> {
-        let (n, values) = read_archs("f", text)?;
-        let all: Vec<_> = values.collect::<Result<_, _>>()?;
+        let (n, values) = read_archs("f", text).map_err(|f| f.message)?;
+        let all: Vec<_> = values.collect::<Result<_, _>>().map_err(|f| f.message)?;
         assert_eq!(all.len(), n);
         Ok(all)
     }
@@ -973,6 +996,10 @@ mod tests {
         assert!(read(" \n").unwrap_err().contains("no architecture"));
         // A syntax error anywhere is found before any value is handed out.
         let e = read_archs("f", "{\"a\": 1}\n{\"a\"").err().unwrap();
-        assert!(e.contains("not JSON") && e.contains("line 2"), "{e}");
+        assert!(
+            e.message.contains("not JSON") && e.message.contains("line 2"),
+            "{e:?}"
+        );
+        assert_eq!(e.code, super::super::fail::USAGE);
     }
 }

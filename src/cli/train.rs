@@ -14,6 +14,7 @@ use crate::train::device::{self, DeviceChoice};
 use crate::train::settings::TrainSettings;
 use crate::train::{self as stage, EvalPoint, Observer, Report, Status};
 
+use super::fail::{Failure, FILE};
 use super::sample::{build_values, open_space, parse_values, read_archs, with_checked, RunOutput};
 
 /// Which architecture to train.
@@ -130,9 +131,13 @@ pub(crate) fn prepare(
         // The limits the file's `batch` is held to (`TrainSettings::from_fields`).
         use crate::train::settings::{MAX_BATCH, MAX_VAL_EXAMPLES};
         if b > MAX_BATCH || b.saturating_mul(settings.eval_batches) > MAX_VAL_EXAMPLES {
-            out.usage_error = Some(format!(
-                "`--batch {b}` is more than nasc trains with ({MAX_BATCH} at most, and at most {MAX_VAL_EXAMPLES} validation examples: `eval_batches` of {} × the batch)",
-                settings.eval_batches
+            out.failure = Some(Failure::usage(
+                format!("`--batch {b}` is more than nasc trains with"),
+                format!(
+                    "give at most {MAX_BATCH}, and at most {MAX_VAL_EXAMPLES} validation \
+                     examples in all: `eval_batches` of {} × the batch",
+                    settings.eval_batches
+                ),
             ));
             return None;
         }
@@ -143,20 +148,21 @@ pub(crate) fn prepare(
     match device::open(overrides.device) {
         Ok(d) => Some((corpus, settings, d)),
         Err(e) => {
-            out.usage_error = Some(e);
+            out.failure = Some(Failure::usage(e.message, e.help));
             None
         }
     }
 }
 
-/// The one architecture of the file `name` (text `text`); an error message when it is not
-/// JSON or holds several (`nasc sample -n 5 --format json` writes one per line).
-fn one_arch(name: &str, text: &str) -> Result<serde_json::Value, String> {
+/// The one architecture of the file `name` (text `text`); a failure when it is not JSON or
+/// holds several (`nasc sample -n 5 --format json` writes one per line).
+fn one_arch(name: &str, text: &str) -> Result<serde_json::Value, Failure> {
     let (n, mut archs) = read_archs(name, text)?;
     match (n, archs.next()) {
         (1, Some(a)) => a.map(|(_, v)| v),
-        _ => Err(format!(
-            "`{name}` holds {n} architectures, one per line; a model is trained on one: put the one to train in a file of its own"
+        _ => Err(Failure::usage(
+            format!("`{name}` holds {n} architectures, one per line; a model is trained on one"),
+            "put the one to train in a file of its own",
         )),
     }
 }
@@ -178,7 +184,7 @@ fn train_checked(
             let parsed = match one_arch(name, json) {
                 Ok(v) => v,
                 Err(e) => {
-                    out.usage_error = Some(e);
+                    out.failure = Some(e);
                     return false;
                 }
             };
@@ -242,7 +248,7 @@ fn train_checked(
     };
     if let Some(dir) = &request.save {
         if let Err(e) = save(dir, &arch, &net, &report) {
-            out.usage_error = Some(e);
+            out.failure = Some(e);
         }
     }
     print_report(&arch, &report, request.device, json, out);
@@ -252,18 +258,22 @@ fn train_checked(
 /// Writes `arch.json`, `model.bpk` (burn's format), `model.sha256` (its checksum, as
 /// `sha256sum` writes it, so `sha256sum -c model.sha256` checks it too) and `report.json`
 /// into `dir`.
-fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), String> {
+fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), Failure> {
     use burn::module::Module;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
     let write = |file: &str, text: String| {
         let p = dir.join(file);
-        std::fs::write(&p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))
+        std::fs::write(&p, text).map_err(|e| Failure::write(&p, &e))
     };
     write("arch.json", format!("{:#}\n", arch.to_json()))?;
     let weights = dir.join("model.bpk");
-    net.clone()
-        .save_file(&weights)
-        .map_err(|e| format!("cannot write `{}`: {e}", weights.display()))?;
+    net.clone().save_file(&weights).map_err(|e| {
+        Failure::new(
+            FILE,
+            format!("cannot write `{}`: {e}", weights.display()),
+            "check that the folder can be written and its disk has room",
+        )
+    })?;
     write(CHECKSUM, format!("{}  model.bpk\n", file_sha256(&weights)?))?;
     let report = serde_json::to_string_pretty(report).unwrap_or_default();
     write("report.json", report + "\n")
@@ -273,10 +283,9 @@ fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), Strin
 const CHECKSUM: &str = "model.sha256";
 
 /// The hex SHA-256 of the file at `path`.
-fn file_sha256(path: &Path) -> Result<String, String> {
+fn file_sha256(path: &Path) -> Result<String, Failure> {
     use sha2::{Digest, Sha256};
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| Failure::read(path, &e))?;
     Ok(Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -285,17 +294,22 @@ fn file_sha256(path: &Path) -> Result<String, String> {
 
 /// Whether `model.bpk` in `dir` still has the checksum saved with it; `Ok` also when none
 /// was saved (models saved before checksums were).
-fn verify_weights(dir: &Path) -> Result<(), String> {
+fn verify_weights(dir: &Path) -> Result<(), Failure> {
     let Ok(saved) = std::fs::read_to_string(dir.join(CHECKSUM)) else {
         return Ok(());
     };
     let weights = dir.join("model.bpk");
     let expected = saved.split_whitespace().next().unwrap_or_default();
     if file_sha256(&weights)? != expected {
-        return Err(format!(
-            "`{}` does not match the checksum saved with it in `{}`: the file was changed or damaged since `nasc train --save` wrote it",
-            weights.display(),
-            dir.join(CHECKSUM).display()
+        return Err(Failure::new(
+            FILE,
+            format!(
+                "`{}` does not match the checksum saved with it in `{}`",
+                weights.display(),
+                dir.join(CHECKSUM).display()
+            ),
+            "the file was changed or damaged since `nasc train --save` wrote it: save the \
+             model again",
         ));
     }
     Ok(())
@@ -491,14 +505,19 @@ fn eval_checked(
     let text = match std::fs::read_to_string(&arch_file) {
         Ok(t) => t,
         Err(e) => {
-            out.usage_error = Some(format!("cannot read `{arch_name}`: {e} (is `{}` a directory written by `nasc train --save`?)", request.model.display()));
+            let mut f = Failure::read(&arch_file, &e);
+            f.help = format!(
+                "is `{}` a directory written by `nasc train --save`?",
+                request.model.display()
+            );
+            out.failure = Some(f);
             return;
         }
     };
     let parsed = match one_arch(&arch_name, &text) {
         Ok(v) => v,
         Err(e) => {
-            out.usage_error = Some(e);
+            out.failure = Some(e);
             return;
         }
     };
@@ -550,13 +569,18 @@ fn eval_checked(
     };
     let weights = request.model.join("model.bpk");
     if let Err(e) = verify_weights(&request.model) {
-        out.usage_error = Some(e);
+        out.failure = Some(e);
         return;
     }
     let net = match net.try_load_file(&weights) {
         Ok(n) => n,
         Err(e) => {
-            out.usage_error = Some(format!("cannot load `{}`: {e}", weights.display()));
+            out.failure = Some(Failure::new(
+                FILE,
+                format!("cannot load `{}`: {e}", weights.display()),
+                "the weights do not fit this architecture, or the file is not one \
+                 `nasc train --save` wrote: save the model again",
+            ));
             return;
         }
     };

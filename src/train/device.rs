@@ -28,9 +28,27 @@ impl DeviceChoice {
     }
 }
 
+/// Why a device cannot be used, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceError {
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+    /// What to do about it.
+    pub help: String,
+}
+
+impl DeviceError {
+    fn new(message: impl Into<String>, help: impl Into<String>) -> DeviceError {
+        DeviceError {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
 /// Opens the device, checking that it works: a backend that was not compiled in, or a
 /// machine without such a device, is an error that says what to do, never a panic.
-pub fn open(choice: DeviceChoice) -> Result<Device, String> {
+pub fn open(choice: DeviceChoice) -> Result<Device, DeviceError> {
     let device = match choice {
         DeviceChoice::Cpu => Device::flex(),
         DeviceChoice::Wgpu => wgpu()?,
@@ -44,17 +62,25 @@ pub fn open(choice: DeviceChoice) -> Result<Device, String> {
     });
     match works {
         Ok(4.0) => Ok(device),
-        Ok(v) => Err(format!(
-            "the {choice:?} device computed 1+1+1+1 = {v}: it does not work on this machine"
+        Ok(v) => Err(DeviceError::new(
+            format!(
+                "the {} device computed 1+1+1+1 = {v}: it does not work on this machine",
+                choice.name()
+            ),
+            "use `--device cpu`, or check the machine's GPU driver",
         )),
-        Err(_) => Err(format!(
-            "no usable {choice:?} device on this machine (the backend failed to start); use `--device cpu`"
+        Err(_) => Err(DeviceError::new(
+            format!(
+                "no usable {} device on this machine (the backend failed to start)",
+                choice.name()
+            ),
+            "use `--device cpu`, or check the machine's GPU driver",
         )),
     }
 }
 
 #[cfg(feature = "wgpu")]
-fn wgpu() -> Result<Device, String> {
+fn wgpu() -> Result<Device, DeviceError> {
     use burn::tensor::DeviceKind;
     let kind = if std::env::var_os("NASC_WGPU_CPU").is_some() {
         DeviceKind::Cpu
@@ -65,18 +91,25 @@ fn wgpu() -> Result<Device, String> {
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn wgpu() -> Result<Device, String> {
-    Err("this nasc was built without the `wgpu` backend: rebuild with `cargo install --path . --features wgpu`, or use `--device cpu`".into())
+fn wgpu() -> Result<Device, DeviceError> {
+    Err(DeviceError::new(
+        "this nasc was built without the `wgpu` backend",
+        "rebuild with `cargo install --path . --features wgpu`, or use `--device cpu`",
+    ))
 }
 
 #[cfg(feature = "cuda")]
-fn cuda() -> Result<Device, String> {
+fn cuda() -> Result<Device, DeviceError> {
     Ok(Device::cuda(0))
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda() -> Result<Device, String> {
-    Err("this nasc was built without the `cuda` backend: rebuild with `--features cuda` on a machine with the CUDA toolkit and network access (see the README), or use `--device cpu`".into())
+fn cuda() -> Result<Device, DeviceError> {
+    Err(DeviceError::new(
+        "this nasc was built without the `cuda` backend",
+        "rebuild with `--features cuda` on a machine with the CUDA toolkit and network access \
+         (see the README), or use `--device cpu`",
+    ))
 }
 
 /// The peak memory a GPU backend's allocator holds during training, sampled after each

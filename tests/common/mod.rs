@@ -108,8 +108,8 @@ pub fn run_file(path: &Path, request: &Request, json: bool) -> String {
         s.push_str(&nasc::render::human(d, &out.sources, 100, false));
         s.push('\n');
     }
-    if let Some(e) = &out.usage_error {
-        s.push_str(&format!("error: {e}\n"));
+    if let Some(f) = &out.failure {
+        s.push_str(&f.render(false));
     }
     s.push_str(&out.stdout);
     s
@@ -141,8 +141,8 @@ pub fn train_file(path: &Path) -> String {
         s.push_str(&nasc::render::human(d, &sources, 100, false));
         s.push('\n');
     }
-    if let Some(e) = usage {
-        s.push_str(&format!("error: {e}\n"));
+    if let Some(f) = usage {
+        s.push_str(&f.render(false));
     }
     s
 }
@@ -161,7 +161,7 @@ fn train_text(
 ) -> (
     Vec<nasc::diag::Diagnostic>,
     nasc::source::SourceMap,
-    Option<String>,
+    Option<nasc::cli::fail::Failure>,
 ) {
     let request = nasc::cli::train::TrainRequest {
         arch: nasc::cli::train::ArchSource::Sample { seed: 0 },
@@ -174,7 +174,7 @@ fn train_text(
     };
     let r =
         nasc::cli::train::run_source(name, text, dir.map(Path::to_path_buf), None, &request, true);
-    (r.out.diagnostics, r.out.sources, r.out.usage_error)
+    (r.out.diagnostics, r.out.sources, r.out.failure)
 }
 
 /// Runs the real `nasc` binary in the crate root: exit code, stdout, stderr.

@@ -164,6 +164,11 @@ codes! {
     /// its architectures to the table's keys: a hyperparameter the key is made of is
     /// missing, is not a `choice`, or offers a value the table does not know.
     TableKey = "E039", "space does not fit its table";
+    /// A pipeline stage gives its strategy an argument outside the range the strategy's
+    /// `builtin` declaration requires (`population >= 1`, `eta >= 2`, a `mutation`
+    /// probability between 0 and 1). E040 and E041 are the command line's
+    /// (`cli::fail`).
+    StrategyArgument = "E042", "strategy argument out of range";
     /// A hyperparameter is declared but never used.
     UnusedParam = "W001", "unused hyperparameter";
     /// A name hides another one of the same name.

@@ -66,40 +66,70 @@ builtin module classifier(classes: int, pool: pooling = mean) -> classes {
 }
 
 /// Random search: `samples` architectures drawn uniformly per decision.
-builtin strategy random(samples: int, steps: int = 100)
+builtin strategy random(samples: int, steps: int = 100) {
+    require samples >= 1 else "draw at least one sample"
+    require steps >= 1 else "train each candidate for at least one step"
+}
 
 /// Every architecture of a finite space, up to `limit`.
-builtin strategy grid(steps: int = 100, limit: int = 1000)
+builtin strategy grid(steps: int = 100, limit: int = 1000) {
+    require steps >= 1 else "train each candidate for at least one step"
+    require limit >= 1 else "let the grid take at least one architecture"
+}
 
 /// Tree-structured Parzen estimator: the input survivors, then `trials` candidates, one
 /// at a time, drawn at random until `startup` trials have a result.
-builtin strategy tpe(trials: int, steps: int = 100, startup: int = 10)
+builtin strategy tpe(trials: int, steps: int = 100, startup: int = 10) {
+    require trials >= 1 else "ask for at least one trial"
+    require steps >= 1 else "train each candidate for at least one step"
+    require startup >= 0 else "give a count of random trials, 0 or more"
+}
 
 /// Bayesian optimisation with a Gaussian-process surrogate: the input survivors, then
 /// `trials` candidates, one at a time, each the best of many by expected improvement
 /// (`ei`) or an upper confidence bound (`ucb`).
-builtin strategy bo(trials: int, steps: int = 100, acquisition: acquisition = ei)
+builtin strategy bo(trials: int, steps: int = 100, acquisition: acquisition = ei) {
+    require trials >= 1 else "ask for at least one trial"
+    require steps >= 1 else "train each candidate for at least one step"
+}
 
 /// Regularised (aging) evolution: a first generation of `population` (the input survivors,
 /// then random ones), then `generations - 1` more of `population` children each, by
 /// tournament, crossover and mutation (each value redrawn with probability `mutation`);
 /// the oldest members leave.
-builtin strategy evolution(population: int, generations: int, steps: int = 100, mutation: float = 0.1)
+builtin strategy evolution(population: int, generations: int, steps: int = 100, mutation: float = 0.1) {
+    require population >= 1 else "give the population at least one member"
+    require generations >= 1 else "run at least one generation"
+    require steps >= 1 else "train each candidate for at least one step"
+    require mutation >= 0.0 and mutation <= 1.0 else "`mutation` is a probability, from 0 to 1"
+}
 
 /// Successive halving over training steps: the input survivors (or `eta^k` random
 /// candidates in a first layer) trained for `min_steps`, the best `1/eta` again for `eta`
 /// times as many steps, and so on up to `max_steps`.
-builtin strategy successive_halving(min_steps: int, max_steps: int, eta: int = 3)
+builtin strategy successive_halving(min_steps: int, max_steps: int, eta: int = 3) {
+    require min_steps >= 1 else "train each candidate for at least one step"
+    require max_steps >= min_steps else "`max_steps` is the last rung: give at least `min_steps`"
+    require eta >= 2 else "keep a fraction `1/eta` of each rung: `eta` of 2 or more"
+}
 
 /// Hyperband over training steps: brackets of successive halving from `max_steps` down
 /// to `min_steps`, the first taking the input survivors before random candidates.
-builtin strategy hyperband(max_steps: int, eta: int = 3, min_steps: int = 50)
+builtin strategy hyperband(max_steps: int, eta: int = 3, min_steps: int = 50) {
+    require min_steps >= 1 else "train each candidate for at least one step"
+    require max_steps >= min_steps else "`max_steps` is the last rung: give at least `min_steps`"
+    require eta >= 2 else "keep a fraction `1/eta` of each rung: `eta` of 2 or more"
+}
 
 /// DARTS-style supernet over one choice, scored by masked validation accuracy.
-builtin strategy darts(over: path, epochs: int = 3)
+builtin strategy darts(over: path, epochs: int = 3) {
+    require epochs >= 1 else "train the supernet for at least one epoch"
+}
 
 /// Trains the survivors once more, for `steps`.
-builtin strategy final(steps: int)
+builtin strategy final(steps: int) {
+    require steps >= 1 else "train each survivor for at least one step"
+}
 
 /// AdamW.
 builtin optimizer adamw(lr: float, weight_decay: float = 0.01, beta1: float = 0.9, beta2: float = 0.999)

@@ -818,6 +818,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             &format!("strategy `{}`", s.strategy.name),
                             Mode::default(),
                         );
+                        check_strategy_rules(cx, b, s);
                         for a in &s.args {
                             let is_path = a
                                 .name
@@ -1049,6 +1050,119 @@ fn builtin_list(cx: &Cx, kind: BuiltinKind) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// The rules of a strategy (the `require`s of its `builtin` declaration, such as
+/// `population >= 1`) on the stage's arguments, defaults included: a rule that fails on
+/// constant arguments is an error at the argument it reads (at the stage when that is a
+/// default). Arguments that are not constants are `nasc run`'s to refuse (`E036`).
+fn check_strategy_rules(cx: &mut Cx, b: &ast::Builtin, s: &ast::Stage) {
+    if b.requires.is_empty() {
+        return;
+    }
+    // Each parameter's value, and where it is written.
+    let mut values: Vec<(&str, Option<Const>, Option<Span>)> = Vec::new();
+    for (k, p) in b.params.iter().enumerate() {
+        let named = s
+            .args
+            .iter()
+            .find(|a| a.name.as_ref().is_some_and(|n| n.name == p.name.name));
+        let arg = named.or_else(|| s.args.get(k).filter(|a| a.name.is_none()));
+        values.push(match arg {
+            Some(a) => (&p.name.name, cx.const_eval(&a.value), Some(a.value.span)),
+            None => (
+                &p.name.name,
+                p.default.as_ref().and_then(|d| cx.const_eval(d)),
+                None,
+            ),
+        });
+    }
+    let outer = std::mem::take(&mut cx.consts);
+    for (name, value, _) in &values {
+        if let Some(v) = value {
+            cx.consts.insert(name.to_string(), v.clone());
+        }
+    }
+    let failed: Vec<&ast::Require> = b
+        .requires
+        .iter()
+        .filter(|r| {
+            let read = r.cond.names();
+            // A rule over an argument that is not a constant is not decided here.
+            let known = read
+                .iter()
+                .all(|n| values.iter().any(|v| v.0 == n.name && v.1.is_some()));
+            known && rule_holds(cx, &r.cond) == Some(false)
+        })
+        .collect();
+    cx.consts = outer;
+    for r in failed {
+        let read = r.cond.names();
+        let given: Vec<String> = values
+            .iter()
+            .filter(|v| read.iter().any(|n| n.name == v.0))
+            .filter_map(|(n, v, _)| Some(format!("{n} = {}", const_text(v.as_ref()?))))
+            .collect();
+        let at = values
+            .iter()
+            .find(|v| v.2.is_some() && read.iter().any(|n| n.name == v.0))
+            .and_then(|v| v.2);
+        let rule = cx.checked.program.sources.snippet(r.cond.span);
+        let help = r.message.clone().unwrap_or_else(|| {
+            format!("give `{}` arguments for which `{rule}` holds", b.name.name)
+        });
+        cx.err(
+            Diagnostic::error(
+                Code::StrategyArgument,
+                format!("`{}` needs `{rule}`, but {}", b.name.name, given.join(", ")),
+                at.unwrap_or(s.span),
+                match at {
+                    Some(_) => "out of range",
+                    None => "its default is out of range here",
+                },
+            )
+            .with_help(help),
+        );
+    }
+}
+
+/// Whether the rule `e` holds over constants: comparisons of numbers (exact for two
+/// ints), `and`, `or`, `not`; `None` when it cannot be decided that way.
+fn rule_holds(cx: &Cx, e: &ast::Expr) -> Option<bool> {
+    use std::cmp::Ordering;
+    match &e.kind {
+        ExprKind::Bool(b) => Some(*b),
+        ExprKind::Unary(ast::UnOp::Not, x) => rule_holds(cx, x).map(|b| !b),
+        ExprKind::Binary(ast::BinOp::And, l, r) => Some(rule_holds(cx, l)? && rule_holds(cx, r)?),
+        ExprKind::Binary(ast::BinOp::Or, l, r) => Some(rule_holds(cx, l)? || rule_holds(cx, r)?),
+        ExprKind::Binary(op, l, r) => {
+            let order = match (cx.const_eval(l)?, cx.const_eval(r)?) {
+                (Const::Int(a), Const::Int(b)) => a.cmp(&b),
+                (a, b) => a.as_f64()?.partial_cmp(&b.as_f64()?)?,
+            };
+            Some(match op {
+                ast::BinOp::Eq => order == Ordering::Equal,
+                ast::BinOp::Ne => order != Ordering::Equal,
+                ast::BinOp::Lt => order == Ordering::Less,
+                ast::BinOp::Le => order != Ordering::Greater,
+                ast::BinOp::Gt => order == Ordering::Greater,
+                ast::BinOp::Ge => order != Ordering::Less,
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A constant as the language writes it.
+fn const_text(c: &Const) -> String {
+    match c {
+        Const::Int(v) => v.to_string(),
+        Const::Float(v) => format!("{v:?}"),
+        Const::Bool(v) => v.to_string(),
+        Const::Str(v) => format!("{v:?}"),
+        Const::Sym(v) => v.clone(),
+    }
 }
 
 fn builtin_names(cx: &Cx, kind: BuiltinKind) -> String {

@@ -1,6 +1,5 @@
-// E036: a layer's `steps` below one is refused, instead of training one step while the
-// run's tables show the number written.
-// run: run
+// E042: successive halving whose steps run backwards is reported by the checker, before
+// any training.
 space s {
     param width: int = choice(16, 32)
     graph {
@@ -10,7 +9,7 @@ space s {
     data = text_corpus("tiny_shakespeare", context = 16)
     train { batch = 4, optimizer = adamw(lr = 1e-3) }
     pipeline {
-        random(samples = 2, steps = -3) |> keep top 1 by val_loss
-        final(steps = 0)
+        random(samples = 4, steps = 2) |> keep top 2 by val_loss
+        successive_halving(min_steps = 90, max_steps = 10)
     }
 }

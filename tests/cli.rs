@@ -89,6 +89,33 @@ fn usage_and_io_errors_are_coded_diagnostics() {
     assert!(stdout.contains("Usage: nasc sample"), "{stdout}");
 }
 
+/// Options whose value would be changed behind the user's back (zero attempts taken as
+/// one, a batch of none as one) or ignored (`--limit` without `--uniform`) are refused.
+#[test]
+fn options_that_would_be_changed_or_ignored_are_refused() {
+    for args in [
+        &["sample", "examples/tiny_lm.nas", "--max-attempts", "0"][..],
+        &["sample", "examples/tiny_lm.nas", "--limit", "5"],
+        &["train", "examples/tiny_lm.nas", "--sample", "--batch", "0"],
+    ] {
+        let (code, stdout, stderr) = nasc(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(stderr.starts_with("nas::E041"), "{args:?}: {stderr}");
+    }
+    let (_, _, stderr) = nasc(&["sample", "examples/tiny_lm.nas", "--max-attempts", "0"]);
+    assert!(stderr.contains("give 1 or more"), "{stderr}");
+    let (code, stdout, _) = nasc(&[
+        "sample",
+        "examples/deep_architect_poster.nas",
+        "--uniform",
+        "--limit",
+        "30000",
+    ]);
+    assert_eq!(code, 0, "`--limit` with `--uniform` is taken");
+    assert!(stdout.starts_with("architecture 1 of 1"), "{stdout}");
+}
+
 /// `nasc run` on a file it cannot read leaves no store behind in a folder that had none.
 #[test]
 fn a_run_of_an_unreadable_file_leaves_no_store() {

@@ -82,10 +82,10 @@ enum Command {
         #[arg(long)]
         uniform: bool,
         /// With `--uniform`: the most architectures to enumerate.
-        #[arg(long, default_value_t = 1_000_000)]
+        #[arg(long, default_value_t = 1_000_000, requires = "uniform")]
         limit: u64,
         /// Rejected candidates in a row before giving up.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = at_least_one::<u64>)]
         max_attempts: u64,
         #[command(flatten)]
         common: Common,
@@ -133,11 +133,12 @@ enum Command {
         /// The seed of `--sample`.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Optimizer steps (default: the space's `train` block, else 300).
+        /// Optimizer steps (default: the space's `train` block, else 300; 0 measures the
+        /// untrained model).
         #[arg(long)]
         steps: Option<usize>,
         /// Examples per step (default: the `train` block, else 32).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one::<usize>)]
         batch: Option<usize>,
         /// The seed of weights, batches and dropout (default: the `train` block, else 0).
         #[arg(long)]
@@ -317,6 +318,18 @@ pub enum OutputFormat {
     Text,
     /// One JSON object per architecture, one per line.
     Json,
+}
+
+/// A count of one or more (`--batch`, `--max-attempts`).
+fn at_least_one<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError> + PartialEq + From<u8>,
+{
+    match s.parse::<T>() {
+        Ok(n) if n == T::from(0) => Err("give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Options every space command takes.

@@ -99,11 +99,18 @@ impl TrainSettings {
                 Some(v) => Err(bad(k, format!("`{k}` must be a count, and is {v}"))),
             }
         };
+        // A count that must be at least one: zero trains or evaluates nothing.
+        let positive = |k: &str, default: usize| -> Result<usize, SettingError> {
+            match count(k, default)? {
+                0 => Err(bad(k, format!("`{k}` must be at least 1, and is 0"))),
+                n => Ok(n),
+            }
+        };
         let steps = count("steps", 300)?;
-        let batch = count("batch", 32)?.max(1);
+        let batch = positive("batch", 32)?;
         let warmup = count("warmup", (steps / 10).min(100))?;
-        let eval_every = count("eval_every", (steps / 10).max(1))?.max(1);
-        let eval_batches = count("eval_batches", 8)?.max(1);
+        let eval_every = positive("eval_every", (steps / 10).max(1))?;
+        let eval_batches = positive("eval_batches", 8)?;
         // Batches and the validation set are allocated whole, their sizes multiplied by
         // the sequence length: past these bounds that overflows or exhausts memory.
         if batch > MAX_BATCH {
@@ -305,6 +312,13 @@ mod tests {
             TrainSettings::from_fields(&fields).unwrap_err().message
         };
         assert!(bad(vec![("steps", Value::Int(-1))]).contains("count"));
+        // Zero examples a step, or a validation set of none, was once taken as one.
+        for field in ["batch", "eval_every", "eval_batches"] {
+            assert!(
+                bad(vec![(field, Value::Int(0))]).contains("at least 1"),
+                "{field}"
+            );
+        }
         let lr0 = Value::Sym("adam".into(), vec![("lr".into(), Value::Float(0.0))]);
         assert!(bad(vec![("optimizer", lr0)]).contains("positive"));
         let beta = Value::Sym(

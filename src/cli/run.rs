@@ -72,9 +72,9 @@ pub(crate) fn store_failure(
     Failure::new(STORE_CODE, message, help).render(color)
 }
 
-/// Opens a store that must exist already (`runs`, `show`, `export`, `report` read one
-/// and must not leave an empty file behind for a mistyped path), or prints why not; exit
-/// code 2 then.
+/// Opens a store that must exist already, for reading only (`runs`, `show`, `export`,
+/// `report` read one: they must not leave an empty file behind for a mistyped path, and
+/// can read a store they may not write), or prints why not; exit code 2 then.
 fn open_existing_store(path: &Path, color: super::ColorChoice) -> Result<Store, i32> {
     if !path.exists() {
         eprint!(
@@ -87,7 +87,17 @@ fn open_existing_store(path: &Path, color: super::ColorChoice) -> Result<Store, 
         );
         return Err(2);
     }
-    open_store(path, color)
+    Store::open_read_only(path).map_err(|e| {
+        eprint!(
+            "{}",
+            store_failure(
+                e.0,
+                "give the path of a store `nasc run` wrote with `--store PATH`",
+                color_on(color)
+            )
+        );
+        2
+    })
 }
 
 /// Opens the store, or prints why not; exit code 2 then.

@@ -11,7 +11,7 @@
 //! `PRAGMA user_version`; a store written by a newer nasc is refused.
 
 use rusqlite::types::Type;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -301,6 +301,59 @@ impl Store {
         init(&mut conn)
             .map_err(|e| fail(&e))?
             .map_err(|e| fail(&e))?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the store at `path` for reading only, creating and changing nothing: for
+    /// commands that only read (`runs`, `show`, `export`, `report`), so that a store
+    /// shared read-only (a file or folder without write permission) can be read. In a
+    /// folder it cannot write, where SQLite cannot make the WAL's shared-memory file, the
+    /// file is read as immutable: as of its last checkpoint, should a run still be
+    /// writing it.
+    /// Refuses a file that does not exist, is not a nasc store, or is newer than
+    /// [`SCHEMA_VERSION`].
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let fail = |e: &dyn std::fmt::Display| {
+            StoreError(format!("cannot open `{}`: {e}", path.display()))
+        };
+        if !path.is_file() {
+            return Err(fail(&"no such file"));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open = |name: &str| -> rusqlite::Result<(Connection, i64)> {
+            let conn = Connection::open_with_flags(name, flags)?;
+            conn.busy_timeout(Duration::from_secs(30))?;
+            let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            Ok((conn, version))
+        };
+        let uri = |extra: &str| format!("file:{}{extra}", uri_path(path));
+        let (conn, version) = match open(&uri("")) {
+            Ok(x) => x,
+            // WAL needs its `-shm` file, which a folder without write permission cannot
+            // get: nothing can be writing there, so the file is read as it stands.
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+                ) =>
+            {
+                open(&uri("?immutable=1")).map_err(|e| fail(&e))?
+            }
+            Err(e) => return Err(fail(&e)),
+        };
+        if version > SCHEMA_VERSION {
+            return Err(fail(&format!(
+                "it was written by a newer nasc (schema version {version}; this nasc knows up to {SCHEMA_VERSION})"
+            )));
+        }
+        if version == 0 {
+            return Err(fail(&"it is not a nasc store"));
+        }
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -645,6 +698,22 @@ fn init(conn: &mut Connection) -> rusqlite::Result<std::result::Result<(), Strin
     }
     tx.commit()?;
     Ok(Ok(()))
+}
+
+/// `path` as the path of a `file:` URI: absolute, every byte but letters, digits, `/`
+/// and `-._~` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for b in abs.to_string_lossy().bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// The first 12 characters of a hash, for messages.

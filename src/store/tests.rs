@@ -429,3 +429,49 @@ fn owners_die() {
     assert!(is_dead("no pid here", now() - 120.0, 60.0));
     assert!(!is_dead("no pid here", now(), 60.0));
 }
+
+/// A store opened for reading reads what a run wrote, writes nothing (a write through it
+/// fails), creates no file for a path that has none, and refuses what is not a store it
+/// can read.
+#[test]
+fn a_store_opened_for_reading_reads_and_writes_nothing() {
+    let dir = TempDir::new("read-only");
+    let path = dir.db();
+    let run = new_run(&Store::open(&path).unwrap(), "/a.nas", "S");
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.run(run).unwrap().unwrap().source, "space S {}");
+    assert_eq!(reader.runs().unwrap().len(), 1);
+    let err = reader
+        .create_run("/b.nas", "S", "h", "space S {}", 1, &json!({}))
+        .expect_err("a read-only store refuses a write");
+    assert!(err.0.contains("readonly"), "{err}");
+    drop(reader);
+    assert_eq!(Store::open(&path).unwrap().runs().unwrap().len(), 1);
+
+    let missing = dir.0.join("missing").join("store.db");
+    assert!(Store::open_read_only(&missing).is_err());
+    assert!(!missing.exists() && !dir.0.join("missing").exists());
+
+    let empty = dir.0.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let err = Store::open_read_only(&empty).err().unwrap();
+    assert!(err.0.contains("not a nasc store"), "{err}");
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let err = Store::open_read_only(&path).err().unwrap();
+    assert!(err.0.contains("newer nasc"), "{err}");
+}
+
+/// A path with the characters a `file:` URI gives a meaning to is opened as itself.
+#[test]
+fn a_store_path_with_uri_characters_opens_for_reading() {
+    let dir = TempDir::new("uri");
+    let odd = dir.0.join("a dir?x=1#é%20");
+    std::fs::create_dir_all(&odd).unwrap();
+    let path = odd.join("store.db");
+    new_run(&Store::open(&path).unwrap(), "/a.nas", "S");
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.runs().unwrap().len(), 1);
+}

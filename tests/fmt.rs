@@ -258,6 +258,24 @@ fn rewrites_files_in_place_and_folders_recursively() {
     assert_eq!(code, 0);
 }
 
+/// A file with `\r\n` line endings keeps them: a tidy one is left as it is, a messy one
+/// is rewritten tidy with `\r\n`.
+#[test]
+fn windows_line_endings_are_kept() {
+    let dir = scratch("crlf");
+    let crlf = |t: &str| t.replace('\n', "\r\n");
+    let tidy = dir.join("tidy.nas");
+    let messy = dir.join("messy.nas");
+    std::fs::write(&tidy, crlf(TIDY)).unwrap();
+    std::fs::write(&messy, crlf(MESSY)).unwrap();
+    let (code, stdout, _) = nasc(&["fmt", "--check", tidy.to_str().unwrap()]);
+    assert_eq!(code, 0, "a tidy file with \\r\\n is formatted\n{stdout}");
+    let (code, _, stderr) = nasc(&["fmt", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), crlf(TIDY));
+    assert_eq!(std::fs::read_to_string(&tidy).unwrap(), crlf(TIDY));
+}
+
 #[test]
 fn files_that_do_not_parse_are_reported_and_left_alone() {
     let dir = scratch("broken");

@@ -166,6 +166,67 @@ fn json_format_prints_one_object_per_diagnostic() {
     }
 }
 
+/// `nasc sample --format json | nasc describe FILE --arch -`: the architectures read from
+/// standard input are the ones sampled; the `.nas` file cannot come from there as well.
+#[test]
+fn describe_reads_architectures_from_standard_input() {
+    let (code, sampled, _) = nasc(&[
+        "sample",
+        "examples/tiny_lm.nas",
+        "-n",
+        "3",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let piped = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nasc"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nasc runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write");
+        drop(stdin);
+        child.wait_with_output().expect("wait")
+    };
+    let out = piped(
+        &[
+            "describe",
+            "examples/tiny_lm.nas",
+            "--arch",
+            "-",
+            "--format",
+            "json",
+        ],
+        &sampled,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hashes = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("JSON")["hash"].to_string()
+            })
+            .collect()
+    };
+    let described = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(hashes(&described), hashes(&sampled));
+    assert_eq!(hashes(&sampled).len(), 3);
+    let out = piped(&["describe", "-", "--arch", "-"], "{}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nas::E041"));
+}
+
 #[test]
 fn json_span_points_at_the_offending_text() {
     let src = "space s {\n    param x = choice(1, 2)\n    graph { linear(out = y) }\n}\n";

@@ -108,7 +108,8 @@ enum Command {
     Describe {
         /// The `.nas` file.
         file: std::path::PathBuf,
-        /// The architecture file: one JSON object, or several, one per line.
+        /// The architecture file: one JSON object, or several, one per line (`-` reads
+        /// standard input).
         #[arg(long)]
         arch: std::path::PathBuf,
         /// The file may leave hyperparameters open: list the open ones (those that exist
@@ -124,7 +125,7 @@ enum Command {
         /// The `.nas` file.
         file: std::path::PathBuf,
         /// The architecture file (`nasc sample --format json` output, or an object of
-        /// hyperparameter values).
+        /// hyperparameter values; `-` reads standard input).
         #[arg(long, conflicts_with = "sample", required_unless_present = "sample")]
         arch: Option<std::path::PathBuf>,
         /// Draw the architecture at random instead (with `--seed`).
@@ -320,6 +321,32 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The text of the architecture file `arch` (`-`: standard input) and its name for
+/// messages; the `.nas` file `file` cannot be standard input too.
+fn read_arch(
+    arch: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<(String, String), fail::Failure> {
+    let stdin = std::path::Path::new("-");
+    if arch != stdin {
+        return match std::fs::read_to_string(arch) {
+            Ok(json) => Ok((arch.display().to_string(), json)),
+            Err(e) => Err(fail::Failure::read(arch, &e)),
+        };
+    }
+    if file == stdin {
+        return Err(fail::Failure::usage(
+            "the `.nas` file and `--arch` cannot both be standard input",
+            "give the `.nas` file by its path, and pipe the architectures to `--arch -`",
+        ));
+    }
+    let mut json = String::new();
+    match std::io::Read::read_to_string(&mut std::io::stdin(), &mut json) {
+        Ok(_) => Ok(("<stdin>".to_string(), json)),
+        Err(e) => Err(fail::Failure::read(arch, &e)),
+    }
+}
+
 /// A count of one or more (`--batch`, `--max-attempts`).
 fn at_least_one<T>(s: &str) -> Result<T, String>
 where
@@ -430,17 +457,17 @@ pub fn main() -> i32 {
             arch,
             partial,
             common,
-        } => match std::fs::read_to_string(&arch) {
-            Ok(json) => run_space(
+        } => match read_arch(&arch, &file) {
+            Ok((name, json)) => run_space(
                 &file,
                 &common,
                 sample::Request::Describe {
-                    file: arch.display().to_string(),
+                    file: name,
                     json,
                     partial,
                 },
             ),
-            Err(e) => fail::Failure::read(&arch, &e).print(common.message_format, common.color),
+            Err(f) => f.print(common.message_format, common.color),
         },
         Command::Train {
             file,
@@ -456,15 +483,9 @@ pub fn main() -> i32 {
             common,
         } => {
             let source = match arch {
-                Some(path) if !sample => match std::fs::read_to_string(&path) {
-                    Ok(json) => train::ArchSource::File {
-                        name: path.display().to_string(),
-                        json,
-                    },
-                    Err(e) => {
-                        return fail::Failure::read(&path, &e)
-                            .print(common.message_format, common.color);
-                    }
+                Some(path) if !sample => match read_arch(&path, &file) {
+                    Ok((name, json)) => train::ArchSource::File { name, json },
+                    Err(f) => return f.print(common.message_format, common.color),
                 },
                 _ => train::ArchSource::Sample { seed },
             };

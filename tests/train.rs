@@ -176,6 +176,30 @@ fn a_saved_model_evaluates_to_its_final_loss() {
     let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("does not match the checksum"), "{stderr}");
+    // Saving again into the folder is refused before training, and leaves it as it was;
+    // `--force` replaces the model.
+    let save_again = |force: bool| {
+        let mut args = vec![
+            "train", &file, "--sample", "--seed", "3", "--save", model, "--format", "json", "-q",
+        ];
+        if force {
+            args.push("--force");
+        }
+        nasc(&args)
+    };
+    let (code, stdout, stderr) = save_again(false);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "nothing was trained: {stdout}");
+    assert!(stderr.contains("nas::E041") && stderr.contains("already holds a saved model"));
+    assert_eq!(
+        std::fs::read(&weights).unwrap(),
+        bytes,
+        "the folder is left as it was"
+    );
+    let (code, _, stderr) = save_again(true);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
+    assert_eq!(code, 0, "the replaced model checks again: {stderr}");
 }
 
 #[test]

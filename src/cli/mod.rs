@@ -150,6 +150,9 @@ enum Command {
         /// Write the weights (`model.bpk`), the architecture and the report to this directory.
         #[arg(long)]
         save: Option<std::path::PathBuf>,
+        /// With `--save`: replace the model the directory already holds.
+        #[arg(long, requires = "save")]
+        force: bool,
         /// No progress bar or evaluation lines on standard error.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -479,9 +482,16 @@ pub fn main() -> i32 {
             train_seed,
             device,
             save,
+            force,
             quiet,
             common,
         } => {
+            // Checked before training, so that minutes of it are not lost at the end.
+            if let Some(dir) = save.as_deref().filter(|_| !force) {
+                if let Some(f) = train::saved_model_in(dir) {
+                    return f.print(common.message_format, common.color);
+                }
+            }
             let source = match arch {
                 Some(path) if !sample => match read_arch(&path, &file) {
                     Ok((name, json)) => train::ArchSource::File { name, json },

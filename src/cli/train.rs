@@ -279,6 +279,25 @@ fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), Failu
     write("report.json", report + "\n")
 }
 
+/// Why `nasc train --save DIR` would replace a model `DIR` already holds (a file that
+/// `--save` writes is there), or `None`.
+pub fn saved_model_in(dir: &Path) -> Option<Failure> {
+    let held: Vec<&str> = ["model.bpk", "arch.json", CHECKSUM, "report.json"]
+        .into_iter()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    (!held.is_empty()).then(|| {
+        Failure::usage(
+            format!(
+                "`{}` already holds a saved model ({})",
+                dir.display(),
+                held.join(", ")
+            ),
+            "give another directory, or add `--force` to replace it",
+        )
+    })
+}
+
 /// The checksum of `model.bpk`, beside it.
 const CHECKSUM: &str = "model.sha256";
 

@@ -461,10 +461,23 @@ impl Context<'_> {
         };
         let result = runner.run();
         watcher.finish();
-        for w in &mut workers {
+        for (k, (w, log)) in workers.iter_mut().enumerate() {
             // A worker ends once it has replayed the finished run; one that failed has
-            // left its trials to be taken over, so its status does not matter here.
-            let _ = w.wait();
+            // left its trials to be taken over, so the run does not depend on it. The log
+            // of a worker that ended well and wrote nothing is removed; any other is kept
+            // and named.
+            let ok = w.wait().is_ok_and(|s| s.success());
+            let empty = std::fs::metadata(&*log).is_ok_and(|m| m.len() == 0);
+            if ok && empty {
+                let _ = std::fs::remove_file(&*log);
+            } else if !self.req.quiet {
+                eprintln!(
+                    "worker {}: {}; its output is in `{}`",
+                    k + 1,
+                    if ok { "ended well" } else { "failed" },
+                    log.display()
+                );
+            }
         }
         match result {
             Ok(outcome) => {
@@ -546,7 +559,7 @@ impl Context<'_> {
     /// candidates at once has them evaluated in parallel. Each writes its messages to a
     /// log beside the store. A worker that cannot start is reported and the run goes on
     /// with fewer.
-    fn start_workers(&self, run_id: i64) -> Vec<std::process::Child> {
+    fn start_workers(&self, run_id: i64) -> Vec<(std::process::Child, PathBuf)> {
         let mut out = Vec::new();
         if self.req.jobs <= 1 {
             return out;
@@ -568,10 +581,6 @@ impl Context<'_> {
                 );
                 continue;
             };
-            let err = match file.try_clone() {
-                Ok(f) => f,
-                Err(_) => continue,
-            };
             let spawned = std::process::Command::new(&exe)
                 .arg("run")
                 .arg("--resume")
@@ -585,17 +594,18 @@ impl Context<'_> {
                 .arg("--color")
                 .arg("never")
                 .stdin(std::process::Stdio::null())
-                .stdout(file)
-                .stderr(err)
+                // The summary is this process's to print; the log keeps what goes wrong.
+                .stdout(std::process::Stdio::null())
+                .stderr(file)
                 .spawn();
             match spawned {
-                Ok(child) => out.push(child),
+                Ok(child) => out.push((child, log)),
                 Err(e) => eprintln!("warning: --jobs: worker {k} did not start ({e})"),
             }
         }
         if !self.req.quiet && !out.is_empty() {
             eprintln!(
-                "{} worker process{} share the run (logs beside the store)",
+                "{} worker process{} share the run (their logs beside the store, removed when empty)",
                 out.len(),
                 if out.len() == 1 { "" } else { "es" }
             );

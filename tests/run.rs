@@ -676,3 +676,63 @@ fn a_refused_run_leaves_no_store_behind() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A store path is a path, never a SQLite URI; `--resume` with no store creates none;
+/// `nasc report -o` never writes over the store it reads.
+#[test]
+fn store_paths_are_taken_literally_and_kept_safe() {
+    let dir = temp_dir("literal");
+    let file = space(&dir, "random(samples = 2, steps = 2)", "");
+    let in_dir = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nasc"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("nasc runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = in_dir(&["run", &file, "-q", "--store", "file:new.db"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        dir.join("file:new.db").is_file(),
+        "the store has the name given"
+    );
+    assert!(!dir.join("new.db").exists(), "not the URI's file");
+    let (code, stdout, stderr) = in_dir(&["runs", "--store", "file:new.db"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("done"), "{stdout}");
+
+    let (code, _, stderr) = in_dir(&["run", "--resume", "--store", "deep/er/none.db"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("nas::E038") && stderr.contains("no store at"),
+        "{stderr}"
+    );
+    assert!(!dir.join("deep").exists(), "no store or folder is created");
+
+    let store = dir.join("file:new.db");
+    let before = std::fs::read(&store).unwrap();
+    let (code, _, stderr) = in_dir(&[
+        "report",
+        "1",
+        "--store",
+        "file:new.db",
+        "-o",
+        "./file:new.db",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("nas::E040") && stderr.contains("is the store"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "the store is untouched"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

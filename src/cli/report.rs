@@ -20,12 +20,37 @@ pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::C
         Path::to_path_buf,
     );
     if path == Path::new("-") {
-        print!("{html}");
-        return 0;
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(html.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => 0,
+            Err(e) => Failure::write(&path, &e).print(MessageFormat::Human, color),
+        };
+    }
+    if is_the_store(&path, store_path) {
+        return Failure::new(
+            super::fail::FILE,
+            format!("`{}` is the store the report is read from", path.display()),
+            "give the page another name with `-o FILE`",
+        )
+        .print(MessageFormat::Human, color);
     }
     if let Err(e) = std::fs::write(&path, html) {
         return Failure::write(&path, &e).print(MessageFormat::Human, color);
     }
     println!("{}", path.display());
     0
+}
+
+/// Whether writing `path` would write over the store at `store` or one of its journal
+/// files (the same file, under whatever name).
+fn is_the_store(path: &Path, store: &Path) -> bool {
+    let Ok(target) = path.canonicalize() else {
+        return false;
+    };
+    ["", "-wal", "-shm"].iter().any(|suffix| {
+        let mut name = store.as_os_str().to_owned();
+        name.push(suffix);
+        Path::new(&name).canonicalize().is_ok_and(|s| s == target)
+    })
 }

@@ -100,20 +100,9 @@ fn open_existing_store(path: &Path, color: super::ColorChoice) -> Result<Store, 
     })
 }
 
-/// Opens the store, or prints why not; exit code 2 then.
-fn open_store(path: &Path, color: super::ColorChoice) -> Result<Store, i32> {
-    Store::open(path).map_err(|e| {
-        eprint!(
-            "{}",
-            store_failure(
-                e.0,
-                "give another path with `--store PATH`, or move the damaged file aside",
-                color_on(color)
-            )
-        );
-        2
-    })
-}
+/// What to do about a store `nasc run` cannot open or create.
+const STORE_HELP: &str = "check that the path names a store `nasc run` wrote (not another \
+     file) in a folder you can write, or give another with `--store PATH`";
 
 /// `nasc run`: the exit code.
 pub fn run(
@@ -134,14 +123,18 @@ pub fn run(
     }
     // What opening the store creates, so that a fresh run refused before it records
     // anything (a diagnostic, data that does not open) leaves nothing behind.
+    let fail = |m: String, h: &str| Failure::new(STORE_CODE, m, h).print(message_format, color);
+    if req.resume && !req.store.exists() {
+        return fail(
+            format!("no store at `{}`", req.store.display()),
+            "a run is resumed from the store it was started with: give its path with \
+             `--store PATH`",
+        );
+    }
     let made = (!req.resume && !req.store.exists()).then(|| Made::of(&req.store));
-    let store = match open_store(&req.store, color) {
+    let store = match Store::open(&req.store) {
         Ok(s) => s,
-        Err(code) => return code,
-    };
-    let fail = |m: String, h: &str| {
-        eprint!("{}", store_failure(m, h, color_on(color)));
-        2
+        Err(e) => return fail(e.0, STORE_HELP),
     };
     // Which file, space and run.
     let (file, space, resumed) = if req.resume {

@@ -297,7 +297,12 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| fail(&e))?;
         }
-        let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
+        // SQLite reads a name that begins with `file:` as a URI; `./file:x.db` is a path.
+        let name = match path.is_relative() {
+            true => Path::new(".").join(path),
+            false => path.to_path_buf(),
+        };
+        let mut conn = Connection::open(&name).map_err(|e| fail(&e))?;
         init(&mut conn)
             .map_err(|e| fail(&e))?
             .map_err(|e| fail(&e))?;

@@ -818,7 +818,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             &format!("strategy `{}`", s.strategy.name),
                             Mode::default(),
                         );
-                        check_strategy_rules(cx, b, s);
+                        check_strategy_rules(cx, b, &params, s);
                         for a in &s.args {
                             let is_path = a
                                 .name
@@ -1056,7 +1056,12 @@ fn builtin_list(cx: &Cx, kind: BuiltinKind) -> Vec<String> {
 /// `population >= 1`) on the stage's arguments, defaults included: a rule that fails on
 /// constant arguments is an error at the argument it reads (at the stage when that is a
 /// default). Arguments that are not constants are `nasc run`'s to refuse (`E036`).
-fn check_strategy_rules(cx: &mut Cx, b: &ast::Builtin, s: &ast::Stage) {
+fn check_strategy_rules(
+    cx: &mut Cx,
+    b: &ast::Builtin,
+    params: &[(String, Ty, bool)],
+    s: &ast::Stage,
+) {
     if b.requires.is_empty() {
         return;
     }
@@ -1068,8 +1073,18 @@ fn check_strategy_rules(cx: &mut Cx, b: &ast::Builtin, s: &ast::Stage) {
             .iter()
             .find(|a| a.name.as_ref().is_some_and(|n| n.name == p.name.name));
         let arg = named.or_else(|| s.args.get(k).filter(|a| a.name.is_none()));
+        // A value of the wrong type is the type checker's to report (`E009`).
+        let fits = |c: &Const| match params.get(k).map(|p| &p.1) {
+            Some(Ty::Int) => matches!(c, Const::Int(_)),
+            Some(Ty::Float) => matches!(c, Const::Int(_) | Const::Float(_)),
+            _ => true,
+        };
         values.push(match arg {
-            Some(a) => (&p.name.name, cx.const_eval(&a.value), Some(a.value.span)),
+            Some(a) => (
+                &p.name.name,
+                cx.const_eval(&a.value).filter(fits),
+                Some(a.value.span),
+            ),
             None => (
                 &p.name.name,
                 p.default.as_ref().and_then(|d| cx.const_eval(d)),
@@ -1103,10 +1118,10 @@ fn check_strategy_rules(cx: &mut Cx, b: &ast::Builtin, s: &ast::Stage) {
             .filter(|v| read.iter().any(|n| n.name == v.0))
             .filter_map(|(n, v, _)| Some(format!("{n} = {}", const_text(v.as_ref()?))))
             .collect();
-        let at = values
+        // The first argument the rule names that the stage writes.
+        let at = read
             .iter()
-            .find(|v| v.2.is_some() && read.iter().any(|n| n.name == v.0))
-            .and_then(|v| v.2);
+            .find_map(|n| values.iter().find(|v| v.0 == n.name).and_then(|v| v.2));
         let rule = cx.checked.program.sources.snippet(r.cond.span);
         let help = r.message.clone().unwrap_or_else(|| {
             format!("give `{}` arguments for which `{rule}` holds", b.name.name)

@@ -203,18 +203,27 @@ pub fn layer(stage: &Stage, goal: Goal) -> Result<Box<dyn Layer>, LayerError> {
             stage.float("mutation").unwrap_or(0.1),
             goal,
         )),
-        "successive_halving" => Box::new(Halving::successive(
-            count("min_steps"),
-            count("max_steps"),
-            count("eta"),
-            goal,
-        )?),
-        "hyperband" => Box::new(Halving::hyperband(
-            count("min_steps"),
-            count("max_steps"),
-            count("eta"),
-            goal,
-        )?),
+        "successive_halving" | "hyperband" => {
+            let (min, max, eta) = (count("min_steps"), count("max_steps"), count("eta"));
+            let h = match stage.strategy.as_str() {
+                "hyperband" => Halving::hyperband(min, max, eta, goal)?,
+                _ => Halving::successive(min, max, eta, goal)?,
+            };
+            // The trials its rungs plan when it starts the first layer: `eta^k` candidates
+            // for `k + 1` rungs grow past any budget long before they overflow.
+            let planned = h.planned(0).unwrap_or(usize::MAX);
+            if planned > MAX_LAYER_TRIALS {
+                return Err(LayerError {
+                    message: format!(
+                        "`{}` would plan {} trials over its rungs (min_steps = {min}, max_steps = {max}, eta = {eta}), more than a layer holds ({MAX_LAYER_TRIALS} at most)",
+                        stage.strategy,
+                        if planned == usize::MAX { "more".to_string() } else { planned.to_string() }
+                    ),
+                    help: "use fewer rungs: a larger min_steps, a smaller max_steps or a smaller eta".into(),
+                });
+            }
+            Box::new(h)
+        }
         "bo" => Box::new(Bo::new(
             count("trials"),
             steps,

@@ -276,6 +276,27 @@ fn windows_line_endings_are_kept() {
     assert_eq!(std::fs::read_to_string(&tidy).unwrap(), crlf(TIDY));
 }
 
+/// A file its permissions make read-only is reported and left as it is (it was replaced
+/// through its writable folder).
+#[cfg(unix)]
+#[test]
+fn read_only_files_are_not_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("read-only");
+    let file = dir.join("ro.nas");
+    std::fs::write(&file, MESSY).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let (code, _, stderr) = nasc(&["fmt", "--color", "never", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("nas::E040") && stderr.contains("cannot write"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), MESSY);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o444);
+}
+
 #[test]
 fn files_that_do_not_parse_are_reported_and_left_alone() {
     let dir = scratch("broken");

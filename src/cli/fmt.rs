@@ -24,8 +24,8 @@ pub fn run(paths: &[PathBuf], check: bool, color: ColorChoice) -> i32 {
     let mut code = 0;
     for p in paths {
         if p.is_dir() {
-            if let Err(e) = collect(p, &mut files) {
-                eprint!("{}", Failure::read(p, &e).render(color_on(color)));
+            if let Err((at, e)) = collect(p, &mut files) {
+                eprint!("{}", Failure::read(&at, &e).render(color_on(color)));
                 code = 2;
             }
         } else {
@@ -50,9 +50,10 @@ pub fn run(paths: &[PathBuf], check: bool, color: ColorChoice) -> i32 {
 }
 
 /// Every `.nas` file under `dir`, in name order; folders whose name starts with `.` are
-/// skipped.
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+/// skipped. `Err`: the folder that could not be read, and why.
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| (dir.to_path_buf(), e))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .collect();
@@ -144,7 +145,15 @@ fn keep_line_endings(original: &str, formatted: String) -> String {
 
 /// Replaces `path` with `text` through a temporary file in the same folder, so readers
 /// see the old file or the new one, never a mix; the file keeps its permissions.
+/// A file its permissions do not let us write is refused, though replacing it through
+/// its folder would succeed.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+    if std::fs::metadata(path)?.permissions().readonly() {
+        return Err(denied());
+    }
+    // Opened for writing and closed again, unchanged: whether this user may write it.
+    std::fs::OpenOptions::new().write(true).open(path)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

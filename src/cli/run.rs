@@ -87,7 +87,7 @@ fn open_existing_store(path: &Path, color: super::ColorChoice) -> Result<Store, 
         );
         return Err(2);
     }
-    Store::open_read_only(path).map_err(|e| {
+    let store = Store::open_read_only(path).map_err(|e| {
         eprint!(
             "{}",
             store_failure(
@@ -97,7 +97,15 @@ fn open_existing_store(path: &Path, color: super::ColorChoice) -> Result<Store, 
             )
         );
         2
-    })
+    })?;
+    if store.journal_unread() {
+        eprintln!(
+            "warning: `{}-wal` holds changes that cannot be read without write access to its \
+             folder; the store is shown as of its last checkpoint",
+            path.display()
+        );
+    }
+    Ok(store)
 }
 
 /// What to do about a store `nasc run` cannot open or create.

@@ -275,6 +275,9 @@ pub enum Claim {
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Opened for reading as immutable while its WAL journal holds changes: what it reads
+    /// is the store as of its last checkpoint.
+    journal_unread: bool,
 }
 
 const RUN_COLUMNS: &str =
@@ -309,6 +312,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            journal_unread: false,
         })
     }
 
@@ -337,6 +341,7 @@ impl Store {
             Ok((conn, version))
         };
         let uri = |extra: &str| format!("file:{}{extra}", uri_path(path));
+        let mut journal_unread = false;
         let (conn, version) = match open(&uri("")) {
             Ok(x) => x,
             // WAL needs its `-shm` file, which a folder without write permission cannot
@@ -347,6 +352,9 @@ impl Store {
                     rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
                 ) =>
             {
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                journal_unread = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
                 open(&uri("?immutable=1")).map_err(|e| fail(&e))?
             }
             Err(e) => return Err(fail(&e)),
@@ -362,7 +370,14 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            journal_unread,
         })
+    }
+
+    /// Whether the store was opened for reading without its WAL journal, which holds
+    /// changes (a folder this user cannot write): it reads as of its last checkpoint.
+    pub fn journal_unread(&self) -> bool {
+        self.journal_unread
     }
 
     /// Its path.

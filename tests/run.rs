@@ -294,7 +294,15 @@ fn a_killed_run_resumes_to_the_uninterrupted_answer() {
         header.contains("width") && header.contains("val_loss"),
         "{header}"
     );
+    // Every column has its own name: the metrics `steps` and `wall_s` are told apart.
+    let columns: Vec<&str> = header.split(',').collect();
+    let distinct: std::collections::BTreeSet<&str> = columns.iter().copied().collect();
+    assert_eq!(distinct.len(), columns.len(), "{header}");
+    assert!(header.contains("metrics.steps"), "{header}");
     assert_eq!(lines.count(), 12);
+    let (code, _, stderr) = nasc_to_full(&["export", "1", "--store", &store]);
+    assert_eq!(code, 2, "a failed write is an error");
+    assert!(stderr.contains("nas::E040"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -600,6 +608,11 @@ fn store_failures_are_reported() {
     let store = store_arg(&dir);
     let (code, _, stderr) = nasc(&["run", "--resume", "--store", &store]);
     assert_eq!(code, 2);
+    assert!(stderr.contains("no store at"), "{stderr}");
+    assert!(!Path::new(&store).exists(), "resuming creates no store");
+    drop(Store::open(Path::new(&store)).unwrap());
+    let (code, _, stderr) = nasc(&["run", "--resume", "--store", &store]);
+    assert_eq!(code, 2);
     assert!(stderr.contains("no unfinished run"), "{stderr}");
 
     // A run whose file changed is not resumed.
@@ -735,4 +748,23 @@ fn store_paths_are_taken_literally_and_kept_safe() {
         "the store is untouched"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `nasc` with its standard output on `/dev/full`: exit code, nothing, stderr.
+fn nasc_to_full(args: &[&str]) -> (i32, String, String) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nasc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(full)
+        .output()
+        .expect("nasc runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::new(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -1145,14 +1145,26 @@ pub fn export(store_path: &Path, id: i64, format: ExportFormat, color: super::Co
             return 2;
         }
     };
-    match format {
+    let text = match format {
         ExportFormat::Json => {
             let all: Vec<serde_json::Value> = trials.iter().map(trial_json).collect();
-            println!("{}", serde_json::Value::Array(all));
+            format!("{}\n", serde_json::Value::Array(all))
         }
-        ExportFormat::Csv => print!("{}", to_csv(&trials)),
+        ExportFormat::Csv => to_csv(&trials),
+    };
+    // The export is the command's product: a write that fails (a full disk) is an error.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => Failure::new(
+            super::fail::FILE,
+            format!("cannot write the export: {e}"),
+            "check the disk or the pipe the output goes to",
+        )
+        .print(super::MessageFormat::Human, color),
     }
-    0
 }
 
 /// Trials as CSV: fixed columns, then each hyperparameter path, then each metric.
@@ -1189,8 +1201,19 @@ fn to_csv(trials: &[TrialRow]) -> String {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(hypers.iter().cloned());
-    header.extend(metrics.iter().cloned());
+    // A hyperparameter or metric named like a column before it (the metrics `steps` and
+    // `wall_s`, what the trial ran, beside the fidelity asked for and the trial's time) is
+    // told apart by its kind: `assignment.seed`, `metrics.steps`.
+    for (names, kind) in [(&hypers, "assignment"), (&metrics, "metrics")] {
+        for n in names {
+            let taken = header.contains(n);
+            header.push(if taken {
+                format!("{kind}.{n}")
+            } else {
+                n.clone()
+            });
+        }
+    }
     let _ = w.write_record(&header);
     for t in trials {
         let mut row = vec![

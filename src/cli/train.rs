@@ -116,7 +116,7 @@ pub(crate) fn prepare(
                 .map_or(info.span, |f| f.value.span);
             sink.push(
                 Diagnostic::error(Code::BadTrainSetting, e.message, span, "this setting")
-                    .with_help("give training a value it can use: a positive learning rate, betas below 1, counts of at least zero"),
+                    .with_help(setting_help(&e.field)),
             );
             return None;
         }
@@ -151,6 +151,26 @@ pub(crate) fn prepare(
             out.failure = Some(Failure::usage(e.message, e.help));
             None
         }
+    }
+}
+
+/// What a `train` field takes, for the help line of its `E034`.
+fn setting_help(field: &str) -> String {
+    use crate::train::settings::{MAX_BATCH, MAX_VAL_EXAMPLES};
+    match field {
+        "steps" | "warmup" | "seed" => format!("give `{field}` a count, 0 or more"),
+        "batch" => format!("give `batch` a count from 1 to {MAX_BATCH}"),
+        "eval_every" => "give `eval_every` a count of 1 or more".into(),
+        "eval_batches" => format!(
+            "give `eval_batches` a count of 1 or more, with `eval_batches` × `batch` at most {MAX_VAL_EXAMPLES}"
+        ),
+        "grad_clip" => "give `grad_clip` a gradient norm, 0 or more (0 turns clipping off)".into(),
+        "max_seconds" => "give `max_seconds` a positive number of seconds".into(),
+        "schedule" => "give `schedule` one of `cosine`, `linear` or `constant`".into(),
+        "optimizer" => "give the optimizer a positive learning rate, betas from 0 to below 1 and \
+                        a weight decay or momentum of 0 or more"
+            .into(),
+        _ => "give training a value it can use".into(),
     }
 }
 

@@ -225,7 +225,9 @@ pub fn output_in_args(args: &[std::ffi::OsString]) -> (MessageFormat, ColorChoic
     let value = |name: &str| -> Option<String> {
         let eq = format!("{name}=");
         let mut found = None;
-        for (k, a) in args.iter().enumerate() {
+        // After `--` every argument is a value, not an option.
+        let options = args.iter().take_while(|a| *a != "--").count();
+        for (k, a) in args[..options].iter().enumerate() {
             let a = a.to_string_lossy();
             if a == name {
                 found = args.get(k + 1).map(|v| v.to_string_lossy().into_owned());
@@ -322,6 +324,10 @@ mod tests {
         assert_eq!(
             output_in_args(&args(&["nasc", "check", "x", "--color=always"])),
             (MessageFormat::Human, ColorChoice::Always)
+        );
+        assert_eq!(
+            output_in_args(&args(&["nasc", "check", "--", "--message-format", "json"])),
+            (MessageFormat::Human, ColorChoice::Auto)
         );
     }
 }

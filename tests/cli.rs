@@ -166,11 +166,10 @@ fn json_format_prints_one_object_per_diagnostic() {
     }
 }
 
-/// `nasc sample --format json | nasc describe FILE --arch -`: the architectures read from
-/// standard input are the ones sampled; the `.nas` file cannot come from there as well.
-#[test]
-fn describe_reads_architectures_from_standard_input() {
-    let (code, sampled, _) = nasc(&[
+/// Three architectures of `tiny_lm` (seed 5) as JSON lines: `nasc sample`'s exit code,
+/// output and errors.
+fn three_sampled() -> (i32, String, String) {
+    nasc(&[
         "sample",
         "examples/tiny_lm.nas",
         "-n",
@@ -179,7 +178,14 @@ fn describe_reads_architectures_from_standard_input() {
         "5",
         "--format",
         "json",
-    ]);
+    ])
+}
+
+/// `nasc sample --format json | nasc describe FILE --arch -`: the architectures read from
+/// standard input are the ones sampled; the `.nas` file cannot come from there as well.
+#[test]
+fn describe_reads_architectures_from_standard_input() {
+    let (code, sampled, _) = three_sampled();
     assert_eq!(code, 0);
     let piped = |args: &[&str], input: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nasc"))
@@ -341,16 +347,7 @@ fn describe_reads_back_a_sampled_architecture() {
 /// which trains one, says the file holds three.
 #[test]
 fn describe_reads_every_architecture_of_a_json_lines_file() {
-    let (code, json, stderr) = nasc(&[
-        "sample",
-        "examples/tiny_lm.nas",
-        "-n",
-        "3",
-        "--seed",
-        "5",
-        "--format",
-        "json",
-    ]);
+    let (code, json, stderr) = three_sampled();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(json.lines().count(), 3, "{json}");
     let dir = std::env::temp_dir().join(format!("nasc-describe-lines-{}", std::process::id()));

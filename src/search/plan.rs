@@ -171,7 +171,7 @@ pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Pla
                             expr.span,
                             "depends on the architecture",
                         )
-                        .with_help("a pipeline is one plan for the whole run: give stage arguments literal values"),
+                        .with_help("a pipeline is one plan for the whole run: give stage arguments constant values (numbers, or `let`s and arithmetic of numbers), not hyperparameters"),
                     );
                 }
             }

@@ -390,22 +390,3 @@ fn fetched_sets_train_word_level_and_classification_models() {
         "words: accuracy {acc} against baseline {base}: {j}"
     );
 }
-
-/// A batch of zero in the file is refused (it was taken as one), unless the command line
-/// gives the batch instead.
-#[test]
-fn a_zero_batch_is_refused_unless_the_command_line_overrides_it() {
-    let dir = tempdir("zero-batch");
-    let file = space_file(&dir, "steps = 2, batch = 0, eval_batches = 1");
-    let (code, _, stderr) = nasc(&["train", &file, "--sample", "-q", "--color", "never"]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("nas::E034") && stderr.contains("`batch` must be at least 1"),
-        "{stderr}"
-    );
-    let (code, stdout, stderr) = nasc(&[
-        "train", &file, "--sample", "-q", "--batch", "2", "--format", "json",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(last_json(&stdout)["status"], "ok");
-}

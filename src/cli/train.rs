@@ -106,15 +106,7 @@ pub(crate) fn prepare(
             return None;
         }
     };
-    // A batch the command line overrides is not the file's to refuse (the steps are
-    // kept: the defaults of `warmup` and `eval_every` follow the file's).
-    let fields: Vec<(crate::interp::Name, crate::interp::Value)> = arch
-        .train
-        .iter()
-        .filter(|(n, _)| &**n != "batch" || overrides.batch.is_none())
-        .cloned()
-        .collect();
-    let mut settings = match TrainSettings::from_fields(&fields) {
+    let mut settings = match TrainSettings::from_fields(&arch.train) {
         Ok(s) => s,
         Err(e) => {
             let span = info

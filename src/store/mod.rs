@@ -862,11 +862,23 @@ pub fn is_dead(owner: &str, heartbeat: f64, stale_s: f64) -> bool {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             return true;
         }
+        // A process that has ended but not been reaped yet (a worker killed by a signal
+        // whose parent is still running) is a zombie: gone, though /proc still lists it.
+        if process_state(pid).is_some_and(|s| s == 'Z' || s == 'X') {
+            return true;
+        }
         // A process that started after the owner's last heartbeat is not the owner.
         process_start(pid).is_some_and(|start| start > heartbeat + 5.0)
     } else {
         stale
     }
+}
+
+/// The state letter of process `pid` (`R`, `S`, `Z` for a zombie...; Linux only).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state is the first field after the command name, which may hold spaces.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
 /// When process `pid` started, in unix seconds (Linux only; `None` where unknown).

@@ -423,6 +423,16 @@ fn owners_die() {
         assert!(is_dead(&format!("{host}:999999999"), now(), 60.0));
         // A heartbeat from before this process began was another process's: the pid was reused.
         assert!(is_dead(&me, now() - 365.0 * 86400.0, 60.0));
+        // A child that has ended but is not reaped yet (a worker killed by a signal while
+        // the run goes on) is a zombie /proc still lists: it is dead, its claims free.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let owner = format!("{host}:{}", child.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !is_dead(&owner, now(), 60.0) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(is_dead(&owner, now(), 60.0), "an ended, unreaped child is dead");
+        child.wait().unwrap();
     }
     assert!(is_dead("elsewhere.example:12", now() - 120.0, 60.0));
     assert!(!is_dead("elsewhere.example:12", now() - 5.0, 60.0));

@@ -439,7 +439,7 @@ fn jobs_share_a_run_between_worker_processes_and_change_no_result() {
     assert_eq!(code, 0, "{stderr}");
     assert!(out.contains("best by val_loss"), "{out}");
     assert!(
-        stderr.contains("1 worker process share the run"),
+        stderr.contains("1 worker process shares the run"),
         "{stderr}"
     );
     let rows = trials(&store_arg(&shared), 1);
@@ -466,7 +466,7 @@ fn jobs_share_a_run_between_worker_processes_and_change_no_result() {
         .filter_map(|t| t.owner.clone())
         .collect();
     // A worker that ended well with nothing to say leaves no log behind.
-    let log = shared.join("store.run1.worker1.log");
+    let log = shared.join("store.db.run1.worker1.log");
     let said = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(
         owners.len(),
@@ -746,6 +746,15 @@ fn store_paths_are_taken_literally_and_kept_safe() {
         std::fs::read(&store).unwrap(),
         before,
         "the store is untouched"
+    );
+    // Nor through a hard link to it.
+    std::fs::hard_link(&store, dir.join("link.db")).unwrap();
+    let (code, _, stderr) = in_dir(&["report", "1", "--store", "file:new.db", "-o", "link.db"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "the store is still untouched"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

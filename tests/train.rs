@@ -198,6 +198,21 @@ fn a_saved_model_evaluates_to_its_final_loss() {
     );
     let (code, _, stderr) = save_again(true);
     assert_eq!(code, 0, "{stderr}");
+    // A file where the folder should be is refused before training, `--force` or not.
+    let file_there = dir.join("a-file");
+    std::fs::write(&file_there, "mine").unwrap();
+    for force in [&[][..], &["--force"][..]] {
+        let mut args = vec!["train", &file, "--sample", "-q", "--save"];
+        args.push(file_there.to_str().unwrap());
+        args.extend(force);
+        let (code, stdout, stderr) = nasc(&args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stdout.is_empty() && stderr.contains("is a file, not a directory"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file_there).unwrap(), "mine");
     let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
     assert_eq!(code, 0, "the replaced model checks again: {stderr}");
 }

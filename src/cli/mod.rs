@@ -487,8 +487,8 @@ pub fn main() -> i32 {
             common,
         } => {
             // Checked before training, so that minutes of it are not lost at the end.
-            if let Some(dir) = save.as_deref().filter(|_| !force) {
-                if let Some(f) = train::saved_model_in(dir) {
+            if let Some(dir) = save.as_deref() {
+                if let Some(f) = train::cannot_save_in(dir, force) {
                     return f.print(common.message_format, common.color);
                 }
             }

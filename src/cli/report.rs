@@ -24,7 +24,12 @@ pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::C
         let mut out = std::io::stdout().lock();
         return match out.write_all(html.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => 0,
-            Err(e) => Failure::write(&path, &e).print(MessageFormat::Human, color),
+            Err(e) => Failure::new(
+                super::fail::FILE,
+                format!("cannot write the page to standard output: {e}"),
+                "check the disk or the pipe the output goes to",
+            )
+            .print(MessageFormat::Human, color),
         };
     }
     if is_the_store(&path, store_path) {
@@ -43,14 +48,27 @@ pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::C
 }
 
 /// Whether writing `path` would write over the store at `store` or one of its journal
-/// files (the same file, under whatever name).
+/// files: the same file under whatever name, a hard link included.
 fn is_the_store(path: &Path, store: &Path) -> bool {
-    let Ok(target) = path.canonicalize() else {
+    let Ok(target) = std::fs::metadata(path) else {
         return false;
     };
     ["", "-wal", "-shm"].iter().any(|suffix| {
         let mut name = store.as_os_str().to_owned();
         name.push(suffix);
-        Path::new(&name).canonicalize().is_ok_and(|s| s == target)
+        std::fs::metadata(&name).is_ok_and(|s| same_file(&s, &target))
     })
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    // Without inode numbers: the same size and modification time, which two different
+    // files rarely share (a false alarm refuses a name; it never loses a store).
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }

@@ -574,7 +574,11 @@ impl Context<'_> {
         };
         let store = absolute(self.store.path());
         for k in 1..self.req.jobs {
-            let log = store.with_extension(format!("run{run_id}.worker{k}.log"));
+            // The store's whole name, so that stores `x.db` and `x.sqlite` beside each
+            // other, or a file of the user's, never share it.
+            let mut log = store.clone().into_os_string();
+            log.push(format!(".run{run_id}.worker{k}.log"));
+            let log = PathBuf::from(log);
             let Ok(file) = std::fs::File::create(&log) else {
                 eprintln!(
                     "warning: --jobs: cannot write `{}`; worker {k} not started",
@@ -606,9 +610,13 @@ impl Context<'_> {
         }
         if !self.req.quiet && !out.is_empty() {
             eprintln!(
-                "{} worker process{} share the run (their logs beside the store, removed when empty)",
+                "{} worker process{} the run (their logs beside the store, removed when empty)",
                 out.len(),
-                if out.len() == 1 { "" } else { "es" }
+                if out.len() == 1 {
+                    " shares"
+                } else {
+                    "es share"
+                }
             );
         }
         out

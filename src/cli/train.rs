@@ -299,9 +299,20 @@ fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), Failu
     write("report.json", report + "\n")
 }
 
-/// Why `nasc train --save DIR` would replace a model `DIR` already holds (a file that
-/// `--save` writes is there), or `None`.
-pub fn saved_model_in(dir: &Path) -> Option<Failure> {
+/// Why `nasc train --save DIR` cannot save into `DIR` (a file), or, without `force`,
+/// would replace a model `DIR` already holds (a file that `--save` writes is there);
+/// `None` when it can.
+pub fn cannot_save_in(dir: &Path, force: bool) -> Option<Failure> {
+    if dir.exists() && !dir.is_dir() {
+        return Some(Failure::usage(
+            format!("`{}` is a file, not a directory", dir.display()),
+            "`--save` writes a directory of files: give a path that is a directory or does \
+             not exist yet",
+        ));
+    }
+    if force {
+        return None;
+    }
     let held: Vec<&str> = ["model.bpk", "arch.json", CHECKSUM, "report.json"]
         .into_iter()
         .filter(|f| dir.join(f).exists())

@@ -364,6 +364,11 @@ impl Store {
                 "it was written by a newer nasc (schema version {version}; this nasc knows up to {SCHEMA_VERSION})"
             )));
         }
+        if version == 0 && journal_unread {
+            return Err(fail(
+                &"what it holds is still in its journal (`-wal`), which cannot be read without write access to its folder",
+            ));
+        }
         if version == 0 {
             return Err(fail(&"it is not a nasc store"));
         }

@@ -431,7 +431,10 @@ fn owners_die() {
         while !is_dead(&owner, now(), 60.0) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(is_dead(&owner, now(), 60.0), "an ended, unreaped child is dead");
+        assert!(
+            is_dead(&owner, now(), 60.0),
+            "an ended, unreaped child is dead"
+        );
         child.wait().unwrap();
     }
     assert!(is_dead("elsewhere.example:12", now() - 120.0, 60.0));

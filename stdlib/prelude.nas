@@ -68,6 +68,7 @@ builtin module classifier(classes: int, pool: pooling = mean) -> classes {
 /// Random search: `samples` architectures drawn uniformly per decision.
 builtin strategy random(samples: int, steps: int = 100) {
     require samples >= 1 else "draw at least one sample"
+    require samples <= 1000000 else "every candidate is trained: a layer takes at most 1,000,000"
     require steps >= 1 else "train each candidate for at least one step"
 }
 
@@ -75,12 +76,14 @@ builtin strategy random(samples: int, steps: int = 100) {
 builtin strategy grid(steps: int = 100, limit: int = 1000) {
     require steps >= 1 else "train each candidate for at least one step"
     require limit >= 1 else "let the grid take at least one architecture"
+    require limit <= 1000000 else "every candidate is trained: a layer takes at most 1,000,000"
 }
 
 /// Tree-structured Parzen estimator: the input survivors, then `trials` candidates, one
 /// at a time, drawn at random until `startup` trials have a result.
 builtin strategy tpe(trials: int, steps: int = 100, startup: int = 10) {
     require trials >= 1 else "ask for at least one trial"
+    require trials <= 1000000 else "every candidate is trained: a layer takes at most 1,000,000"
     require steps >= 1 else "train each candidate for at least one step"
     require startup >= 0 else "give a count of random trials, 0 or more"
 }
@@ -90,6 +93,7 @@ builtin strategy tpe(trials: int, steps: int = 100, startup: int = 10) {
 /// (`ei`) or an upper confidence bound (`ucb`).
 builtin strategy bo(trials: int, steps: int = 100, acquisition: acquisition = ei) {
     require trials >= 1 else "ask for at least one trial"
+    require trials <= 1000000 else "every candidate is trained: a layer takes at most 1,000,000"
     require steps >= 1 else "train each candidate for at least one step"
 }
 
@@ -100,6 +104,7 @@ builtin strategy bo(trials: int, steps: int = 100, acquisition: acquisition = ei
 builtin strategy evolution(population: int, generations: int, steps: int = 100, mutation: float = 0.1) {
     require population >= 1 else "give the population at least one member"
     require generations >= 1 else "run at least one generation"
+    require population * generations <= 1000000 else "every candidate is trained: a layer takes at most 1,000,000"
     require steps >= 1 else "train each candidate for at least one step"
     require mutation >= 0.0 and mutation <= 1.0 else "`mutation` is a probability, from 0 to 1"
 }

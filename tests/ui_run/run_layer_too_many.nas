@@ -1,5 +1,6 @@
-// E036: a layer that would propose more candidates than a layer holds is refused before
-// anything is sampled, instead of drawing them all into memory.
+// E036: a layer whose count of candidates is past what a layer holds, in a way the
+// checker's rules cannot decide (population × generations overflows), is still refused
+// before anything is sampled.
 // run: run
 space s {
     param width: int = choice(16, 32)
@@ -10,8 +11,6 @@ space s {
     data = text_corpus("tiny_shakespeare", context = 16)
     train { batch = 4, optimizer = adamw(lr = 1e-3) }
     pipeline {
-        random(samples = 99999999999999, steps = 2) |> keep top 1 by val_loss
-        evolution(population = 2000, generations = 1000, steps = 2) |> keep top 1 by val_loss
-        grid(limit = 2000000, steps = 2)
+        evolution(population = 4294967296, generations = 4294967296, steps = 2)
     }
 }

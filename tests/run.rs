@@ -300,9 +300,16 @@ fn a_killed_run_resumes_to_the_uninterrupted_answer() {
     assert_eq!(distinct.len(), columns.len(), "{header}");
     assert!(header.contains("metrics.steps"), "{header}");
     assert_eq!(lines.count(), 12);
-    let (code, _, stderr) = nasc_to_full(&["export", "1", "--store", &store]);
-    assert_eq!(code, 2, "a failed write is an error");
-    assert!(stderr.contains("nas::E040"), "{stderr}");
+    for args in [
+        &["export", "1", "--store", &store][..],
+        &["show", "1", "--store", &store],
+        &["runs", "--store", &store],
+        &["report", "1", "--store", &store, "-o", "-"],
+    ] {
+        let (code, _, stderr) = nasc_to_full(args);
+        assert_eq!(code, 2, "{args:?}: a failed write is an error");
+        assert!(stderr.contains("nas::E040"), "{args:?}: {stderr}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -122,6 +122,22 @@ impl Failure {
     }
 }
 
+/// Writes `text`, what a command produces (`what`: "the export"), to standard output; the
+/// exit status: 0, also when the reader has gone (a closed pipe), else 2 after an `E040`.
+pub fn write_stdout(text: &str, what: &str, color: ColorChoice) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => 0,
+        Err(e) => Failure::new(
+            FILE,
+            format!("cannot write {what} to standard output: {e}"),
+            "check the disk or the pipe the output goes to",
+        )
+        .print(MessageFormat::Human, color),
+    }
+}
+
 /// Whether `color` colours standard error.
 pub fn color_on(color: ColorChoice) -> bool {
     match color {

@@ -20,17 +20,7 @@ pub fn report(store_path: &Path, id: i64, output: Option<&Path>, color: super::C
         Path::to_path_buf,
     );
     if path == Path::new("-") {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        return match out.write_all(html.as_bytes()).and_then(|()| out.flush()) {
-            Ok(()) => 0,
-            Err(e) => Failure::new(
-                super::fail::FILE,
-                format!("cannot write the page to standard output: {e}"),
-                "check the disk or the pipe the output goes to",
-            )
-            .print(MessageFormat::Human, color),
-        };
+        return super::fail::write_stdout(&html, "the page", color);
     }
     if is_the_store(&path, store_path) {
         return Failure::new(

@@ -129,8 +129,6 @@ pub fn run(
     if req.jobs > 1 {
         share_cores(req.jobs);
     }
-    // What opening the store creates, so that a fresh run refused before it records
-    // anything (a diagnostic, data that does not open) leaves nothing behind.
     let fail = |m: String, h: &str| Failure::new(STORE_CODE, m, h).print(message_format, color);
     if req.resume && !req.store.exists() {
         return fail(
@@ -139,6 +137,8 @@ pub fn run(
              `--store PATH`",
         );
     }
+    // What opening the store creates, so that a fresh run refused before it records
+    // anything (a diagnostic, data that does not open) leaves nothing behind.
     let made = (!req.resume && !req.store.exists()).then(|| Made::of(&req.store));
     let store = match Store::open(&req.store) {
         Ok(s) => s,
@@ -1023,16 +1023,16 @@ pub fn runs(store_path: &Path, color: super::ColorChoice) -> i32 {
         }
     };
     if all.is_empty() {
-        println!("no runs in {}", store_path.display());
-        return 0;
+        let text = format!("no runs in {}\n", store_path.display());
+        return super::fail::write_stdout(&text, "the list of runs", color);
     }
-    println!(
-        "{:<5}{:<10}{:<20}{:>8}{:>8}{:>8}  file",
+    let mut text = format!(
+        "{:<5}{:<10}{:<20}{:>8}{:>8}{:>8}  file\n",
         "run", "status", "space", "trials", "failed", "layers"
     );
     for r in all {
-        println!(
-            "{:<5}{:<10}{:<20}{:>8}{:>8}{:>8}  {}",
+        text += &format!(
+            "{:<5}{:<10}{:<20}{:>8}{:>8}{:>8}  {}\n",
             r.info.id,
             r.info.status.as_str(),
             r.info.space,
@@ -1042,7 +1042,7 @@ pub fn runs(store_path: &Path, color: super::ColorChoice) -> i32 {
             r.info.file
         );
     }
-    0
+    super::fail::write_stdout(&text, "the list of runs", color)
 }
 
 /// A run with its layers and trials, as the store holds them.
@@ -1097,12 +1097,11 @@ pub fn show(store_path: &Path, id: i64, json: bool, color: super::ColorChoice) -
             layers,
             trials,
         }) => {
-            if json {
-                println!("{}", run_json(&info, &layers, &trials));
-            } else {
-                print!("{}", render_run(&info, &layers, &trials));
-            }
-            0
+            let text = match json {
+                true => format!("{}\n", run_json(&info, &layers, &trials)),
+                false => render_run(&info, &layers, &trials),
+            };
+            super::fail::write_stdout(&text, "the run", color)
         }
         Err(code) => code,
     }
@@ -1160,19 +1159,7 @@ pub fn export(store_path: &Path, id: i64, format: ExportFormat, color: super::Co
         }
         ExportFormat::Csv => to_csv(&trials),
     };
-    // The export is the command's product: a write that fails (a full disk) is an error.
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => 0,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Err(e) => Failure::new(
-            super::fail::FILE,
-            format!("cannot write the export: {e}"),
-            "check the disk or the pipe the output goes to",
-        )
-        .print(super::MessageFormat::Human, color),
-    }
+    super::fail::write_stdout(&text, "the export", color)
 }
 
 /// Trials as CSV: fixed columns, then each hyperparameter path, then each metric.

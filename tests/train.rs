@@ -213,6 +213,24 @@ fn a_saved_model_evaluates_to_its_final_loss() {
         );
     }
     assert_eq!(std::fs::read_to_string(&file_there).unwrap(), "mine");
+    // A link named like a saved file, even one to nothing, is not replaced silently.
+    #[cfg(unix)]
+    {
+        let linked = dir.join("linked");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(dir.join("nothing"), linked.join("model.bpk")).unwrap();
+        let args = [
+            "train",
+            &file,
+            "--sample",
+            "-q",
+            "--save",
+            linked.to_str().unwrap(),
+        ];
+        let (code, _, stderr) = nasc(&args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("already holds a saved model"), "{stderr}");
+    }
     let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
     assert_eq!(code, 0, "the replaced model checks again: {stderr}");
 }

@@ -182,7 +182,10 @@ fn one_arch(name: &str, text: &str) -> Result<serde_json::Value, Failure> {
         (1, Some(a)) => a.map(|(_, v)| v),
         _ => Err(Failure::usage(
             format!("`{name}` holds {n} architectures, one per line; a model is trained on one"),
-            "put the one to train in a file of its own",
+            match name == "<stdin>" {
+                true => "pipe in one architecture (`nasc sample FILE --format json` draws one)",
+                false => "put the one to train in a file of its own",
+            },
         )),
     }
 }
@@ -315,7 +318,8 @@ pub fn cannot_save_in(dir: &Path, force: bool) -> Option<Failure> {
     }
     let held: Vec<&str> = ["model.bpk", "arch.json", CHECKSUM, "report.json"]
         .into_iter()
-        .filter(|f| dir.join(f).exists())
+        // `symlink_metadata`: a link, even one to nothing, is something `--save` replaces.
+        .filter(|f| dir.join(f).symlink_metadata().is_ok())
         .collect();
     (!held.is_empty()).then(|| {
         Failure::usage(

@@ -231,6 +231,22 @@ fn a_saved_model_evaluates_to_its_final_loss() {
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains("already holds a saved model"), "{stderr}");
     }
+    // A folder where `--save` writes a file is refused before training, `--force` or not.
+    let folder = dir.join("with-folder");
+    std::fs::create_dir_all(folder.join("model.bpk")).unwrap();
+    let args = [
+        "train",
+        &file,
+        "--sample",
+        "-q",
+        "--force",
+        "--save",
+        folder.to_str().unwrap(),
+    ];
+    let (code, _, stderr) = nasc(&args);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is a folder, where"), "{stderr}");
+    assert!(!folder.join("arch.json").exists(), "nothing half written");
     let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
     assert_eq!(code, 0, "the replaced model checks again: {stderr}");
 }

@@ -313,10 +313,22 @@ pub fn cannot_save_in(dir: &Path, force: bool) -> Option<Failure> {
              not exist yet",
         ));
     }
+    let files = ["model.bpk", "arch.json", CHECKSUM, "report.json"];
+    // A folder where a file goes cannot be replaced, `--force` or not: the save would
+    // stop half written.
+    if let Some(f) = files.iter().find(|f| dir.join(f).is_dir()) {
+        return Some(Failure::usage(
+            format!(
+                "`{}` is a folder, where `--save` writes a file",
+                dir.join(f).display()
+            ),
+            "move it away, or give another directory",
+        ));
+    }
     if force {
         return None;
     }
-    let held: Vec<&str> = ["model.bpk", "arch.json", CHECKSUM, "report.json"]
+    let held: Vec<&str> = files
         .into_iter()
         // `symlink_metadata`: a link, even one to nothing, is something `--save` replaces.
         .filter(|f| dir.join(f).symlink_metadata().is_ok())

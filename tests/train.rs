@@ -198,19 +198,22 @@ fn a_saved_model_evaluates_to_its_final_loss() {
     );
     let (code, _, stderr) = save_again(true);
     assert_eq!(code, 0, "{stderr}");
+    // `--save DIR` refused before training: exit 2, nothing on stdout, `why` on stderr.
+    let refused = |dir: &std::path::Path, force: bool, why: &str| {
+        let mut args = vec!["train", &file, "--sample", "-q", "--save"];
+        args.push(dir.to_str().unwrap());
+        if force {
+            args.push("--force");
+        }
+        let (code, stdout, stderr) = nasc(&args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty() && stderr.contains(why), "{stderr}");
+    };
     // A file where the folder should be is refused before training, `--force` or not.
     let file_there = dir.join("a-file");
     std::fs::write(&file_there, "mine").unwrap();
-    for force in [&[][..], &["--force"][..]] {
-        let mut args = vec!["train", &file, "--sample", "-q", "--save"];
-        args.push(file_there.to_str().unwrap());
-        args.extend(force);
-        let (code, stdout, stderr) = nasc(&args);
-        assert_eq!(code, 2, "{stderr}");
-        assert!(
-            stdout.is_empty() && stderr.contains("is a file, not a directory"),
-            "{stderr}"
-        );
+    for force in [false, true] {
+        refused(&file_there, force, "is a file, not a directory");
     }
     assert_eq!(std::fs::read_to_string(&file_there).unwrap(), "mine");
     // A link named like a saved file, even one to nothing, is not replaced silently.
@@ -219,33 +222,12 @@ fn a_saved_model_evaluates_to_its_final_loss() {
         let linked = dir.join("linked");
         std::fs::create_dir_all(&linked).unwrap();
         std::os::unix::fs::symlink(dir.join("nothing"), linked.join("model.bpk")).unwrap();
-        let args = [
-            "train",
-            &file,
-            "--sample",
-            "-q",
-            "--save",
-            linked.to_str().unwrap(),
-        ];
-        let (code, _, stderr) = nasc(&args);
-        assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains("already holds a saved model"), "{stderr}");
+        refused(&linked, false, "already holds a saved model");
     }
     // A folder where `--save` writes a file is refused before training, `--force` or not.
     let folder = dir.join("with-folder");
     std::fs::create_dir_all(folder.join("model.bpk")).unwrap();
-    let args = [
-        "train",
-        &file,
-        "--sample",
-        "-q",
-        "--force",
-        "--save",
-        folder.to_str().unwrap(),
-    ];
-    let (code, _, stderr) = nasc(&args);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("is a folder, where"), "{stderr}");
+    refused(&folder, true, "is a folder, where");
     assert!(!folder.join("arch.json").exists(), "nothing half written");
     let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
     assert_eq!(code, 0, "the replaced model checks again: {stderr}");

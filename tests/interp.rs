@@ -243,6 +243,48 @@ fn describe_reproduces_a_sampled_architecture() {
 }
 
 #[test]
+fn describe_takes_a_value_only_in_its_own_type() {
+    let src = r#"space s {
+        param w = choice(32, 64)
+        param r = choice(0.0, 0.5)
+        param act = choice(relu, gelu)
+        graph { embedding(vocab = 10, dim = w) ; dropout(rate = r) ; act(kind = act) ; lm_head(vocab = 10) }
+    }"#;
+    let given = |w: serde_json::Value, r: serde_json::Value| {
+        describe(src, &serde_json::json!({ "w": w, "r": r, "act": "gelu" }))
+    };
+    // An integer alternative: the integer only, not its text nor a float of it.
+    let (_, codes) = given(serde_json::json!(64), serde_json::json!(0.5));
+    assert!(codes.is_empty(), "{codes:?}");
+    for wrong in [serde_json::json!("64"), serde_json::json!(64.0)] {
+        let (_, codes) = given(wrong.clone(), serde_json::json!(0.5));
+        assert_eq!(codes, ["E031"], "w = {wrong}");
+    }
+    // A float alternative may be written as an integer; an enum by its name.
+    let (out, codes) = given(serde_json::json!(32), serde_json::json!(0));
+    assert!(codes.is_empty(), "{codes:?}");
+    let a: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(a["assignment"]["r"], 0.0);
+    assert_eq!(a["assignment"]["act"], "gelu");
+}
+
+#[test]
+fn a_param_named_assignment_is_read_as_a_value() {
+    let src = r#"space s {
+        param assignment = choice(8, 16)
+        graph { embedding(vocab = 10, dim = assignment) ; lm_head(vocab = 10) }
+    }"#;
+    // A plain object of values, and the whole architecture `sample` writes.
+    let (out, codes) = describe(src, &serde_json::json!({ "assignment": 16 }));
+    assert!(codes.is_empty(), "{codes:?}");
+    let whole: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(whole["assignment"]["assignment"], 16);
+    let (again, codes) = describe(src, &whole);
+    assert!(codes.is_empty(), "{codes:?}");
+    assert_eq!(again, out);
+}
+
+#[test]
 fn static_parameter_count_matches_the_formulas() {
     let src = example("tiny_lm.nas");
     let arch = serde_json::json!({

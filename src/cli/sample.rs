@@ -500,7 +500,13 @@ pub(crate) fn parse_values(
             return None;
         }
     }
-    match parsed.get("assignment").unwrap_or(parsed) {
+    // A hyperparameter's value is never an object: a space's own param named
+    // `assignment` is read as one of a plain object of values.
+    let values = match parsed.get("assignment") {
+        Some(wrapped @ serde_json::Value::Object(_)) => wrapped,
+        _ => parsed,
+    };
+    match values {
         serde_json::Value::Object(m) => Some(m.clone()),
         _ => {
             out.failure = Some(Failure::usage(

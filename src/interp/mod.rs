@@ -243,8 +243,17 @@ impl Domain {
                     .iter()
                     .position(|a| a.value.as_ref().is_some_and(|v| json_eq(&v.to_json(), j)))
                     .or_else(|| {
-                        alts.iter()
-                            .position(|a| j.as_str() == Some(a.label.as_str()))
+                        // By its label: an alternative that is no number or truth
+                        // value (a module, an enum), so that `"64"` is not `64`.
+                        alts.iter().position(|a| {
+                            j.as_str() == Some(a.label.as_str())
+                                && !a.value.as_ref().is_some_and(|v| {
+                                    matches!(
+                                        v.to_json(),
+                                        serde_json::Value::Number(_) | serde_json::Value::Bool(_)
+                                    )
+                                })
+                        })
                     })?;
                 Pick::Index(k as u32)
             }
@@ -256,11 +265,19 @@ impl Domain {
     }
 }
 
-/// JSON equality with numbers compared by value (`16` equals `16.0`).
-fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    match (a, b) {
-        (serde_json::Value::Number(x), serde_json::Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
+/// Whether `j` is domain value `a` in JSON: numbers compared by value, so that a float
+/// alternative `16.0` is given as `16` too; an integer alternative takes only an integer
+/// (`2.0` is not `2`), compared exactly.
+fn json_eq(a: &serde_json::Value, j: &serde_json::Value) -> bool {
+    match (a, j) {
+        (serde_json::Value::Number(x), serde_json::Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64()) {
+                (Some(x), Some(y)) => x == y,
+                (Some(_), None) => false,
+                _ => x.as_f64() == y.as_f64(),
+            }
+        }
+        _ => a == j,
     }
 }
 

@@ -818,6 +818,7 @@ fn check_config(cx: &mut Cx, c: &Config, info: &mut SpaceInfo) {
                             &format!("strategy `{}`", s.strategy.name),
                             Mode::default(),
                         );
+                        check_stage_constants(cx, &params, s);
                         check_strategy_rules(cx, b, &params, s);
                         for a in &s.args {
                             let is_path = a
@@ -1050,6 +1051,39 @@ fn builtin_list(cx: &Cx, kind: BuiltinKind) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A numeric stage argument must be a constant: the pipeline is one plan for the whole
+/// run, decided before any architecture exists. An argument that reads a hyperparameter
+/// (or a `let` of one) is an error here rather than only when `nasc run` plans.
+fn check_stage_constants(cx: &mut Cx, params: &[(String, Ty, bool)], s: &ast::Stage) {
+    for (k, a) in s.args.iter().enumerate() {
+        let param = match &a.name {
+            Some(n) => params.iter().find(|p| p.0 == n.name),
+            None => params.get(k),
+        };
+        let Some((name, Ty::Int | Ty::Float, _)) = param else {
+            continue;
+        };
+        if cx.const_eval(&a.value).is_some() {
+            continue;
+        }
+        cx.err(
+            Diagnostic::error(
+                Code::PipelineCannotRun,
+                format!(
+                    "the argument `{name}` of `{}` is not a constant",
+                    s.strategy.name
+                ),
+                a.value.span,
+                "depends on the architecture",
+            )
+            .with_help(
+                "a pipeline is one plan for the whole run: give stage arguments constant values \
+                 (numbers, or `let`s and arithmetic of numbers), not hyperparameters",
+            ),
+        );
+    }
 }
 
 /// The rules of a strategy (the `require`s of its `builtin` declaration, such as

@@ -158,7 +158,10 @@ pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Pla
                 (None, None) => continue,
             };
             let numeric = matches!(p.ty.name.as_str(), "int" | "float");
-            match constant(expr).filter(|v| !numeric || v.is_number()) {
+            // A number may be a `let` of the space; a default is the strategy's, written
+            // without the space's names, and a path (`over = width`) names what it is.
+            let names = (numeric && a.is_some()).then_some(space);
+            match constant_in(expr, names, 0).filter(|v| !numeric || v.is_number()) {
                 Some(v) => {
                     args.insert(p.name.name.clone(), v);
                 }
@@ -179,7 +182,7 @@ pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Pla
         let filter = st
             .filter
             .as_ref()
-            .and_then(|f| filter(f, &objectives, &rank, sources, sink));
+            .and_then(|f| filter(f, space, &objectives, &rank, sources, sink));
         if st.filter.is_some() && filter.is_none() {
             ok = false;
         }
@@ -211,6 +214,7 @@ pub fn plan(checked: &Checked, space: &SpaceInfo, sink: &mut Sink) -> Option<Pla
 
 fn filter(
     f: &ast::Filter,
+    space: &SpaceInfo,
     objectives: &[Metric],
     rank: &Metric,
     sources: &crate::source::SourceMap,
@@ -219,7 +223,7 @@ fn filter(
     let metric = |m: &ast::Ident| Metric::named(&m.name, objectives);
     Some(match f {
         ast::Filter::Top(k, m) => {
-            let Some(Value::Number(n)) = constant(k) else {
+            let Some(Value::Number(n)) = constant_in(k, Some(space), 0) else {
                 sink.push(
                     Diagnostic::error(
                         Code::PipelineCannotRun,
@@ -275,37 +279,61 @@ fn filter(
 /// names) and paths (`attention.kind`, as written); `None` for anything that needs an
 /// architecture.
 pub fn constant(e: &ast::Expr) -> Option<Value> {
+    constant_in(e, None, 0)
+}
+
+/// [`constant`], reading the names of `space` when given: a `let` stands for its value
+/// (as the checker folds it), a hyperparameter for no constant. `depth` counts the `let`s
+/// followed, so that no chain of them runs away.
+fn constant_in(e: &ast::Expr, space: Option<&SpaceInfo>, depth: usize) -> Option<Value> {
+    let c = |x: &ast::Expr| constant_in(x, space, depth);
     Some(match &e.kind {
         ExprKind::Int(v) => Value::from(*v),
         ExprKind::Float(v) => serde_json::Number::from_f64(*v).map(Value::Number)?,
         ExprKind::Str(s) => Value::from(s.clone()),
         ExprKind::Bool(b) => Value::from(*b),
-        ExprKind::Name(id) => Value::from(id.name.clone()),
-        ExprKind::Member(base, field) => match constant(base)? {
+        ExprKind::Name(id) => match space {
+            Some(sp) if sp.params.iter().any(|p| p.name == id.name) => return None,
+            Some(sp) => match sp.lets.iter().find(|l| l.name == id.name) {
+                Some(l) if depth < 64 => constant_in(&l.value, space, depth + 1)?,
+                Some(_) => return None,
+                None => Value::from(id.name.clone()),
+            },
+            None => Value::from(id.name.clone()),
+        },
+        ExprKind::Member(base, field) => match c(base)? {
             Value::String(b) => Value::from(format!("{b}.{}", field.name)),
             _ => return None,
         },
-        ExprKind::Unary(UnOp::Neg, x) => match constant(x)? {
+        ExprKind::Unary(UnOp::Neg, x) => match c(x)? {
             Value::Number(n) => match n.as_i64() {
                 Some(i) => Value::from(i.checked_neg()?),
                 None => serde_json::Number::from_f64(-n.as_f64()?).map(Value::Number)?,
             },
             _ => return None,
         },
-        ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul), a, b) => {
-            let (a, b) = (constant(a)?, constant(b)?);
+        ExprKind::Binary(
+            op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem),
+            a,
+            b,
+        ) => {
+            let (a, b) = (c(a)?, c(b)?);
             match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => Value::from(match op {
                     BinOp::Add => x.checked_add(y)?,
                     BinOp::Sub => x.checked_sub(y)?,
-                    _ => x.checked_mul(y)?,
+                    BinOp::Mul => x.checked_mul(y)?,
+                    BinOp::Div => x.checked_div(y)?,
+                    _ => x.checked_rem(y)?,
                 }),
                 _ => {
                     let (x, y) = (a.as_f64()?, b.as_f64()?);
                     let v = match op {
                         BinOp::Add => x + y,
                         BinOp::Sub => x - y,
-                        _ => x * y,
+                        BinOp::Mul => x * y,
+                        BinOp::Div if y != 0.0 => x / y,
+                        _ => return None,
                     };
                     serde_json::Number::from_f64(v).map(Value::Number)?
                 }
@@ -323,14 +351,32 @@ mod tests {
     use crate::syntax::ast::Direction;
 
     fn plan_of(objective: &str) -> Plan {
-        let text = format!(
+        plan_of_space(&format!(
             "space s {{\n  param width = choice(64, 128)\n  graph {{ embedding(vocab = 100, dim = width)  lm_head(vocab = 100) }}\n  {objective}\n  pipeline {{ random(samples = 4, steps = 10) |> keep best }}\n}}\n"
-        );
+        ))
+    }
+
+    fn plan_of_space(text: &str) -> Plan {
+        let text = text.to_string();
         let mut sink = Sink::default();
         let program = crate::check::load("t.nas", text, None, &mut sink);
         let checked = crate::check::check(program, &mut sink);
         assert!(!sink.has_errors(), "{:?}", sink.diagnostics());
         plan(&checked, &checked.spaces[0], &mut sink).expect("a plan")
+    }
+
+    #[test]
+    fn stage_arguments_read_the_spaces_constant_lets() {
+        let p = plan_of_space(
+            "space s {\n  param width = choice(64, 128)\n  let n = 2 * 12\n  let top = n / 5 + n % 5\n  let rate = n / 48.0\n  graph { embedding(vocab = 100, dim = width)  lm_head(vocab = 100) }\n  objective { minimize val_loss }\n  pipeline { evolution(population = n, generations = 2, mutation = rate) |> keep top top by val_loss }\n}\n",
+        );
+        let st = &p.stages[0];
+        assert_eq!(st.int("population"), Some(24));
+        assert_eq!(st.float("mutation"), Some(0.5));
+        assert_eq!(
+            st.filter.as_ref().expect("a filter").text,
+            "keep top 8 by val_loss"
+        );
     }
 
     #[test]

@@ -231,6 +231,39 @@ fn a_saved_model_evaluates_to_its_final_loss() {
     assert!(!folder.join("arch.json").exists(), "nothing half written");
     let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
     assert_eq!(code, 0, "the replaced model checks again: {stderr}");
+    // A save that fails part way (here a folder stands where it writes the report first)
+    // leaves the model the folder held as it was, and no partial file of its own.
+    let held: Vec<Vec<u8>> = ["arch.json", "model.bpk", "model.sha256", "report.json"]
+        .iter()
+        .map(|f| std::fs::read(std::path::Path::new(model).join(f)).unwrap())
+        .collect();
+    let blocker = std::path::Path::new(model).join(".report.json.partial");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let (code, stdout, stderr) = nasc(&[
+        "train", &file, "--sample", "--seed", "4", "--save", model, "--force", "-q",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nas::E040"), "{stderr}");
+    assert!(
+        !stdout.is_empty(),
+        "the training itself is reported: {stderr}"
+    );
+    for (f, before) in ["arch.json", "model.bpk", "model.sha256", "report.json"]
+        .iter()
+        .zip(&held)
+    {
+        let now = std::fs::read(std::path::Path::new(model).join(f)).unwrap();
+        assert!(&now == before, "{f} was changed by a failed save");
+    }
+    std::fs::remove_dir(&blocker).unwrap();
+    let left: Vec<String> = std::fs::read_dir(model)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "partial files left: {left:?}");
+    let (code, _, stderr) = nasc(&["eval", &file, "--model", model, "--format", "json"]);
+    assert_eq!(code, 0, "the old model still evaluates: {stderr}");
 }
 
 #[test]

@@ -634,14 +634,16 @@ fn finish(out: &sample::RunOutput, common: &Common) -> i32 {
         common.message_format,
         common.color,
     );
-    if let Some(f) = &out.failure {
-        return f.print(common.message_format, common.color);
-    }
+    // What was made before a failure stays (the report of a model trained before its
+    // save failed).
     {
         use std::io::Write;
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
         let _ = lock.write_all(out.stdout.as_bytes());
+    }
+    if let Some(f) = &out.failure {
+        return f.print(common.message_format, common.color);
     }
     i32::from(out.diagnostics.iter().any(|d| d.is_error()))
 }

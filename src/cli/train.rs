@@ -278,28 +278,64 @@ fn train_checked(
     report.status == Status::Failed
 }
 
-/// Writes `arch.json`, `model.bpk` (burn's format), `model.sha256` (its checksum, as
-/// `sha256sum` writes it, so `sha256sum -c model.sha256` checks it too) and `report.json`
-/// into `dir`.
+/// Writes `arch.json`, `model.bpk` (burn's format), `report.json` and `model.sha256` (the
+/// weights' checksum, as `sha256sum` writes it, so `sha256sum -c model.sha256` checks it
+/// too) into `dir`.
+///
+/// Nothing of a model `dir` already holds is touched until every new file is written in
+/// full and flushed to the disk (as a hidden `.NAME.partial` beside its place): a save
+/// that fails (a full disk) or is killed part way leaves the old model as it was. The new
+/// files then take their places one rename each, the weights first and their checksum
+/// last: a crash between two renames leaves new weights beside the old checksum (or
+/// beside no `arch.json` at all, in a folder that held no model), which `nasc eval`
+/// refuses, rather than a mix that loads.
 fn save(dir: &Path, arch: &Arch, net: &Net, report: &Report) -> Result<(), Failure> {
     use burn::module::Module;
     std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
-    let write = |file: &str, text: String| {
-        let p = dir.join(file);
-        std::fs::write(&p, text).map_err(|e| Failure::write(&p, &e))
-    };
-    write("arch.json", format!("{:#}\n", arch.to_json()))?;
-    let weights = dir.join("model.bpk");
-    net.clone().save_file(&weights).map_err(|e| {
-        Failure::new(
-            FILE,
-            format!("cannot write `{}`: {e}", weights.display()),
-            "check that the folder can be written and its disk has room",
-        )
-    })?;
-    write(CHECKSUM, format!("{}  model.bpk\n", file_sha256(&weights)?))?;
-    let report = serde_json::to_string_pretty(report).unwrap_or_default();
-    write("report.json", report + "\n")
+    let partial = |file: &str| dir.join(format!(".{file}.partial"));
+    let written = ["model.bpk", "arch.json", "report.json", CHECKSUM];
+    let result = (|| {
+        let write = |file: &str, text: String| {
+            let p = partial(file);
+            write_synced(&p, text.as_bytes()).map_err(|e| Failure::write(&p, &e))
+        };
+        let weights = partial("model.bpk");
+        // burn writes the file whole and flushed, under a scratch name of its own first.
+        net.clone().save_file(&weights).map_err(|e| {
+            Failure::new(
+                FILE,
+                format!("cannot write `{}`: {e}", weights.display()),
+                "check that the folder can be written and its disk has room",
+            )
+        })?;
+        write("arch.json", format!("{:#}\n", arch.to_json()))?;
+        let report = serde_json::to_string_pretty(report).unwrap_or_default();
+        write("report.json", report + "\n")?;
+        write(CHECKSUM, format!("{}  model.bpk\n", file_sha256(&weights)?))?;
+        for file in written {
+            let to = dir.join(file);
+            std::fs::rename(partial(file), &to).map_err(|e| Failure::write(&to, &e))?;
+        }
+        // The renames themselves reach the disk.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for file in written {
+            let _ = std::fs::remove_file(partial(file));
+        }
+    }
+    result
+}
+
+/// Writes `bytes` to a new file at `path` and flushes it to the disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// Why `nasc train --save DIR` cannot save into `DIR` (a file), or, without `force`,
@@ -364,19 +400,29 @@ fn verify_weights(dir: &Path) -> Result<(), Failure> {
     let Ok(saved) = std::fs::read_to_string(dir.join(CHECKSUM)) else {
         return Ok(());
     };
-    let weights = dir.join("model.bpk");
-    let expected = saved.split_whitespace().next().unwrap_or_default();
-    if file_sha256(&weights)? != expected {
-        return Err(Failure::new(
-            FILE,
-            format!(
-                "`{}` does not match the checksum saved with it in `{}`",
-                weights.display(),
-                dir.join(CHECKSUM).display()
-            ),
-            "the file was changed or damaged since `nasc train --save` wrote it: save the \
-             model again",
-        ));
+    for line in saved.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(expected), Some(file)) = (words.next(), words.next()) else {
+            continue;
+        };
+        // `sha256sum` marks a file read in binary mode with `*`.
+        let file = file.trim_start_matches('*');
+        if file != "model.bpk" {
+            continue;
+        }
+        let path = dir.join(file);
+        if file_sha256(&path)? != expected {
+            return Err(Failure::new(
+                FILE,
+                format!(
+                    "`{}` does not match the checksum saved with it in `{}`",
+                    path.display(),
+                    dir.join(CHECKSUM).display()
+                ),
+                "the file was changed or damaged since `nasc train --save` wrote it, or a \
+                 save was cut off part way: save the model again",
+            ));
+        }
     }
     Ok(())
 }

@@ -481,6 +481,12 @@ fn jobs_share_a_run_between_worker_processes_and_change_no_result() {
         "trials owned by {owners:?}; worker log:\n{said}"
     );
     assert!(!log.exists(), "the empty log is removed:\n{said}");
+    // The run began with an empty store: nothing it shows was read back from it.
+    assert!(
+        !stderr.contains("from the store"),
+        "trials the worker evaluated are shown as the other process's:\n{stderr}"
+    );
+    assert!(stderr.contains("by another process"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -459,6 +459,7 @@ impl Context<'_> {
             evaluator: evaluator.as_mut(),
             watcher: &mut watcher,
             owner: store::owner_id(),
+            started: store::now(),
         };
         let result = runner.run();
         watcher.finish();

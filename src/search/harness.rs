@@ -56,6 +56,7 @@ pub fn run_text(
         evaluator,
         watcher: &mut Silent,
         owner: store::owner_id(),
+        started: store::now(),
     };
     let outcome = runner.run().map_err(|e| match e {
         RunError::Layer(i, e) => format!("layer {}: {} ({})", i + 1, e.message, e.help),

@@ -154,6 +154,9 @@ pub struct Runner<'a, 'i> {
     pub watcher: &'a mut dyn Watcher,
     /// This process, as an owner of claims.
     pub owner: String,
+    /// When this process began (or resumed) the run, in unix seconds: a trial another
+    /// owner finished since was evaluated beside it, one finished before was read back.
+    pub started: f64,
 }
 
 /// The generator of layer `index` of a run seeded `seed`.
@@ -329,7 +332,11 @@ impl Runner<'_, '_> {
                 match self.store.claim(&row, &self.owner, &is_dead)? {
                     Claim::Finished(r) => {
                         let e = from_row(&r, req, layer);
-                        let how = if elsewhere[j] {
+                        // Finished by another process since this one began, even if it
+                        // was never seen running.
+                        let beside = r.owner.as_deref().is_some_and(|o| o != self.owner)
+                            && r.finished.is_some_and(|f| f >= self.started);
+                        let how = if elsewhere[j] || beside {
                             How::Elsewhere
                         } else {
                             How::Stored

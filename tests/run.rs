@@ -635,6 +635,19 @@ fn store_failures_are_reported() {
     let (code, _, stderr) = nasc(&["run", "--resume", "--store", &store]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("changed since run 1 began"), "{stderr}");
+    // Found once the space is checked, it follows `--message-format json` too.
+    let (code, stdout, stderr) = nasc(&[
+        "run",
+        "--resume",
+        "--store",
+        &store,
+        "--message-format",
+        "json",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    let failure: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(failure["code"], "nas::E038", "{stdout}");
+    assert!(!stderr.contains("E038"), "{stderr}");
     let (code, _, stderr) = nasc(&["show", "7", "--store", &store]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no run 7"), "{stderr}");

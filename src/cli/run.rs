@@ -205,7 +205,6 @@ pub fn run(
         resumed,
         file: abs_file,
         base,
-        color: color_on(color),
         recorded: false,
     };
     let (out, failed) = with_checked(&name, text, dir, |checked, sink, out| {
@@ -254,7 +253,6 @@ struct Context<'a> {
     resumed: Option<RunInfo>,
     file: String,
     base: Option<PathBuf>,
-    color: bool,
     /// Whether a new run was recorded in the store.
     recorded: bool,
 }
@@ -396,11 +394,8 @@ impl Context<'_> {
         let run_id = match &self.resumed {
             Some(r) => {
                 if r.source_hash != hash && r.source_hash != named_source_hash(checked) {
-                    eprint!("{}", store_failure(
-                        format!("`{}` (or a file it imports) changed since run {} began", self.file, r.id),
-                        "a resumed run must replay the same pipeline: restore the file (the store keeps its text), or start a new run with `nasc run FILE`",
-                        self.color,
-                    ));
+                    out.failure = Some(Failure::new(STORE_CODE, format!("`{}` (or a file it imports) changed since run {} began", self.file, r.id),
+                        "a resumed run must replay the same pipeline: restore the file (the store keeps its text), or start a new run with `nasc run FILE`"));
                     return true;
                 }
                 r.id
@@ -422,14 +417,11 @@ impl Context<'_> {
                         id
                     }
                     Err(e) => {
-                        eprint!(
-                            "{}",
-                            store_failure(
-                                e.0,
-                                "check the store's path and permissions",
-                                self.color
-                            )
-                        );
+                        out.failure = Some(Failure::new(
+                            STORE_CODE,
+                            e.0,
+                            "check the store's path and permissions",
+                        ));
                         return true;
                     }
                 }
@@ -485,35 +477,33 @@ impl Context<'_> {
             Ok(outcome) => {
                 let result = outcome.result_json();
                 if let Err(e) = self.store.finish_run(run_id, RunStatus::Done, &result) {
-                    eprint!(
-                        "{}",
-                        store_failure(
-                            e.0,
-                            "the run's trials are stored; `nasc run --resume` finishes it",
-                            self.color
-                        )
-                    );
+                    out.failure = Some(Failure::new(
+                        STORE_CODE,
+                        e.0,
+                        "the run's trials are stored; `nasc run --resume` finishes it",
+                    ));
                     return true;
                 }
                 let shown = self.show(run_id);
                 match shown {
                     Ok(text) => out.stdout.push_str(&text),
                     Err(e) => {
-                        eprint!(
-                            "{}",
-                            store_failure(
-                                e,
-                                "the run is stored; `nasc show RUN` prints it",
-                                self.color
-                            )
-                        );
+                        out.failure = Some(Failure::new(
+                            STORE_CODE,
+                            e,
+                            "the run is stored; `nasc show RUN` prints it",
+                        ));
                         return true;
                     }
                 }
                 false
             }
             Err(RunError::Store(e)) => {
-                eprint!("{}", store_failure(e.0, "finished trials are kept; fix the store's problem, then `nasc run --resume`", self.color));
+                out.failure = Some(Failure::new(
+                    STORE_CODE,
+                    e.0,
+                    "finished trials are kept; fix the store's problem, then `nasc run --resume`",
+                ));
                 true
             }
             Err(RunError::Layer(i, e)) => {

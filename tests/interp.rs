@@ -471,3 +471,33 @@ fn the_widest_integer_range_samples_and_describes() {
         );
     }
 }
+
+#[test]
+fn giving_up_counts_the_rejections_in_a_row_not_every_one() {
+    let text = example("heads_layers.nas");
+    let mut sink = nasc::diag::Sink::default();
+    let program = nasc::check::load("heads_layers.nas", text, None, &mut sink);
+    let checked = nasc::check::check(program, &mut sink);
+    assert!(!sink.has_errors());
+    let interp = nasc::interp::Interp::new(&checked, &checked.spaces[0]).unwrap();
+    let mut rng = nasc::interp::strategy::rng(1);
+    let mut accepted = 0;
+    let result = nasc::interp::strategy::sample_each(
+        &interp,
+        &mut nasc::interp::strategy::RandomSearch,
+        &mut rng,
+        100,
+        5,
+        &mut |_| {
+            accepted += 1;
+            true
+        },
+    );
+    let Err(nasc::interp::strategy::SampleError::AllRejected(row)) = result else {
+        panic!("five rejections in a row come within 100 draws here");
+    };
+    assert!(accepted > 0, "some were accepted before the row");
+    assert_eq!((row.attempts, row.rejected), (5, 5));
+    let by: u64 = row.by_constraint.iter().map(|(_, n)| n).sum();
+    assert_eq!(by, 5);
+}

@@ -154,7 +154,8 @@ impl Rejections {
 pub enum SampleError {
     /// The space cannot be built.
     Build(BuildError),
-    /// Every attempt in a row of `max_attempts` was rejected.
+    /// Every attempt in a row of `max_attempts` was rejected: the counts of that row of
+    /// rejections (not of the attempts before it, some of which may have been accepted).
     AllRejected(Rejections),
 }
 
@@ -190,10 +191,12 @@ pub fn sample_each(
     each: &mut dyn FnMut(Arch) -> bool,
 ) -> Result<Rejections, SampleError> {
     let mut stats = Rejections::default();
-    let mut in_a_row = 0;
+    // The rejections since the last accepted candidate.
+    let mut row = Rejections::default();
     let mut built = 0;
     while built < n {
         stats.attempts += 1;
+        row.attempts += 1;
         strategy.start(rng);
         let mut asking = Asking {
             strategy: &mut *strategy,
@@ -201,22 +204,22 @@ pub fn sample_each(
         };
         match interp.build(&mut asking).map_err(SampleError::Build)? {
             Outcome::Built(a) => {
-                in_a_row = 0;
+                row = Rejections::default();
                 built += 1;
                 if !each(*a) {
                     break;
                 }
             }
             Outcome::Rejected(r, made) => {
-                stats.note(r);
+                stats.note(r.clone());
+                row.note(r);
                 strategy.tell(&Trial {
                     assignment: made,
                     metrics: Vec::new(),
                     loss: None,
                 });
-                in_a_row += 1;
-                if in_a_row >= max_attempts {
-                    return Err(SampleError::AllRejected(stats));
+                if row.attempts >= max_attempts {
+                    return Err(SampleError::AllRejected(row));
                 }
             }
         }

@@ -243,6 +243,16 @@ fn describe_reproduces_a_sampled_architecture() {
 }
 
 #[test]
+fn describe_refuses_an_architecture_whose_hash_its_values_do_not_build() {
+    let src = example("tiny_lm.nas");
+    let mut a = sample_json(&src, 1, 5).remove(0);
+    a["hash"] = serde_json::json!("deadbeef");
+    let (out, codes) = describe(&src, &a);
+    assert_eq!(codes, ["E031"], "{out}");
+    assert!(out.is_empty());
+}
+
+#[test]
 fn describe_takes_a_value_only_in_its_own_type() {
     let src = r#"space s {
         param w = choice(32, 64)

@@ -467,7 +467,9 @@ fn describe_one(
             Ok(_) => {}
         }
     }
-    if let Some(arch) = build_values(interp, info, file, &values, sink) {
+    if let Some(arch) = build_values(interp, info, file, &values, sink)
+        .filter(|a| hash_agrees(value, a, info, file, sink))
+    {
         // `describe` puts the blank line between two listings itself.
         out.stdout.push_str(&match json {
             true => json_line(&arch),
@@ -576,6 +578,43 @@ pub(crate) fn build_values(
             Some(arch)
         }
     }
+}
+
+/// Whether the `hash` an architecture file gives (if any) is the one its values build in
+/// this space; reports the difference when not (the file was edited, or written from
+/// another version of the space, so its values no longer make the network it names).
+pub(crate) fn hash_agrees(
+    parsed: &serde_json::Value,
+    arch: &Arch,
+    info: &crate::check::SpaceInfo,
+    file: &str,
+    sink: &mut Sink,
+) -> bool {
+    let Some(given) = parsed.get("hash") else {
+        return true;
+    };
+    let built = arch.hash_hex();
+    if given.as_str() == Some(built.as_str()) {
+        return true;
+    }
+    let given = given
+        .as_str()
+        .map_or_else(|| given.to_string(), String::from);
+    sink.push(
+        Diagnostic::error(
+            Code::ArchMismatch,
+            format!(
+                "`{file}` names the network {given}, but its values build {built} in this space"
+            ),
+            info.span,
+            "this space",
+        )
+        .with_help(
+            "the file was edited, or written from another version of the space: remove its \
+             `hash` to take its values as they are, or sample the architecture again",
+        ),
+    );
+    false
 }
 
 fn out_of_domain(e: &BuildError, file: &str) -> Diagnostic {

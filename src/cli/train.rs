@@ -215,8 +215,8 @@ fn train_checked(
                 return false;
             };
             match build_values(&interp, info, name, &values, sink) {
-                Some(a) => a,
-                None => return false,
+                Some(a) if super::sample::hash_agrees(&parsed, &a, info, name, sink) => a,
+                _ => return false,
             }
         }
         ArchSource::Sample { seed } => {

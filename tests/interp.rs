@@ -120,6 +120,74 @@ fn enumeration_matches_counts_of_conditional_and_constrained_spaces() {
 }
 
 #[test]
+fn a_quantised_domain_is_one_grid_for_check_enumerate_sample_and_describe() {
+    // (domain, its values): the multiples of `q` inside the bounds, a bound that is one
+    // up to rounding included, each written as the decimal it stands for.
+    let cases: [(&str, &[f64]); 6] = [
+        ("uniform(0.0, 0.3, q = 0.1)", &[0.0, 0.1, 0.2, 0.3]),
+        ("uniform(0.0, 0.6, q = 0.2)", &[0.0, 0.2, 0.4, 0.6]),
+        ("uniform(0.05, 0.3, q = 0.1)", &[0.1, 0.2, 0.3]),
+        ("uniform(0.0, 0.25, q = 0.1)", &[0.0, 0.1, 0.2]),
+        ("log_uniform(0.1, 0.3, q = 0.1)", &[0.1, 0.2, 0.3]),
+        (
+            "uniform(0.0, 0.9, q = 0.15)",
+            &[0.0, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9],
+        ),
+    ];
+    for (domain, values) in cases {
+        let src = format!(
+            "space s {{\n param r: float = {domain}\n graph {{ embedding(vocab = 10, dim = 8) ; dropout(rate = r) ; lm_head(vocab = 10) }}\n}}"
+        );
+        assert_eq!(
+            common::count(&src),
+            Some(values.len().to_string()),
+            "{domain}"
+        );
+        let listed: Vec<f64> = enumerate_json(&src)
+            .iter()
+            .map(|a| a["assignment"]["r"].as_f64().unwrap())
+            .collect();
+        assert_eq!(listed, values, "{domain}");
+        // Sampling reaches every point of the grid, the top one too, and nothing else.
+        let drawn: HashSet<u64> = sample_json(&src, 400, 3)
+            .iter()
+            .map(|a| a["assignment"]["r"].as_f64().unwrap().to_bits())
+            .collect();
+        let grid: HashSet<u64> = values.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(drawn, grid, "{domain}");
+    }
+    // A point written with a rounding error is the same point, with the same hash.
+    let src = "space s {\n param r: float = uniform(0.0, 0.3, q = 0.05)\n graph { embedding(vocab = 10, dim = 8) ; dropout(rate = r) ; lm_head(vocab = 10) }\n}";
+    let hash_of = |r: serde_json::Value| {
+        let (out, codes) = describe(src, &serde_json::json!({ "r": r }));
+        assert!(codes.is_empty(), "{r}: {codes:?}");
+        let a: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(a["assignment"]["r"], 0.15);
+        a["hash"].clone()
+    };
+    assert_eq!(
+        hash_of(serde_json::json!(0.15)),
+        hash_of(serde_json::json!(0.15000000000000002))
+    );
+    let (_, codes) = describe(src, &serde_json::json!({ "r": 0.17 }));
+    assert_eq!(codes, ["E031"], "between two points of the grid");
+}
+
+#[test]
+fn a_quantised_log_scale_favours_its_small_values() {
+    let src = "space s {\n param r: float = log_uniform(0.0001, 0.003, q = 0.0001)\n graph { embedding(vocab = 10, dim = 8) ; dropout(rate = r) ; lm_head(vocab = 10) }\n}";
+    let draws = sample_json(src, 4000, 9);
+    let smallest = draws
+        .iter()
+        .filter(|a| a["assignment"]["r"].as_f64() == Some(0.0001))
+        .count() as f64
+        / draws.len() as f64;
+    // Nearest to 0.0001: draws below 0.00015, ln(1.5) / ln(30) = 11.9% of a log scale
+    // (one value in 30, 3.3%, if the grid were drawn from uniformly).
+    assert!((0.09..0.15).contains(&smallest), "{smallest}");
+}
+
+#[test]
 fn equal_networks_share_a_hash() {
     // Both alternatives are the same module; the rate of a dropout that is off is inactive.
     let src = r#"space s {

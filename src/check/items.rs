@@ -644,6 +644,20 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
             );
             return None;
         }
+        if super::quantum::grid(lo, hi, qv).is_none() {
+            bad(
+                cx,
+                format!(
+                    "`{}` has no multiple of its quantum {qv} between {lo} and {hi}",
+                    id.name
+                ),
+                vals[2].map_or(e.span, |v| v.1),
+                "no value on this grid",
+                "the values are the multiples of `q` inside the bounds: widen the bounds or \
+                 use a smaller `q`",
+            );
+            return None;
+        }
     }
     Some(Domain::Float { lo, hi, log, q })
 }

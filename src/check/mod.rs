@@ -7,6 +7,7 @@
 mod expr;
 mod items;
 pub mod load;
+pub mod quantum;
 mod scope;
 pub mod types;
 

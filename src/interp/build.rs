@@ -1061,8 +1061,10 @@ impl<'a> Run<'a, '_> {
             }
             Ok(pick) => self.err(
                 format!(
-                    "the value {pick:?} for `{}` is outside its domain {}",
-                    hyper.path, hyper.domain
+                    "the value {} for `{}` is outside its domain {}",
+                    pick.to_json(),
+                    hyper.path,
+                    hyper.domain
                 ),
                 span,
                 "this hyperparameter",

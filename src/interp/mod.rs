@@ -25,6 +25,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::check::quantum;
+
 pub use build::{Built, Frontier, Interp, Outcome, Rejection};
 pub use ir::Arch;
 
@@ -178,10 +180,7 @@ impl Domain {
             }),
             Domain::Float {
                 lo, hi, q: Some(q), ..
-            } => {
-                let (a, b) = ((lo / q).ceil(), (hi / q).floor());
-                Some(if b < a { 0 } else { (b - a) as u64 + 1 })
-            }
+            } => Some(quantum::size(*lo, *hi, *q)),
             Domain::Float { .. } => None,
             Domain::OnOff => Some(2),
         }
@@ -196,9 +195,10 @@ impl Domain {
             Domain::Int { lo, step, .. } => {
                 Pick::Int(lo.wrapping_add(k.wrapping_mul(int_step(*step)) as i64))
             }
-            Domain::Float { lo, q, .. } => {
+            Domain::Float { lo, hi, q, .. } => {
                 let q = q.unwrap_or(1.0);
-                Pick::Float(((lo / q).ceil() + k as f64) * q)
+                let first = quantum::grid(*lo, *hi, q).map_or(0, |g| g.0);
+                Pick::Float(quantum::value(first.saturating_add(k as i64), q))
             }
             Domain::OnOff => Pick::On(k == 1),
         }
@@ -211,11 +211,23 @@ impl Domain {
             (Domain::Int { lo, hi, step }, Pick::Int(v)) => {
                 v >= lo && v <= hi && v.abs_diff(*lo) % int_step(*step) == 0
             }
-            (Domain::Float { lo, hi, q, .. }, Pick::Float(v)) => {
+            (
+                Domain::Float {
+                    lo, hi, q: Some(q), ..
+                },
+                Pick::Float(v),
+            ) => match (quantum::grid(*lo, *hi, *q), quantum::index(*v, *q)) {
+                (Some((a, b)), Some(k)) => a <= k && k <= b,
+                _ => false,
+            },
+            (
+                Domain::Float {
+                    lo, hi, q: None, ..
+                },
+                Pick::Float(v),
+            ) => {
                 let tol = 1e-9 * (hi - lo).abs().max(1.0);
-                *v >= lo - tol
-                    && *v <= hi + tol
-                    && q.is_none_or(|q| ((v / q) - (v / q).round()).abs() < 1e-6)
+                *v >= lo - tol && *v <= hi + tol
             }
             (Domain::OnOff, Pick::On(_)) => true,
             _ => false,
@@ -258,7 +270,12 @@ impl Domain {
                 Pick::Index(k as u32)
             }
             Domain::Int { .. } => Pick::Int(j.as_i64()?),
-            Domain::Float { .. } => Pick::Float(j.as_f64()?),
+            // A point of a grid is taken as the value the grid writes for it, so that
+            // `0.15000000000000002` and `0.15` are one architecture.
+            Domain::Float { q: Some(q), .. } => {
+                Pick::Float(quantum::value(quantum::index(j.as_f64()?, *q)?, *q))
+            }
+            Domain::Float { q: None, .. } => Pick::Float(j.as_f64()?),
             Domain::OnOff => Pick::On(j.as_bool()?),
         };
         self.contains(&pick).then_some(pick)

@@ -9,7 +9,9 @@
 //!
 //! [`RandomSearch`] is uniform *per decision*: each choice picks an alternative with equal
 //! probability, an `optional` is on half the time, a repeat count is uniform over its
-//! range, a continuous value uniform (or log-uniform) over its interval. Architectures
+//! range, a continuous value uniform (or log-uniform) over its interval; a quantised one
+//! takes each point of its grid with equal probability on a linear scale, and on a log
+//! scale the point nearest to a log-uniform draw. Architectures
 //! behind rarely taken branches are therefore not equally likely: a `repeat n` with
 //! `n` in 1..4 gives the single-layer networks as much weight as all the four-layer ones
 //! together. [`uniform_over_architectures`] samples every architecture of a finite space
@@ -20,6 +22,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use super::build::{BuildError, Interp, Outcome, Rejection};
 use super::ir::Arch;
 use super::{Decider, Decision, Domain, Hyper, Partial, Pick};
+use crate::check::quantum;
 
 /// The random generator of every strategy: seeded, portable, passed explicitly.
 pub type Rng64 = rand::rngs::Xoshiro256PlusPlus;
@@ -63,6 +66,20 @@ pub struct RandomSearch;
 pub fn random_pick(domain: &Domain, rng: &mut impl Rng) -> Pick {
     match domain {
         Domain::Choice { alts } => Pick::Index(rng.random_range(0..alts.len().max(1)) as u32),
+        // A quantised log scale: a log-uniform draw, taken to its nearest point of the grid.
+        Domain::Float {
+            lo,
+            hi,
+            log: true,
+            q: Some(q),
+        } => {
+            let Some(grid) = quantum::grid(*lo, *hi, *q) else {
+                return Pick::Float(*lo);
+            };
+            let u: f64 = rng.random();
+            let x = (lo.ln() + u * (hi.ln() - lo.ln())).exp();
+            Pick::Float(quantum::value(quantum::nearest(x, *q, grid), *q))
+        }
         Domain::Int { .. } | Domain::Float { q: Some(_), .. } => {
             let n = domain.size().unwrap_or(1).max(1);
             domain.nth(rng.random_range(0..n))

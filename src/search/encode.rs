@@ -2,6 +2,7 @@
 //! domain, and the position of a numeric value in its interval (on a log scale where the
 //! domain is one). TPE and the Gaussian process read assignments only through these.
 
+use crate::check::quantum;
 use crate::interp::{int_step, Domain, Pick};
 
 /// Finite domains with at most this many values are modelled value by value (as
@@ -31,12 +32,18 @@ pub fn index_of(domain: &Domain, pick: &Pick) -> Option<u64> {
             }
             v.abs_diff(*lo) / int_step(*step)
         }
-        (Domain::Float { lo, q: Some(q), .. }, Pick::Float(v)) => {
-            let k = (v / q).round() - (lo / q).ceil();
-            if k < 0.0 {
+        (
+            Domain::Float {
+                lo, hi, q: Some(q), ..
+            },
+            Pick::Float(v),
+        ) => {
+            let (first, _) = quantum::grid(*lo, *hi, *q)?;
+            let k = quantum::index(*v, *q)?;
+            if k < first {
                 return None;
             }
-            k as u64
+            k.abs_diff(first)
         }
         _ => return None,
     };
@@ -96,11 +103,10 @@ pub fn from_unit(domain: &Domain, u: f64) -> Pick {
             };
             let v = v.clamp(*lo, *hi);
             match q {
-                Some(q) if *q > 0.0 => {
-                    let snapped =
-                        ((v / q).round() * q).clamp((lo / q).ceil() * q, (hi / q).floor() * q);
-                    Pick::Float(snapped)
-                }
+                Some(q) => match quantum::grid(*lo, *hi, *q) {
+                    Some(grid) => Pick::Float(quantum::value(quantum::nearest(v, *q, grid), *q)),
+                    None => Pick::Float(v),
+                },
                 _ => Pick::Float(v),
             }
         }

@@ -61,16 +61,18 @@ pub fn param_values(
             Some(Domain::Float {
                 lo, hi, q: Some(q), ..
             }) => {
-                let (a, b) = ((lo / q).round(), (hi / q).round());
-                if (b - a).is_nan() || b - a > 10_000_000.0 {
+                let n = crate::check::quantum::size(*lo, *hi, *q);
+                if n > 10_000_000 {
                     return Err(Unavailable {
-                        reason: format!("`{}` has too many quantised values", p.name),
+                        reason: format!("`{}` has {n} quantised values", p.name),
                         span: p.span,
                     });
                 }
+                let grid = crate::check::quantum::grid(*lo, *hi, *q);
                 Some(
-                    (a as i64..=b as i64)
-                        .map(|k| Val::Float(k as f64 * q))
+                    grid.into_iter()
+                        .flat_map(|(a, b)| a..=b)
+                        .map(|k| Val::Float(crate::check::quantum::value(k, *q)))
                         .collect(),
                 )
             }

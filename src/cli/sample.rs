@@ -209,7 +209,15 @@ fn run_checked(
             }
             if *uniform {
                 match strategy::uniform_over_architectures(&interp, &mut rng, *n, *limit) {
-                    Ok(archs) => print_archs(&archs, json, out),
+                    Ok((archs, stats)) if archs.is_empty() && *n > 0 => {
+                        sink.push(none_accepted(&stats, info));
+                    }
+                    Ok((archs, stats)) => {
+                        print_archs(&archs, json, out);
+                        if !json {
+                            out.put(&uniform_line(&stats, archs.len(), *n));
+                        }
+                    }
                     Err(e) => sink.push(enum_error(&e, info, "sample --uniform", out)),
                 }
                 return;
@@ -712,16 +720,40 @@ pub(crate) fn unbuildable(e: &BuildError) -> Diagnostic {
 }
 
 pub(crate) fn all_rejected(stats: &Rejections, info: &crate::check::SpaceInfo) -> Diagnostic {
+    rejected_everything(
+        stats,
+        info,
+        format!(
+            "the constraints rejected all {} candidates drawn in a row",
+            format_count(&stats.attempts.into())
+        ),
+    )
+}
+
+/// `sample --uniform` of a space whose constraints reject every assignment: `E030`.
+fn none_accepted(stats: &Rejections, info: &crate::check::SpaceInfo) -> Diagnostic {
+    rejected_everything(
+        stats,
+        info,
+        format!(
+            "the constraints reject every one of the {} assignments of the space",
+            format_count(&stats.attempts.into())
+        ),
+    )
+}
+
+fn rejected_everything(
+    stats: &Rejections,
+    info: &crate::check::SpaceInfo,
+    headline: String,
+) -> Diagnostic {
     let (span, text, n) = match stats.worst() {
         Some((r, n)) => (r.span, r.text.clone(), *n),
         None => (info.span, String::new(), 0),
     };
     let mut d = Diagnostic::error(
         Code::AllRejected,
-        format!(
-            "the constraints rejected all {} candidates drawn in a row",
-            format_count(&stats.attempts.into())
-        ),
+        headline,
         span,
         format!("rejected {} of them", format_count(&n.into())),
     )
@@ -811,7 +843,55 @@ fn enum_error(
             "this space",
         )
         .with_help("raise the limit with `--limit N`, or use `nasc sample`"),
+        EnumError::MostlyRejected(stats) => {
+            let (span, text) = match stats.worst() {
+                Some((r, _)) => (r.span, format!(" (`{}` most often)", r.text)),
+                None => (info.span, String::new()),
+            };
+            Diagnostic::error(
+                Code::TooLargeToEnumerate,
+                format!(
+                    "`{what}` visited {} assignments without reaching the end of the space: the constraints rejected {} of them{text}",
+                    format_count(&stats.attempts.into()),
+                    format_count(&stats.rejected.into()),
+                ),
+                span,
+                "rejects nearly every assignment",
+            )
+            .with_help(
+                "narrow the domains to the region the constraints allow, or raise `--limit` \
+                 (a walk visits at most four assignments per architecture of its limit, and at \
+                 least a million)",
+            )
+        }
     }
+}
+
+/// What `sample --uniform` says after its architectures: how many of how many, and that
+/// a space smaller than the number asked for gave all it has.
+fn uniform_line(stats: &Rejections, drawn: usize, asked: usize) -> String {
+    let total = stats.attempts - stats.rejected;
+    let mut s = format!(
+        "drew {drawn} of the {} architecture{} of the space, each as likely as any other",
+        format_count(&total.into()),
+        if total == 1 { "" } else { "s" }
+    );
+    if drawn < asked {
+        let _ = write!(
+            s,
+            " (all of them: fewer than the {asked} asked for, and none is drawn twice)"
+        );
+    }
+    if stats.rejected > 0 {
+        let _ = write!(
+            s,
+            "; the constraints rejected {} of the {} assignments",
+            format_count(&stats.rejected.into()),
+            format_count(&stats.attempts.into())
+        );
+    }
+    s.push('\n');
+    s
 }
 
 fn rejection_line(stats: &Rejections, n: usize) -> String {

@@ -316,6 +316,15 @@ pub enum EnumError {
     Continuous(Hyper),
     /// More architectures than the limit.
     TooMany(u64),
+    /// The walk visited [`max_visits`] of `limit` assignments without finishing: the
+    /// constraints reject nearly all of them. The counts so far.
+    MostlyRejected(Rejections),
+}
+
+/// The most assignments an enumeration limited to `limit` architectures visits (rejected
+/// ones included) before it gives up: four per architecture, and at least a million.
+pub fn max_visits(limit: u64) -> u64 {
+    limit.saturating_mul(4).max(1_000_000)
 }
 
 /// Walks the decision tree depth first: each build follows the picks of `trace` and, past
@@ -389,7 +398,11 @@ pub fn enumerate_until(
     };
     let mut stats = Rejections::default();
     let mut found = 0u64;
+    let visits = max_visits(limit);
     loop {
+        if stats.attempts >= visits {
+            return Err(EnumError::MostlyRejected(stats));
+        }
         stats.attempts += 1;
         match interp.build(&mut odo) {
             Ok(Outcome::Built(a)) => {
@@ -416,18 +429,19 @@ pub fn enumerate_until(
 }
 
 /// `n` distinct architectures of a finite space, each set of `n` equally likely (every
-/// architecture has the same chance), by reservoir sampling over the enumeration; fewer
-/// when the space has fewer. Visits every architecture, so it refuses spaces with more
-/// than `limit`.
+/// architecture has the same chance), in a random order; all of them, in a random order,
+/// when the space has no more than `n`. By reservoir sampling over the enumeration, then
+/// a shuffle: it visits every architecture, so it refuses spaces with more than `limit`.
+/// With the architectures, the counts of the walk.
 pub fn uniform_over_architectures(
     interp: &Interp,
     rng: &mut Rng64,
     n: usize,
     limit: u64,
-) -> Result<Vec<Arch>, EnumError> {
+) -> Result<(Vec<Arch>, Rejections), EnumError> {
     let mut reservoir: Vec<Arch> = Vec::with_capacity(n.min(1024));
     let mut seen: u64 = 0;
-    enumerate(interp, limit, |a| {
+    let stats = enumerate(interp, limit, |a| {
         seen += 1;
         if reservoir.len() < n {
             reservoir.push(a);
@@ -438,5 +452,9 @@ pub fn uniform_over_architectures(
             }
         }
     })?;
-    Ok(reservoir)
+    // The reservoir keeps the enumeration's order where it was not replaced.
+    for i in (1..reservoir.len()).rev() {
+        reservoir.swap(i, rng.random_range(0..=i));
+    }
+    Ok((reservoir, stats))
 }

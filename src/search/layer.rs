@@ -491,6 +491,17 @@ impl Layer for Grid {
                 message: format!("the space cannot be built: {}", b.message),
                 help: "`nasc enumerate` shows the same error with its source line".into(),
             },
+            EnumError::MostlyRejected(r) => LayerError {
+                message: format!(
+                    "the grid visited {} assignments without reaching the end: the constraints rejected {} of them{}",
+                    r.attempts,
+                    r.rejected,
+                    r.worst()
+                        .map(|(c, n)| format!(" (`{}` {n} times)", c.text))
+                        .unwrap_or_default()
+                ),
+                help: "narrow the domains to the region the constraints allow, or raise `limit` (it allows four assignments per architecture)".into(),
+            },
         })?;
         Ok(out)
     }

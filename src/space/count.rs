@@ -240,7 +240,9 @@ pub fn count(
         if values[i].is_some() && graph_uses.contains(&i) && !always.contains(&i) {
             if next_bit >= 64 {
                 return Err(Unavailable {
-                    reason: "more than 64 conditionally used hyperparameters".into(),
+                    reason: "more than 64 hyperparameters are used in the graph (the count \
+                             follows which of them each architecture uses, for at most 64)"
+                        .into(),
                     span: space.span,
                 });
             }

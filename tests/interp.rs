@@ -209,8 +209,10 @@ fn uniform_sampling_draws_in_a_random_order_and_says_when_the_space_is_smaller()
         .map(|seed| {
             let (out, codes) = uniform(20, seed, true);
             assert!(codes.is_empty(), "{codes:?}");
-            let archs: Vec<serde_json::Value> =
-                out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            let archs: Vec<serde_json::Value> = out
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
             assert_eq!(archs.len(), 20);
             archs[0]["hash"].as_str().unwrap().to_string()
         })

@@ -705,11 +705,22 @@ fn print_frontier(
 }
 
 pub(crate) fn unbuildable(e: &BuildError) -> Diagnostic {
-    let help = if e.path.is_empty() {
-        "change the space so that every assignment gives a network that can be built".to_string()
-    } else {
-        format!("while building `{}`; change the space so that every assignment gives a network that can be built", e.path)
-    };
+    let mut help = String::new();
+    if !e.path.is_empty() {
+        let _ = write!(help, "while building `{}`", e.path);
+    }
+    if !e.decisions.is_empty() {
+        let _ = write!(
+            help,
+            "{}with {}",
+            if help.is_empty() { "" } else { " " },
+            e.decisions
+        );
+    }
+    if !help.is_empty() {
+        help.push_str("; ");
+    }
+    help.push_str("change the space so that every assignment gives a network that can be built");
     Diagnostic::error(
         Code::Unbuildable,
         e.message.clone(),

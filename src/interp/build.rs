@@ -42,6 +42,9 @@ pub struct BuildError {
     pub label: String,
     /// The path of the hyperparameter or module being built, if any.
     pub path: String,
+    /// The decisions made before the error (`w = 8, layers = 2`), empty when none were:
+    /// which assignment cannot be built.
+    pub decisions: String,
 }
 
 /// A constraint an assignment violates.
@@ -206,6 +209,7 @@ impl<'a> Interp<'a> {
                 span: p.span,
                 label: "declared here".into(),
                 path: p.name.clone(),
+                decisions: String::new(),
             };
             let (domain, values) = match &p.domain {
                 Some(check::Domain::Choice(alts)) => {
@@ -510,9 +514,18 @@ impl<'a> Interp<'a> {
                 span: self.space.span,
                 label: "while building this space".into(),
                 path: String::new(),
+                decisions: String::new(),
             }),
             Err(Halt::Reject(r)) => Ok(Outcome::Rejected(*r, run.made)),
-            Err(Halt::Error(e)) => Err(*e),
+            Err(Halt::Error(mut e)) => {
+                e.decisions = run
+                    .made
+                    .iter()
+                    .map(|d| format!("{} = {}", d.hyper.path, d.hyper.domain.pick_json(&d.pick)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Err(*e)
+            }
         }
     }
 
@@ -822,6 +835,7 @@ impl<'a> Run<'a, '_> {
             span,
             label: label.into(),
             path: path.into(),
+            decisions: String::new(),
         })))
     }
 

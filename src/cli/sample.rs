@@ -468,7 +468,10 @@ fn describe_one(
                     sink.push(violated(r, file));
                     return;
                 }
-                print_frontier(info, &f, &replay.unused(), json, out);
+                let given = replay.unused();
+                let (unknown, unreached): (Vec<&str>, Vec<&str>) =
+                    given.into_iter().partition(|k| !could_be(out, info, k));
+                print_frontier(info, &f, &unreached, &unknown, json, out);
                 return;
             }
             // Complete: described as a whole architecture below.
@@ -648,12 +651,44 @@ fn violated(r: &crate::interp::Rejection, file: &str) -> Diagnostic {
     .with_help("change the values in the file so that every constraint holds")
 }
 
+/// Whether `key` could name a hyperparameter of `info` in some architecture: a named
+/// one, or the path of an inline one as the checker's summary lists it (`[i]` standing
+/// for any repetition). `true` when there is no summary to tell.
+fn could_be(out: &RunOutput, info: &crate::check::SpaceInfo, key: &str) -> bool {
+    let Some(summary) = out.summaries.iter().find(|s| s.name == info.name) else {
+        return true;
+    };
+    let mut pattern = String::with_capacity(key.len());
+    let mut rest = key;
+    while let Some(open) = rest.find('[') {
+        pattern.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if close > 0 && after[..close].bytes().all(|b| b.is_ascii_digit()) => {
+                pattern.push_str("[i]");
+                rest = &after[close + 1..];
+            }
+            _ => {
+                pattern.push('[');
+                rest = after;
+            }
+        }
+    }
+    pattern.push_str(rest);
+    summary
+        .params
+        .iter()
+        .chain(&summary.inline)
+        .any(|h| h.path == pattern)
+}
+
 /// A partial assignment: the values that apply, the open hyperparameters with their
-/// domains, the given values not reached yet.
+/// domains, the given values not reached yet, and those no architecture of the space has.
 fn print_frontier(
     info: &crate::check::SpaceInfo,
     f: &crate::interp::Frontier,
     unreached: &[&str],
+    unknown: &[&str],
     json: bool,
     out: &mut RunOutput,
 ) {
@@ -664,6 +699,7 @@ fn print_frontier(
             "assignment": crate::interp::assignment_json(&f.assigned),
             "open": f.open,
             "unreached": unreached,
+            "unknown": unknown,
         });
         out.stdout.push_str(&j.to_string());
         out.stdout.push('\n');
@@ -700,6 +736,12 @@ fn print_frontier(
         s.push_str(&format!(
             "  not reached (behind an open hyperparameter, or inactive): {}\n",
             unreached.join(", ")
+        ));
+    }
+    if !unknown.is_empty() {
+        s.push_str(&format!(
+            "  unknown (no architecture of the space has them: misspelt?): {}\n",
+            unknown.join(", ")
         ));
     }
 }

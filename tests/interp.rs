@@ -652,3 +652,40 @@ fn giving_up_counts_the_rejections_in_a_row_not_every_one() {
     let by: u64 = row.by_constraint.iter().map(|(_, n)| n).sum();
     assert_eq!(by, 5);
 }
+
+#[test]
+fn every_decision_has_a_path_the_checker_lists() {
+    // `describe --partial` tells a misspelt key from one not reached by these paths.
+    for file in examples() {
+        let src = example(&file);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let out = nasc::check_source(&file, src.clone(), Some(dir));
+        let summary = &out.summaries[0];
+        let listed: HashSet<&str> = summary
+            .params
+            .iter()
+            .chain(&summary.inline)
+            .map(|h| h.path.as_str())
+            .collect();
+        for a in sample_json(&src, 100, 4) {
+            for key in a["assignment"].as_object().unwrap().keys() {
+                let mut pattern = String::new();
+                let mut digits = false;
+                for c in key.chars() {
+                    match c {
+                        '0'..='9' if digits => {}
+                        '0'..='9' if pattern.ends_with('[') => {
+                            digits = true;
+                            pattern.push('i');
+                        }
+                        _ => {
+                            digits = false;
+                            pattern.push(c);
+                        }
+                    }
+                }
+                assert!(listed.contains(pattern.as_str()), "{file}: {key}");
+            }
+        }
+    }
+}

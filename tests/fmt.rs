@@ -441,3 +441,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_byte_order_mark_in_front_checks_and_stays_where_it_was() {
+    let text = std::fs::read_to_string(root().join("examples/mlp_layers.nas")).unwrap();
+    let marked = format!("\u{feff}{text}");
+    let out = nasc::check_source("bom.nas", marked.clone(), Some(root().join("examples")));
+    let errors: Vec<String> = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let formatted = format_source(&marked).expect("formats");
+    assert_eq!(
+        formatted,
+        format!("\u{feff}{}", format_source(&text).unwrap())
+    );
+}

@@ -109,7 +109,11 @@ impl Loader<'_> {
         Some(self.add_file(file, Some(key), sink))
     }
 
-    fn add_file(&mut self, file: SourceFile, key: Option<Key>, sink: &mut Sink) -> FileId {
+    fn add_file(&mut self, mut file: SourceFile, key: Option<Key>, sink: &mut Sink) -> FileId {
+        // A byte-order mark in front (some editors write one) is no part of the program.
+        if file.text.starts_with(crate::fmt::BOM) {
+            file.text.drain(..crate::fmt::BOM.len_utf8());
+        }
         let dir = file.dir.clone();
         let text = file.text.clone();
         let id = self.program.sources.add(file);

@@ -61,8 +61,15 @@ impl std::error::Error for FormatError {}
 /// Formats `.nas` source text in the house style; `Err` with the first syntax error when
 /// the text does not parse. Never panics.
 pub fn format_source(text: &str) -> Result<String, FormatError> {
+    // A byte-order mark is kept in front, where it was, and otherwise left out of the way.
+    if let Some(rest) = text.strip_prefix(BOM) {
+        return format_inner(rest).map(|(out, _)| format!("{BOM}{out}"));
+    }
     format_inner(text).map(|(out, _)| out)
 }
+
+/// The byte-order mark some editors put at the start of a UTF-8 file.
+pub(crate) const BOM: char = '\u{feff}';
 
 /// Formats `text`; the flag says whether the safety net had to return the input unchanged
 /// (the tests require that it never does on real programs).

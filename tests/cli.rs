@@ -105,6 +105,10 @@ fn options_that_would_be_changed_or_ignored_are_refused() {
     }
     let (_, _, stderr) = nasc(&["sample", "examples/tiny_lm.nas", "--max-attempts", "0"]);
     assert!(stderr.contains("give 1 or more"), "{stderr}");
+    // A negative count is a value that is not a count, not an unknown option `-1`.
+    let (code, _, stderr) = nasc(&["sample", "examples/tiny_lm.nas", "-n", "-1"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("invalid value '-1'"), "{stderr}");
     let (code, stdout, _) = nasc(&[
         "sample",
         "examples/deep_architect_poster.nas",

@@ -395,11 +395,19 @@ pub fn tune_allocator() {
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
 }
 
+/// The command line parsed. A negative number is taken as the value it is (`-n -1` is then
+/// refused as not a count, rather than as an unknown option `-1`).
+fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommands(|c| c.allow_negative_numbers(true));
+    Cli::from_arg_matches(&command.try_get_matches_from(args)?)
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     tune_allocator();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match parse(&args) {
         Ok(c) => c,
         Err(e) => match fail::from_clap(&e) {
             Some(f) => {

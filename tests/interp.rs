@@ -433,6 +433,27 @@ fn a_param_named_assignment_is_read_as_a_value() {
     let (again, codes) = describe(src, &whole);
     assert!(codes.is_empty(), "{codes:?}");
     assert_eq!(again, out);
+    // In a space without such a param, an `assignment` that is no object is refused as
+    // that, not read as an object of values that lacks every value.
+    let out = nasc::cli::sample::run_source(
+        "test.nas",
+        example("tiny_lm.nas"),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")),
+        None,
+        &Request::Describe {
+            file: "arch.json".into(),
+            json: r#"{"assignment": 5}"#.into(),
+            partial: false,
+        },
+        true,
+        None,
+    );
+    let failure = out.failure.expect("refused");
+    assert!(
+        failure.message.contains("not an object"),
+        "{}",
+        failure.message
+    );
 }
 
 #[test]

@@ -517,6 +517,14 @@ pub(crate) fn parse_values(
     // `assignment` is read as one of a plain object of values.
     let values = match parsed.get("assignment") {
         Some(wrapped @ serde_json::Value::Object(_)) => wrapped,
+        Some(other) if !info.params.iter().any(|p| p.name == "assignment") => {
+            out.failure = Some(Failure::usage(
+                format!("the `assignment` of `{file}` is {other}, not an object of values"),
+                "give `assignment` as an object of hyperparameter values, as `nasc sample \
+                 --format json` writes it",
+            ));
+            return None;
+        }
         _ => parsed,
     };
     match values {

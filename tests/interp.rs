@@ -187,12 +187,15 @@ fn a_quantised_log_scale_favours_its_small_values() {
     assert!((0.09..0.15).contains(&smallest), "{smallest}");
 }
 
+/// 20 architectures: with `n = 1` 4 of them, with `n = 2` 16.
+const TWO_DEPTHS: &str = r#"space s {
+    param n = range(1, 2)
+    graph { embedding(vocab = 10, dim = 8) ; repeat n { linear(out = choice(4, 8, 12, 16)) } ; lm_head(vocab = 10) }
+}"#;
+
 #[test]
 fn uniform_sampling_draws_in_a_random_order_and_says_when_the_space_is_smaller() {
-    let src = r#"space s {
-        param n = range(1, 2)
-        graph { embedding(vocab = 10, dim = 8) ; repeat n { linear(out = choice(4, 8, 12, 16)) } ; lm_head(vocab = 10) }
-    }"#;
+    let src = TWO_DEPTHS;
     let uniform = |n: usize, seed: u64, json: bool| {
         let req = Request::Sample {
             n,
@@ -480,10 +483,7 @@ fn static_parameter_count_matches_the_formulas() {
 fn uniform_sampling_weighs_every_architecture_equally() {
     // n = 1: 4 architectures; n = 2: 16. Per decision, n = 1 half the time; per
     // architecture, a fifth of the time.
-    let src = r#"space s {
-        param n = range(1, 2)
-        graph { embedding(vocab = 10, dim = 8) ; repeat n { linear(out = choice(4, 8, 12, 16)) } ; lm_head(vocab = 10) }
-    }"#;
+    let src = TWO_DEPTHS;
     let draws = 400;
     let mut ones_uniform = 0;
     let mut ones_decision = 0;

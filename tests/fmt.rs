@@ -460,3 +460,27 @@ fn a_byte_order_mark_in_front_checks_and_stays_where_it_was() {
         format!("\u{feff}{}", format_source(&text).unwrap())
     );
 }
+
+#[test]
+fn lines_ended_by_a_lone_carriage_return_are_lines() {
+    let text = std::fs::read_to_string(root().join("examples/mlp_layers.nas")).unwrap();
+    let old_mac = text.replace('\n', "\r");
+    let out = nasc::check_source("cr.nas", old_mac.clone(), Some(root().join("examples")));
+    assert!(!out.diagnostics.iter().any(|d| d.is_error()));
+    // An error is found on its own line (the `//` comments end with their lines).
+    let broken = old_mac.replace("dim = 64", "dim = \"x\"");
+    let out = nasc::check_source("cr.nas", broken, Some(root().join("examples")));
+    let e = out
+        .diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .expect("the string is refused");
+    let line = text.lines().position(|l| l.contains("dim = 64")).unwrap() + 1;
+    let file = out
+        .sources
+        .iter()
+        .find(|(_, f)| f.name == "cr.nas")
+        .unwrap()
+        .0;
+    assert_eq!(out.sources.line_col(file, e.primary.span.start).0, line);
+}

@@ -114,6 +114,12 @@ impl Loader<'_> {
         if file.text.starts_with(crate::fmt::BOM) {
             file.text.drain(..crate::fmt::BOM.len_utf8());
         }
+        // Lines ended by a lone carriage return (old Mac files) end at a line feed: the
+        // same byte count, so every span stays where it was, and a `//` comment ends with
+        // its line instead of running to the end of the file.
+        if file.text.contains('\r') {
+            file.text = lone_returns_as_newlines(&file.text);
+        }
         let dir = file.dir.clone();
         let text = file.text.clone();
         let id = self.program.sources.add(file);
@@ -273,4 +279,18 @@ fn relative_name(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
+}
+
+/// `text` with each `\r` that no `\n` follows replaced by `\n`.
+fn lone_returns_as_newlines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\r' && chars.peek() != Some(&'\n') {
+            '\n'
+        } else {
+            c
+        });
+    }
+    out
 }

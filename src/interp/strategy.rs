@@ -11,10 +11,9 @@
 //! probability, an `optional` is on half the time, a repeat count is uniform over its
 //! range, a continuous value uniform (or log-uniform) over its interval; a quantised one
 //! takes each point of its grid with equal probability on a linear scale, and on a log
-//! scale the point nearest to a log-uniform draw. Architectures
-//! behind rarely taken branches are therefore not equally likely: a `repeat n` with
-//! `n` in 1..4 gives the single-layer networks as much weight as all the four-layer ones
-//! together. [`uniform_over_architectures`] samples every architecture of a finite space
+//! scale the point nearest to a log-uniform draw. Architectures behind rarely taken
+//! branches are therefore not equally likely: a `repeat n` with `n` in 1..4 gives the
+//! single-layer networks as much weight as all the four-layer ones together. [`uniform_over_architectures`] samples every architecture of a finite space
 //! with the same probability instead.
 
 use rand::{Rng, RngExt, SeedableRng};
@@ -316,7 +315,7 @@ pub enum EnumError {
     Continuous(Hyper),
     /// More architectures than the limit.
     TooMany(u64),
-    /// The walk visited [`max_visits`] of `limit` assignments without finishing: the
+    /// The walk visited [`max_visits`]`(limit)` assignments without finishing: the
     /// constraints reject nearly all of them. The counts so far.
     MostlyRejected(Rejections),
 }

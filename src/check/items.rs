@@ -645,17 +645,28 @@ fn domain_of(cx: &mut Cx, e: &ast::Expr) -> Option<Domain> {
             return None;
         }
         if super::quantum::grid(lo, hi, qv).is_none() {
-            bad(
-                cx,
-                format!(
-                    "`{}` has no multiple of its quantum {qv} between {lo} and {hi}",
-                    id.name
-                ),
-                vals[2].map_or(e.span, |v| v.1),
-                "no value on this grid",
-                "the values are the multiples of `q` inside the bounds: widen the bounds or \
-                 use a smaller `q`",
-            );
+            let span = vals[2].map_or(e.span, |v| v.1);
+            if super::quantum::too_fine(lo, hi, qv) {
+                bad(
+                    cx,
+                    format!("`{}` has more than 2^62 multiples of its quantum", id.name),
+                    span,
+                    "too fine a grid",
+                    "leave `q` out for a continuous value, or use a coarser `q`",
+                );
+            } else {
+                bad(
+                    cx,
+                    format!(
+                        "`{}` has no multiple of its quantum {qv} between {lo} and {hi}",
+                        id.name
+                    ),
+                    span,
+                    "no value on this grid",
+                    "the values are the multiples of `q` inside the bounds: widen the bounds \
+                     or use a smaller `q`",
+                );
+            }
             return None;
         }
     }

@@ -23,6 +23,11 @@ pub fn grid(lo: f64, hi: f64, q: f64) -> Option<(i64, i64)> {
     (first <= last && fits(first) && fits(last)).then_some((first as i64, last as i64))
 }
 
+/// Whether the grid of `[lo, hi]` by `q` has points but too many to number (past 2^62).
+pub fn too_fine(lo: f64, hi: f64, q: f64) -> bool {
+    q > 0.0 && grid(lo, hi, q).is_none() && (hi / q - lo / q) >= 1.0
+}
+
 /// The number of values of the grid of `[lo, hi]` by `q` (0 when it is empty).
 pub fn size(lo: f64, hi: f64, q: f64) -> u64 {
     grid(lo, hi, q).map_or(0, |(a, b)| b.abs_diff(a) + 1)
@@ -101,6 +106,8 @@ mod tests {
         assert_eq!(grid(0.0, 1.0, 0.0), None);
         assert_eq!(grid(0.0, 1.0, f64::NAN), None);
         assert_eq!(grid(0.0, 1e300, 1e-300), None);
+        assert!(too_fine(0.0, 1e300, 1e-300));
+        assert!(!too_fine(0.01, 0.02, 0.1));
     }
 
     #[test]

@@ -13,6 +13,13 @@ fn clean_file_exits_zero_and_prints_the_summary() {
     assert_eq!(code, 0, "stderr: {stderr}");
     assert!(stdout.contains("architectures: 25,008"), "{stdout}");
     assert!(stderr.is_empty(), "{stderr}");
+    // A file of functions alone checks too, and says it has no space to summarise.
+    let (code, stdout, stderr) = nasc(&["check", "stdlib/transformer.nas"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(
+        stdout.contains("no space in this file; it checks clean"),
+        "{stdout}"
+    );
 }
 
 #[test]

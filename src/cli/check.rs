@@ -185,6 +185,10 @@ pub fn run(path: &Path, format: MessageFormat, color: ColorChoice) -> i32 {
         for s in &out.summaries {
             let _ = write!(stdout, "{}", render_summary(s, &name));
         }
+        // A file of functions alone (or an empty one) checks, but has nothing to show.
+        if out.summaries.is_empty() && !has_errors {
+            let _ = writeln!(stdout, "{name}: no space in this file; it checks clean");
+        }
     }
     i32::from(has_errors)
 }

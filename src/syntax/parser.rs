@@ -18,7 +18,23 @@ struct NasParser;
 /// Parses one file, pushing syntax errors into `sink`; never panics.
 pub fn parse_file(file: FileId, text: &str, sink: &mut Sink) -> File {
     let mut items = Vec::new();
-    for (start, end) in split_items(text) {
+    let ranges = split_items(text);
+    // A block comment left open where no item is (at the top, say) hides the rest of the
+    // file from every item: nothing would parse, and nothing would be reported.
+    if let Some(at) = super::split::unclosed_comment(text) {
+        if !ranges.iter().any(|&(s, e)| s <= at && at < e) {
+            sink.push(
+                Diagnostic::error(
+                    Code::Syntax,
+                    "unclosed block comment",
+                    Span::new(file, at, at + 2),
+                    "opened here, never closed",
+                )
+                .with_help("close it with `*/`: everything after it is part of the comment"),
+            );
+        }
+    }
+    for (start, end) in ranges {
         let chunk = &text[start..end];
         if let Some(at) = super::split::too_deep(chunk, MAX_BRACKETS) {
             sink.push(

@@ -84,6 +84,27 @@ pub fn matching_close(text: &str, open: usize) -> Option<usize> {
     None
 }
 
+/// The offset of a block comment `/*` that no `*/` closes, if any.
+pub fn unclosed_comment(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let end = skip_block(bytes, i);
+                if !bytes[..end].ends_with(b"*/") || end < i + 4 {
+                    return Some(i);
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// The offset of the first bracket nested more than `limit` deep, if any.
 pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
     let mut depth = 0usize;
@@ -179,6 +200,13 @@ fn start_of_content(text: &str, start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclosed_block_comment_is_found() {
+        assert_eq!(unclosed_comment("space s { } /* open"), Some(12));
+        assert_eq!(unclosed_comment("/*/"), Some(0));
+        assert_eq!(unclosed_comment("/**/ x /* y */ \"/*\" // /*"), None);
+    }
 
     #[test]
     fn splits_at_top_level_keywords_only() {

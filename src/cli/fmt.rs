@@ -110,7 +110,6 @@ fn one(path: &Path, check: bool, color: bool) -> Result<bool, i32> {
             return Err(1);
         }
     };
-    let formatted = keep_line_endings(&text, formatted);
     let changed = formatted != text;
     if check {
         if changed {
@@ -129,18 +128,6 @@ fn one(path: &Path, check: bool, color: bool) -> Result<bool, i32> {
         })?;
     }
     Ok(changed)
-}
-
-/// The formatted text with the original's line endings: a file whose first line ends in
-/// `\r\n` keeps `\r\n` throughout (the formatter writes `\n`).
-fn keep_line_endings(original: &str, formatted: String) -> String {
-    let crlf = original
-        .find('\n')
-        .is_some_and(|i| original[..i].ends_with('\r'));
-    match crlf {
-        true => formatted.replace('\n', "\r\n"),
-        false => formatted,
-    }
 }
 
 /// Replaces `path` with `text` through a temporary file in the same folder, so readers
@@ -225,8 +212,5 @@ mod tests {
     #[test]
     fn diff_of_a_missing_newline() {
         assert!(diff("a", "a\n").contains("final newline"));
-        assert_eq!(keep_line_endings("a\r\nb", "a\nb\n".into()), "a\r\nb\r\n");
-        assert_eq!(keep_line_endings("a\nb\r\n", "a\nb\n".into()), "a\nb\n");
-        assert_eq!(keep_line_endings("", "a\n".into()), "a\n");
     }
 }

@@ -46,6 +46,25 @@ pub struct FormatError {
     pub diagnostic: Box<Diagnostic>,
 }
 
+impl FormatError {
+    /// The error with its offsets moved by `to` (from a text the formatter read to the
+    /// text it was given).
+    fn mapped(mut self, to: impl Fn(usize) -> usize) -> FormatError {
+        self.span = to(self.span.start)..to(self.span.end);
+        let d = &mut self.diagnostic;
+        for label in std::iter::once(&mut d.primary).chain(d.secondary.iter_mut()) {
+            label.span.start = to(label.span.start);
+            label.span.end = to(label.span.end);
+        }
+        self
+    }
+
+    /// The error with its offsets `by` bytes later (behind a byte-order mark).
+    fn shifted(self, by: usize) -> FormatError {
+        self.mapped(|at| at + by)
+    }
+}
+
 impl std::fmt::Display for FormatError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -63,9 +82,45 @@ impl std::error::Error for FormatError {}
 pub fn format_source(text: &str) -> Result<String, FormatError> {
     // A byte-order mark is kept in front, where it was, and otherwise left out of the way.
     if let Some(rest) = text.strip_prefix(BOM) {
-        return format_inner(rest).map(|(out, _)| format!("{BOM}{out}"));
+        let bom = BOM.len_utf8();
+        return format_source(rest)
+            .map(|out| format!("{BOM}{out}"))
+            .map_err(|e| e.shifted(bom));
     }
-    format_inner(text).map(|(out, _)| out)
+    // The formatter writes `\n`; a text whose first line ends in `\r\n` (or a lone `\r`,
+    // as old Mac files do) gets that ending throughout. The replacements keep every
+    // offset, so an error's span holds for the text as given.
+    let first = text.find(['\n', '\r']).map(|i| &text[i..]);
+    let ending = match first {
+        Some(rest) if rest.starts_with("\r\n") => "\r\n",
+        Some(rest) if rest.starts_with('\r') => "\r",
+        _ => "\n",
+    };
+    if ending == "\n" && !text.contains('\r') {
+        return format_inner(text).map(|(out, _)| out);
+    }
+    let unix = text.replace("\r\n", "\n").replace('\r', "\n");
+    format_inner(&unix)
+        .map(|(out, _)| match ending {
+            "\n" => out,
+            other => out.replace('\n', other),
+        })
+        .map_err(|e| e.mapped(|at| original_offset(text, at)))
+}
+
+/// The offset in `text` of offset `at` of `text` with each `\r\n` made `\n`.
+fn original_offset(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let (mut i, mut unix) = (0, 0);
+    while unix < at && i < bytes.len() {
+        i += if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
+        unix += 1;
+    }
+    i
 }
 
 /// The byte-order mark some editors put at the start of a UTF-8 file.
@@ -116,6 +171,32 @@ fn strip_spans(debug: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn line_endings_follow_the_first_line() {
+        let lf = "space s {\n  param w = choice(8, 16)\n}\n";
+        let out = format_source(lf).unwrap();
+        assert_eq!(
+            format_source(&lf.replace('\n', "\r\n")).unwrap(),
+            out.replace('\n', "\r\n")
+        );
+        assert_eq!(
+            format_source(&lf.replace('\n', "\r")).unwrap(),
+            out.replace('\n', "\r")
+        );
+        // A comment ends with its line under every ending.
+        let commented = "// note\nspace s {\n  param w = choice(8, 16) // w\n}\n";
+        let out = format_source(commented).unwrap();
+        assert_eq!(
+            format_source(&commented.replace('\n', "\r")).unwrap(),
+            out.replace('\n', "\r")
+        );
+        // An error's span is in the text as given.
+        let broken = "space s {\r\n  param w = \r\n";
+        let e = format_source(broken).unwrap_err();
+        assert!(e.span.start <= broken.len() && broken.is_char_boundary(e.span.start));
+    }
+
     use super::*;
 
     /// Formats `text`, checking idempotence and that the safety net stayed unused.

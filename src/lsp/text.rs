@@ -16,10 +16,16 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
-    /// The index of `text`.
+    /// The index of `text`. A line ends at `\n`, `\r\n` or a lone `\r`, as the protocol
+    /// counts lines.
     pub fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
         LineIndex { starts }
     }
 
@@ -133,6 +139,17 @@ mod tests {
         // Past the end of a line and of the text.
         assert_eq!(idx.offset(text, Position::new(0, 99)), 2);
         assert_eq!(idx.offset(text, Position::new(99, 0)), text.len());
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_and_a_crlf_one() {
+        let text = "a\rbc\r\nd\ne";
+        let idx = LineIndex::new(text);
+        for (c, line, col) in [('b', 1, 0), ('c', 1, 1), ('d', 2, 0), ('e', 3, 0)] {
+            let at = text.find(c).unwrap();
+            assert_eq!(idx.position(text, at), Position::new(line, col), "{c}");
+            assert_eq!(idx.offset(text, Position::new(line, col)), at, "{c}");
+        }
     }
 
     #[test]

@@ -260,6 +260,14 @@ fn a_session_as_an_editor_speaks_it() {
     assert!(refused.is_err(), "the standard library is not renamed");
     let refused = c.call("textDocument/rename", json!({ "textDocument": { "uri": uri }, "position": position_of(text, "param width", 6), "newName": "param" }));
     assert!(refused.is_err(), "a keyword is not a name");
+    let refused = c.call("textDocument/rename", json!({ "textDocument": { "uri": uri }, "position": position_of(text, "param width", 6), "newName": "lr" }));
+    assert!(
+        refused.is_err_and(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("would break the program")),
+        "a name already taken is refused"
+    );
 
     // Completion: keyword arguments of the open call, strategies in the pipeline.
     let items = c.request(

@@ -764,6 +764,13 @@ impl Server<'_> {
                 new_text: new_name.clone(),
             });
         }
+        if let Some(broken) = self.rename_breaks(&uri, &changes, &new_name) {
+            return Response::new_err(
+                id,
+                ErrorCode::RequestFailed as i32,
+                format!("renaming to `{new_name}` would break the program: {broken}"),
+            );
+        }
         Response::new_ok(
             id,
             WorkspaceEdit {
@@ -771,6 +778,56 @@ impl Server<'_> {
                 ..WorkspaceEdit::default()
             },
         )
+    }
+
+    /// The first error that the rename `changes` (all in document `uri`) would bring into
+    /// its program, checked as it would stand: a name already taken, a module call that
+    /// shares the renamed name, a use the new name would shadow. `None` when it brings
+    /// none, or when it changes other files too (they are not checked together here).
+    fn rename_breaks(
+        &self,
+        uri: &Uri,
+        changes: &HashMap<Uri, Vec<TextEdit>>,
+        new_name: &str,
+    ) -> Option<String> {
+        if changes.keys().any(|u| u != uri) {
+            return None;
+        }
+        let doc = self.docs.get(uri)?;
+        let lines = LineIndex::new(&doc.text);
+        let mut spans: Vec<(usize, usize)> = changes
+            .get(uri)?
+            .iter()
+            .map(|e| {
+                (
+                    lines.offset(&doc.text, e.range.start),
+                    lines.offset(&doc.text, e.range.end),
+                )
+            })
+            .collect();
+        spans.sort_unstable();
+        spans.dedup();
+        let mut renamed = doc.text.clone();
+        for &(start, end) in spans.iter().rev() {
+            if start <= end && end <= renamed.len() {
+                renamed.replace_range(start..end, new_name);
+            }
+        }
+        let path = path_of(uri);
+        let name = path
+            .as_ref()
+            .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
+        let dir = path.as_ref().and_then(|p| p.parent()).map(PathBuf::from);
+        let errors = |text: String| -> Vec<String> {
+            crate::cli::check::check_source(&name, text, dir.clone())
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        let before = errors(doc.text.clone());
+        errors(renamed).into_iter().find(|m| !before.contains(m))
     }
 
     /// Quick fixes: a diagnostic whose help suggests a name (`did you mean `width`?`) over

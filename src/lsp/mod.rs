@@ -819,7 +819,7 @@ impl Server<'_> {
             .map_or_else(|| uri.as_str().to_string(), |p| p.display().to_string());
         let dir = path.as_ref().and_then(|p| p.parent()).map(PathBuf::from);
         let errors = |text: String| -> Vec<String> {
-            crate::cli::check::check_source(&name, text, dir.clone())
+            crate::check_source(&name, text, dir.clone())
                 .diagnostics
                 .iter()
                 .filter(|d| d.is_error())

@@ -169,6 +169,8 @@ struct OpenCall<'t> {
     index: usize,
     /// The keyword of the argument the cursor is in, when it has one (`kind = `).
     current_name: Option<&'t str>,
+    /// The name being typed where the argument has no `=` yet (`ki`), if it is one.
+    typing: Option<&'t str>,
 }
 
 /// The innermost call open before the end of `head`, if the cursor is inside its
@@ -220,6 +222,8 @@ fn open_call(head: &str) -> Option<OpenCall<'_>> {
                 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
         .map(|(n, _)| n);
+    let typing = Some(current)
+        .filter(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     let index = args.len();
     let named = args
         .iter()
@@ -233,6 +237,7 @@ fn open_call(head: &str) -> Option<OpenCall<'_>> {
         after_equals: current.ends_with('=') && !current.ends_with("=="),
         index,
         current_name,
+        typing,
     })
 }
 
@@ -309,8 +314,13 @@ pub fn signature_help(a: &Analysis, text: &str, offset: usize) -> Option<Signatu
     let active = match call.current_name {
         Some(name) => params.iter().position(|p| p.name.name == name),
         None if call.named.is_empty() => Some(call.index).filter(|i| *i < params.len()),
-        // After a keyword argument, a positional one is an error; nothing is active.
-        None => None,
+        // After a keyword argument only keywords follow: the one being typed, if a
+        // parameter not given yet starts so; a positional one is an error.
+        None => call.typing.and_then(|t| {
+            params
+                .iter()
+                .position(|p| p.name.name.starts_with(t) && !call.named.contains(&&*p.name.name))
+        }),
     };
     Some(Signature {
         label: format!("{}({})", call.callee, texts.join(", ")),
@@ -616,6 +626,11 @@ mod tests {
             sig.active, None,
             "after a keyword argument nothing is positional"
         );
+        // A keyword being typed after another marks its parameter.
+        let typed = SPACE.replace("attention(heads = 4, )", "attention(heads = 4, ki)");
+        let a = Analysis::new("t.nas", typed.clone(), None, &HashMap::new());
+        let sig = signature_help(&a, &typed, typed.find(", ki").unwrap() + 4).expect("a call");
+        assert_eq!(sig.active, Some(1), "typing `kind`");
         let text = SPACE.replace("attention(heads = 4, )", "attention(heads = 4, kind = )");
         let a = Analysis::new("t.nas", text.clone(), None, &HashMap::new());
         let sig = signature_help(&a, &text, text.find("kind = ").unwrap() + 7).expect("a call");

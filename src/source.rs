@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use crate::diag::FileId;
 
+/// The byte-order mark some editors put at the start of a UTF-8 file: no part of a
+/// program (the loader drops it), kept in front by the formatter.
+pub const BOM: char = '\u{feff}';
+
 /// One source file.
 #[derive(Debug, Clone)]
 pub struct SourceFile {

@@ -690,21 +690,7 @@ fn every_decision_has_a_path_the_checker_lists() {
             .collect();
         for a in sample_json(&src, 100, 4) {
             for key in a["assignment"].as_object().unwrap().keys() {
-                let mut pattern = String::new();
-                let mut digits = false;
-                for c in key.chars() {
-                    match c {
-                        '0'..='9' if digits => {}
-                        '0'..='9' if pattern.ends_with('[') => {
-                            digits = true;
-                            pattern.push('i');
-                        }
-                        _ => {
-                            digits = false;
-                            pattern.push(c);
-                        }
-                    }
-                }
+                let pattern = nasc::space::summary::path_pattern(key);
                 assert!(listed.contains(pattern.as_str()), "{file}: {key}");
             }
         }

@@ -111,8 +111,8 @@ impl Loader<'_> {
 
     fn add_file(&mut self, mut file: SourceFile, key: Option<Key>, sink: &mut Sink) -> FileId {
         // A byte-order mark in front (some editors write one) is no part of the program.
-        if file.text.starts_with(crate::fmt::BOM) {
-            file.text.drain(..crate::fmt::BOM.len_utf8());
+        if file.text.starts_with(crate::source::BOM) {
+            file.text.drain(..crate::source::BOM.len_utf8());
         }
         // Lines ended by a lone carriage return (old Mac files) end at a line feed: the
         // same byte count, so every span stays where it was, and a `//` comment ends with

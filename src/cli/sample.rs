@@ -666,23 +666,7 @@ fn could_be(out: &RunOutput, info: &crate::check::SpaceInfo, key: &str) -> bool 
     let Some(summary) = out.summaries.iter().find(|s| s.name == info.name) else {
         return true;
     };
-    let mut pattern = String::with_capacity(key.len());
-    let mut rest = key;
-    while let Some(open) = rest.find('[') {
-        pattern.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find(']') {
-            Some(close) if close > 0 && after[..close].bytes().all(|b| b.is_ascii_digit()) => {
-                pattern.push_str("[i]");
-                rest = &after[close + 1..];
-            }
-            _ => {
-                pattern.push('[');
-                rest = after;
-            }
-        }
-    }
-    pattern.push_str(rest);
+    let pattern = space::summary::path_pattern(key);
     summary
         .params
         .iter()

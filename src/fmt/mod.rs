@@ -81,10 +81,10 @@ impl std::error::Error for FormatError {}
 /// the text does not parse. Never panics.
 pub fn format_source(text: &str) -> Result<String, FormatError> {
     // A byte-order mark is kept in front, where it was, and otherwise left out of the way.
-    if let Some(rest) = text.strip_prefix(BOM) {
-        let bom = BOM.len_utf8();
+    if let Some(rest) = text.strip_prefix(crate::source::BOM) {
+        let bom = crate::source::BOM.len_utf8();
         return format_source(rest)
-            .map(|out| format!("{BOM}{out}"))
+            .map(|out| format!("{}{out}", crate::source::BOM))
             .map_err(|e| e.shifted(bom));
     }
     // The formatter writes `\n`; a text whose first line ends in `\r\n` (or a lone `\r`,
@@ -122,9 +122,6 @@ fn original_offset(text: &str, at: usize) -> usize {
     }
     i
 }
-
-/// The byte-order mark some editors put at the start of a UTF-8 file.
-pub(crate) const BOM: char = '\u{feff}';
 
 /// Formats `text`; the flag says whether the safety net had to return the input unchanged
 /// (the tests require that it never does on real programs).

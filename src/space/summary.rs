@@ -506,6 +506,29 @@ fn segment(e: &ast::Expr) -> String {
     }
 }
 
+/// The path of a decision as the summary lists it: each repetition index `[3]` as `[i]`
+/// (`layers[3].attention.kind` is `layers[i].attention.kind`).
+pub fn path_pattern(path: &str) -> String {
+    let mut pattern = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        pattern.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if close > 0 && after[..close].bytes().all(|b| b.is_ascii_digit()) => {
+                pattern.push_str("[i]");
+                rest = &after[close + 1..];
+            }
+            _ => {
+                pattern.push('[');
+                rest = after;
+            }
+        }
+    }
+    pattern.push_str(rest);
+    pattern
+}
+
 /// Formats a count exactly, with thousands separators, and an approximation when large.
 pub fn format_count(n: &BigUint) -> String {
     let digits = n.to_string();
@@ -521,4 +544,21 @@ pub fn format_count(n: &BigUint) -> String {
         let _ = write!(grouped, " (about {mantissa}e{})", digits.len() - 1);
     }
     grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_pattern;
+
+    #[test]
+    fn repetition_indices_become_i_and_nothing_else_changes() {
+        assert_eq!(
+            path_pattern("layers[3].attention.kind"),
+            "layers[i].attention.kind"
+        );
+        assert_eq!(path_pattern("a[0].b[12].c"), "a[i].b[i].c");
+        assert_eq!(path_pattern("width"), "width");
+        assert_eq!(path_pattern("a[x].b[]"), "a[x].b[]");
+        assert_eq!(path_pattern("a[1"), "a[1");
+    }
 }

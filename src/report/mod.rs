@@ -441,23 +441,9 @@ fn pareto_section(s: &mut String, info: &RunInfo, trials: &[TrialRow]) {
 /// `layers[3].ffn.activation` are both `layers[i].ffn.activation`; nested repetitions
 /// use `i`, `j`, `k`, then `n`.
 pub(crate) fn merge_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut depth = 0;
-    let mut rest = path;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..=open]);
-        let after = &rest[open + 1..];
-        match after.find(']') {
-            Some(close) if close > 0 && after[..close].bytes().all(|b| b.is_ascii_digit()) => {
-                out.push(['i', 'j', 'k'].get(depth).copied().unwrap_or('n'));
-                depth += 1;
-                rest = &after[close..];
-            }
-            _ => rest = after,
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::space::summary::index_pattern(path, |depth| {
+        ['i', 'j', 'k'].get(depth).copied().unwrap_or('n')
+    })
 }
 
 /// The values each merged hyperparameter path took, per trial (a trial may give a merged

@@ -509,20 +509,25 @@ fn segment(e: &ast::Expr) -> String {
 /// The path of a decision as the summary lists it: each repetition index `[3]` as `[i]`
 /// (`layers[3].attention.kind` is `layers[i].attention.kind`).
 pub fn path_pattern(path: &str) -> String {
+    index_pattern(path, |_| 'i')
+}
+
+/// `path` with each repetition index (a bracket holding digits only) replaced by
+/// `letter(depth)`, depth counting from 0 at the outermost; other brackets stay as written.
+pub fn index_pattern(path: &str, letter: impl Fn(usize) -> char) -> String {
     let mut pattern = String::with_capacity(path.len());
+    let mut depth = 0;
     let mut rest = path;
     while let Some(open) = rest.find('[') {
-        pattern.push_str(&rest[..open]);
+        pattern.push_str(&rest[..=open]);
         let after = &rest[open + 1..];
         match after.find(']') {
             Some(close) if close > 0 && after[..close].bytes().all(|b| b.is_ascii_digit()) => {
-                pattern.push_str("[i]");
-                rest = &after[close + 1..];
+                pattern.push(letter(depth));
+                depth += 1;
+                rest = &after[close..];
             }
-            _ => {
-                pattern.push('[');
-                rest = after;
-            }
+            _ => rest = after,
         }
     }
     pattern.push_str(rest);
